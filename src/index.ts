@@ -1,0 +1,2 @@
+/** The edgecnn library API. */
+export * from './ir/index.js';
