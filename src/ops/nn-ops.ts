@@ -1,4 +1,21 @@
 /** Neural-network operators (convolution, pooling, normalization, matrix products, quantization, resize). */
+import { Conv, ConvTranspose } from './conv.js';
+import { Gemm, MatMul } from './matmul.js';
+import { BatchNormalization, InstanceNormalization, LRN } from './norm.js';
+import { AveragePool, GlobalAveragePool, GlobalMaxPool, MaxPool } from './pool.js';
 import type { OpDef } from './types.js';
 
-export const NN_OPS: readonly OpDef[] = [];
+/** Every NN op record, sorted by opType (a test checks the order). */
+export const NN_OPS: readonly OpDef[] = [
+  AveragePool,
+  BatchNormalization,
+  Conv,
+  ConvTranspose,
+  Gemm,
+  GlobalAveragePool,
+  GlobalMaxPool,
+  InstanceNormalization,
+  LRN,
+  MatMul,
+  MaxPool,
+];
