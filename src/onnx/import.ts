@@ -221,7 +221,10 @@ function readGraph(r: ProtoReader, ctx: Ctx, depth: number): Graph {
         r.expect(WIRE_LEN, what);
         const vp = sub(p, `${what}[${list.length}]`);
         const vi = readValueInfo(r.message(vp));
-        if (vi === undefined) throw badModel(`${vp}: graph ${what}s of non-tensor types (sequence, map, optional, sparse) are not supported`);
+        if (vi === undefined)
+          throw badModel(
+            `${vp}: graph ${what}s of non-tensor types (sequence, map, optional, sparse) are not supported`,
+          );
         list.push(vi);
         break;
       }
@@ -390,7 +393,9 @@ function readAttribute(r: ProtoReader, ctx: Ctx, depth: number): [string, Attrib
       case 15:
       case 22:
       case 23:
-        unsupported = ({ 14: 'tp', 15: 'type_protos', 22: 'sparse_tensor', 23: 'sparse_tensors' } as Record<number, string>)[r.field]!;
+        unsupported = (
+          { 14: 'tp', 15: 'type_protos', 22: 'sparse_tensor', 23: 'sparse_tensors' } as Record<number, string>
+        )[r.field]!;
         r.skip();
         break;
       default:
@@ -439,7 +444,11 @@ function readAttribute(r: ProtoReader, ctx: Ctx, depth: number): [string, Attrib
 
 function elemTypeError(where: string, code: number): EdgecnnError {
   const n = UNSUPPORTED_TYPE_NAMES[code];
-  return badModel(n !== undefined ? `${where}: element type ${n} (${code}) is not supported` : `${where}: unknown element type ${code}`);
+  return badModel(
+    n !== undefined
+      ? `${where}: element type ${n} (${code}) is not supported`
+      : `${where}: unknown element type ${code}`,
+  );
 }
 
 /** undefined when the value has a non-tensor type (sequence, map, optional, sparse). */
@@ -600,7 +609,8 @@ function readTensor(r: ProtoReader, ctx: Ctx): NamedTensor {
   }
   let n = 1;
   for (const d of dims) {
-    if (!(d >= 0) || !Number.isSafeInteger(d)) throw badModel(`${label}: invalid dimension ${d} in [${dims.join(',')}]`);
+    if (!(d >= 0) || !Number.isSafeInteger(d))
+      throw badModel(`${label}: invalid dimension ${d} in [${dims.join(',')}]`);
     n *= d;
   }
   if (n > MAX_ELEMENTS) throw badModel(`${label}: shape [${dims.join(',')}] has too many elements (${n})`);
@@ -696,7 +706,7 @@ function viewRaw(dtype: Exclude<DType, 'string'>, raw: Uint8Array, n: number): T
   const C = ARRAY_CTOR[dtype];
   const w = C.BYTES_PER_ELEMENT;
   if (HOST_LITTLE_ENDIAN && raw.byteOffset % w === 0) return new C(raw.buffer, raw.byteOffset, n);
-  const copy = raw.slice();
+  const copy = new Uint8Array(raw); // not raw.slice(): on a Node Buffer that is a view, not a copy
   if (!HOST_LITTLE_ENDIAN && w > 1) {
     for (let i = 0; i < copy.length; i += w) copy.subarray(i, i + w).reverse();
   }

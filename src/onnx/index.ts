@@ -3,3 +3,11 @@
  * writeModel/saveModel encode one, readTensorProto/writeTensorProto handle a lone TensorProto (ONNX test data).
  */
 export { readModel, loadModel, readTensorProto, type ReadModelOptions, type NamedTensor } from './import.js';
+export {
+  writeModel,
+  writeModelWithExternalData,
+  saveModel,
+  writeTensorProto,
+  type ExternalDataOptions,
+  type ModelWithExternalData,
+} from './export.js';

@@ -485,7 +485,7 @@ export class ProtoWriter {
   /** The message's bytes, in one new buffer. */
   finish(): Uint8Array {
     this.flushScratch();
-    if (this.chunks.length === 1) return this.chunks[0]!.slice();
+    if (this.chunks.length === 1) return new Uint8Array(this.chunks[0]!);
     const out = new Uint8Array(this.chunkBytes);
     let o = 0;
     for (const c of this.chunks) {
