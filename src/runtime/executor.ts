@@ -1,0 +1,125 @@
+/**
+ * Executes a CompiledModel: instantiates its module over one imported memory, copies the packed weights in
+ * once, then per run writes the inputs (NCHW -> placement), calls each kernel step over its whole parallel
+ * extent (single thread) or runs the reference fallback in JS, and reads the outputs back to NCHW.
+ * Nothing here imports compiler code: the runtime can ship alone.
+ */
+import { EdgecnnError } from '../ir/errors.js';
+import type { Tensor } from '../ir/tensor.js';
+import { getOp } from '../ops/registry.js';
+import { readValue, writeValue } from './arena-io.js';
+import type { CompiledModel, CompiledStep, FallbackStep } from './compiled-model.js';
+
+type KernelFn = (start: number, end: number) => void;
+
+/** Time of one step in one profiled run. */
+export interface StepTiming {
+  index: number;
+  kernelId: string;
+  nodeName: string;
+  opType: string;
+  timeMs: number;
+}
+
+/** A loaded model ready to run; not re-entrant (one arena). */
+export interface Executor {
+  readonly compiled: CompiledModel;
+  readonly memory: WebAssembly.Memory;
+  /** Run on already validated inputs (by graph input name). */
+  run(inputs: Record<string, Tensor>): Record<string, Tensor>;
+  /** Like run, also timing every step (including input/output conversion as steps -1 and steps.length). */
+  runProfiled(inputs: Record<string, Tensor>): { outputs: Record<string, Tensor>; steps: StepTiming[] };
+}
+
+export async function instantiate(compiled: CompiledModel): Promise<Executor> {
+  const pages = Math.ceil(compiled.memoryBytes / 65536);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(compiled.wasm as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    const hint = compiled.usesRelaxedSimd
+      ? ' (the module uses relaxed SIMD; Node 20 needs --experimental-wasm-relaxed-simd)'
+      : '';
+    throw new EdgecnnError(`the generated WebAssembly module does not compile${hint}: ${String(e)}`, 'internal');
+  }
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const bytes = new Uint8Array(memory.buffer);
+  for (const w of compiled.weights) bytes.set(w.data, w.offsetBytes);
+  const mem = new Float32Array(memory.buffer);
+
+  const fns: (KernelFn | undefined)[] = compiled.steps.map((s) => {
+    if (s.kind !== 'kernel') return undefined;
+    const f = instance.exports[s.exportName];
+    if (typeof f !== 'function') throw new EdgecnnError(`module lacks export '${s.exportName}'`, 'internal');
+    return f as KernelFn;
+  });
+
+  const jsValues = new Map<string, Tensor>();
+
+  const writeInputs = (inputs: Record<string, Tensor>): void => {
+    jsValues.clear();
+    for (const p of compiled.inputs) writeValue(mem, p, inputs[p.name]!, jsValues);
+  };
+  const readOutputs = (): Record<string, Tensor> => {
+    const out: Record<string, Tensor> = {};
+    for (const o of compiled.outputs) out[o.name] = 'constant' in o ? o.constant : readValue(mem, o, jsValues);
+    return out;
+  };
+  const runStep = (s: CompiledStep, i: number): void => {
+    if (s.kind === 'kernel') fns[i]!(0, s.parallelExtent);
+    else runFallback(s, mem, jsValues);
+  };
+
+  return {
+    compiled,
+    memory,
+    run(inputs) {
+      writeInputs(inputs);
+      for (let i = 0; i < compiled.steps.length; i++) runStep(compiled.steps[i]!, i);
+      return readOutputs();
+    },
+    runProfiled(inputs) {
+      const steps: StepTiming[] = [];
+      let t0 = performance.now();
+      writeInputs(inputs);
+      let t1 = performance.now();
+      steps.push({ index: -1, kernelId: 'js-write-inputs', nodeName: '(inputs)', opType: 'Input', timeMs: t1 - t0 });
+      compiled.steps.forEach((s, i) => {
+        t0 = performance.now();
+        runStep(s, i);
+        t1 = performance.now();
+        steps.push({ index: i, kernelId: s.kernelId, nodeName: s.nodeName, opType: s.opType, timeMs: t1 - t0 });
+      });
+      t0 = performance.now();
+      const outputs = readOutputs();
+      t1 = performance.now();
+      steps.push({
+        index: compiled.steps.length,
+        kernelId: 'js-read-outputs',
+        nodeName: '(outputs)',
+        opType: 'Output',
+        timeMs: t1 - t0,
+      });
+      return { outputs, steps };
+    },
+  };
+}
+
+function runFallback(s: FallbackStep, mem: Float32Array, jsValues: Map<string, Tensor>): void {
+  const def = getOp(s.node.domain, s.node.opType);
+  if (!def) throw new EdgecnnError(`no reference implementation for '${s.node.name}' (${s.opType})`, 'internal');
+  const args = s.inputs.map((x) =>
+    x === undefined ? undefined : 'constant' in x ? x.constant : readValue(mem, x.placement, jsValues),
+  );
+  let outs: Tensor[];
+  try {
+    outs = def.reference(args, { node: s.node, opset: s.opset });
+  } catch (e) {
+    if (e instanceof EdgecnnError) throw e;
+    throw new EdgecnnError(`node '${s.nodeName}' (${s.opType}) failed: ${String(e)}`, 'bad-input');
+  }
+  s.outputs.forEach((p, k) => {
+    if (p && outs[k]) writeValue(mem, p, outs[k]!, jsValues);
+  });
+}

@@ -1,0 +1,208 @@
+/**
+ * The public entry point for running a model: `createSession(model | bytes | path, options)`. The `wasm`
+ * backend compiles the model (optimizer first, when present) to one WebAssembly module and runs it through the
+ * executor; the `reference` backend wraps the naive reference executor. Both validate inputs the same way
+ * (missing, unknown, wrong dtype or shape: an EdgecnnError naming the input and expected vs actual).
+ */
+import { EdgecnnError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { type Tensor, sizeOf } from '../ir/tensor.js';
+import { loadModel, readModel } from '../onnx/index.js';
+import { runReference, runtimeInputs } from '../ops/reference-executor.js';
+import { type CompileOptions, compileModel } from '../codegen/compile/compile.js';
+import type { ArenaSummary, CompiledModel, CompiledStep } from './compiled-model.js';
+import { type StepTiming, instantiate } from './executor.js';
+
+export const BACKENDS = ['wasm', 'reference'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export interface SessionOptions {
+  backend?: Backend;
+  /** Concrete shapes for inputs with symbolic dims, e.g. `{ x: [1, 3, 640, 640] }`. */
+  inputShapes?: Record<string, readonly number[]>;
+  /** Relaxed-SIMD kernels: 'auto' probes the engine (default), 'on' requires them, 'off' never uses them. */
+  relaxedSimd?: 'auto' | 'on' | 'off';
+  /** Run the graph optimizer before compiling (default true when the optimizer is available). */
+  optimize?: boolean;
+  /** Override kernel selection (tests). */
+  select?: CompileOptions['select'];
+}
+
+export interface Session {
+  readonly backend: Backend;
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  /** Declared input shapes after `inputShapes` were applied. */
+  readonly inputShapes: Record<string, number[]>;
+  /** Nodes that run on the reference fallback (wasm backend); every node for the reference backend. */
+  readonly fallbackNodes: string[];
+  readonly arena: ArenaSummary;
+  readonly steps: readonly CompiledStep[];
+  /** The compiled artifact (wasm backend only). */
+  readonly compiled?: CompiledModel;
+  run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** Run once, timing each step (wasm backend); the reference backend reports one span per node. */
+  runProfiled(inputs: Record<string, Tensor>): Promise<{ outputs: Record<string, Tensor>; steps: StepTiming[] }>;
+}
+
+/** Load (when given bytes or a path), compile and instantiate a model. */
+export async function createSession(model: Model | Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
+  const m = typeof model === 'string' ? await loadModel(model) : model instanceof Uint8Array ? readModel(model) : model;
+  const backend = options.backend ?? 'wasm';
+  if (!BACKENDS.includes(backend)) {
+    throw new EdgecnnError(`unknown backend '${String(backend)}' (expected ${BACKENDS.join(' or ')})`, 'bad-argument');
+  }
+  return backend === 'reference' ? referenceSession(m, options) : wasmSession(m, options);
+}
+
+type InputSpec = { name: string; dtype: string; shape: number[] };
+
+/** Check a run's inputs against the compiled input specs; names the input and expected vs actual. */
+export function validateInputs(specs: readonly InputSpec[], inputs: Record<string, Tensor>): void {
+  for (const s of specs) {
+    const t = inputs[s.name];
+    if (t === undefined) {
+      throw new EdgecnnError(
+        `missing input '${s.name}' (expected ${s.dtype} ${s.shape.join('x')}); given: ${Object.keys(inputs).join(', ') || 'none'}`,
+        'bad-input',
+      );
+    }
+    if (t.dtype !== s.dtype) {
+      throw new EdgecnnError(`input '${s.name}' must be ${s.dtype}, got ${t.dtype}`, 'bad-input');
+    }
+    if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
+      throw new EdgecnnError(
+        `input '${s.name}' must have shape ${s.shape.join('x')}, got ${t.shape.join('x') || 'a scalar'}`,
+        'bad-input',
+      );
+    }
+    if (t.data.length !== sizeOf(t.shape)) {
+      throw new EdgecnnError(
+        `input '${s.name}' has ${t.data.length} elements but shape ${t.shape.join('x')} needs ${sizeOf(t.shape)}`,
+        'bad-input',
+      );
+    }
+  }
+  for (const name of Object.keys(inputs)) {
+    if (!specs.some((s) => s.name === name)) {
+      throw new EdgecnnError(
+        `the model has no input named '${name}' (inputs: ${specs.map((s) => s.name).join(', ')})`,
+        'bad-input',
+      );
+    }
+  }
+}
+
+async function wasmSession(model: Model, options: SessionOptions): Promise<Session> {
+  const relaxed = await resolveRelaxedSimd(options.relaxedSimd ?? 'auto');
+  const optimize = options.optimize === false ? undefined : await loadOptimizer(options.inputShapes);
+  const compileOptions: CompileOptions = { relaxedSimd: relaxed };
+  if (options.inputShapes) compileOptions.inputShapes = options.inputShapes;
+  if (optimize) compileOptions.optimize = optimize;
+  if (options.select) compileOptions.select = options.select;
+  const compiled = compileModel(model, compileOptions);
+  const exec = await instantiate(compiled);
+  const specs: InputSpec[] = compiled.inputs.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape }));
+  return {
+    backend: 'wasm',
+    inputNames: specs.map((s) => s.name),
+    outputNames: compiled.outputs.map((o) => o.name),
+    inputShapes: Object.fromEntries(specs.map((s) => [s.name, s.shape])),
+    fallbackNodes: compiled.fallbackNodes,
+    arena: compiled.arena,
+    steps: compiled.steps,
+    compiled,
+    async run(inputs) {
+      validateInputs(specs, inputs);
+      return exec.run(inputs);
+    },
+    async runProfiled(inputs) {
+      validateInputs(specs, inputs);
+      return exec.runProfiled(inputs);
+    },
+  };
+}
+
+function referenceSession(model: Model, options: SessionOptions): Session {
+  const g = model.graph;
+  const specs: InputSpec[] = runtimeInputs(g).map((vi) => {
+    const given = options.inputShapes?.[vi.name];
+    const declared = g.inputs.find((i) => i.name === vi.name)?.shape ?? [];
+    const shape = given ? [...given] : declared.map((d) => (typeof d === 'number' ? d : -1));
+    return { name: vi.name, dtype: vi.dtype ?? 'float32', shape };
+  });
+  const run = (inputs: Record<string, Tensor>, onNode?: Parameters<typeof runReference>[2]): Record<string, Tensor> => {
+    // Symbolic dims (-1) accept any size; concrete ones must match.
+    validateInputs(
+      specs.map((s) => ({ ...s, shape: s.shape.map((d, i) => (d < 0 ? (inputs[s.name]?.shape[i] ?? d) : d)) })),
+      inputs,
+    );
+    return runReference(model, inputs, onNode);
+  };
+  return {
+    backend: 'reference',
+    inputNames: specs.map((s) => s.name),
+    outputNames: g.outputs.map((o) => o.name),
+    inputShapes: Object.fromEntries(specs.map((s) => [s.name, s.shape])),
+    fallbackNodes: g.nodes.map((n) => n.name),
+    arena: { offsetBytes: 0, arenaBytes: 0, lowerBoundBytes: 0 },
+    steps: [],
+    async run(inputs) {
+      return run(inputs);
+    },
+    async runProfiled(inputs) {
+      const steps: StepTiming[] = [];
+      let t0 = performance.now();
+      const outputs = run(inputs, {
+        onNode: (node, _outs, index) => {
+          const t1 = performance.now();
+          steps.push({ index, kernelId: `ref-${node.opType}`, nodeName: node.name, opType: node.opType, timeMs: t1 - t0 });
+          t0 = t1;
+        },
+      });
+      return { outputs, steps };
+    },
+  };
+}
+
+/** The optimizer pipeline, if src/passes/ provides one (it is developed in parallel). */
+async function loadOptimizer(
+  inputShapes: Record<string, readonly number[]> | undefined,
+): Promise<((m: Model) => Model) | undefined> {
+  const path = '../passes/pipeline.js';
+  let mod: { optimize?: (m: Model, o?: { inputShapes?: Record<string, readonly number[]> }) => unknown };
+  try {
+    mod = (await import(path)) as typeof mod;
+  } catch {
+    return undefined;
+  }
+  const optimize = mod.optimize;
+  if (typeof optimize !== 'function') return undefined;
+  return (m) => {
+    const r = optimize(m, inputShapes ? { inputShapes } : {}) as Model | { model: Model };
+    return 'graph' in r ? r : r.model;
+  };
+}
+
+/** Whether to compile relaxed-SIMD variants, from the start-up probe in features.ts (when present). */
+async function resolveRelaxedSimd(mode: 'auto' | 'on' | 'off'): Promise<boolean> {
+  if (mode === 'off') return false;
+  let has = false;
+  const path = './features.js';
+  try {
+    const mod = (await import(path)) as { detectFeatures?: () => unknown };
+    if (typeof mod.detectFeatures === 'function') {
+      const f = (await mod.detectFeatures()) as { relaxedSimd?: boolean; relaxedMadd?: boolean };
+      has = Boolean(f.relaxedSimd ?? f.relaxedMadd);
+    }
+  } catch {
+    has = false;
+  }
+  if (mode === 'on' && !has) {
+    throw new EdgecnnError(
+      'relaxedSimd: "on" but this engine lacks relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)',
+      'bad-argument',
+    );
+  }
+  return has;
+}
