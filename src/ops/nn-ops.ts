@@ -4,6 +4,7 @@ import { Gemm, MatMul } from './matmul.js';
 import { BatchNormalization, InstanceNormalization, LRN } from './norm.js';
 import { AveragePool, GlobalAveragePool, GlobalMaxPool, MaxPool } from './pool.js';
 import { ConvInteger, DequantizeLinear, MatMulInteger, QLinearConv, QLinearMatMul, QuantizeLinear } from './quantize.js';
+import { Resize, Upsample } from './resize.js';
 import type { OpDef } from './types.js';
 
 /** Every NN op record, sorted by opType (a test checks the order). */
@@ -25,4 +26,6 @@ export const NN_OPS: readonly OpDef[] = [
   QLinearConv,
   QLinearMatMul,
   QuantizeLinear,
+  Resize,
+  Upsample,
 ];
