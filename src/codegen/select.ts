@@ -2,12 +2,29 @@
  * Kernel selection: for one graph node and the layouts of its values, which kernel family and which variant
  * computes it, as a `LoweredKernel` the compiler can place (weights to pack, scratch) and emit. Selection rules
  * live here, apart from kernel code; a node no family supports returns undefined and runs on the reference
- * fallback. Relaxed-SIMD variants are chosen only when the caller says the engine has them.
+ * fallback. Rules: 1x1/stride-1/unpadded/ungrouped convolutions and Gemm/MatMul with a constant B are GEMMs
+ * over pixels; group == C_in == C_out convolutions are depthwise; other convolutions go to the direct conv
+ * family. Relaxed-SIMD variants are chosen only when the caller says the engine has them.
  */
-import type { Node } from '../ir/graph.js';
+import { EdgecnnError } from '../ir/errors.js';
+import { type Node, attrFloats, attrInt, attrString } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
+import { convGeometry } from '../ops/conv.js';
 import type { FunctionBuilder } from './wasm/index.js';
 import type { ValueLayout } from './compile/assign-layouts.js';
+import { activationFromOnnx } from './kernels/epilogue.js';
+import type {
+  ActivationRef,
+  ConvAddresses,
+  ConvSpec,
+  ConvWeights,
+  EpilogueSpec,
+  GemmAddresses,
+  GemmSpec,
+  GemmWeights,
+  KernelFamily,
+  KernelVariant,
+} from './kernels/types.js';
 
 /** A value as a kernel sees it: its layout plus (for inputs) a constant tensor when known at compile time. */
 export interface OperandInfo {
@@ -25,6 +42,8 @@ export interface KernelAddresses {
   weights: number[];
   /** Scratch buffer (undefined when scratchBytes is 0). */
   scratch: number | undefined;
+  /** The shared all-zero read-only region (undefined when zeroBytes is 0). */
+  zero: number | undefined;
 }
 
 /** One kernel step ready to be placed and emitted. */
@@ -36,9 +55,11 @@ export interface LoweredKernel {
   bytesMoved: number;
   /** More than one graph node computed (fused epilogue). */
   fused: boolean;
-  /** Packed weight buffers (copied into memory at instantiation). */
+  /** Packed weight buffers (copied into memory at instantiation, 64-byte aligned). */
   weights: Uint8Array[];
   scratchBytes: number;
+  /** Size of the always-zero region the kernel reads (shared by all kernels). */
+  zeroBytes: number;
   /** Node input indices whose storage output 0 may reuse (the kernel reads each element before writing it). */
   inPlaceInputs: number[];
   usesRelaxedSimd: boolean;
@@ -48,13 +69,231 @@ export interface LoweredKernel {
 
 export interface SelectContext {
   relaxedSimd: boolean;
+  /** Opset of the node's domain. */
+  opset(node: Node): number;
   /** Look up operand layouts / constants by value name. */
   operand(name: string): OperandInfo;
 }
 
+/** Kernel families the compiler can use; filled as families land (one line each). */
+export interface Families {
+  gemm?: KernelFamily<GemmSpec, KernelVariant, GemmAddresses, GemmWeights>;
+  conv?: KernelFamily<ConvSpec, KernelVariant, ConvAddresses, ConvWeights>;
+  dwconv?: KernelFamily<ConvSpec, KernelVariant, ConvAddresses, ConvWeights>;
+}
+
+export const FAMILIES: Families = {};
+
 /** The kernel for `node`, or undefined when it must run on the reference fallback. */
-export function selectKernel(node: Node, ctx: SelectContext): LoweredKernel | undefined {
-  void node;
-  void ctx;
-  return undefined;
+export function selectKernel(node: Node, ctx: SelectContext, families: Families = FAMILIES): LoweredKernel | undefined {
+  const op = node.domain === 'edgecnn' ? `edgecnn:${node.opType}` : node.domain === '' || node.domain === 'ai.onnx' ? node.opType : '';
+  switch (op) {
+    case 'Conv':
+    case 'edgecnn:FusedConv':
+      return lowerConv(node, ctx, families);
+    case 'Gemm':
+    case 'edgecnn:FusedGemm':
+    case 'MatMul':
+      return lowerGemm(node, ctx, families);
+    default:
+      return undefined;
+  }
+}
+
+/** The first variant (in the family's list order) that supports `spec` with an ISA the engine has. */
+export function pickVariant<S, V extends KernelVariant>(
+  family: KernelFamily<S, V, unknown, unknown>,
+  spec: S,
+  relaxedSimd: boolean,
+): V | undefined {
+  const usable = family.variants.filter((v) => (v.isa === 'wasmsimd' || relaxedSimd) && family.supports(spec, v));
+  // Prefer relaxed variants when allowed (fused multiply-add is both faster and at least as accurate).
+  return usable.find((v) => v.isa === 'wasmrelaxed') ?? usable[0];
+}
+
+function epilogueOf(node: Node, residual: boolean): EpilogueSpec {
+  const name = node.domain === 'edgecnn' ? attrString(node, 'activation') : undefined;
+  return {
+    activation: activationFromOnnx(name, attrFloats(node, 'activation_params', []), node.name),
+    residual,
+  };
+}
+
+const bytesOf = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+function nhwc(info: OperandInfo | undefined): ValueLayout | undefined {
+  return info?.layout?.layout === 'nhwc' ? info.layout : undefined;
+}
+
+function float32Constant(info: OperandInfo | undefined): Float32Array | undefined {
+  const c = info?.constant;
+  return c && c.dtype === 'float32' ? (c.data as Float32Array) : undefined;
+}
+
+function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredKernel | undefined {
+  const x = nhwc(ctx.operand(node.inputs[0]!));
+  const out = nhwc(ctx.operand(node.outputs[0]!));
+  const wInfo = ctx.operand(node.inputs[1]!);
+  const w = float32Constant(wInfo);
+  const bias = node.inputs[2] ? float32Constant(ctx.operand(node.inputs[2])) : undefined;
+  if (node.inputs[2] && !bias) return undefined;
+  const resName = node.domain === 'edgecnn' ? node.inputs[3] : undefined;
+  const res = resName ? nhwc(ctx.operand(resName)) : undefined;
+  if (!x || !out || !w || (resName && !res)) return undefined;
+  const g = convGeometry(x.type.shape, wInfo.constant!.shape, { node, opset: ctx.opset(node) });
+  if (g.outSpatial.length !== 2) return undefined;
+  const epilogue = epilogueOf(node, res !== undefined);
+  const spec: ConvSpec = {
+    batch: g.batch,
+    inH: g.inSize[1],
+    inW: g.inSize[2],
+    inC: g.inChannels,
+    outH: g.outSize[1],
+    outW: g.outSize[2],
+    outC: g.outChannels,
+    kernelH: g.kernel[1],
+    kernelW: g.kernel[2],
+    strideH: g.strides[1],
+    strideW: g.strides[2],
+    padTop: g.padBegin[1],
+    padLeft: g.padBegin[2],
+    dilationH: g.dilations[1],
+    dilationW: g.dilations[2],
+    group: g.group,
+    epilogue,
+  };
+  const fused = node.domain === 'edgecnn' && (epilogue.activation.kind !== 'none' || epilogue.residual);
+  const ref = (l: ValueLayout, addr: number | undefined): ActivationRef => {
+    if (addr === undefined) throw new EdgecnnError(`node '${node.name}': value '${l.name}' has no address`, 'internal');
+    return { addrBytes: addr, pixelStride: l.pixelStride };
+  };
+  const actBytes = 4 * (size(x) + size(out) * (res ? 2 : 1));
+
+  const pointwise =
+    spec.kernelH === 1 && spec.kernelW === 1 && spec.strideH === 1 && spec.strideW === 1 &&
+    spec.padTop === 0 && spec.padLeft === 0 && spec.group === 1 && spec.outH === spec.inH && spec.outW === spec.inW;
+  if (pointwise && families.gemm) {
+    const family = families.gemm;
+    const gs: GemmSpec = { m: spec.batch * spec.inH * spec.inW, n: spec.outC, k: spec.inC, epilogue };
+    const v = pickVariant(family, gs, ctx.relaxedSimd);
+    if (v) {
+      const packed = family.pack(gs, v, bias ? { b: w, layout: 'nk', bias } : { b: w, layout: 'nk' });
+      return {
+        id: family.id(gs, v),
+        parallelExtent: family.parallelExtent(gs, v),
+        macs: family.macs(gs),
+        bytesMoved: actBytes + packed.byteLength,
+        fused,
+        weights: [bytesOf(packed)],
+        scratchBytes: 0,
+        zeroBytes: family.zeroBytes(gs, v),
+        inPlaceInputs: [],
+        usesRelaxedSimd: v.isa === 'wasmrelaxed',
+        emit(fn, a) {
+          const addrs: GemmAddresses = { a: ref(x, a.inputs[0]), packedB: a.weights[0]!, c: ref(out, a.outputs[0]) };
+          if (res) addrs.residual = ref(res, a.inputs[3]);
+          family.emit(fn, gs, v, addrs);
+        },
+      };
+    }
+  }
+  const depthwise = spec.group === spec.inC && spec.outC === spec.inC && spec.group > 1;
+  const family = depthwise ? families.dwconv : families.conv;
+  if (!family) return undefined;
+  const v = pickVariant(family, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  const packed = family.pack(spec, v, bias ? { weights: w, bias } : { weights: w });
+  return {
+    id: family.id(spec, v),
+    parallelExtent: family.parallelExtent(spec, v),
+    macs: family.macs(spec),
+    bytesMoved: actBytes + packed.byteLength,
+    fused,
+    weights: [bytesOf(packed)],
+    scratchBytes: 0,
+    zeroBytes: family.zeroBytes(spec, v),
+    inPlaceInputs: [],
+    usesRelaxedSimd: v.isa === 'wasmrelaxed',
+    emit(fn, a) {
+      const addrs: ConvAddresses = { input: ref(x, a.inputs[0]), packedWeights: a.weights[0]!, output: ref(out, a.outputs[0]) };
+      if (res) addrs.residual = ref(res, a.inputs[3]);
+      if (a.zero !== undefined) addrs.zero = a.zero;
+      family.emit(fn, spec, v, addrs);
+    },
+  };
+}
+
+function size(l: ValueLayout): number {
+  return l.type.shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Gemm (transA = 0, alpha = 1, constant B, bias C of N values or absent with beta = 1) and MatMul with a
+ * constant 2-D B, over a flat (or one-pixel NHWC) A: rows of A are pixels.
+ */
+function lowerGemm(node: Node, ctx: SelectContext, families: Families): LoweredKernel | undefined {
+  const family = families.gemm;
+  if (!family) return undefined;
+  const aInfo = ctx.operand(node.inputs[0]!);
+  const bInfo = ctx.operand(node.inputs[1]!);
+  const a = aInfo.layout;
+  const out = ctx.operand(node.outputs[0]!).layout;
+  const b = float32Constant(bInfo);
+  if (!a || !out || a.layout === 'js' || out.layout === 'js' || !b || a.viewOf) return undefined;
+  const isMatMul = node.opType === 'MatMul';
+  const bShape = bInfo.constant!.shape;
+  if (bShape.length !== 2) return undefined;
+  let transB = false;
+  let bias: Float32Array | undefined;
+  if (!isMatMul) {
+    if (attrInt(node, 'transA', 0) !== 0) return undefined;
+    if (attrFloatOr(node, 'alpha', 1) !== 1) return undefined;
+    transB = attrInt(node, 'transB', 0) === 1;
+    if (node.inputs[2]) {
+      const cInfo = ctx.operand(node.inputs[2]);
+      const c = float32Constant(cInfo);
+      const n = transB ? bShape[0]! : bShape[1]!;
+      if (!c || c.length !== n || cInfo.constant!.shape.slice(0, -1).some((d) => d !== 1)) return undefined;
+      const beta = attrFloatOr(node, 'beta', 1);
+      bias = beta === 1 ? c : c.map((v) => v * beta);
+    }
+  }
+  const K = transB ? bShape[1]! : bShape[0]!;
+  const N = transB ? bShape[0]! : bShape[1]!;
+  const aShape = a.type.shape;
+  // A's rows: a flat [.., K] value, or an NHWC value with one pixel per image ([N, K, 1, 1]).
+  if (a.layout === 'flat' ? aShape[aShape.length - 1] !== K : aShape[1] !== K || aShape[2]! * aShape[3]! !== 1) {
+    return undefined;
+  }
+  if (a.layout === 'nhwc' && a.pixelStride !== K) return undefined;
+  const M = size(a) / K;
+  if (out.layout !== 'flat' || size(out) !== M * N) return undefined;
+  const epilogue = epilogueOf(node, false);
+  const gs: GemmSpec = { m: M, n: N, k: K, epilogue };
+  const v = pickVariant(family, gs, ctx.relaxedSimd);
+  if (!v) return undefined;
+  const packed = family.pack(gs, v, bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' });
+  return {
+    id: family.id(gs, v),
+    parallelExtent: family.parallelExtent(gs, v),
+    macs: family.macs(gs),
+    bytesMoved: 4 * (M * K + M * N) + packed.byteLength,
+    fused: node.domain === 'edgecnn' && epilogue.activation.kind !== 'none',
+    weights: [bytesOf(packed)],
+    scratchBytes: 0,
+    zeroBytes: family.zeroBytes(gs, v),
+    inPlaceInputs: [],
+    usesRelaxedSimd: v.isa === 'wasmrelaxed',
+    emit(fn, addr) {
+      const ai = addr.inputs[0];
+      const co = addr.outputs[0];
+      if (ai === undefined || co === undefined) throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
+      family.emit(fn, gs, v, { a: { addrBytes: ai, pixelStride: K }, packedB: addr.weights[0]!, c: { addrBytes: co, pixelStride: N } });
+    },
+  };
+}
+
+function attrFloatOr(node: Node, name: string, dflt: number): number {
+  const a = node.attributes.get(name);
+  return a && (a.kind === 'float' || a.kind === 'int') ? a.value : dflt;
 }

@@ -3,7 +3,7 @@
  * folding (prepare) -> layout assignment with zero-copy concat/split views (assign-layouts) -> kernel selection
  * per node, reference fallback otherwise (select) -> static memory plan (memory-plan) -> one wasm module with
  * one exported function per kernel step. Memory map: [0, 64) unused, packed weights, activation arena,
- * shared scratch. All addresses are compile-time constants baked into the kernels.
+ * shared scratch, the shared all-zero region, 16 bytes of slack (kernels may over-read by that much). All addresses are compile-time constants baked into the kernels.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { Model, Node } from '../../ir/graph.js';
@@ -52,6 +52,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
 
   const ctx: SelectContext = {
     relaxedSimd: options.relaxedSimd ?? false,
+    opset: (node) => nodeOpset(optimized, node),
     operand: (name) => ({ layout: layouts.get(name), constant: constants.get(name) }),
   };
 
@@ -127,6 +128,10 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
   const scratchOffset = cursor;
   const scratchBytes = Math.max(0, ...lowered.map((l) => l.kernel?.scratchBytes ?? 0));
   cursor = alignUp(cursor + scratchBytes);
+  // The zero region sits last; kernels may read 16 bytes past any buffer, hence the slack.
+  const zeroOffset = cursor;
+  const zeroBytes = Math.max(0, ...lowered.map((l) => l.kernel?.zeroBytes ?? 0));
+  cursor = alignUp(cursor + zeroBytes + 16);
   const memoryBytes = Math.max(65536, Math.ceil(cursor / 65536) * 65536);
   const pages = memoryBytes / 65536;
   if (pages > 65536) {
@@ -163,6 +168,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
         outputs: node.outputs.map((x) => (x ? addressOf(x) : undefined)),
         weights: weightAddr.get(l)!,
         scratch: kernel.scratchBytes > 0 ? scratchOffset : undefined,
+        zero: kernel.zeroBytes > 0 ? zeroOffset : undefined,
       });
       mb.exportFunction(exportName, fn.index);
       usesRelaxedSimd ||= kernel.usesRelaxedSimd;

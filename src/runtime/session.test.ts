@@ -1,0 +1,117 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GraphBuilder, randomF32 } from '../ir/builder.js';
+import { EdgecnnError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import { type Tensor, f32 } from '../ir/tensor.js';
+import { runReference } from '../ops/reference-executor.js';
+import { createSession } from './session.js';
+
+function maxAbsDiff(a: Tensor, b: Tensor): number {
+  assert.deepEqual([...a.shape], [...b.shape]);
+  let d = 0;
+  for (let i = 0; i < a.data.length; i++) d = Math.max(d, Math.abs(Number(a.data[i]) - Number(b.data[i])));
+  return d;
+}
+
+/** A fire module (squeezenet): squeeze 1x1, expand 1x1 and 3x3 in parallel, channel Concat; odd sizes. */
+function fireModel(): Model {
+  const g = new GraphBuilder('fire');
+  const x = g.input('x', 'float32', [1, 5, 7, 9]);
+  const s = g.node('Relu', [g.node('Conv', [x, g.randomInit('ws', [3, 5, 1, 1], 1), g.randomInit('bs', [3], 2)])]);
+  const e1 = g.node('Relu', [g.node('Conv', [s, g.randomInit('w1', [4, 3, 1, 1], 3)])]);
+  const e3 = g.node('Relu', [g.node('Conv', [s, g.randomInit('w3', [6, 3, 3, 3], 4)], { pads: [1, 1, 1, 1] })]);
+  const cat = g.node('Concat', [e1, e3], { axis: 1 }, { outputs: ['y'] });
+  g.output(cat, 'float32', [1, 10, 7, 9]);
+  return g.model(13);
+}
+
+/** Channel Slice/Split views, a Concat reading a graph input (copied), and a reshape alias into Gemm. */
+function viewsModel(): Model {
+  const g = new GraphBuilder('views');
+  const x = g.input('x', 'float32', [1, 6, 3, 4]);
+  const z = g.input('z', 'float32', [1, 2, 3, 4]);
+  const r = g.node('Relu', [x]);
+  const [a, b] = g.nodeOutputs('Split', [r, g.init('split', { dtype: 'int64', shape: [2], data: new BigInt64Array([2n, 4n]) })], { axis: 1 }, { outputCount: 2 });
+  const c = g.node('Slice', [b!, g.init('st', { dtype: 'int64', shape: [1], data: new BigInt64Array([1n]) }),
+    g.init('en', { dtype: 'int64', shape: [1], data: new BigInt64Array([3n]) }),
+    g.init('ax', { dtype: 'int64', shape: [1], data: new BigInt64Array([1n]) })]);
+  const cat = g.node('Concat', [c, a!, z, a!], { axis: 1 });
+  const sig = g.node('Sigmoid', [cat]);
+  const pooled = g.node('GlobalAveragePool', [sig]);
+  const flat = g.node('Flatten', [pooled], { axis: 1 });
+  const y = g.node('Gemm', [flat, g.randomInit('wg', [3, 8], 7), g.randomInit('bg', [3], 8)], { transB: 1 }, { outputs: ['y'] });
+  g.output(y, 'float32', [1, 3]);
+  g.output(cat, 'float32', [1, 8, 3, 4]);
+  return g.model(13);
+}
+
+test('a fire module runs on the wasm backend and matches the reference; the concat is free', async () => {
+  const model = fireModel();
+  const x = randomF32([1, 5, 7, 9], 11);
+  const s = await createSession(model, { backend: 'wasm' });
+  const got = await s.run({ x });
+  const want = runReference(model, { x });
+  assert.ok(maxAbsDiff(got.y!, want.y!) < 1e-5);
+  assert.ok(!s.steps.some((st) => st.opType === 'Concat'), 'no step for the channel concat');
+  assert.ok(s.arena.arenaBytes >= s.arena.lowerBoundBytes);
+  // A second run with other data reuses the arena and must not see stale values.
+  const x2 = randomF32([1, 5, 7, 9], 12);
+  assert.ok(maxAbsDiff((await s.run({ x: x2 })).y!, runReference(model, { x: x2 }).y!) < 1e-5);
+});
+
+test('split/slice views, a copied graph input in a concat and a flatten alias give reference results', async () => {
+  const model = viewsModel();
+  const x = randomF32([1, 6, 3, 4], 21);
+  const z = randomF32([1, 2, 3, 4], 22);
+  const s = await createSession(model);
+  const got = await s.run({ x, z });
+  const want = runReference(model, { x, z });
+  for (const name of s.outputNames) assert.ok(maxAbsDiff(got[name]!, want[name]!) < 1e-5, name);
+  const ops = s.steps.map((st) => st.opType);
+  for (const free of ['Split', 'Slice', 'Concat', 'Flatten']) assert.ok(!ops.includes(free), `${free} is a view`);
+  // Concat inputs that are themselves views (split/slice outputs) or graph inputs are copied into their slice.
+  assert.equal(ops.filter((o) => o === 'Identity').length, 4);
+});
+
+test('profiled runs time every step and agree with plain runs', async () => {
+  const model = fireModel();
+  const x = randomF32([1, 5, 7, 9], 13);
+  const s = await createSession(model);
+  const { outputs, steps } = await s.runProfiled({ x });
+  assert.ok(maxAbsDiff(outputs.y!, (await s.run({ x })).y!) === 0);
+  assert.equal(steps.length, s.steps.length + 2);
+  assert.ok(steps.every((t) => t.timeMs >= 0));
+});
+
+test('the reference backend wraps the reference executor', async () => {
+  const model = fireModel();
+  const x = randomF32([1, 5, 7, 9], 14);
+  const s = await createSession(model, { backend: 'reference' });
+  assert.equal(s.fallbackNodes.length, model.graph.nodes.length);
+  assert.ok(maxAbsDiff((await s.run({ x })).y!, runReference(model, { x }).y!) === 0);
+});
+
+test('bad inputs give named errors', async () => {
+  const s = await createSession(fireModel());
+  const bad = async (inputs: Record<string, Tensor>, re: RegExp): Promise<void> => {
+    await assert.rejects(s.run(inputs), (e: unknown) => e instanceof EdgecnnError && e.code === 'bad-input' && re.test(e.message));
+  };
+  await bad({}, /missing input 'x' \(expected float32 1x5x7x9\)/);
+  await bad({ x: f32([1, 5, 7, 8], new Float32Array(280)) }, /input 'x' must have shape 1x5x7x9, got 1x5x7x8/);
+  await bad({ x: { dtype: 'int32', shape: [1, 5, 7, 9], data: new Int32Array(315) } }, /must be float32, got int32/);
+  await bad({ x: randomF32([1, 5, 7, 9], 1), w: randomF32([1], 1) }, /no input named 'w'/);
+});
+
+test('symbolic input dims need inputShapes', async () => {
+  const g = new GraphBuilder('sym');
+  const x = g.input('x', 'float32', [1, 3, 'H', 'W']);
+  const y = g.node('Relu', [x], {}, { outputs: ['y'] });
+  g.output(y, 'float32', [1, 3, 'H', 'W']);
+  const model = g.model(13);
+  await assert.rejects(createSession(model), /input 'x' has shape \[1, 3, H, W\].*inputShapes/);
+  await assert.rejects(createSession(model, { inputShapes: { x: [1, 4, 5, 5] } }), /declares \[1, 3, H, W\]/);
+  const s = await createSession(model, { inputShapes: { x: [1, 3, 5, 6] } });
+  const x0 = randomF32([1, 3, 5, 6], 3);
+  assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) === 0);
+});
