@@ -225,3 +225,47 @@ export class EpilogueEmitter {
     b.localSet(v);
   }
 }
+
+/** Where a tile of accumulators goes: rows of C (and of the residual) at constant strides from base locals. */
+export interface TileStore {
+  /** acc[i][j]: row i, column vector j (4 channels). */
+  acc: readonly (readonly Local[])[];
+  /** Rows actually stored (<= acc.length). */
+  rows: number;
+  /** Columns actually stored (<= 4 * acc[0].length); a last partial vector is stored lane by lane. */
+  cols: number;
+  /** i32 local: byte address of row 0, column 0 of the tile in C. */
+  cPtr: Local;
+  /** Bytes between rows of C. */
+  cRowBytes: number;
+  /** Residual (when the epilogue has one): base local and row stride, same tile position as C. */
+  rPtr?: Local;
+  rRowBytes?: number;
+}
+
+/**
+ * Add the residual, apply the activation and store a tile (bias was already in the accumulators).
+ * Partial last vectors use store64_lane/store32_lane so nothing outside [0, cols) is written; the residual is
+ * read with full vector loads (over-read allowed by the memory-plan slack invariant).
+ */
+export function emitTileEpilogue(fn: FunctionBuilder, ep: EpilogueEmitter, t: TileStore): void {
+  const nvec = Math.ceil(t.cols / 4);
+  for (let i = 0; i < t.rows; i++) {
+    for (let j = 0; j < nvec; j++) {
+      const a = t.acc[i]![j]!;
+      if (t.rPtr !== undefined) {
+        fn.localGet(a).localGet(t.rPtr).v128Load(i * t.rRowBytes! + j * 16).f32x4Add().localSet(a);
+      }
+      ep.apply(a);
+      const off = i * t.cRowBytes + j * 16;
+      const rem = Math.min(4, t.cols - 4 * j);
+      if (rem === 4) {
+        fn.localGet(t.cPtr).localGet(a).v128Store(off);
+      } else {
+        if (rem >= 2) fn.localGet(t.cPtr).localGet(a).v128Store64Lane(0, off);
+        if (rem === 1) fn.localGet(t.cPtr).localGet(a).v128Store32Lane(0, off);
+        if (rem === 3) fn.localGet(t.cPtr).localGet(a).v128Store32Lane(2, off + 8);
+      }
+    }
+  }
+}
