@@ -13,6 +13,7 @@ import { convGeometry } from '../ops/conv.js';
 import type { FunctionBuilder } from './wasm/index.js';
 import type { ValueLayout } from './compile/assign-layouts.js';
 import { activationFromOnnx } from './kernels/epilogue.js';
+import { type GemmVariant, gemm } from './kernels/gemm.js';
 import type {
   ActivationRef,
   ConvAddresses,
@@ -77,12 +78,12 @@ export interface SelectContext {
 
 /** Kernel families the compiler can use; filled as families land (one line each). */
 export interface Families {
-  gemm?: KernelFamily<GemmSpec, KernelVariant, GemmAddresses, GemmWeights>;
+  gemm?: KernelFamily<GemmSpec, GemmVariant, GemmAddresses, GemmWeights>;
   conv?: KernelFamily<ConvSpec, KernelVariant, ConvAddresses, ConvWeights>;
   dwconv?: KernelFamily<ConvSpec, KernelVariant, ConvAddresses, ConvWeights>;
 }
 
-export const FAMILIES: Families = {};
+export const FAMILIES: Families = { gemm };
 
 /** The kernel for `node`, or undefined when it must run on the reference fallback. */
 export function selectKernel(node: Node, ctx: SelectContext, families: Families = FAMILIES): LoweredKernel | undefined {
@@ -100,15 +101,40 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
   }
 }
 
-/** The first variant (in the family's list order) that supports `spec` with an ISA the engine has. */
+/**
+ * The variant with the lowest estimated cost among those that support `spec` with an ISA the engine has
+ * (relaxed variants only when allowed); ties keep the family's list order. Without a cost model: the first
+ * usable variant, relaxed preferred (fused multiply-add is both faster and at least as accurate).
+ */
 export function pickVariant<S, V extends KernelVariant>(
   family: KernelFamily<S, V, unknown, unknown>,
   spec: S,
   relaxedSimd: boolean,
+  cost?: (spec: S, variant: V) => number,
 ): V | undefined {
   const usable = family.variants.filter((v) => (v.isa === 'wasmsimd' || relaxedSimd) && family.supports(spec, v));
-  // Prefer relaxed variants when allowed (fused multiply-add is both faster and at least as accurate).
-  return usable.find((v) => v.isa === 'wasmrelaxed') ?? usable[0];
+  const isaRank = (v: V): number => (v.isa === 'wasmrelaxed' ? 0 : 1);
+  let best: V | undefined;
+  let bestKey = [Infinity, Infinity];
+  for (const v of usable) {
+    const key = [isaRank(v), cost ? cost(spec, v) : 0];
+    if (key[0]! < bestKey[0]! || (key[0] === bestKey[0] && key[1]! < bestKey[1]!)) {
+      best = v;
+      bestKey = key;
+    }
+  }
+  return best;
+}
+
+/**
+ * Instructions per k step of an MR x NR tile (MR splat loads, NR/4 B loads, MR*NR/4 multiply-adds, each two
+ * instructions without relaxed SIMD) times the tiles needed, padding included: the register-blocking model.
+ */
+export function gemmCost(spec: GemmSpec, v: GemmVariant): number {
+  const fmaCost = v.isa === 'wasmrelaxed' ? 1 : 2;
+  const perStep = v.mr + v.nr / 4 + (fmaCost * v.mr * v.nr) / 4;
+  const tiles = Math.ceil(spec.m / v.mr) * Math.ceil(spec.n / v.nr);
+  return tiles * perStep * spec.k;
 }
 
 function epilogueOf(node: Node, residual: boolean): EpilogueSpec {
@@ -175,7 +201,7 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
   if (pointwise && families.gemm) {
     const family = families.gemm;
     const gs: GemmSpec = { m: spec.batch * spec.inH * spec.inW, n: spec.outC, k: spec.inC, epilogue };
-    const v = pickVariant(family, gs, ctx.relaxedSimd);
+    const v = pickVariant(family, gs, ctx.relaxedSimd, gemmCost);
     if (v) {
       const packed = family.pack(gs, v, bias ? { b: w, layout: 'nk', bias } : { b: w, layout: 'nk' });
       return {
@@ -239,7 +265,7 @@ function lowerGemm(node: Node, ctx: SelectContext, families: Families): LoweredK
   const a = aInfo.layout;
   const out = ctx.operand(node.outputs[0]!).layout;
   const b = float32Constant(bInfo);
-  if (!a || !out || a.layout === 'js' || out.layout === 'js' || !b || a.viewOf) return undefined;
+  if (!a || !out || a.layout === 'js' || out.layout === 'js' || !b) return undefined;
   const isMatMul = node.opType === 'MatMul';
   const bShape = bInfo.constant!.shape;
   if (bShape.length !== 2) return undefined;
@@ -270,7 +296,7 @@ function lowerGemm(node: Node, ctx: SelectContext, families: Families): LoweredK
   if (out.layout !== 'flat' || size(out) !== M * N) return undefined;
   const epilogue = epilogueOf(node, false);
   const gs: GemmSpec = { m: M, n: N, k: K, epilogue };
-  const v = pickVariant(family, gs, ctx.relaxedSimd);
+  const v = pickVariant(family, gs, ctx.relaxedSimd, gemmCost);
   if (!v) return undefined;
   const packed = family.pack(gs, v, bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' });
   return {
