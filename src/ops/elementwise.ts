@@ -201,6 +201,25 @@ export const UNARY_ROWS: readonly UnaryRow[] = [
   { opType: 'Tanh', sinceVersion: 6, types: 'float', num: unit(Math.tanh) },
 ];
 
+/** Element values as numbers without a copy when the array already holds plain numbers. */
+function numberView(t: Tensor): ArrayLike<number> {
+  return t.dtype === 'float16' || isBigIntDType(t.dtype) ? readNumbers(t) : (t.data as ArrayLike<number>);
+}
+
+/** Where results go: the output array itself for plain-number dtypes, else doubles converted at the end. */
+function numberSink(dtype: DType, n: number): Float64Array | Float32Array {
+  const direct = dtype !== 'float16' && dtype !== 'bool' && !isBigIntDType(dtype);
+  return direct ? (allocData(dtype, n) as Float32Array) : new Float64Array(n);
+}
+
+function finishSink(dtype: DType, shape: readonly number[], r: Float64Array | Float32Array): Tensor {
+  return r instanceof Float64Array && dtype !== 'float64' ? fromNumbers(dtype, shape, r) : makeTensor(dtype, shape, r);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 /** Apply `f` to each element, writing `dtype` (float16/int64/bool go through fromNumbers). */
 function mapNumbers(x: Tensor, f: NumFn, dtype: DType = x.dtype): Tensor {
   const n = x.data.length;
@@ -350,12 +369,16 @@ function binaryOp(row: BinaryRow): OpDef {
         for (let k = 0; k < n; k++) out[k] = row.big(da[ia[k]!]!, db[ib[k]!]!);
         return [makeTensor(outDtype, shape, out)];
       }
-      const va = readNumbers(a);
-      const vb = readNumbers(b);
+      const va = numberView(a);
+      const vb = numberView(b);
       const f = row.int !== undefined && isIntegerDType(a.dtype) ? row.int : row.num;
-      const r = new Float64Array(n);
-      for (let k = 0; k < n; k++) r[k] = f(va[ia[k]!]!, vb[ib[k]!]!);
-      return [fromNumbers(outDtype, shape, r)];
+      const r = numberSink(outDtype, n);
+      if (sameShape(a.shape, shape) && sameShape(b.shape, shape)) {
+        for (let k = 0; k < n; k++) r[k] = f(va[k]!, vb[k]!);
+      } else {
+        for (let k = 0; k < n; k++) r[k] = f(va[ia[k]!]!, vb[ib[k]!]!);
+      }
+      return [finishSink(outDtype, shape, r)];
     },
     inferTypes(inputs, ctx) {
       const a = inputs[0];

@@ -376,9 +376,16 @@ export function withFolding(def: OpDef): OpDef {
   return {
     ...def,
     inferTypes(inputs, ctx) {
+      const types = shapeOnly(inputs, ctx);
+      // Shapes first, so that a small constant never expands into a huge one only to be thrown away
+      // (ConstantOfShape holding a weight, Expand, Tile, Range).
+      const tooBig = types.some((t) => {
+        const s = t.shape;
+        return s !== undefined && s.every((d) => typeof d === 'number') && sizeOf(s as number[]) > FOLD_LIMIT_ELEMS;
+      });
+      if (tooBig) return types;
       const folded = foldConstant(def.reference, inputs, ctx);
-      if (folded !== undefined) return folded.map(typeOfTensor);
-      return shapeOnly(inputs, ctx);
+      return folded !== undefined ? folded.map(typeOfTensor) : types;
     },
   };
 }
