@@ -126,6 +126,8 @@ export function readModel(bytes: Uint8Array, options: ReadModelOptions = {}): Mo
     }
   }
   if (graph === undefined) throw badModel('model has no graph (ModelProto.graph is missing)');
+  // Required since IR v3; without it operator semantics are undefined (and a truncated file can end here).
+  if (model.opsetImports.length === 0 && model.irVersion >= 3) throw badModel('model has no opset_import');
   model.graph = graph;
   return model;
 }

@@ -84,7 +84,7 @@ export class ProtoReader {
   /** Throw unless the current field has wire type `w`; `name` is the field's name for the message. */
   expect(w: number, name: string): void {
     if (this.wire !== w) {
-      throw this.error(`field ${name} (#${this.field}) has wire type ${this.wire}, expected ${w}`, undefined);
+      throw this.error(`field ${name} (#${this.field}) has wire type ${this.wire}, expected ${w}`);
     }
   }
 
@@ -218,13 +218,17 @@ export class ProtoReader {
     return v;
   }
 
-  /** Reads a length prefix and checks it fits in the rest of the message. */
-  length(what: string): number {
+  /**
+   * Reads a length prefix and checks it fits in the rest of the message. `what` names the field; when
+   * `isPath` it is already a full path (an embedded message) and replaces this message's path in errors.
+   */
+  length(what: string, isPath = false): number {
     const at = this.pos;
     this.varintParts();
     if (this.hi !== 0 || this.lo > this.end - this.pos) {
       const n = this.hi * TWO_32 + this.lo;
-      throw this.error(`${what}: length ${n} runs past end of data at byte ${at} (${this.end - this.pos} bytes left)`);
+      const msg = `length ${n} runs past end of data at byte ${at} (${this.end - this.pos} bytes left)`;
+      throw isPath ? new EdgecnnError(`${what}: ${msg}`, 'bad-model') : this.error(`${what}: ${msg}`);
     }
     return this.lo;
   }
@@ -243,7 +247,7 @@ export class ProtoReader {
 
   /** A reader over an embedded message (the current LEN field); `path` is its full path. */
   message(path: string): ProtoReader {
-    const n = this.length(path);
+    const n = this.length(path, true);
     const r = new ProtoReader(this.bytes, this.pos, this.pos + n, path);
     this.pos += n;
     return r;
