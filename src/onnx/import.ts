@@ -708,7 +708,8 @@ function viewRaw(dtype: Exclude<DType, 'string'>, raw: Uint8Array, n: number): T
   const C = ARRAY_CTOR[dtype];
   const w = C.BYTES_PER_ELEMENT;
   if (HOST_LITTLE_ENDIAN && raw.byteOffset % w === 0) return new C(raw.buffer, raw.byteOffset, n);
-  const copy = new Uint8Array(raw); // not raw.slice(): on a Node Buffer that is a view, not a copy
+  // ArrayBuffer.slice is one memcpy (raw.slice() would be a view when raw is a Node Buffer).
+  const copy = new Uint8Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   if (!HOST_LITTLE_ENDIAN && w > 1) {
     for (let i = 0; i < copy.length; i += w) copy.subarray(i, i + w).reverse();
   }
