@@ -22,8 +22,8 @@ export interface GemmVariant extends KernelVariant {
   readonly kUnroll: number;
 }
 
-function v(mr: number, nr: number, isa: Isa, kUnroll = 4): GemmVariant {
-  return { tile: `${mr}x${nr}`, mr, nr, isa, kUnroll };
+function v(mr: number, nr: number, isa: Isa, kUnroll = 1): GemmVariant {
+  return { tile: kUnroll === 1 ? `${mr}x${nr}` : `${mr}x${nr}k${kUnroll}`, mr, nr, isa, kUnroll };
 }
 
 /** Bytes of packed B a panel block may span (fits comfortably in a 1-2 MiB L2 with A and C traffic). */
@@ -33,13 +33,17 @@ const PANEL_BLOCK_BYTES = 512 * 1024;
 export const GEMM_VARIANTS: readonly GemmVariant[] = [
   v(1, 8, 'wasmsimd'),
   v(2, 16, 'wasmsimd'),
+  v(3, 8, 'wasmsimd'),
   v(4, 8, 'wasmsimd'),
+  v(4, 8, 'wasmsimd', 2),
   v(5, 8, 'wasmsimd'),
   v(6, 8, 'wasmsimd'),
   v(3, 16, 'wasmsimd'),
   v(1, 8, 'wasmrelaxed'),
   v(2, 16, 'wasmrelaxed'),
+  v(3, 8, 'wasmrelaxed'),
   v(4, 8, 'wasmrelaxed'),
+  v(4, 8, 'wasmrelaxed', 2),
   v(5, 8, 'wasmrelaxed'),
   v(6, 8, 'wasmrelaxed'),
   v(3, 16, 'wasmrelaxed'),
