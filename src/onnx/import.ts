@@ -311,11 +311,19 @@ const UNSUPPORTED_ATTR_KINDS: Record<number, string> = {
   14: 'type_protos',
 };
 
+/** AttributeProto value fields of those kinds, by field number. */
+const UNSUPPORTED_ATTR_FIELDS: Record<number, string> = {
+  14: 'tp',
+  15: 'type_protos',
+  22: 'sparse_tensor',
+  23: 'sparse_tensors',
+};
+
 function readAttribute(r: ProtoReader, ctx: Ctx, depth: number): [string, Attribute] {
   const p = r.path;
   let name = '';
   let type = 0;
-  // Which value fields were on the wire, in the order used to guess the kind when `type` is absent (IR v1).
+  // Value fields seen, in wire order: IR v1 attributes have no `type`, so the first value field gives the kind.
   const seen = new Set<Attribute['kind']>();
   let f = 0;
   let i = 0;
@@ -395,9 +403,7 @@ function readAttribute(r: ProtoReader, ctx: Ctx, depth: number): [string, Attrib
       case 15:
       case 22:
       case 23:
-        unsupported = (
-          { 14: 'tp', 15: 'type_protos', 22: 'sparse_tensor', 23: 'sparse_tensors' } as Record<number, string>
-        )[r.field]!;
+        unsupported = UNSUPPORTED_ATTR_FIELDS[r.field]!;
         r.skip();
         break;
       default:
