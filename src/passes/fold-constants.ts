@@ -3,7 +3,8 @@
  * `reference` and its outputs become initializers; Constant nodes become initializers. Shape-only ops (Shape,
  * Size) fold when type inference knows their input's shape, and any output whose value type inference already
  * computed folds too. That is what turns shape arithmetic (Shape -> Gather -> Div -> Concat -> Reshape) into
- * constants for a fixed input shape. Graph outputs stay node outputs; random ops and subgraph nodes never fold.
+ * constants for a fixed input shape. Graph outputs stay node outputs; random ops, DequantizeLinear (QDQ weights)
+ * and subgraph nodes never fold.
  */
 import type { Graph, Node } from '../ir/graph.js';
 import { type Tensor, i64, sizeOf } from '../ir/tensor.js';
@@ -13,7 +14,11 @@ import { getOp } from '../ops/registry.js';
 import { constantNodeValue, indexGraph, isOp, removeNodes } from './graph-utils.js';
 import type { Pass, PassContext } from './pass.js';
 
-const NEVER_FOLD = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+/**
+ * Random ops are not functions of their inputs. DequantizeLinear of constant int8 weights stays: folding it would
+ * turn a QDQ model's quantized weights into float ones, losing what the quantizer and int8 kernels read.
+ */
+const NEVER_FOLD = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'DequantizeLinear']);
 /** Folding must not blow up the file: outputs beyond this many elements fold only when no larger than the inputs. */
 const MAX_GROWTH_ELEMS = 1 << 16;
 
