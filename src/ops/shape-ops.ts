@@ -562,7 +562,7 @@ function reshapeDims(inDims: readonly Dim[], target: readonly number[], allowZer
         throw nodeError(ctx, `cannot reshape [${inDims.join(',')}] to [${target.join(',')}]`);
       }
       out[hole] = total / rest;
-    } else out[hole] = null;
+    } else out[hole] = symbolicQuotient(inDims, out.filter((_, i) => i !== hole));
   } else {
     const p = dimProduct(out);
     if (total !== null && p !== null && p !== total) {
@@ -570,6 +570,31 @@ function reshapeDims(inDims: readonly Dim[], target: readonly number[], allowZer
     }
   }
   return out;
+}
+
+/**
+ * total(num) / total(den) when the symbolic dims on both sides are the same multiset (they cancel), as for
+ * Reshape [N, 3, 4] -> [0, -1] = [N, 12]; null otherwise.
+ */
+function symbolicQuotient(num: readonly Dim[], den: readonly Dim[]): Dim {
+  const syms = (ds: readonly Dim[]) => ds.filter((d) => typeof d !== 'number');
+  const a = syms(num);
+  const b = syms(den);
+  if (a.includes(null) || b.includes(null) || a.length !== b.length) return null;
+  const sa = (a as string[]).sort().join('\u0000');
+  const sb = (b as string[]).sort().join('\u0000');
+  if (sa !== sb) return null;
+  const p = dimProduct(num.filter((d) => typeof d === 'number'))!;
+  const q = dimProduct(den.filter((d) => typeof d === 'number'))!;
+  return q !== 0 && p % q === 0 ? p / q : null;
+}
+
+/** Product of dims, keeping a lone symbol ([N, 1] -> N) so that Flatten of a batch dim stays symbolic. */
+function dimsProduct(ds: readonly Dim[]): Dim {
+  const syms = ds.filter((d) => typeof d !== 'number');
+  const nums = dimProduct(ds.filter((d) => typeof d === 'number'))!;
+  if (syms.length === 0) return nums;
+  return syms.length === 1 && nums === 1 ? syms[0]! : null;
 }
 
 /** A view with a new shape: the same data, since every layout here is row-major. */
@@ -608,7 +633,7 @@ function flattenDims(shape: readonly Dim[], ctx: OpContext): Dim[] {
   let axis = attrInt(ctx.node, 'axis', 1);
   if (axis < -r || axis > r) throw nodeError(ctx, `axis ${axis} is out of range for rank ${r}`);
   if (axis < 0) axis += r;
-  return [dimProduct(shape.slice(0, axis)), dimProduct(shape.slice(axis))];
+  return [dimsProduct(shape.slice(0, axis)), dimsProduct(shape.slice(axis))];
 }
 
 const FLATTEN: OpDef = withFolding({
