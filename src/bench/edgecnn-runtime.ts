@@ -1,104 +1,107 @@
 /**
- * The bench's bridge to edgecnn itself: ONNX bytes -> IR, then a session from src/runtime/session.ts. While
- * that runtime is not built, the 'reference' backend falls back to the reference executor wrapped as a
- * session (per-node times from its onNode callback, MACs from each op record's cost model), and 'wasm'
- * reports itself unavailable so the harness skips it like a missing peer.
+ * The bench's bridge to edgecnn's own runtime (src/runtime/session.ts). Profiled runs are joined with cost
+ * data: for the wasm backend each timed step indexes a compiled step (kernel id, MACs, bytes moved, fused,
+ * fallback); the reference backend has no compiled steps, so its per-node MACs and bytes come from graph
+ * type inference and each op record's cost model. Input/output conversion steps are kept as their own rows.
  */
 import { DTYPE_SIZE_BYTES } from '../ir/dtype.js';
+import { EdgecnnError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
-import { type Tensor, sizeOf } from '../ir/tensor.js';
+import { type Tensor, makeTensor, sizeOf } from '../ir/tensor.js';
 import { readModel } from '../onnx/index.js';
-import { nodeOpset, runReference } from '../ops/reference-executor.js';
+import { inferModelTypes, isConcrete } from '../ops/infer-types.js';
+import { nodeOpset } from '../ops/reference-executor.js';
 import { getOp } from '../ops/registry.js';
-import type { ValueType } from '../ops/types.js';
-import { PeerUnavailable } from './targets.js';
+import { type Session, createSession } from '../runtime/session.js';
+import type { InputTensor } from './inputs.js';
+import { type LoadedTarget, type OutputValue, type ProfiledStep, PeerUnavailable } from './targets.js';
 
-export async function loadEdgecnnModel(bytes: Uint8Array): Promise<Model> {
-  return readModel(bytes);
-}
-
-export interface SessionOptions {
-  backend: 'wasm' | 'reference';
-  threads: number;
-}
-
-/** A module path held in a variable so the bench compiles before the runtime module exists. */
-const SESSION_MODULE = '../runtime/session.js';
-
-/** A session from the runtime when it is built; otherwise the reference fallback (reference backend only). */
-export async function createEdgecnnSession(model: Model, options: SessionOptions): Promise<unknown> {
-  let runtime: { createSession?: (m: Model, o: Record<string, unknown>) => unknown } | undefined;
-  try {
-    runtime = (await import(SESSION_MODULE)) as typeof runtime;
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND') throw e;
+/** Per-node MACs and bytes read+written, from type inference with the run's concrete input shapes. */
+export function nodeCosts(
+  model: Model,
+  inputShapes: Record<string, readonly number[]>,
+): Map<string, { macs: number; bytesMoved: number }> {
+  const { types } = inferModelTypes(model, { inputShapes });
+  const costs = new Map<string, { macs: number; bytesMoved: number }>();
+  for (const node of model.graph.nodes) {
+    const ins = node.inputs.map((n) => (n === '' ? undefined : types.get(n)));
+    const outs = node.outputs.map((n) => types.get(n) ?? {});
+    let bytesMoved = 0;
+    for (const t of [...ins, ...outs]) {
+      if (t?.dtype && isConcrete(t.shape)) bytesMoved += sizeOf(t.shape) * DTYPE_SIZE_BYTES[t.dtype];
+    }
+    let macs = 0;
+    try {
+      macs = getOp(node.domain, node.opType)?.macs?.(ins, outs, { node, opset: nodeOpset(model, node) }) ?? 0;
+    } catch {
+      // a cost model that cannot handle these shapes leaves MACs at 0 rather than failing the profile
+    }
+    costs.set(node.name, { macs, bytesMoved });
   }
-  if (runtime?.createSession)
-    return await runtime.createSession(model, { backend: options.backend, threads: options.threads });
-  if (options.backend === 'reference') return referenceSession(model);
-  throw new PeerUnavailable('edgecnn-wasm', 'src/runtime/session.ts (createSession) is not built yet');
+  return costs;
 }
 
-function tensorBytes(t: { dtype: Tensor['dtype']; shape: readonly number[] }): number {
-  return sizeOf(t.shape) * DTYPE_SIZE_BYTES[t.dtype];
+function outputsOf(out: Record<string, Tensor>, names: readonly string[]): OutputValue[] {
+  return names.map((name) => {
+    const t = out[name];
+    if (!t) throw new EdgecnnError(`the session returned no output '${name}'`, 'internal');
+    const d = t.data;
+    const data =
+      d instanceof BigInt64Array || d instanceof BigUint64Array ? Array.from(d, Number) : (d as ArrayLike<number>);
+    return { name, shape: [...t.shape], data };
+  });
 }
 
-/** The reference executor as a session: exact, slow, and profiled per node. */
-export function referenceSession(model: Model) {
-  const graph = model.graph;
+/** Load `modelBytes` with edgecnn's runtime on `backend`, ready to run on `inputs`. */
+export async function loadEdgecnn(
+  modelBytes: Uint8Array,
+  inputs: readonly InputTensor[],
+  backend: 'wasm' | 'reference',
+  threads: number,
+): Promise<LoadedTarget> {
+  const target = backend === 'wasm' ? 'edgecnn-wasm' : 'edgecnn-reference';
+  if (threads !== 1) throw new PeerUnavailable(target, `edgecnn sessions run on one thread (asked for ${threads})`);
+  const model = readModel(modelBytes);
+  const inputShapes = Object.fromEntries(inputs.map((i) => [i.name, i.shape]));
+  const session: Session = await createSession(model, { backend, inputShapes });
+  const feeds: Record<string, Tensor> = {};
+  for (const i of inputs) feeds[i.name] = makeTensor(i.dtype, i.shape, i.data);
+  let costs: Map<string, { macs: number; bytesMoved: number }> | undefined;
   return {
-    async run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-      return runReference(model, inputs);
+    async run() {
+      return outputsOf(await session.run(feeds), session.outputNames);
     },
-    async runProfiled(inputs: Record<string, Tensor>) {
-      const types = new Map<string, ValueType>();
-      for (const [name, t] of graph.initializers) types.set(name, { dtype: t.dtype, shape: [...t.shape] });
-      for (const [name, t] of Object.entries(inputs)) types.set(name, { dtype: t.dtype, shape: [...t.shape] });
-      const steps: {
-        nodeName: string;
-        opType: string;
-        kernelId: string;
-        timeMs: number;
-        macs: number;
-        bytesMoved: number;
-        fused: boolean;
-        fallback: boolean;
-      }[] = [];
-      let last = performance.now();
-      runReference(model, inputs, {
-        onNode(node, outputs) {
-          const timeMs = performance.now() - last;
-          const inTypes = node.inputs.map((n) => (n === '' ? undefined : types.get(n)));
-          const outTypes: ValueType[] = outputs.map((t) => ({ dtype: t.dtype, shape: [...t.shape] }));
-          node.outputs.forEach((n, i) => outputs[i] && types.set(n, outTypes[i]!));
-          let bytesMoved = 0;
-          for (const t of [...inTypes, ...outTypes]) {
-            if (t?.dtype && t.shape && t.shape.every((d) => typeof d === 'number')) {
-              bytesMoved += tensorBytes({ dtype: t.dtype, shape: t.shape as number[] });
-            }
-          }
-          let macs = 0;
-          try {
-            macs =
-              getOp(node.domain, node.opType)?.macs?.(inTypes, outTypes, { node, opset: nodeOpset(model, node) }) ?? 0;
-          } catch {
-            // a cost model that cannot handle these shapes leaves MACs at 0 rather than failing the profile
-          }
-          steps.push({
-            nodeName: node.name,
-            opType: node.opType,
-            kernelId: `ref-${node.opType}`,
-            timeMs,
-            macs,
-            bytesMoved,
-            fused: false,
-            fallback: true,
-          });
-          last = performance.now();
-        },
+    async runProfiled(): Promise<ProfiledStep[]> {
+      const { steps } = await session.runProfiled(feeds);
+      return steps.map((t) => {
+        const s = session.steps[t.index];
+        if (s) {
+          return {
+            nodeName: t.nodeName,
+            opType: t.opType,
+            kernelId: t.kernelId,
+            timeMs: t.timeMs,
+            macs: s.macs,
+            bytesMoved: s.bytesMoved,
+            fused: s.fused,
+            fallback: s.kind === 'fallback',
+          };
+        }
+        costs ??= backend === 'reference' ? nodeCosts(model, inputShapes) : new Map();
+        const c = costs.get(t.nodeName);
+        return {
+          nodeName: t.nodeName,
+          opType: t.opType,
+          kernelId: t.kernelId,
+          timeMs: t.timeMs,
+          macs: c?.macs ?? 0,
+          bytesMoved: c?.bytesMoved ?? 0,
+          fused: false,
+          fallback: backend === 'reference',
+        };
       });
-      return { steps };
     },
+    arenaBytes: backend === 'wasm' ? session.arena.arenaBytes : undefined,
+    async dispose() {},
   };
 }

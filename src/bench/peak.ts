@@ -90,17 +90,29 @@ export interface PeakReport {
  * Measure peak and GEMM GFLOP/s. Kernels are warmed up (so the optimizing tier runs), then `samples` rounds
  * interleave one sample of every kernel; results are medians.
  */
-export function measurePeak(opts: { size?: number; samples?: number; variants?: readonly GemmVariant[] } = {}): PeakReport {
+export function measurePeak(
+  opts: { size?: number; samples?: number; variants?: readonly GemmVariant[] } = {},
+): PeakReport {
   const size = opts.size ?? 256;
   const samples = opts.samples ?? 31;
   const feats = detectFeatures();
   const peakIters = 20000;
   const contenders: { name: string; flops: number; run: () => void; isa: 'wasmsimd' | 'wasmrelaxed' }[] = [];
   const peakSimd = buildPeak(false);
-  contenders.push({ name: 'peak-muladd', flops: peakFlops(peakIters), run: () => void peakSimd(peakIters), isa: 'wasmsimd' });
+  contenders.push({
+    name: 'peak-muladd',
+    flops: peakFlops(peakIters),
+    run: () => void peakSimd(peakIters),
+    isa: 'wasmsimd',
+  });
   if (feats.relaxedSimd) {
     const peakRelaxed = buildPeak(true);
-    contenders.push({ name: 'peak-relaxed', flops: peakFlops(peakIters), run: () => void peakRelaxed(peakIters), isa: 'wasmrelaxed' });
+    contenders.push({
+      name: 'peak-relaxed',
+      flops: peakFlops(peakIters),
+      run: () => void peakRelaxed(peakIters),
+      isa: 'wasmrelaxed',
+    });
   }
   const spec: GemmSpec = { m: size, n: size, k: size, epilogue: { activation: { kind: 'none' }, residual: false } };
   const variants = (opts.variants ?? GEMM_VARIANTS).filter((v) => v.isa === 'wasmsimd' || feats.relaxedSimd);
@@ -169,12 +181,14 @@ function main(): void {
   console.log('GFLOP/s: median (best sample)');
   console.log(`peak f32x4 mul+add           ${f(rep.peakMulAddGflops)} (${f(rep.bestPeakMulAddGflops)})`);
   if (rep.peakRelaxedMaddGflops !== undefined) {
-    console.log(`peak f32x4 relaxed_madd      ${f(rep.peakRelaxedMaddGflops)} (${f(rep.bestPeakRelaxedMaddGflops!)})  fused: ${rep.relaxedMaddFused}`);
+    console.log(
+      `peak f32x4 relaxed_madd      ${f(rep.peakRelaxedMaddGflops)} (${f(rep.bestPeakRelaxedMaddGflops!)})  fused: ${rep.relaxedMaddFused}`,
+    );
   }
   for (const g of rep.gemm) {
     const bestPeak = g.id.endsWith('wasmrelaxed') ? rep.bestPeakRelaxedMaddGflops! : rep.bestPeakMulAddGflops;
     console.log(
-      `${g.id.padEnd(28)} ${f(g.gflops)} (${f(g.bestGflops)})  ${(100 * g.fractionOfPeak).toFixed(0).padStart(3)}% of peak (best/best ${(100 * g.bestGflops / bestPeak).toFixed(0)}%)  [${rep.size}^3]`,
+      `${g.id.padEnd(28)} ${f(g.gflops)} (${f(g.bestGflops)})  ${(100 * g.fractionOfPeak).toFixed(0).padStart(3)}% of peak (best/best ${((100 * g.bestGflops) / bestPeak).toFixed(0)}%)  [${rep.size}^3]`,
     );
   }
 }

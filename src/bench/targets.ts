@@ -168,62 +168,13 @@ function ortTarget(kind: 'ort-web' | 'ort-node'): BenchTarget {
   };
 }
 
-/**
- * The runtime contract edgecnn's adapter relies on (src/runtime/session.ts). Declared here loosely so the
- * bench builds while the runtime lands; the adapter checks the shape at load time.
- */
-interface EdgecnnSessionLike {
-  run(inputs: Record<string, unknown>): Promise<Record<string, { shape: readonly number[]; data: unknown }>>;
-  runProfiled?(inputs: Record<string, unknown>): Promise<unknown>;
-  arena?: { arenaBytes?: number };
-  dispose?(): void | Promise<void>;
-}
-
-/** Normalise a runtime profile (an array of steps, or `{ steps }`) to ProfiledStep rows. */
-export function normalizeProfile(raw: unknown): ProfiledStep[] {
-  const rows = Array.isArray(raw) ? raw : (raw as { steps?: unknown[] } | undefined)?.steps;
-  if (!Array.isArray(rows)) throw new EdgecnnError('runProfiled returned no steps', 'internal');
-  return rows.map((r, i) => {
-    const s = r as Record<string, unknown>;
-    const timeMs = Number(s.timeMs ?? s.durationMs);
-    if (!Number.isFinite(timeMs)) throw new EdgecnnError(`profiled step ${i} has no timeMs`, 'internal');
-    const kernelId = String(s.kernelId ?? s.kernel ?? 'unknown');
-    return {
-      nodeName: String(s.nodeName ?? s.name ?? `step${i}`),
-      opType: String(s.opType ?? 'unknown'),
-      kernelId,
-      timeMs,
-      macs: Number(s.macs ?? 0),
-      bytesMoved: Number(s.bytesMoved ?? s.bytes ?? 0),
-      fused: Boolean(s.fused),
-      fallback: Boolean(s.fallback ?? (s.kind === 'fallback' || kernelId.startsWith('ref-'))),
-    };
-  });
-}
-
 function edgecnnTarget(kind: 'edgecnn-wasm' | 'edgecnn-reference'): BenchTarget {
   return {
     kind,
     async load(modelBytes, inputs, threads) {
-      const backend = kind === 'edgecnn-wasm' ? 'wasm' : 'reference';
-      const { loadEdgecnnModel, createEdgecnnSession } = await import('./edgecnn-runtime.js');
-      const model = await loadEdgecnnModel(modelBytes);
-      const session = (await createEdgecnnSession(model, { backend, threads })) as EdgecnnSessionLike;
-      const { makeTensor } = await import('../ir/tensor.js');
-      const feeds: Record<string, unknown> = {};
-      for (const i of inputs) feeds[i.name] = makeTensor(i.dtype, i.shape, i.data);
-      const profiled = session.runProfiled;
-      return {
-        async run() {
-          const out = await session.run(feeds);
-          return Object.entries(out).map(([name, t]) => ({ name, shape: [...t.shape], data: toNumbers(t.data) }));
-        },
-        runProfiled: profiled ? async () => normalizeProfile(await profiled.call(session, feeds)) : undefined,
-        arenaBytes: session.arena?.arenaBytes,
-        async dispose() {
-          await session.dispose?.();
-        },
-      };
+      // Imported lazily so that peer-only hosts never load the compiler.
+      const { loadEdgecnn } = await import('./edgecnn-runtime.js');
+      return loadEdgecnn(modelBytes, inputs, kind === 'edgecnn-wasm' ? 'wasm' : 'reference', threads);
     },
   };
 }

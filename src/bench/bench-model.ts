@@ -1,0 +1,99 @@
+/**
+ * The library entry behind `edgecnn bench` and the repository suite: from a model path and the user's choice
+ * of backends, peers and thread counts to a full BenchReport. The configuration list is the cross product
+ * (edgecnn backends + peers) x threads, in that order, which is also the order of the round-robin.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { EdgecnnError } from '../ir/errors.js';
+import { readModel } from '../onnx/index.js';
+import { runtimeInputs } from '../ops/reference-executor.js';
+import { type BenchReport, runBench } from './harness.js';
+import { type DeclaredInput, planInputs } from './inputs.js';
+import type { Progress } from './progress.js';
+import { type ConfigSpec, PEER_KINDS, type PeerKind, type TargetKind } from './targets.js';
+
+export const BACKEND_NAMES = ['wasm', 'reference'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface BenchModelOptions {
+  backends?: readonly string[];
+  peers?: readonly string[];
+  threads?: readonly number[];
+  runs?: number;
+  minTimeS?: number;
+  warmup?: number;
+  underLoad?: number;
+  inputFile?: string;
+  profileRuns?: number;
+  progress?: Progress;
+}
+
+/** The configurations for backends x peers x threads, validating every name. */
+export function buildConfigs(
+  backends: readonly string[],
+  peers: readonly string[],
+  threads: readonly number[],
+): ConfigSpec[] {
+  const targets: TargetKind[] = [];
+  for (const b of backends) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(b)) {
+      throw new EdgecnnError(`unknown backend '${b}' (expected ${BACKEND_NAMES.join(', ')})`, 'bad-argument');
+    }
+    targets.push(`edgecnn-${b as BackendName}`);
+  }
+  for (const p of peers) {
+    if (p === 'none') continue;
+    if (!(PEER_KINDS as readonly string[]).includes(p)) {
+      throw new EdgecnnError(`unknown peer '${p}' (expected ${PEER_KINDS.join(', ')} or none)`, 'bad-argument');
+    }
+    targets.push(p as PeerKind);
+  }
+  for (const t of threads) {
+    if (!Number.isInteger(t) || t < 1 || t > 256) {
+      throw new EdgecnnError(`--threads needs whole numbers from 1 to 256, got ${t}`, 'bad-argument');
+    }
+  }
+  if (targets.length === 0) throw new EdgecnnError('nothing to measure: no backend and no peer', 'bad-argument');
+  return threads.flatMap((threadCount) => targets.map((target) => ({ target, threads: threadCount })));
+}
+
+/** The runtime inputs a model declares (graph inputs that are not initializers). */
+export function declaredInputs(modelBytes: Uint8Array, where: string): DeclaredInput[] {
+  let model;
+  try {
+    model = readModel(modelBytes);
+  } catch (e) {
+    if (e instanceof EdgecnnError) throw new EdgecnnError(`${where}: ${e.message}`, e.code);
+    throw e;
+  }
+  return runtimeInputs(model.graph).map((i) => ({
+    name: i.name,
+    dtype: i.dtype,
+    shape: model.graph.inputs.find((x) => x.name === i.name)?.shape,
+  }));
+}
+
+/** Benchmark one model file. */
+export async function benchModel(modelPath: string, opts: BenchModelOptions = {}): Promise<BenchReport> {
+  if (!existsSync(modelPath)) throw new EdgecnnError(`model file '${modelPath}' does not exist`, 'missing-file');
+  const configs = buildConfigs(opts.backends ?? ['wasm'], opts.peers ?? ['ort-web', 'ort-node'], opts.threads ?? [1]);
+  const bytes = new Uint8Array(readFileSync(modelPath));
+  const inputs = planInputs(declaredInputs(bytes, modelPath), { modelPath, inputFile: opts.inputFile });
+  if (opts.runs !== undefined && (!Number.isInteger(opts.runs) || opts.runs < 1)) {
+    throw new EdgecnnError(`--runs needs a positive whole number, got ${opts.runs}`, 'bad-argument');
+  }
+  if (opts.minTimeS !== undefined && !(opts.minTimeS > 0)) {
+    throw new EdgecnnError(`--min-time needs a positive number of seconds, got ${opts.minTimeS}`, 'bad-argument');
+  }
+  return runBench({
+    modelPath,
+    configs,
+    inputs,
+    runs: opts.runs,
+    minTimeS: opts.minTimeS,
+    warmup: opts.warmup,
+    underLoad: opts.underLoad,
+    profileRuns: opts.profileRuns,
+    progress: opts.progress,
+  });
+}
