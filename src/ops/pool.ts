@@ -178,6 +178,15 @@ export const AveragePool: OpDef = {
 
 const MAXPOOL_DTYPES = ['float32', 'float64', 'float16', 'int8', 'uint8'];
 
+/** A window lying wholly in the padding yields the type's lowest finite value, as onnxruntime does. */
+const LOWEST: Record<string, number> = {
+  float32: -3.4028234663852886e38,
+  float64: -Number.MAX_VALUE,
+  float16: -65504,
+  int8: -128,
+  uint8: 0,
+};
+
 /** ONNX MaxPool, opsets 8..21 (pads, strides, dilations, ceil_mode, auto_pad, storage_order, Indices). */
 export const MaxPool: OpDef = {
   opType: 'MaxPool',
@@ -196,7 +205,7 @@ export const MaxPool: OpDef = {
     const wantIndices = ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== '';
     const idx = new BigInt64Array(wantIndices ? y.length : 0);
     forEachWindow(g, (plane, o, taps) => {
-      let best = -Infinity;
+      let best = LOWEST[x.dtype]!;
       let bestTap = -1;
       for (const t of taps) {
         const v = xv[plane * inPlane + t]!;
