@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DWCONV_VARIANTS, dwconv } from './dwconv.js';
+import { type ConvCase, checkConvCase, convSpecOf } from './conv-check.js';
+import { IN_RELAXED_CHILD, relaxedTestMode } from './relaxed-child.js';
+
+const relaxed = relaxedTestMode(import.meta.url);
+const isas = IN_RELAXED_CHILD ? ['wasmrelaxed'] : relaxed.mode === 'here' ? ['wasmsimd', 'wasmrelaxed'] : ['wasmsimd'];
+
+const dw = (C: number, H: number, W: number, k: number, s: number, p: number, extra: Partial<ConvCase> = {}): ConvCase => ({
+  inC: C,
+  outC: C,
+  group: C,
+  inH: H,
+  inW: W,
+  kernel: [k, k],
+  stride: [s, s],
+  pads: [p, p, p, p],
+  ...extra,
+});
+
+for (const vr of DWCONV_VARIANTS.filter((x) => isas.includes(x.isa))) {
+  test(`dwconv ${vr.tile}-${vr.isa} matches the Conv reference on awkward shapes`, () => {
+    const cases: ConvCase[] = [
+      dw(3, 5, 7, 3, 1, 1),
+      dw(5, 7, 5, 3, 2, 1),
+      dw(13, 6, 6, 3, 1, 1, { batch: 2 }),
+      dw(4 * vr.vecs, 8, 9, 3, 2, 1),
+      dw(4 * vr.vecs + 1, 9, 8, 5, 1, 2),
+      dw(4 * vr.vecs - 1 || 2, 11, 10, 5, 2, 2),
+      dw(7, 4, 4, 3, 1, 0),
+      dw(2, 3, 3, 5, 1, 2), // kernel wider than the input: every column is a border column
+      dw(6, 9, 7, 3, 1, 2, { dilation: [2, 2] }),
+      dw(5, 10, 9, 3, 2, 0, { pads: [0, 1, 1, 0] }), // asymmetric (TF SAME-style) pads
+      dw(3, 6, 8, 3, 1, 1, { kernel: [1, 3], pads: [0, 1, 0, 1] }),
+      dw(9, 1, 1, 3, 1, 1), // 1x1 input with padding
+    ];
+    for (const c of cases) checkConvCase(dwconv, vr, c);
+  });
+  test(`dwconv ${vr.tile}-${vr.isa} fused epilogues`, () => {
+    checkConvCase(dwconv, vr, dw(11, 6, 5, 3, 1, 1, { act: { kind: 'clip', min: 0, max: 6 } }));
+    checkConvCase(dwconv, vr, dw(9, 7, 6, 3, 2, 1, { act: { kind: 'hardswish' }, residual: false }));
+    checkConvCase(dwconv, vr, dw(6, 5, 5, 5, 1, 2, { act: { kind: 'relu' }, residual: true, bias: false }));
+    checkConvCase(dwconv, vr, dw(10, 4, 6, 3, 1, 1, { act: { kind: 'silu' } }));
+  });
+}
+
+if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {
+  test('dwconv relaxed-SIMD variants (child node with the relaxed flag)', (t) => {
+    const r = relaxed.run();
+    if (!r.available) {
+      t.skip('this node has no relaxed-SIMD flag');
+      return;
+    }
+    assert.ok(r.ok, r.output.slice(-4000));
+  });
+}
+
+test('dwconv supports only depthwise specs and names its tile', () => {
+  const vr = DWCONV_VARIANTS[1]!;
+  assert.equal(dwconv.supports(convSpecOf(dw(8, 5, 5, 3, 2, 1)), vr), true);
+  assert.equal(dwconv.supports(convSpecOf({ inC: 8, outC: 8, inH: 5, inW: 5, kernel: [3, 3] }), vr), false);
+  assert.equal(dwconv.id(convSpecOf(dw(8, 5, 5, 3, 2, 1, { act: { kind: 'clip', min: 0, max: 6 } })), vr),
+    'f32-dwconv-relu6-3x3s2-8c-wasmsimd');
+});
+
+test('the checker rejects a kernel with wrong weights (the oracle can fail)', () => {
+  const vr = DWCONV_VARIANTS[0]!;
+  const broken = { ...dwconv, pack: (s: Parameters<typeof dwconv.pack>[0], v: typeof vr, w: Parameters<typeof dwconv.pack>[2]) => {
+    const p = dwconv.pack(s, v, w);
+    p[p.length - 1] += 0.5;
+    return p;
+  } };
+  assert.throws(() => checkConvCase(broken, vr, dw(4, 5, 5, 3, 1, 1)), /want/);
+});

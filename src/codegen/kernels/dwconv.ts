@@ -1,0 +1,242 @@
+/**
+ * f32 depthwise convolution (group = inC = outC) over NHWC, channels in SIMD lanes.
+ * Weights are packed [bias | tap 0 | tap 1 | ...] with taps in (ky, kx) order, each Cpad = ceil(C/4)*4 floats.
+ * A step computes one output row: for each output pixel and each block of 4*vecs channels, accumulators start
+ * at the bias, a runtime loop runs over the valid kernel rows (computed per output row, so top/bottom padding
+ * costs nothing) and the kernel columns are unrolled; columns near the left/right border get their own code
+ * with only the valid taps, the interior columns share one loop. No zero buffer is needed.
+ * parallelExtent = batch * outH output rows.
+ */
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+import { EdgecnnError } from '../../ir/errors.js';
+import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
+import type { ConvAddresses, ConvSpec, ConvWeights, Isa, KernelFamily, KernelVariant } from './types.js';
+
+/** A depthwise variant: `vecs` f32x4 vectors (4*vecs channels) per step. */
+export interface DwconvVariant extends KernelVariant {
+  readonly vecs: number;
+}
+
+function v(vecs: number, isa: Isa): DwconvVariant {
+  return { tile: `${4 * vecs}c`, vecs, isa };
+}
+
+/** The depthwise variants (the only hand-edited list). */
+export const DWCONV_VARIANTS: readonly DwconvVariant[] = [
+  v(1, 'wasmsimd'),
+  v(2, 'wasmsimd'),
+  v(4, 'wasmsimd'),
+  v(1, 'wasmrelaxed'),
+  v(2, 'wasmrelaxed'),
+  v(4, 'wasmrelaxed'),
+];
+
+function isDepthwise(s: ConvSpec): boolean {
+  return s.group === s.inC && s.outC === s.inC && s.group > 1;
+}
+
+function cpad(s: ConvSpec): number {
+  return Math.ceil(s.inC / 4) * 4;
+}
+
+/** Pack ONNX depthwise weights [C, 1, kH, kW] (+ bias) as [bias | taps (ky, kx)] x Cpad. */
+export function packDwconv(spec: ConvSpec, _vr: DwconvVariant, w: ConvWeights): Float32Array {
+  const C = spec.inC;
+  const taps = spec.kernelH * spec.kernelW;
+  if (w.weights.length !== C * taps) {
+    throw new EdgecnnError(`dwconv pack: weights have ${w.weights.length} values, expected ${C}x1x${spec.kernelH}x${spec.kernelW}`, 'bad-model');
+  }
+  if (w.bias && w.bias.length !== C) throw new EdgecnnError(`dwconv pack: bias has ${w.bias.length} values, expected ${C}`, 'bad-model');
+  const cp = cpad(spec);
+  const out = new Float32Array((taps + 1) * cp);
+  for (let c = 0; c < C; c++) {
+    out[c] = w.bias ? w.bias[c]! : 0;
+    for (let t = 0; t < taps; t++) out[(t + 1) * cp + c] = w.weights[c * taps + t]!;
+  }
+  return out;
+}
+
+function tileName(spec: ConvSpec, vr: DwconvVariant): string {
+  const d = spec.dilationH > 1 || spec.dilationW > 1 ? `d${spec.dilationH}` : '';
+  const s = spec.strideH === spec.strideW ? `s${spec.strideH}` : `s${spec.strideH}x${spec.strideW}`;
+  return `${spec.kernelH}x${spec.kernelW}${s}${d}-${vr.tile}`;
+}
+
+/** Emit the depthwise step `(start, end)` over output rows. */
+export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVariant, addr: ConvAddresses): void {
+  if (!isDepthwise(spec)) throw new EdgecnnError('dwconv: spec is not a depthwise convolution', 'internal');
+  if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('dwconv: residual address missing', 'internal');
+  const { inH, inW, outH, outW, kernelH: kh, kernelW: kw, strideH: sH, strideW: sW, dilationH: dH, dilationW: dW } = spec;
+  const C = spec.inC;
+  const cp = cpad(spec);
+  const psIn = addr.input.pixelStride * 4;
+  const psOut = addr.output.pixelStride * 4;
+  const psRes = (addr.residual?.pixelStride ?? 0) * 4;
+  const relaxed = vr.isa === 'wasmrelaxed';
+  const blockCh = 4 * vr.vecs;
+  const nFull = Math.floor(C / blockCh);
+  const remCh = C - nFull * blockCh;
+
+  const start = fn.param(0);
+  const end = fn.param(1);
+  const ep = new EpilogueEmitter(fn, spec.epilogue.activation);
+  const acc = fn.locals('v128', vr.vecs);
+  const r = fn.local('i32');
+  const oy = fn.local('i32');
+  const iy0 = fn.local('i32');
+  const kyS = fn.local('i32');
+  const nky = fn.local('i32');
+  const rowIn = fn.local('i32');
+  const rowOut = fn.local('i32');
+  const rowRes = fn.local('i32');
+  const wRow0 = fn.local('i32');
+  const ox = fn.local('i32');
+  const pixIn = fn.local('i32');
+  const pixOut = fn.local('i32');
+  const pixRes = fn.local('i32');
+  const cb = fn.local('i32');
+  const ip = fn.local('i32');
+  const wp = fn.local('i32');
+  const k = fn.local('i32');
+  const op = fn.local('i32');
+  const rp = fn.local('i32');
+
+  // Channel-block body: pixel pointers + cb offset; kxs = valid kernel columns (first one at pixIn).
+  const body = (kxs: number[], vecs: number, cols: number): void => {
+    const kx0 = kxs[0];
+    fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
+    fn.localGet(wRow0).localGet(cb).i32Add().localSet(wp);
+    for (let j = 0; j < vecs; j++) fn.i32Const(addr.packedWeights).localGet(cb).i32Add().v128Load(j * 16, 4).localSet(acc[j]!);
+    if (kx0 !== undefined) {
+      fn.localGet(nky).localSet(k);
+      const exit = fn.block();
+      const top = fn.loop();
+      fn.localGet(k).i32Eqz().brIf(exit);
+      for (const kx of kxs) {
+        for (let j = 0; j < vecs; j++) {
+          const inOff = (kx - kx0) * dW * psIn + j * 16;
+          const wOff = ((1 + kx) * cp) * 4 + j * 16;
+          if (relaxed) {
+            fn.localGet(ip).v128Load(inOff).localGet(wp).v128Load(wOff, 4).localGet(acc[j]!).f32x4RelaxedMadd();
+          } else {
+            fn.localGet(acc[j]!).localGet(ip).v128Load(inOff).localGet(wp).v128Load(wOff, 4).f32x4Mul().f32x4Add();
+          }
+          fn.localSet(acc[j]!);
+        }
+      }
+      fn.localGet(ip).i32Const(dH * inW * psIn).i32Add().localSet(ip);
+      fn.localGet(wp).i32Const(kw * cp * 4).i32Add().localSet(wp);
+      fn.localGet(k).i32Const(1).i32Sub().localSet(k).br(top);
+      fn.end().end();
+    }
+    fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
+    if (addr.residual) fn.localGet(pixRes).localGet(cb).i32Add().localSet(rp);
+    emitTileEpilogue(fn, ep, {
+      acc: [acc],
+      rows: 1,
+      cols,
+      cPtr: op,
+      cRowBytes: 0,
+      ...(addr.residual ? { rPtr: rp, rRowBytes: 0 } : {}),
+    });
+  };
+
+  // All channel blocks of one output pixel.
+  const pixel = (kxs: number[]): void => {
+    if (nFull > 0) {
+      fn.forRange(cb, (b) => b.i32Const(0), (b) => b.i32Const(nFull * blockCh * 4), blockCh * 4, () => body(kxs, vr.vecs, blockCh));
+    }
+    if (remCh > 0) {
+      fn.i32Const(nFull * blockCh * 4).localSet(cb);
+      body(kxs, Math.ceil(remCh / 4), remCh);
+    }
+  };
+
+  // Pixel pointers for output column `ox` (a local or constant) whose first valid tap is kx0.
+  const setPixel = (oxEmit: () => void, kx0: number): void => {
+    oxEmit();
+    fn.i32Const(sW).i32Mul().i32Const(kx0 * dW - spec.padLeft).i32Add().i32Const(psIn).i32Mul().localGet(rowIn).i32Add().localSet(pixIn);
+    oxEmit();
+    fn.i32Const(psOut).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
+    if (addr.residual) {
+      oxEmit();
+      fn.i32Const(psRes).i32Mul().localGet(rowRes).i32Add().localSet(pixRes);
+    }
+  };
+
+  const validKx = (x: number): number[] => {
+    const out: number[] = [];
+    for (let kx = 0; kx < kw; kx++) {
+      const ix = x * sW - spec.padLeft + kx * dW;
+      if (ix >= 0 && ix < inW) out.push(kx);
+    }
+    return out;
+  };
+  const allKx = Array.from({ length: kw }, (_, i) => i);
+  let oxL = 0;
+  while (oxL < outW && validKx(oxL).length !== kw) oxL++;
+  let oxR = outW;
+  while (oxR > oxL && validKx(oxR - 1).length !== kw) oxR--;
+
+  fn.forRange(r, (b) => b.localGet(start), (b) => b.localGet(end), 1, () => {
+    // b*inH row base and oy
+    fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
+    fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
+    // kyS = iy0 < 0 ? ceil(-iy0 / dH) : 0
+    fn.i32Const(0).localGet(iy0).i32Sub().i32Const(dH - 1).i32Add().i32Const(dH).i32DivS();
+    fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
+    // kyE = min(kh, ceil((inH - iy0) / dH)); nky = max(0, kyE - kyS)
+    fn.i32Const(inH).localGet(iy0).i32Sub().i32Const(dH - 1).i32Add().i32Const(dH).i32DivS().localSet(nky);
+    fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
+    fn.localGet(nky).i32Const(0).localGet(nky).i32Const(0).i32GtS().select().localSet(nky);
+    // rowIn = input + ((b*inH + iy0 + kyS*dH) * inW) * psIn, with b*inH = (r - oy)/outH*inH
+    fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
+    fn.localGet(iy0).i32Add().localGet(kyS).i32Const(dH).i32Mul().i32Add().i32Const(inW * psIn).i32Mul();
+    fn.i32Const(addr.input.addrBytes).i32Add().localSet(rowIn);
+    fn.localGet(r).i32Const(outW * psOut).i32Mul().i32Const(addr.output.addrBytes).i32Add().localSet(rowOut);
+    if (addr.residual) {
+      fn.localGet(r).i32Const(outW * psRes).i32Mul().i32Const(addr.residual.addrBytes).i32Add().localSet(rowRes);
+    }
+    fn.localGet(kyS).i32Const(kw * cp * 4).i32Mul().i32Const(addr.packedWeights).i32Add().localSet(wRow0);
+
+    for (let x = 0; x < oxL; x++) {
+      const kxs = validKx(x);
+      setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
+      pixel(kxs);
+    }
+    if (oxR > oxL) {
+      fn.forRange(ox, (b) => b.i32Const(oxL), (b) => b.i32Const(oxR), 1, () => {
+        setPixel(() => fn.localGet(ox), 0);
+        pixel(allKx);
+      });
+    }
+    for (let x = Math.max(oxR, oxL); x < outW; x++) {
+      const kxs = validKx(x);
+      setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
+      pixel(kxs);
+    }
+  });
+}
+
+/** The f32 depthwise convolution family. */
+export const dwconv: KernelFamily<ConvSpec, DwconvVariant, ConvAddresses, ConvWeights> = {
+  family: 'dwconv',
+  variants: DWCONV_VARIANTS,
+  supports(spec) {
+    return isDepthwise(spec);
+  },
+  id(spec, vr) {
+    return kernelId('f32', 'dwconv', spec.epilogue, tileName(spec, vr), vr.isa);
+  },
+  parallelExtent(spec) {
+    return spec.batch * spec.outH;
+  },
+  pack: packDwconv,
+  zeroBytes() {
+    return 0;
+  },
+  emit: emitDwconv,
+  macs(spec) {
+    return spec.batch * spec.outH * spec.outW * spec.outC * spec.kernelH * spec.kernelW;
+  },
+};
