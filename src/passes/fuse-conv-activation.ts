@@ -8,7 +8,7 @@
 import type { Attribute, Graph, Node } from '../ir/graph.js';
 import { EDGECNN_DOMAIN, attrFloat, isDefaultDomain } from '../ir/graph.js';
 import { type Activation } from './fused-ops.js';
-import { fusedConvAttributes, isOpenConv } from './fuse-conv-residual.js';
+import { fusedConvAttributes } from './fuse-conv-residual.js';
 import { type GraphIndex, constantOf, hasSingleUse, indexGraph, isOp, removeNodes } from './graph-utils.js';
 import type { Pass, PassContext } from './pass.js';
 
@@ -37,6 +37,12 @@ export function activationOf(graph: Graph, index: GraphIndex, n: Node, opset: nu
   return undefined;
 }
 
+/** A Conv, or a FusedConv without activation (a residual is fine: the activation applies after it). */
+function isConvWithoutActivation(n: Node): boolean {
+  if (isOp(n, 'Conv')) return true;
+  return n.domain === EDGECNN_DOMAIN && n.opType === 'FusedConv' && !n.attributes.has('activation');
+}
+
 function isOpenGemm(n: Node): boolean {
   if (isOp(n, 'Gemm')) return true;
   return n.domain === EDGECNN_DOMAIN && n.opType === 'FusedGemm' && !n.attributes.has('activation');
@@ -51,7 +57,7 @@ export function fuseConvActivation(graph: Graph, ctx: Pick<PassContext, 'types' 
     const v = a.inputs[0] ?? '';
     const p = index.producer.get(v);
     if (!p || dead.has(p) || !hasSingleUse(index, v)) return a;
-    const conv = isOpenConv(p);
+    const conv = isConvWithoutActivation(p);
     if (!conv && !isOpenGemm(p)) return a;
     const act = activationOf(graph, index, a, ctx.opset);
     if (!act) return a;
