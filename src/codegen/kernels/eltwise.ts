@@ -1,0 +1,525 @@
+/**
+ * Elementwise kernels over NHWC views: binary ops (Add/Sub/Mul/Div/Max/Min) with the broadcasts CNNs use
+ * (same shape; a per-channel vector [C] per image, e.g. squeeze-excite's x * s; a scalar), an optional fused
+ * activation, and unary activations as their own kernels. When every view is dense (pixel stride == C) and no
+ * per-channel broadcast is involved, the data is one flat array and the work items are runs of
+ * `4 * vectors` floats; otherwise the work items are pixels and each pixel's channels are swept in blocks.
+ * exp(x) = 2^n1 * 2^n2 * p(r): n = round(x log2e) split in two halves so that both scale factors stay normal
+ * (exact results down to denormals, overflow to +inf above ln(FLT_MAX)), r = x - n ln2 (two-part ln2),
+ * p a degree-5 minimax polynomial on [-ln2/2, ln2/2]; relative error < 2e-7, NaN in gives NaN out.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+import { EpilogueEmitter, epilogueTag } from './epilogue.js';
+import { type ChannelBlock, lanesOf, loadVec, storeVec, sweepChannels } from './simd-loops.js';
+import type { Activation, ActivationRef, KernelFamily, KernelVariant } from './types.js';
+
+// ---- exp and tanh -----------------------------------------------------------------------------------------
+
+const LOG2E = 1.4426950408889634;
+// n * LN2_HI is exact for |n| < 2^9 (LN2_HI has 15 significant bits); |n| <= 231 after the clamp.
+const LN2_HI = 0.693145751953125;
+const LN2_LO = 1.4286068203094173e-6;
+// exp(r) ~ 1 + r + r^2 (c2 + r (c3 + r (c4 + r c5))): relative-error minimax fit on [-ln2/2, ln2/2] (1.05e-7).
+const EXP_C = [0.499992311000824, 0.16667114198207855, 0.041890114545822144, 0.008312525227665901] as const;
+// |x| beyond 160 changes nothing (exp over/underflows) but keeps n1, n2 in the normal exponent range.
+const EXP_CLAMP = 160;
+// tanh(x) ~ x + x^3 (t3 + x^2 (t5 + x^2 (t7 + x^2 t9))) for |x| < TANH_SMALL: relative-error fit (1.9e-7).
+const TANH_SMALL = 0.625;
+const TANH_C = [-0.3333234190940857, 0.13308174908161163, -0.05194789543747902, 0.015195360407233238] as const;
+
+/** Emits vector exp/tanh with constants hoisted into v128 locals at construction (before any loop). */
+export class ExpEmitter {
+  private readonly k: Record<string, Local> = {};
+  private readonly t: Local[];
+
+  constructor(
+    private readonly fn: FunctionBuilder,
+    withTanh = false,
+  ) {
+    const k = (name: string, v: number): void => {
+      const l = fn.local('v128');
+      fn.v128ConstF32(v).localSet(l);
+      this.k[name] = l;
+    };
+    k('lo', -EXP_CLAMP);
+    k('hi', EXP_CLAMP);
+    k('log2e', LOG2E);
+    k('mln2hi', -LN2_HI);
+    k('mln2lo', -LN2_LO);
+    EXP_C.forEach((c, i) => k(`c${i + 2}`, c));
+    k('one', 1);
+    if (withTanh) {
+      k('small', TANH_SMALL);
+      k('mtwo', -2);
+      TANH_C.forEach((c, i) => k(`t${2 * i + 3}`, c));
+    }
+    this.t = fn.locals('v128', withTanh ? 6 : 3);
+  }
+
+  /** dst = exp(src) (dst may equal src). */
+  exp(dst: Local, src: Local): void {
+    const b = this.fn;
+    const k = this.k;
+    const [x, n, r] = this.t as [Local, Local, Local];
+    // f32x4.min/max propagate NaN, so NaN survives the clamp
+    b.localGet(src).localGet(k['lo']!).f32x4Max().localGet(k['hi']!).f32x4Min().localSet(x);
+    b.localGet(x).localGet(k['log2e']!).f32x4Mul().f32x4Nearest().localSet(n);
+    b.localGet(n).localGet(k['mln2hi']!).f32x4Mul().localGet(x).f32x4Add();
+    b.localGet(n).localGet(k['mln2lo']!).f32x4Mul().f32x4Add().localSet(r);
+    // x <- p(r)
+    b.localGet(k['c5']!).localGet(r).f32x4Mul().localGet(k['c4']!).f32x4Add();
+    b.localGet(r).f32x4Mul().localGet(k['c3']!).f32x4Add();
+    b.localGet(r).f32x4Mul().localGet(k['c2']!).f32x4Add();
+    b.localGet(r).localGet(r).f32x4Mul().f32x4Mul().localGet(r).f32x4Add().localGet(k['one']!).f32x4Add().localSet(x);
+    // n <- integer n (NaN -> 0, harmless: p is NaN then); r <- n1 = n >> 1; n <- n2 = n - n1
+    b.localGet(n).i32x4TruncSatF32x4S().localSet(n);
+    b.localGet(n).i32Const(1).i32x4ShrS().localSet(r);
+    b.localGet(n).localGet(r).i32x4Sub().localSet(n);
+    // dst = p * 2^n1 * 2^n2 (each factor built from its exponent bits)
+    b.localGet(x).localGet(r).v128ConstI32(127).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
+    b.localGet(n).v128ConstI32(127).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul().localSet(dst);
+  }
+
+  /** dst = tanh(src): odd polynomial below TANH_SMALL, (1 - e) / (1 + e) with e = exp(-2|x|) above. */
+  tanh(dst: Local, src: Local): void {
+    const b = this.fn;
+    const k = this.k;
+    const [, , , ax, e, p] = this.t as [Local, Local, Local, Local, Local, Local];
+    if (!k['small']) throw new EdgecnnError('ExpEmitter: constructed without tanh constants', 'internal');
+    b.localGet(src).f32x4Abs().localSet(ax);
+    // p = x + x^3 P(x^2) (e holds x^2 meanwhile)
+    b.localGet(src).localGet(src).f32x4Mul().localSet(e);
+    b.localGet(k['t9']!).localGet(e).f32x4Mul().localGet(k['t7']!).f32x4Add();
+    b.localGet(e).f32x4Mul().localGet(k['t5']!).f32x4Add();
+    b.localGet(e).f32x4Mul().localGet(k['t3']!).f32x4Add();
+    b.localGet(e).f32x4Mul().localGet(src).f32x4Mul().localGet(src).f32x4Add().localSet(p);
+    b.localGet(ax).localGet(k['mtwo']!).f32x4Mul().localSet(e);
+    this.exp(e, e);
+    b.localGet(k['one']!).localGet(e).f32x4Sub().localGet(k['one']!).localGet(e).f32x4Add().f32x4Div();
+    // copy the sign of src onto the positive quotient
+    b.localGet(src).v128ConstI32(-0x80000000).v128And().v128Or();
+    // select: |x| < small ? p : big  (NaN compares false -> big path, which is NaN)
+    b.localSet(e);
+    b.localGet(p).localGet(e).localGet(ax).localGet(k['small']!).f32x4Lt().v128Bitselect().localSet(dst);
+  }
+}
+
+// ---- the shared elementwise driver ------------------------------------------------------------------------
+
+/** Variants: vectors per unrolled step (work item in dense mode, channel block otherwise). */
+export interface EltwiseVariant extends KernelVariant {
+  readonly vectors: number;
+}
+
+const ELTWISE_VARIANTS: readonly EltwiseVariant[] = [
+  { tile: 'x16', isa: 'wasmsimd', vectors: 4 },
+  { tile: 'x8', isa: 'wasmsimd', vectors: 2 },
+];
+
+/** The geometry every elementwise spec shares. */
+export interface EltwiseShape {
+  /** Output pixels (N*H*W; 1 per row for flat [N, C] values). */
+  pixels: number;
+  channels: number;
+  /** Every full-size view is dense (pixel stride == channels) and nothing is broadcast per channel. */
+  dense: boolean;
+}
+
+interface MapPlan {
+  shape: EltwiseShape;
+  vectors: number;
+  out: ActivationRef;
+  ins: readonly ActivationRef[];
+  /** A per-channel vector per image (pointer advanced every `imagePixels` pixels); sweep mode only. */
+  perImage?: { addrBytes: number; strideBytes: number; imagePixels: number };
+  /** Hoist constants (runs before any loop). */
+  setup(): void;
+  /**
+   * Compute `dst` for vector j of a block from the loaded full-size inputs; `chan` addresses the same
+   * channels in the per-image vector (pointer local, optional running offset, constant offset).
+   */
+  compute(loaded: readonly Local[], dst: Local, chan: { ptr: Local; off: Local | undefined; constOff: number }): void;
+}
+
+function mapExtent(shape: EltwiseShape, vectors: number): number {
+  return shape.dense ? Math.ceil((shape.pixels * shape.channels) / (4 * vectors)) : shape.pixels;
+}
+
+function checkViews(what: string, shape: EltwiseShape, refs: readonly ActivationRef[]): void {
+  for (const r of refs) {
+    if (r.addrBytes % 4 !== 0 || r.pixelStride < shape.channels || (shape.dense && r.pixelStride !== shape.channels)) {
+      throw new EdgecnnError(
+        `${what}: view ${JSON.stringify(r)} does not fit ${shape.channels} channels${shape.dense ? ' densely' : ''}`,
+        'internal',
+      );
+    }
+  }
+}
+
+function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
+  const { shape, vectors } = plan;
+  const start = fn.param(0);
+  const end = fn.param(1);
+  plan.setup();
+  const ptrs = plan.ins.map(() => fn.local('i32'));
+  const outp = fn.local('i32');
+  const chanPtr = fn.local('i32');
+  const loaded = fn.locals('v128', plan.ins.length);
+  const dst = fn.local('v128');
+  const i = fn.local('i32');
+
+  const block = (blk: ChannelBlock, off: Local | undefined, constOff: number): void => {
+    for (let j = 0; j < blk.vectors; j++) {
+      plan.ins.forEach((_, k) => loadVec(fn, loaded[k]!, ptrs[k]!, off, constOff + 16 * j));
+      plan.compute(loaded, dst, { ptr: chanPtr, off, constOff: constOff + 16 * j });
+      storeVec(fn, dst, outp, off, constOff + 16 * j, lanesOf(blk, j));
+    }
+  };
+  const all = [...plan.ins, plan.out];
+  const allPtrs = [...ptrs, outp];
+
+  if (shape.dense) {
+    const total = shape.pixels * shape.channels;
+    const itemBytes = 16 * vectors;
+    const fullItems = Math.floor(total / (4 * vectors));
+    all.forEach((r, k) => {
+      fn.localGet(start).i32Const(itemBytes).i32Mul().i32Const(r.addrBytes).i32Add().localSet(allPtrs[k]!);
+    });
+    // i runs to min(end, fullItems); the partial last item (if any) follows with constant addresses
+    const stop = fn.local('i32');
+    fn.localGet(end).i32Const(fullItems).localGet(end).i32Const(fullItems).i32LtS().select().localSet(stop);
+    fn.localGet(start).localSet(i);
+    const exit = fn.block();
+    const top = fn.loop();
+    fn.localGet(i).localGet(stop).i32GeS().brIf(exit);
+    block({ vectors, lastLanes: 4 }, undefined, 0);
+    for (const p of allPtrs) fn.localGet(p).i32Const(itemBytes).i32Add().localSet(p);
+    fn.localGet(i).i32Const(1).i32Add().localSet(i).br(top);
+    fn.end().end();
+    const tail = total - fullItems * 4 * vectors;
+    if (tail > 0) {
+      fn.localGet(end).i32Const(fullItems).i32GtS().if();
+      all.forEach((r, k) => fn.i32Const(r.addrBytes + fullItems * itemBytes).localSet(allPtrs[k]!));
+      block({ vectors: Math.ceil(tail / 4), lastLanes: tail % 4 || 4 }, undefined, 0);
+      fn.end();
+    }
+    return;
+  }
+
+  all.forEach((r, k) => {
+    fn.localGet(start).i32Const(r.pixelStride * 4).i32Mul().i32Const(r.addrBytes).i32Add().localSet(allPtrs[k]!);
+  });
+  const img = plan.perImage;
+  const multiImage = img !== undefined && img.imagePixels < shape.pixels;
+  const left = fn.local('i32');
+  if (img) {
+    if (multiImage) {
+      // chanPtr = base + (start / imagePixels) * stride; left = pixels until the next image
+      fn.localGet(start).i32Const(img.imagePixels).i32DivU().i32Const(img.strideBytes).i32Mul();
+      fn.i32Const(img.addrBytes).i32Add().localSet(chanPtr);
+      fn.i32Const(img.imagePixels).localGet(start).i32Const(img.imagePixels).i32RemU().i32Sub().localSet(left);
+    } else {
+      fn.i32Const(img.addrBytes).localSet(chanPtr);
+    }
+  }
+  fn.localGet(start).localSet(i);
+  const exit = fn.block();
+  const top = fn.loop();
+  fn.localGet(i).localGet(end).i32GeS().brIf(exit);
+  sweepChannels(fn, shape.channels, vectors, block);
+  all.forEach((r, k) => fn.localGet(allPtrs[k]!).i32Const(r.pixelStride * 4).i32Add().localSet(allPtrs[k]!));
+  if (img && multiImage) {
+    fn.localGet(left).i32Const(1).i32Sub().localTee(left).i32Eqz().if();
+    fn.i32Const(img.imagePixels).localSet(left);
+    fn.localGet(chanPtr).i32Const(img.strideBytes).i32Add().localSet(chanPtr);
+    fn.end();
+  }
+  fn.localGet(i).i32Const(1).i32Add().localSet(i).br(top);
+  fn.end().end();
+}
+
+// ---- unary ------------------------------------------------------------------------------------------------
+
+export const UNARY_OPS = [
+  'relu', 'clip', 'leakyrelu', 'hardsigmoid', 'hardswish', 'sigmoid', 'silu', 'tanh', 'exp', 'sqrt', 'abs', 'neg',
+  'floor', 'ceil', 'reciprocal', 'elu',
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+/** The ONNX operator each unary op implements (Silu is the optimizer's x * sigmoid(x)). */
+export const UNARY_ONNX: Record<UnaryOp, string> = {
+  relu: 'Relu', clip: 'Clip', leakyrelu: 'LeakyRelu', hardsigmoid: 'HardSigmoid', hardswish: 'HardSwish',
+  sigmoid: 'Sigmoid', silu: 'Silu', tanh: 'Tanh', exp: 'Exp', sqrt: 'Sqrt', abs: 'Abs', neg: 'Neg', floor: 'Floor',
+  ceil: 'Ceil', reciprocal: 'Reciprocal', elu: 'Elu',
+};
+
+export interface UnarySpec extends EltwiseShape {
+  op: UnaryOp;
+  /** LeakyRelu/HardSigmoid/Elu alpha (ONNX defaults when absent). */
+  alpha?: number;
+  /** HardSigmoid beta. */
+  beta?: number;
+  /** Clip bounds (absent: unbounded). */
+  min?: number;
+  max?: number;
+}
+
+export interface UnaryAddresses {
+  input: ActivationRef;
+  output: ActivationRef;
+}
+
+/** The epilogue activation computing a unary op, when it is one of the fusable ones. */
+export function unaryActivation(s: UnarySpec): Activation | undefined {
+  switch (s.op) {
+    case 'relu':
+    case 'hardswish':
+    case 'sigmoid':
+    case 'silu':
+      return { kind: s.op };
+    case 'clip':
+      return { kind: 'clip', min: s.min ?? -Infinity, max: s.max ?? Infinity };
+    case 'leakyrelu':
+      return { kind: 'leakyrelu', alpha: s.alpha ?? 0.01 };
+    case 'hardsigmoid':
+      return { kind: 'hardsigmoid', alpha: s.alpha ?? 0.2, beta: s.beta ?? 0.5 };
+    default:
+      return undefined;
+  }
+}
+
+/** Unary elementwise kernels (activations, exp, tanh, sqrt, ...). In place is safe. */
+export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, undefined> = {
+  family: 'vunary',
+  variants: ELTWISE_VARIANTS,
+  supports(s) {
+    return s.pixels >= 1 && s.channels >= 1 && (UNARY_OPS as readonly string[]).includes(s.op);
+  },
+  id(s, v) {
+    return `f32-v${s.op}-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s, v) {
+    return mapExtent(s, v.vectors);
+  },
+  pack() {
+    return new Float32Array(0);
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    checkViews(this.id(s, v), s, [a.input, a.output]);
+    const act = unaryActivation(s);
+    let ep: EpilogueEmitter | undefined;
+    let ex: ExpEmitter | undefined;
+    let c: Local[] = [];
+    emitMap(fn, {
+      shape: s,
+      vectors: v.vectors,
+      out: a.output,
+      ins: [a.input],
+      setup() {
+        if (act) ep = new EpilogueEmitter(fn, act);
+        else if (s.op === 'tanh' || s.op === 'exp' || s.op === 'elu') ex = new ExpEmitter(fn, s.op === 'tanh');
+        if (s.op === 'elu') {
+          c = fn.locals('v128', 3);
+          fn.v128ConstF32(s.alpha ?? 1).localSet(c[0]!).v128ConstF32(1).localSet(c[1]!).v128ConstF32(0).localSet(c[2]!);
+        } else if (s.op === 'reciprocal') {
+          c = [fn.local('v128')];
+          fn.v128ConstF32(1).localSet(c[0]!);
+        }
+      },
+      compute([x], dst) {
+        const b = fn;
+        switch (s.op) {
+          case 'tanh':
+            ex!.tanh(dst, x!);
+            return;
+          case 'exp':
+            ex!.exp(dst, x!);
+            return;
+          case 'elu':
+            // x > 0 ? x : alpha * (exp(x) - 1)
+            ex!.exp(dst, x!);
+            b.localGet(x!).localGet(dst).localGet(c[1]!).f32x4Sub().localGet(c[0]!).f32x4Mul();
+            b.localGet(x!).localGet(c[2]!).f32x4Gt().v128Bitselect().localSet(dst);
+            return;
+          case 'sqrt':
+            b.localGet(x!).f32x4Sqrt().localSet(dst);
+            return;
+          case 'abs':
+            b.localGet(x!).f32x4Abs().localSet(dst);
+            return;
+          case 'neg':
+            b.localGet(x!).f32x4Neg().localSet(dst);
+            return;
+          case 'floor':
+            b.localGet(x!).f32x4Floor().localSet(dst);
+            return;
+          case 'ceil':
+            b.localGet(x!).f32x4Ceil().localSet(dst);
+            return;
+          case 'reciprocal':
+            b.localGet(c[0]!).localGet(x!).f32x4Div().localSet(dst);
+            return;
+          default:
+            b.localGet(x!).localSet(dst);
+            ep!.apply(dst);
+        }
+      },
+    });
+  },
+};
+
+// ---- binary -----------------------------------------------------------------------------------------------
+
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'max', 'min'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+/** How operand B covers the output: same shape, one [C] vector per image (or one for all), one scalar. */
+export const BROADCASTS = ['none', 'channel', 'scalar'] as const;
+export type Broadcast = (typeof BROADCASTS)[number];
+
+export interface BinarySpec extends EltwiseShape {
+  op: BinaryOp;
+  broadcast: Broadcast;
+  /** The broadcast operand is ONNX's first input (out = op(B, A)); matters for sub and div. */
+  swapped: boolean;
+  /** B is a compile-time constant handed to `pack` (channel: C values, scalar: 1). */
+  constantB: boolean;
+  /** channel broadcast of a runtime B: output pixels per image (B holds one vector per image). */
+  imagePixels?: number;
+  /** Fused activation on the result. */
+  activation: Activation;
+}
+
+export interface BinaryAddresses {
+  a: ActivationRef;
+  /**
+   * Runtime B: same shape as A (none), [N, C, 1, 1] NHWC with one pixel per image (channel: image n's
+   * vector at addrBytes + n * pixelStride * 4), or one float (scalar). Absent when constantB.
+   */
+  b?: ActivationRef;
+  /** The packed constant B (constantB). */
+  packedB?: number;
+  output: ActivationRef;
+}
+
+/** The constant operand's values (C for channel broadcast, 1 for scalar). */
+export interface BinaryWeights {
+  values: Float32Array;
+}
+
+const BROADCAST_TAG: Record<Broadcast, string> = { none: '', channel: 'c', scalar: 's' };
+
+/** Binary elementwise ops with broadcasts and a fused activation. Output may alias A (or B when same shape). */
+export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, BinaryWeights> = {
+  family: 'vbinary',
+  variants: ELTWISE_VARIANTS,
+  supports(s) {
+    if (!(s.pixels >= 1 && s.channels >= 1)) return false;
+    if (s.broadcast === 'channel' && s.dense) return false;
+    if (s.broadcast === 'none' && s.constantB) return false;
+    if (s.broadcast === 'channel' && !s.constantB && s.imagePixels !== undefined) {
+      if (!(s.imagePixels >= 1 && s.pixels % s.imagePixels === 0)) return false;
+    }
+    return (BINARY_OPS as readonly string[]).includes(s.op);
+  },
+  id(s, v) {
+    const fam = `v${s.swapped && s.broadcast !== 'none' ? 'r' : ''}${s.op}${BROADCAST_TAG[s.broadcast]}`;
+    const tag = epilogueTag({ activation: s.activation, residual: false });
+    return `f32-${fam}${tag ? `-${tag}` : ''}-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s, v) {
+    return mapExtent(s, v.vectors);
+  },
+  pack(s, _v, w) {
+    const want = s.broadcast === 'channel' ? s.channels : 1;
+    if (!w || w.values.length !== want) {
+      throw new EdgecnnError(`vbinary pack: expected ${want} constant values, got ${w?.values.length}`, 'internal');
+    }
+    const out = new Float32Array(Math.ceil(want / 4) * 4);
+    out.set(w.values);
+    return out;
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    const id = this.id(s, v);
+    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    const views = [a.a, a.output];
+    if (s.broadcast === 'none') {
+      if (!a.b) throw new EdgecnnError(`${id}: missing B`, 'internal');
+      views.push(a.b);
+    }
+    checkViews(id, s, views);
+    let bAddr: number | undefined;
+    if (s.constantB) bAddr = a.packedB;
+    else if (s.broadcast !== 'none') bAddr = a.b?.addrBytes;
+    if (s.broadcast !== 'none' && bAddr === undefined) throw new EdgecnnError(`${id}: missing B`, 'internal');
+    let ep: EpilogueEmitter | undefined;
+    let bScalar: Local | undefined;
+    const bVec = fn.local('v128');
+    const plan: MapPlan = {
+      shape: s,
+      vectors: v.vectors,
+      out: a.output,
+      ins: s.broadcast === 'none' ? [a.a, a.b!] : [a.a],
+      setup() {
+        ep = new EpilogueEmitter(fn, s.activation);
+        if (s.broadcast === 'scalar') {
+          bScalar = fn.local('v128');
+          fn.i32Const(bAddr!).v128Load32Splat(0).localSet(bScalar);
+        }
+      },
+      compute(loaded, dst, chan) {
+        const x = loaded[0]!;
+        let y: Local;
+        if (s.broadcast === 'none') y = loaded[1]!;
+        else if (s.broadcast === 'scalar') y = bScalar!;
+        else {
+          loadVec(fn, bVec, chan.ptr, chan.off, chan.constOff);
+          y = bVec;
+        }
+        const [l, r] = s.swapped && s.broadcast !== 'none' ? [y, x] : [x, y];
+        fn.localGet(l).localGet(r);
+        switch (s.op) {
+          case 'add':
+            fn.f32x4Add();
+            break;
+          case 'sub':
+            fn.f32x4Sub();
+            break;
+          case 'mul':
+            fn.f32x4Mul();
+            break;
+          case 'div':
+            fn.f32x4Div();
+            break;
+          case 'max':
+            fn.f32x4Max();
+            break;
+          case 'min':
+            fn.f32x4Min();
+            break;
+        }
+        fn.localSet(dst);
+        ep!.apply(dst);
+      },
+    };
+    if (s.broadcast === 'channel') {
+      const imagePixels = s.constantB ? s.pixels : (s.imagePixels ?? s.pixels);
+      const strideBytes = s.constantB ? 0 : a.b!.pixelStride * 4;
+      plan.perImage = { addrBytes: bAddr!, strideBytes, imagePixels };
+    }
+    emitMap(fn, plan);
+  },
+};
