@@ -75,7 +75,8 @@ export async function loadEdgecnn(
       const { steps } = await session.runProfiled(feeds);
       return steps.map((t) => {
         const s = session.steps[t.index];
-        if (s) {
+        // Fallback steps carry no cost model of their own; theirs is the node's, from type inference.
+        if (s && !(s.kind === 'fallback' && s.macs === 0)) {
           return {
             nodeName: t.nodeName,
             opType: t.opType,
@@ -87,7 +88,7 @@ export async function loadEdgecnn(
             fallback: s.kind === 'fallback',
           };
         }
-        costs ??= backend === 'reference' ? nodeCosts(model, inputShapes) : new Map();
+        costs ??= nodeCosts(model, inputShapes);
         const c = costs.get(t.nodeName);
         return {
           nodeName: t.nodeName,
@@ -96,8 +97,8 @@ export async function loadEdgecnn(
           timeMs: t.timeMs,
           macs: c?.macs ?? 0,
           bytesMoved: c?.bytesMoved ?? 0,
-          fused: false,
-          fallback: backend === 'reference',
+          fused: s?.fused ?? false,
+          fallback: s ? s.kind === 'fallback' : backend === 'reference',
         };
       });
     },

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { BenchReport } from '../bench/harness.js';
 import type { Roof } from '../bench/roof.js';
 import { histogram } from '../bench/stats.js';
@@ -122,7 +123,8 @@ function echartsMin(): string {
   if (echartsSource === undefined) {
     const require = createRequire(import.meta.url);
     const main = require.resolve('echarts');
-    const dist = main.slice(0, main.lastIndexOf('echarts') + 'echarts'.length) + '/dist/echarts.min.js';
+    // The package's main entry lives in <root>/dist/; the minified UMD build sits beside it.
+    const dist = join(dirname(main), 'echarts.min.js');
     echartsSource = readFileSync(dist, 'utf8').replace(/<\/script/gi, '<\\/script');
   }
   return echartsSource;
