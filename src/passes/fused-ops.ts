@@ -71,7 +71,9 @@ export function readActivation(node: Node): { kind: Activation; params: number[]
       'bad-model',
     );
   }
-  const params = attrFloats(node, 'activation_params', []);
+  // Integral parameters written by another tool as ints mean the same numbers.
+  const pa = node.attributes.get('activation_params');
+  const params = pa?.kind === 'ints' ? [...pa.value] : attrFloats(node, 'activation_params', []);
   const want = ACTIVATION_PARAM_COUNT[kind];
   if (params.length !== want && !(kind === 'Clip' && params.length <= 2) && !(want > 0 && params.length === 0)) {
     throw new EdgecnnError(
