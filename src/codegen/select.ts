@@ -13,7 +13,9 @@ import { convGeometry } from '../ops/conv.js';
 import type { FunctionBuilder } from './wasm/index.js';
 import type { ValueLayout } from './compile/assign-layouts.js';
 import { activationFromOnnx } from './kernels/epilogue.js';
+import { type DwconvVariant, dwconv } from './kernels/dwconv.js';
 import { type GemmVariant, gemm } from './kernels/gemm.js';
+import { lowerSmall } from './compile/lower-small.js';
 import type {
   ActivationRef,
   ConvAddresses,
@@ -80,10 +82,10 @@ export interface SelectContext {
 export interface Families {
   gemm?: KernelFamily<GemmSpec, GemmVariant, GemmAddresses, GemmWeights>;
   conv?: KernelFamily<ConvSpec, KernelVariant, ConvAddresses, ConvWeights>;
-  dwconv?: KernelFamily<ConvSpec, KernelVariant, ConvAddresses, ConvWeights>;
+  dwconv?: KernelFamily<ConvSpec, DwconvVariant, ConvAddresses, ConvWeights>;
 }
 
-export const FAMILIES: Families = { gemm };
+export const FAMILIES: Families = { gemm, dwconv };
 
 /** The kernel for `node`, or undefined when it must run on the reference fallback. */
 export function selectKernel(node: Node, ctx: SelectContext, families: Families = FAMILIES): LoweredKernel | undefined {
@@ -97,7 +99,7 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
     case 'MatMul':
       return lowerGemm(node, ctx, families);
     default:
-      return undefined;
+      return lowerSmall(node, ctx);
   }
 }
 

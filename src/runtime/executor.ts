@@ -7,6 +7,7 @@
 import { EdgecnnError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { getOp } from '../ops/registry.js';
+import type { OpDef } from '../ops/types.js';
 import { readValue, writeValue } from './arena-io.js';
 import type { CompiledModel, CompiledStep, FallbackStep } from './compiled-model.js';
 
@@ -31,7 +32,10 @@ export interface Executor {
   runProfiled(inputs: Record<string, Tensor>): { outputs: Record<string, Tensor>; steps: StepTiming[] };
 }
 
-export async function instantiate(compiled: CompiledModel): Promise<Executor> {
+/** Finds the reference implementation of a fallback node (the op table, plus e.g. the optimizer's fused ops). */
+export type OpLookup = (domain: string, opType: string) => OpDef | undefined;
+
+export async function instantiate(compiled: CompiledModel, lookup: OpLookup = getOp): Promise<Executor> {
   const pages = Math.ceil(compiled.memoryBytes / 65536);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
   let module: WebAssembly.Module;
@@ -68,7 +72,7 @@ export async function instantiate(compiled: CompiledModel): Promise<Executor> {
   };
   const runStep = (s: CompiledStep, i: number): void => {
     if (s.kind === 'kernel') fns[i]!(0, s.parallelExtent);
-    else runFallback(s, mem, jsValues);
+    else runFallback(s, mem, jsValues, lookup);
   };
 
   return {
@@ -106,8 +110,8 @@ export async function instantiate(compiled: CompiledModel): Promise<Executor> {
   };
 }
 
-function runFallback(s: FallbackStep, mem: Float32Array, jsValues: Map<string, Tensor>): void {
-  const def = getOp(s.node.domain, s.node.opType);
+function runFallback(s: FallbackStep, mem: Float32Array, jsValues: Map<string, Tensor>, lookup: OpLookup): void {
+  const def = lookup(s.node.domain, s.node.opType);
   if (!def) throw new EdgecnnError(`no reference implementation for '${s.node.name}' (${s.opType})`, 'internal');
   const args = s.inputs.map((x) =>
     x === undefined ? undefined : 'constant' in x ? x.constant : readValue(mem, x.placement, jsValues),

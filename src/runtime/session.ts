@@ -10,6 +10,9 @@ import { type Tensor, sizeOf } from '../ir/tensor.js';
 import { loadModel, readModel } from '../onnx/index.js';
 import { runReference, runtimeInputs } from '../ops/reference-executor.js';
 import { type CompileOptions, compileModel } from '../codegen/compile/compile.js';
+import { FUSED_OPS, optimize } from '../passes/index.js';
+import { getOp } from '../ops/registry.js';
+import type { OpDef } from '../ops/types.js';
 import type { ArenaSummary, CompiledModel, CompiledStep } from './compiled-model.js';
 import { type StepTiming, instantiate } from './executor.js';
 
@@ -22,7 +25,7 @@ export interface SessionOptions {
   inputShapes?: Record<string, readonly number[]>;
   /** Relaxed-SIMD kernels: 'auto' probes the engine (default), 'on' requires them, 'off' never uses them. */
   relaxedSimd?: 'auto' | 'on' | 'off';
-  /** Run the graph optimizer before compiling (default true when the optimizer is available). */
+  /** Run the graph optimizer (level 2: folding and fusion into edgecnn ops) before compiling (default true). */
   optimize?: boolean;
   /** Override kernel selection (tests). */
   select?: CompileOptions['select'];
@@ -95,13 +98,15 @@ export function validateInputs(specs: readonly InputSpec[], inputs: Record<strin
 
 async function wasmSession(model: Model, options: SessionOptions): Promise<Session> {
   const relaxed = await resolveRelaxedSimd(options.relaxedSimd ?? 'auto');
-  const optimize = options.optimize === false ? undefined : await loadOptimizer(options.inputShapes);
   const compileOptions: CompileOptions = { relaxedSimd: relaxed };
   if (options.inputShapes) compileOptions.inputShapes = options.inputShapes;
-  if (optimize) compileOptions.optimize = optimize;
+  if (options.optimize !== false) {
+    const inputShapes = options.inputShapes;
+    compileOptions.optimize = (m) => optimize(m, inputShapes ? { inputShapes } : {}).model;
+  }
   if (options.select) compileOptions.select = options.select;
   const compiled = compileModel(model, compileOptions);
-  const exec = await instantiate(compiled);
+  const exec = await instantiate(compiled, lookupOp);
   const specs: InputSpec[] = compiled.inputs.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape }));
   return {
     backend: 'wasm',
@@ -165,23 +170,9 @@ function referenceSession(model: Model, options: SessionOptions): Session {
   };
 }
 
-/** The optimizer pipeline, if src/passes/ provides one (it is developed in parallel). */
-async function loadOptimizer(
-  inputShapes: Record<string, readonly number[]> | undefined,
-): Promise<((m: Model) => Model) | undefined> {
-  const path = '../passes/pipeline.js';
-  let mod: { optimize?: (m: Model, o?: { inputShapes?: Record<string, readonly number[]> }) => unknown };
-  try {
-    mod = (await import(path)) as typeof mod;
-  } catch {
-    return undefined;
-  }
-  const optimize = mod.optimize;
-  if (typeof optimize !== 'function') return undefined;
-  return (m) => {
-    const r = optimize(m, inputShapes ? { inputShapes } : {}) as Model | { model: Model };
-    return 'graph' in r ? r : r.model;
-  };
+/** The op table, then the optimizer's fused edgecnn ops (not registered in the op table yet). */
+function lookupOp(domain: string, opType: string): OpDef | undefined {
+  return getOp(domain, opType) ?? FUSED_OPS.find((d) => d.domain === domain && d.opType === opType);
 }
 
 /** Whether to compile relaxed-SIMD variants, from the start-up probe in features.ts (when present). */

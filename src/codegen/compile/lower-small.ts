@@ -1,0 +1,306 @@
+/**
+ * Lowering of the small kernel families (elementwise unary/binary, pooling, global pooling) from graph nodes:
+ * reads ONNX attributes and broadcast shapes, builds the family's spec, picks a variant and wraps it as a
+ * LoweredKernel. Values are seen as [pixels, channels] (NHWC: pixels = N*H*W; flat: channels = last dim).
+ * A node whose attributes or broadcasts a family does not cover returns undefined (reference fallback).
+ */
+import { type Node, attrFloat, attrInt, attrInts } from '../../ir/graph.js';
+import { EdgecnnError } from '../../ir/errors.js';
+import { sizeOf } from '../../ir/tensor.js';
+import { windowAxis } from '../../ops/nn-util.js';
+import { type BinaryOp, type BinarySpec, type UnaryOp, type UnarySpec, vbinary, vunary } from '../kernels/eltwise.js';
+import { type GlobalPoolSpec, type PoolSpec, globalPool, pool } from '../kernels/pool.js';
+import type { ActivationRef, KernelFamily, KernelVariant } from '../kernels/types.js';
+import type { ValueLayout } from './assign-layouts.js';
+import type { KernelAddresses, LoweredKernel, SelectContext } from '../select.js';
+
+const UNARY_OF: Record<string, UnaryOp> = {
+  Relu: 'relu',
+  Clip: 'clip',
+  LeakyRelu: 'leakyrelu',
+  HardSigmoid: 'hardsigmoid',
+  HardSwish: 'hardswish',
+  Sigmoid: 'sigmoid',
+  'edgecnn:Silu': 'silu',
+  Tanh: 'tanh',
+  Exp: 'exp',
+  Sqrt: 'sqrt',
+  Abs: 'abs',
+  Neg: 'neg',
+  Floor: 'floor',
+  Ceil: 'ceil',
+  Reciprocal: 'reciprocal',
+  Elu: 'elu',
+};
+
+const BINARY_OF: Record<string, BinaryOp> = { Add: 'add', Sub: 'sub', Mul: 'mul', Div: 'div', Max: 'max', Min: 'min' };
+
+/** The op key used by the tables above: ONNX op name, or `edgecnn:Name`. */
+export function opKeyOf(node: Node): string {
+  return node.domain === 'edgecnn' ? `edgecnn:${node.opType}` : node.opType;
+}
+
+export function isSmallOp(key: string): boolean {
+  return key in UNARY_OF || key in BINARY_OF || key in POOLS;
+}
+
+const POOLS: Record<string, true> = {
+  MaxPool: true,
+  AveragePool: true,
+  GlobalAveragePool: true,
+  GlobalMaxPool: true,
+  ReduceMean: true,
+};
+
+/** [pixels, channels] of an arena value. */
+function geometry(l: ValueLayout): { pixels: number; channels: number } {
+  const s = l.type.shape;
+  if (l.layout === 'nhwc') return { pixels: s[0]! * s[2]! * s[3]!, channels: s[1]! };
+  const channels = s.length === 0 ? 1 : s[s.length - 1]!;
+  return { pixels: channels === 0 ? 0 : sizeOf(s) / channels, channels };
+}
+
+function strideOf(l: ValueLayout): number {
+  return l.layout === 'nhwc' ? l.pixelStride : geometry(l).channels;
+}
+
+function isDense(l: ValueLayout): boolean {
+  return strideOf(l) === geometry(l).channels;
+}
+
+function arena(ctx: SelectContext, name: string | undefined): ValueLayout | undefined {
+  const l = name ? ctx.operand(name).layout : undefined;
+  return l && l.layout !== 'js' ? l : undefined;
+}
+
+function refOf(node: Node, l: ValueLayout, addr: number | undefined): ActivationRef {
+  if (addr === undefined) throw new EdgecnnError(`node '${node.name}': value '${l.name}' has no address`, 'internal');
+  return { addrBytes: addr, pixelStride: strideOf(l) };
+}
+
+/** The first variant the family supports (small kernels are memory-bound; the list is ordered by preference). */
+function firstVariant<S, V extends KernelVariant>(f: KernelFamily<S, V, unknown, unknown>, spec: S, relaxed: boolean): V | undefined {
+  return f.variants.find((v) => (v.isa === 'wasmsimd' || relaxed) && f.supports(spec, v));
+}
+
+function wrap<S, V extends KernelVariant, A, W>(
+  family: KernelFamily<S, V, A, W>,
+  spec: S,
+  v: V,
+  bytesMoved: number,
+  inPlaceInputs: number[],
+  addresses: (a: KernelAddresses) => A,
+  weights?: W,
+): LoweredKernel {
+  const packed = weights === undefined ? undefined : family.pack(spec, v, weights);
+  return {
+    id: family.id(spec, v),
+    parallelExtent: family.parallelExtent(spec, v),
+    macs: family.macs(spec),
+    bytesMoved: bytesMoved + (packed?.byteLength ?? 0),
+    fused: false,
+    weights: packed && packed.length > 0 ? [new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength)] : [],
+    scratchBytes: 0,
+    zeroBytes: family.zeroBytes(spec, v),
+    inPlaceInputs,
+    usesRelaxedSimd: v.isa === 'wasmrelaxed',
+    emit(fn, a) {
+      family.emit(fn, spec, v, addresses(a));
+    },
+  };
+}
+
+/** Lower a unary, binary or pooling node; undefined when no small family covers it. */
+export function lowerSmall(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const key = opKeyOf(node);
+  if (key in UNARY_OF) return lowerUnary(node, UNARY_OF[key]!, ctx);
+  if (key in BINARY_OF) return lowerBinary(node, BINARY_OF[key]!, ctx);
+  if (key === 'MaxPool' || key === 'AveragePool') return lowerPool(node, ctx);
+  if (key === 'GlobalAveragePool' || key === 'GlobalMaxPool' || key === 'ReduceMean') return lowerGlobalPool(node, ctx);
+  return undefined;
+}
+
+function constantNumber(ctx: SelectContext, name: string | undefined): number | undefined | null {
+  if (!name) return undefined;
+  const c = ctx.operand(name).constant;
+  if (!c || c.data.length !== 1) return null;
+  return Number(c.data[0]);
+}
+
+function lowerUnary(node: Node, op: UnaryOp, ctx: SelectContext): LoweredKernel | undefined {
+  const x = arena(ctx, node.inputs[0]);
+  const y = arena(ctx, node.outputs[0]);
+  if (!x || !y || x.layout !== y.layout || x.type.shape.join() !== y.type.shape.join()) return undefined;
+  const g = geometry(x);
+  const spec: UnarySpec = { op, ...g, dense: isDense(x) && isDense(y) };
+  if (op === 'clip') {
+    if (ctx.opset(node) >= 11) {
+      const min = constantNumber(ctx, node.inputs[1]);
+      const max = constantNumber(ctx, node.inputs[2]);
+      if (min === null || max === null) return undefined; // runtime bounds
+      if (min !== undefined) spec.min = min;
+      if (max !== undefined) spec.max = max;
+    } else {
+      spec.min = attrFloat(node, 'min', -3.4028234663852886e38);
+      spec.max = attrFloat(node, 'max', 3.4028234663852886e38);
+    }
+  } else if (op === 'leakyrelu') {
+    spec.alpha = attrFloat(node, 'alpha', 0.01);
+  } else if (op === 'hardsigmoid') {
+    spec.alpha = attrFloat(node, 'alpha', 0.2);
+    spec.beta = attrFloat(node, 'beta', 0.5);
+  } else if (op === 'elu') {
+    spec.alpha = attrFloat(node, 'alpha', 1);
+  }
+  const v = firstVariant(vunary, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  return wrap(vunary, spec, v, 8 * g.pixels * g.channels, [0], (a) => ({
+    input: refOf(node, x, a.inputs[0]),
+    output: refOf(node, y, a.outputs[0]),
+  }));
+}
+
+function lowerBinary(node: Node, op: BinaryOp, ctx: SelectContext): LoweredKernel | undefined {
+  if (node.inputs.length !== 2) return undefined;
+  const y = arena(ctx, node.outputs[0]);
+  if (!y) return undefined;
+  const yShape = y.type.shape.join();
+  const sides = node.inputs.map((name) => ({ name, info: ctx.operand(name), l: arena(ctx, name) }));
+  // The full-size operand A: a runtime value with the output's shape and layout.
+  const ai = sides.findIndex((s) => s.l && s.l.layout === y.layout && s.l.type.shape.join() === yShape);
+  if (ai < 0) return undefined;
+  const A = sides[ai]!.l!;
+  const other = sides[1 - ai]!;
+  const g = geometry(y);
+  const base = { op, ...g, activation: { kind: 'none' } as const, swapped: ai === 1 };
+  const bytes = 12 * g.pixels * g.channels;
+  const yRef = (a: KernelAddresses): ActivationRef => refOf(node, y, a.outputs[0]);
+  const aRef = (a: KernelAddresses): ActivationRef => refOf(node, A, a.inputs[ai]);
+
+  const c = other.info.constant;
+  if (c) {
+    if (c.dtype !== 'float32') return undefined;
+    const values = c.data as Float32Array;
+    const cShape = [...c.shape];
+    let spec: BinarySpec | undefined;
+    if (values.length === 1) {
+      spec = { ...base, broadcast: 'scalar', constantB: true, dense: isDense(A) && isDense(y) };
+    } else if (values.length === g.channels && isChannelVector(cShape, y)) {
+      spec = { ...base, broadcast: 'channel', constantB: true, dense: false };
+    }
+    if (!spec) return undefined;
+    const v = firstVariant(vbinary, spec, ctx.relaxedSimd);
+    if (!v) return undefined;
+    const s = spec;
+    return wrap(vbinary, s, v, bytes, [ai], (a) => ({ a: aRef(a), packedB: a.weights[0]!, output: yRef(a) }), { values });
+  }
+  const B = other.l;
+  if (!B) return undefined;
+  let spec: BinarySpec;
+  if (B.layout === y.layout && B.type.shape.join() === yShape) {
+    spec = { ...base, swapped: false, broadcast: 'none', constantB: false, dense: isDense(A) && isDense(B) && isDense(y) };
+    // Same shapes: keep ONNX operand order (matters for sub and div).
+    const v = firstVariant(vbinary, spec, ctx.relaxedSimd);
+    if (!v) return undefined;
+    const first = sides[0]!.l!;
+    const second = sides[1]!.l!;
+    return wrap(vbinary, spec, v, bytes, [0, 1], (a) => ({
+      a: refOf(node, first, a.inputs[0]),
+      b: refOf(node, second, a.inputs[1]),
+      output: yRef(a),
+    }));
+  }
+  // A runtime per-image channel vector (squeeze-excite): B is [N, C, 1, 1] NHWC (or flat [N, C]) against NHWC A.
+  if (y.layout !== 'nhwc') return undefined;
+  const [N, C, H, W] = y.type.shape as [number, number, number, number];
+  const bs = B.type.shape;
+  const bOk = B.layout === 'nhwc' ? bs[0] === N && bs[1] === C && bs[2] === 1 && bs[3] === 1 : false;
+  if (!bOk) return undefined;
+  spec = { ...base, broadcast: 'channel', constantB: false, dense: false, imagePixels: H * W };
+  const v = firstVariant(vbinary, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  const bi = 1 - ai;
+  return wrap(vbinary, spec, v, bytes, [ai], (a) => ({ a: aRef(a), b: refOf(node, B, a.inputs[bi]), output: yRef(a) }));
+}
+
+/** A constant broadcasting along channels only: [C,1,1] or [1,C,1,1] against NCHW; [K] or [1,K] against flat [M,K]. */
+function isChannelVector(shape: number[], y: ValueLayout): boolean {
+  const ys = y.type.shape;
+  const keep = y.layout === 'nhwc' ? 3 : 1;
+  while (shape.length > keep && shape[0] === 1) shape.shift();
+  if (y.layout === 'nhwc') return shape.length === 3 && shape[0] === ys[1] && shape[1] === 1 && shape[2] === 1;
+  return ys.length === 2 && shape.length === 1 && shape[0] === ys[1];
+}
+
+function lowerPool(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const x = arena(ctx, node.inputs[0]);
+  const y = arena(ctx, node.outputs[0]);
+  if (!x || !y || x.layout !== 'nhwc' || y.layout !== 'nhwc') return undefined;
+  if (node.outputs.length > 1 && node.outputs[1]) return undefined; // MaxPool indices
+  const [N, C, H, W] = x.type.shape as [number, number, number, number];
+  const kernel = attrInts(node, 'kernel_shape');
+  if (!kernel || kernel.length !== 2) return undefined;
+  const strides = attrInts(node, 'strides', [1, 1]);
+  const dil = attrInts(node, 'dilations', [1, 1]);
+  const pads = attrInts(node, 'pads', [0, 0, 0, 0]);
+  const autoPadAttr = node.attributes.get('auto_pad');
+  const autoPad = autoPadAttr?.kind === 'string' && autoPadAttr.value !== '' ? autoPadAttr.value : 'NOTSET';
+  if (!['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'].includes(autoPad)) return undefined;
+  const ceil = attrInt(node, 'ceil_mode', 0) === 1;
+  const ax = [0, 1].map((i) =>
+    windowAxis([H, W][i]!, kernel[i]!, strides[i]!, dil[i]!, autoPad as 'NOTSET', pads[i]!, pads[i + 2]!, ceil),
+  );
+  const [ah, aw] = ax as [ReturnType<typeof windowAxis>, ReturnType<typeof windowAxis>];
+  if (ah.out !== y.type.shape[2] || aw.out !== y.type.shape[3]) return undefined;
+  const spec: PoolSpec = {
+    kind: node.opType === 'MaxPool' ? 'max' : 'avg',
+    batch: N,
+    inH: H,
+    inW: W,
+    channels: C,
+    outH: ah.out,
+    outW: aw.out,
+    kernelH: kernel[0]!,
+    kernelW: kernel[1]!,
+    strideH: strides[0]!,
+    strideW: strides[1]!,
+    padTop: ah.padBegin,
+    padLeft: aw.padBegin,
+    padBottom: ah.padEnd,
+    padRight: aw.padEnd,
+    dilationH: dil[0]!,
+    dilationW: dil[1]!,
+    countIncludePad: attrInt(node, 'count_include_pad', 0) === 1,
+  };
+  const v = firstVariant(pool, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  return wrap(pool, spec, v, 4 * (sizeOf(x.type.shape) + sizeOf(y.type.shape)), [], (a) => ({
+    input: refOf(node, x, a.inputs[0]),
+    output: refOf(node, y, a.outputs[0]),
+  }));
+}
+
+function lowerGlobalPool(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const x = arena(ctx, node.inputs[0]);
+  const y = arena(ctx, node.outputs[0]);
+  if (!x || !y || x.layout !== 'nhwc') return undefined;
+  const [N, C, H, W] = x.type.shape as [number, number, number, number];
+  if (node.opType === 'ReduceMean') {
+    // Only the mean over H and W (ReduceMean-18 takes axes as an input).
+    let axes = attrInts(node, 'axes');
+    if (!axes && node.inputs[1]) {
+      const t = ctx.operand(node.inputs[1]).constant;
+      axes = t ? Array.from(t.data as BigInt64Array, Number) : undefined;
+    }
+    if (!axes || axes.map((a) => (a < 0 ? a + 4 : a)).sort().join() !== '2,3') return undefined;
+  }
+  // Output: [N, C, 1, 1] NHWC, or [N, C] flat (ReduceMean keepdims=0); either way C floats per image.
+  if (sizeOf(y.type.shape) !== N * C || (y.layout === 'flat' && y.type.shape.length !== 2)) return undefined;
+  const spec: GlobalPoolSpec = { kind: node.opType === 'GlobalMaxPool' ? 'max' : 'avg', batch: N, pixels: H * W, channels: C };
+  const v = firstVariant(globalPool, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  return wrap(globalPool, spec, v, 4 * (sizeOf(x.type.shape) + N * C), [], (a) => ({
+    input: refOf(node, x, a.inputs[0]),
+    output: { addrBytes: a.outputs[0]!, pixelStride: y.layout === 'nhwc' ? y.pixelStride : C },
+  }));
+}
