@@ -1,0 +1,222 @@
+/**
+ * Layout conversions at the graph's edges and ShuffleNet's channel shuffle, over NHWC views.
+ * NCHW <-> NHWC move 4 pixels x 4 channels per step: four 16-byte loads, a 4x4 transpose in eight
+ * i32x4 shuffles, four stores; remainder channels/pixels store only their lanes (loads may read past a row:
+ * the memory plan allows 16 bytes of over-read). The parallel dimension is image rows (batch * H).
+ * Channel shuffle (Reshape [N, g, C/g, H, W] -> Transpose(0, 2, 1, 3, 4) -> Reshape [N, C, H, W]) permutes each
+ * pixel's channels: out[g * i + j] = in[(C / g) * j + i]; for g = 2 two 4-channel loads interleave into 8.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+import { storeVec } from './simd-loops.js';
+import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
+
+/** Conversion direction: `to-nhwc` reads a dense NCHW buffer, `to-nchw` writes one. */
+export const LAYOUT_DIRECTIONS = ['to-nhwc', 'to-nchw'] as const;
+export type LayoutDirection = (typeof LAYOUT_DIRECTIONS)[number];
+
+export interface LayoutSpec {
+  direction: LayoutDirection;
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export interface LayoutAddresses {
+  /** The dense NCHW buffer (source for to-nhwc, destination for to-nchw). */
+  nchw: number;
+  /** The NHWC view. */
+  nhwc: ActivationRef;
+}
+
+const LAYOUT_VARIANTS: readonly KernelVariant[] = [{ tile: '4x4', isa: 'wasmsimd' }];
+
+/** In-register 4x4 transpose of v128 locals r[0..3] into o[0..3] (t: 4 scratch locals). */
+export function transpose4x4(fn: FunctionBuilder, r: readonly Local[], t: readonly Local[], o: readonly Local[]): void {
+  fn.localGet(r[0]!).localGet(r[1]!).i32x4Shuffle(0, 4, 1, 5).localSet(t[0]!);
+  fn.localGet(r[0]!).localGet(r[1]!).i32x4Shuffle(2, 6, 3, 7).localSet(t[1]!);
+  fn.localGet(r[2]!).localGet(r[3]!).i32x4Shuffle(0, 4, 1, 5).localSet(t[2]!);
+  fn.localGet(r[2]!).localGet(r[3]!).i32x4Shuffle(2, 6, 3, 7).localSet(t[3]!);
+  fn.localGet(t[0]!).localGet(t[2]!).i32x4Shuffle(0, 1, 4, 5).localSet(o[0]!);
+  fn.localGet(t[0]!).localGet(t[2]!).i32x4Shuffle(2, 3, 6, 7).localSet(o[1]!);
+  fn.localGet(t[1]!).localGet(t[3]!).i32x4Shuffle(0, 1, 4, 5).localSet(o[2]!);
+  fn.localGet(t[1]!).localGet(t[3]!).i32x4Shuffle(2, 3, 6, 7).localSet(o[3]!);
+}
+
+/** NCHW <-> NHWC conversion. */
+export const layout: KernelFamily<LayoutSpec, KernelVariant, LayoutAddresses, undefined> = {
+  family: 'layout',
+  variants: LAYOUT_VARIANTS,
+  supports(s) {
+    return s.batch >= 1 && s.channels >= 1 && s.height >= 1 && s.width >= 1;
+  },
+  id(s, v) {
+    return `f32-${s.direction === 'to-nhwc' ? 'nchw2nhwc' : 'nhwc2nchw'}-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s) {
+    return s.batch * s.height;
+  },
+  pack() {
+    return new Float32Array(0);
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    if (a.nhwc.addrBytes % 4 !== 0 || a.nchw % 4 !== 0 || a.nhwc.pixelStride < s.channels) {
+      throw new EdgecnnError(`${this.id(s, v)}: bad views ${JSON.stringify(a)}`, 'internal');
+    }
+    emitLayout(fn, s, a);
+  },
+};
+
+function emitLayout(fn: FunctionBuilder, s: LayoutSpec, a: LayoutAddresses): void {
+  const toNhwc = s.direction === 'to-nhwc';
+  const { channels: C, height: H, width: W } = s;
+  const planeB = H * W * 4;
+  const psB = a.nhwc.pixelStride * 4;
+  const [row, b, y, planeRow, pixRow, x, c, src, dst] = fn.locals('i32', 9);
+  const r = fn.locals('v128', 4);
+  const t = fn.locals('v128', 4);
+  const o = fn.locals('v128', 4);
+
+  // One 4-pixel x 4-channel tile at pixel offset x (local, within the row) and channel c (local):
+  // `pixels` (1..4) and `lanes` (1..4) are compile-time.
+  const tile = (pixels: number, lanes: number): void => {
+    if (toNhwc) {
+      // src = plane c of this row at pixel x; planes are planeB apart
+      fn.localGet(planeRow).localGet(c).i32Const(planeB).i32Mul().i32Add().localGet(x).i32Const(4).i32Mul().i32Add();
+      fn.localSet(src);
+      for (let k = 0; k < 4; k++) fn.localGet(src).v128Load(Math.min(k, lanes - 1) * planeB, 0).localSet(r[k]!);
+      transpose4x4(fn, r, t, o);
+      fn.localGet(pixRow).localGet(x).i32Const(psB).i32Mul().i32Add().localGet(c).i32Const(4).i32Mul().i32Add();
+      fn.localSet(dst);
+      for (let p = 0; p < pixels; p++) storeVec(fn, o[p]!, dst, undefined, p * psB, lanes);
+    } else {
+      fn.localGet(pixRow).localGet(x).i32Const(psB).i32Mul().i32Add().localGet(c).i32Const(4).i32Mul().i32Add();
+      fn.localSet(src);
+      for (let p = 0; p < 4; p++) fn.localGet(src).v128Load(Math.min(p, pixels - 1) * psB, 0).localSet(r[p]!);
+      transpose4x4(fn, r, t, o);
+      fn.localGet(planeRow).localGet(c).i32Const(planeB).i32Mul().i32Add().localGet(x).i32Const(4).i32Mul().i32Add();
+      fn.localSet(dst);
+      for (let k = 0; k < lanes; k++) storeVec(fn, o[k]!, dst, undefined, k * planeB, pixels);
+    }
+  };
+  const fullC = Math.floor(C / 4);
+  const restC = C - 4 * fullC;
+  const channelSweep = (pixels: number): void => {
+    if (fullC > 0) fn.forRange(c, (bb) => bb.i32Const(0), (bb) => bb.i32Const(4 * fullC), 4, () => tile(pixels, 4));
+    if (restC > 0) {
+      fn.i32Const(4 * fullC).localSet(c);
+      tile(pixels, restC);
+    }
+  };
+  const fullX = Math.floor(W / 4);
+  const restX = W - 4 * fullX;
+  fn.forRange(row, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
+    fn.localGet(row).i32Const(H).i32DivU().localSet(b);
+    fn.localGet(row).localGet(b).i32Const(H).i32Mul().i32Sub().localSet(y);
+    // planeRow = row y of plane 0 of image b in NCHW; pixRow = pixel (b, y, 0) in NHWC
+    fn.localGet(b).i32Const(C * planeB).i32Mul().localGet(y).i32Const(W * 4).i32Mul().i32Add();
+    fn.i32Const(a.nchw).i32Add().localSet(planeRow);
+    fn.localGet(row).i32Const(W * psB).i32Mul().i32Const(a.nhwc.addrBytes).i32Add().localSet(pixRow);
+    if (fullX > 0) fn.forRange(x, (bb) => bb.i32Const(0), (bb) => bb.i32Const(4 * fullX), 4, () => channelSweep(4));
+    if (restX > 0) {
+      fn.i32Const(4 * fullX).localSet(x);
+      channelSweep(restX);
+    }
+  });
+}
+
+// ---- channel shuffle ----------------------------------------------------------------------------------------
+
+export interface ChannelShuffleSpec {
+  pixels: number;
+  channels: number;
+  groups: number;
+}
+
+export interface ChannelShuffleAddresses {
+  input: ActivationRef;
+  output: ActivationRef;
+}
+
+/** ShuffleNet's channel shuffle in NHWC (out of place). */
+export const channelShuffle: KernelFamily<ChannelShuffleSpec, KernelVariant, ChannelShuffleAddresses, undefined> = {
+  family: 'shuffle',
+  variants: [{ tile: 'x4', isa: 'wasmsimd' }],
+  supports(s) {
+    return s.pixels >= 1 && s.groups >= 1 && s.channels >= s.groups && s.channels % s.groups === 0;
+  },
+  id(s, v) {
+    return `f32-shuffle-g${s.groups}-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s) {
+    return s.pixels;
+  },
+  pack() {
+    return new Float32Array(0);
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    if (!this.supports(s, v) || a.input.pixelStride < s.channels || a.output.pixelStride < s.channels) {
+      throw new EdgecnnError(`${this.id(s, v)}: bad spec or views`, 'internal');
+    }
+    const G = s.groups;
+    const K = s.channels / G;
+    const [p, ip, op, i] = fn.locals('i32', 4);
+    const [va, vb, lo] = fn.locals('v128', 3);
+    fn.localGet(fn.param(0)).i32Const(a.input.pixelStride * 4).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(ip);
+    fn.localGet(fn.param(0)).i32Const(a.output.pixelStride * 4).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
+    // g = 2: interleave 4 channels of each half into 8 output channels
+    const pair = (k: number, constIn: number, constOut: number): void => {
+      fn.localGet(ip).v128Load(constIn, 0).localSet(va);
+      fn.localGet(ip).v128Load(constIn + K * 4, 0).localSet(vb);
+      fn.localGet(va).localGet(vb).i32x4Shuffle(0, 4, 1, 5).localSet(lo);
+      storeVec(fn, lo, op, undefined, constOut, Math.min(4, 2 * k));
+      if (k > 2) {
+        fn.localGet(va).localGet(vb).i32x4Shuffle(2, 6, 3, 7).localSet(lo);
+        storeVec(fn, lo, op, undefined, constOut + 16, 2 * k - 4);
+      }
+    };
+    fn.forRange(p, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
+      if (G === 2) {
+        const full = Math.floor(K / 4);
+        if (full > 4) {
+          // i = byte offset in the input half; output offset is 2i
+          fn.forRange(i, (bb) => bb.i32Const(0), (bb) => bb.i32Const(full * 16), 16, () => {
+            fn.localGet(ip).localGet(i).i32Add().v128Load(0, 0).localSet(va);
+            fn.localGet(ip).localGet(i).i32Add().v128Load(K * 4, 0).localSet(vb);
+            fn.localGet(op).localGet(i).i32Const(2).i32Mul().i32Add();
+            fn.localGet(va).localGet(vb).i32x4Shuffle(0, 4, 1, 5).v128Store(0, 0);
+            fn.localGet(op).localGet(i).i32Const(2).i32Mul().i32Add();
+            fn.localGet(va).localGet(vb).i32x4Shuffle(2, 6, 3, 7).v128Store(16, 0);
+          });
+        } else {
+          for (let q = 0; q < full; q++) pair(4, 16 * q, 32 * q);
+        }
+        if (K % 4) pair(K % 4, 16 * full, 32 * full);
+      } else {
+        // generic g: one float at a time, loop over i, unrolled over the groups
+        fn.forRange(i, (bb) => bb.i32Const(0), (bb) => bb.i32Const(K * 4), 4, () => {
+          for (let j = 0; j < G; j++) {
+            fn.localGet(op).localGet(i).i32Const(G).i32Mul().i32Add();
+            fn.localGet(ip).localGet(i).i32Add().f32Load(j * K * 4, 2);
+            fn.f32Store(j * 4, 2);
+          }
+        });
+      }
+      fn.localGet(ip).i32Const(a.input.pixelStride * 4).i32Add().localSet(ip);
+      fn.localGet(op).i32Const(a.output.pixelStride * 4).i32Add().localSet(op);
+    });
+  },
+};
