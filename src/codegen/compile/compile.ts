@@ -21,7 +21,7 @@ import { type LoweredKernel, type SelectContext, selectKernel } from '../select.
 import { ModuleBuilder } from '../wasm/index.js';
 import { type LayoutResult, type ValueLayout, assignLayouts } from './assign-layouts.js';
 import { ALIGN_BYTES, type MemoryPlan, type TensorLifetime, alignUp, planMemory } from './memory-plan.js';
-import { type PreparedGraph, prepareGraph } from './prepare.js';
+import { type PreparedGraph, checkInputShapes, prepareGraph } from './prepare.js';
 
 export interface CompileOptions {
   /** Concrete shapes for graph inputs with symbolic dims, e.g. `{ x: [1, 3, 640, 640] }`. */
@@ -43,6 +43,7 @@ export interface CompileReport {
 
 /** Compile `model` for the WebAssembly backend. */
 export function compileModel(model: Model, options: CompileOptions = {}): CompiledModel & { report: CompileReport } {
+  checkInputShapes(model, options.inputShapes ?? {});
   const optimized = options.optimize ? options.optimize(model) : model;
   const prepared = prepareGraph(optimized, options.inputShapes);
   const lay = assignLayouts(prepared);

@@ -36,12 +36,7 @@ const fmt = (s: readonly Dim[] | undefined): string =>
 /** Concrete-shape, constant-folded runtime graph of `model`. */
 export function prepareGraph(model: Model, inputShapes: Record<string, readonly number[]> = {}): PreparedGraph {
   const g = model.graph;
-  for (const name of Object.keys(inputShapes)) {
-    if (!g.inputs.some((i) => i.name === name)) {
-      const names = g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name);
-      throw new EdgecnnError(`inputShapes names '${name}', but the model's inputs are: ${names.join(', ')}`, 'bad-argument');
-    }
-  }
+  checkInputShapes(model, inputShapes);
   const inferred = inferModelTypes(model, { inputShapes });
   const constants = new Map<string, Tensor>();
   for (const [name, t] of g.initializers) constants.set(name, t);
@@ -57,16 +52,6 @@ export function prepareGraph(model: Model, inputShapes: Record<string, readonly 
           `{ inputShapes: { ${vi.name}: [${(t.shape ?? []).map((d) => (typeof d === 'number' ? d : 1)).join(', ')}] } }`,
         'bad-argument',
       );
-    }
-    const given = inputShapes[vi.name];
-    if (given && vi.shape) {
-      const clash = vi.shape.length !== given.length || vi.shape.some((d, i) => typeof d === 'number' && d !== given[i]);
-      if (clash) {
-        throw new EdgecnnError(
-          `inputShapes gives '${vi.name}' shape [${given.join(', ')}] but the model declares ${fmt(vi.shape)}`,
-          'bad-argument',
-        );
-      }
     }
     inputs.push({ name: vi.name, type: { dtype: t.dtype, shape: t.shape } });
   }
@@ -127,6 +112,30 @@ export function prepareGraph(model: Model, inputShapes: Record<string, readonly 
     }
   }
   return { model, nodes: kept, types, constants, inputs, outputNames };
+}
+
+/** Check user-given input shapes against the model's declared inputs (names, rank, fixed dims). */
+export function checkInputShapes(model: Model, inputShapes: Record<string, readonly number[]>): void {
+  const g = model.graph;
+  for (const [name, given] of Object.entries(inputShapes)) {
+    const vi = g.inputs.find((i) => i.name === name && !g.initializers.has(i.name));
+    if (!vi) {
+      const names = g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name);
+      throw new EdgecnnError(`inputShapes names '${name}', but the model's inputs are: ${names.join(', ')}`, 'bad-argument');
+    }
+    if (!given.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new EdgecnnError(`inputShapes gives '${name}' shape [${given.join(', ')}]: dims must be integers >= 0`, 'bad-argument');
+    }
+    if (vi.shape) {
+      const clash = vi.shape.length !== given.length || vi.shape.some((d, i) => typeof d === 'number' && d !== given[i]);
+      if (clash) {
+        throw new EdgecnnError(
+          `inputShapes gives '${name}' shape [${given.join(', ')}] but the model declares ${fmt(vi.shape)}`,
+          'bad-argument',
+        );
+      }
+    }
+  }
 }
 
 /** Ops whose result must not be folded even with constant inputs. */
