@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { benchModel, buildConfigs } from './bench-model.js';
+import { createProgress } from './progress.js';
+import { writeTinyCnn } from './tiny-model.js';
+import { modelHash } from './environment.js';
+
+test('configurations are backends and peers crossed with thread counts; bad names are refused', () => {
+  assert.deepEqual(
+    buildConfigs(['wasm'], ['ort-web'], [1, 2]).map((c) => `${c.target}/t${c.threads}`),
+    ['edgecnn-wasm/t1', 'ort-web/t1', 'edgecnn-wasm/t2', 'ort-web/t2'],
+  );
+  assert.deepEqual(buildConfigs([], ['none', 'ort-node'], [1]), [{ target: 'ort-node', threads: 1 }]);
+  assert.throws(() => buildConfigs(['webgpu'], [], [1]), /unknown backend 'webgpu'/);
+  assert.throws(() => buildConfigs([], ['tflite'], [1]), /unknown peer 'tflite'/);
+  assert.throws(() => buildConfigs(['wasm'], [], [0]), /--threads/);
+  assert.throws(() => buildConfigs([], ['none'], [1]), /nothing to measure/);
+});
+
+test('a bench run measures every configuration with the full set of statistics', async () => {
+  const model = writeTinyCnn({ size: 16 });
+  const lines: string[] = [];
+  const report = await benchModel(model, {
+    backends: ['wasm', 'reference'],
+    peers: ['ort-web', 'ort-node'],
+    threads: [1, 2],
+    runs: 12,
+    warmup: 2,
+    underLoad: 1,
+    profileRuns: 2,
+    progress: createProgress({ isTTY: false, write: (s) => lines.push(s) }),
+  });
+  assert.equal(report.schema, 'edgecnn-bench/1');
+  assert.equal(report.model.sha256, modelHash(new Uint8Array(readFileSync(model))));
+  assert.equal(report.model.name, 'tiny_cnn');
+  assert.ok(report.environment.cores >= 1);
+  const byId = new Map(report.configs.map((c) => [c.id, c]));
+  // edgecnn sessions are single-threaded: the t2 configurations are skipped with a reason, not faked.
+  for (const id of ['edgecnn-wasm/t2', 'edgecnn-reference/t2']) {
+    assert.equal(byId.get(id)!.status, 'skipped');
+    assert.match(byId.get(id)!.reason!, /one thread/);
+  }
+  for (const id of [
+    'edgecnn-wasm/t1',
+    'edgecnn-reference/t1',
+    'ort-web/t1',
+    'ort-node/t1',
+    'ort-web/t2',
+    'ort-node/t2',
+  ]) {
+    const c = byId.get(id)!;
+    assert.equal(c.status, 'ok', `${id}: ${c.reason}`);
+    const s = c.measured!.summary;
+    assert.equal(c.measured!.samplesMs.length, 12);
+    assert.ok(s.minMs <= s.medianMs && s.medianMs <= s.p90Ms && s.p90Ms <= s.p99Ms && s.p99Ms <= s.maxMs, id);
+    assert.ok(s.minMs > 0);
+    assert.equal(c.underLoad!.samplesMs.length, 12);
+    assert.equal(c.underLoad!.workers, 1);
+    assert.ok(c.cold!.loadMs > 0 && c.cold!.firstRunMs > 0);
+    assert.ok(c.memory!.peakRssBytes > c.memory!.rssBeforeLoadBytes, `${id} peak RSS grows with the model`);
+    assert.equal(c.outputs![0]!.values.length, 10);
+    if (id !== 'ort-node/t1') assert.ok(c.maxDiffVsOrtNode! < 1e-4, `${id} agrees with ort-node`);
+  }
+  assert.ok(byId.get('edgecnn-wasm/t1')!.memory!.arenaBytes! > 0);
+  assert.equal(byId.get('edgecnn-wasm/t1')!.profileRuns!.length, 2);
+  assert.equal(byId.get('ort-web/t1')!.profileRuns, undefined);
+  assert.deepEqual(
+    report.ratios.map((r) => `${r.config} vs ${r.vs}`),
+    [
+      'edgecnn-wasm/t1 vs ort-web/t1',
+      'edgecnn-wasm/t1 vs ort-node/t1',
+      'edgecnn-reference/t1 vs ort-web/t1',
+      'edgecnn-reference/t1 vs ort-node/t1',
+    ],
+  );
+  for (const r of report.ratios) assert.ok(r.timeRatio.lo <= r.timeRatio.ratio && r.timeRatio.ratio <= r.timeRatio.hi);
+  const text = lines.join('');
+  assert.match(text, /loading ort-web\/t2\n/);
+  assert.match(text, /measuring under load \(1 busy threads\): done/);
+});
+
+test('a missing model file is a clear error', async () => {
+  await assert.rejects(benchModel('no/such/model.onnx'), /model file 'no\/such\/model.onnx' does not exist/);
+});
