@@ -30,6 +30,17 @@ test('each activation fuses into Conv with its parameters (with the reference as
     ['HardSigmoid', (b, c) => b.node('HardSigmoid', [c], { alpha: attr.float(0.25) }, { outputs: ['y'] }), 'activation="HardSigmoid", activation_params=[0.25,0.5]'],
     ['Sigmoid', (b, c) => b.node('Sigmoid', [c], {}, { outputs: ['y'] }), 'activation="Sigmoid"'],
     ['HardSwish (x*HardSigmoid(x))', (b, c) => b.node('Mul', [c, b.node('HardSigmoid', [c], { alpha: attr.float(1 / 6), beta: attr.float(0.5) })], {}, { outputs: ['y'] }), 'activation="HardSwish"'],
+    [
+      'HardSwish (x*Clip(x+3,0,6)/6, paddle2onnx)',
+      (b, c) => {
+        b.init('three', f32([], [3]));
+        b.init('zero', f32([], [0]));
+        b.init('six', f32([], [6]));
+        const clip = b.node('Clip', [b.node('Add', ['three', c]), 'zero', 'six']);
+        return b.node('Div', [b.node('Mul', [c, clip]), 'six'], {}, { outputs: ['y'] });
+      },
+      'activation="HardSwish"',
+    ],
     ['Silu (x*Sigmoid(x))', (b, c) => b.node('Mul', [b.node('Sigmoid', [c]), c], {}, { outputs: ['y'] }), 'activation="Silu"'],
   ];
   for (const [name, act, want] of cases) {
