@@ -37,22 +37,44 @@ export interface GateResult {
   lines: string[];
 }
 
-/** Read and check a baseline file. JSON `null` in output samples stands for NaN (JSON has no NaN). */
-export function readBaseline(path: string): BenchReport {
+/**
+ * Read and check a baseline: a bench report (`--json`), or a suite file (bench/results/<kind>.json) from which
+ * the report for the model with SHA-256 `modelSha256` is picked. JSON `null` in output samples stands for NaN
+ * (JSON has no NaN).
+ */
+export function readBaseline(path: string, modelSha256?: string): BenchReport {
   if (!existsSync(path)) throw new EdgecnnError(`baseline file '${path}' does not exist`, 'missing-file');
-  let data: BenchReport;
+  let data: BenchReport | SuiteLike;
   try {
-    data = JSON.parse(readFileSync(path, 'utf8')) as BenchReport;
+    data = JSON.parse(readFileSync(path, 'utf8')) as BenchReport | SuiteLike;
   } catch (e) {
     throw new EdgecnnError(`baseline '${path}' is not valid JSON: ${(e as Error).message}`, 'bad-argument');
   }
-  if (data?.schema !== 'edgecnn-bench/1' || !Array.isArray(data.configs) || !data.model?.sha256) {
+  if (data?.schema === 'edgecnn-bench-suite/1' && Array.isArray((data as SuiteLike).reports)) {
+    const reports = (data as SuiteLike).reports;
+    const found = reports.find((r) => r.model?.sha256 === modelSha256);
+    if (!found) {
+      throw new EdgecnnError(
+        `the suite baseline '${path}' has no report for this model (sha256 ${modelSha256?.slice(0, 12) ?? '?'}); ` +
+          `it covers ${reports.map((r) => `'${r.model.name}' (${r.model.sha256.slice(0, 12)})`).join(', ') || 'no model'}`,
+        'bad-argument',
+      );
+    }
+    data = found;
+  }
+  const report = data as BenchReport;
+  if (report?.schema !== 'edgecnn-bench/1' || !Array.isArray(report.configs) || !report.model?.sha256) {
     throw new EdgecnnError(`'${path}' is not an edgecnn bench report (schema edgecnn-bench/1)`, 'bad-argument');
   }
-  for (const c of data.configs) {
+  for (const c of report.configs) {
     for (const o of c.outputs ?? []) o.values = o.values.map((v) => (v === null ? NaN : v));
   }
-  return data;
+  return report;
+}
+
+interface SuiteLike {
+  schema: 'edgecnn-bench-suite/1';
+  reports: BenchReport[];
 }
 
 /** Throws a clear error when `baseline` was measured on another model or another kind of machine. */

@@ -10,6 +10,7 @@ import { benchModel } from '../bench/bench-model.js';
 import { environment, modelHash } from '../bench/environment.js';
 import { formatReportText } from '../bench/format.js';
 import { createProgress } from '../bench/progress.js';
+import type { BenchReport } from '../bench/harness.js';
 import { measureRoof } from '../bench/roof.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { aggregateProfile } from '../profile/aggregate.js';
@@ -78,18 +79,17 @@ export const command: Command = {
       throw new EdgecnnError(`--confidence must be between 0.5 and 1, got ${confidence}`, 'bad-argument');
     }
     // Refuse a foreign baseline before spending minutes measuring.
-    const baseline = baselinePath ? readBaseline(baselinePath) : undefined;
-    if (baseline) {
+    let baseline: BenchReport | undefined;
+    if (baselinePath) {
       let bytes: Uint8Array;
       try {
         bytes = new Uint8Array(readFileSync(modelPath));
       } catch {
         throw new EdgecnnError(`model file '${modelPath}' does not exist`, 'missing-file');
       }
-      assertComparable(
-        { model: { name: basename(modelPath), sha256: modelHash(bytes) }, environment: environment() },
-        baseline,
-      );
+      const sha256 = modelHash(bytes);
+      baseline = readBaseline(baselinePath, sha256);
+      assertComparable({ model: { name: basename(modelPath), sha256 }, environment: environment() }, baseline);
     }
     const threads = flagList(p, 'threads').map(Number);
     const profileRuns = positiveInt(p, 'profile-runs') ?? (htmlOut ? 10 : 0);
