@@ -115,3 +115,23 @@ test('symbolic input dims need inputShapes', async () => {
   const x0 = randomF32([1, 3, 5, 6], 3);
   assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) === 0);
 });
+
+test('a channel shuffle (Reshape, Transpose, Reshape) becomes one shuffle kernel and matches the reference', async () => {
+  const g = new GraphBuilder('shuffle');
+  const x = g.input('x', 'float32', [1, 10, 3, 5]);
+  const i64 = (v: number[]): { dtype: 'int64'; shape: number[]; data: BigInt64Array } => ({
+    dtype: 'int64',
+    shape: [v.length],
+    data: BigInt64Array.from(v.map(BigInt)),
+  });
+  const r1 = g.node('Reshape', [g.node('Relu', [x]), g.init('s5', i64([1, 2, 5, 3, 5]))]);
+  const t = g.node('Transpose', [r1], { perm: [0, 2, 1, 3, 4] });
+  const y = g.node('Reshape', [t, g.init('s4', i64([1, -1, 3, 5]))], {}, { outputs: ['y'] });
+  g.output(y, 'float32', [1, 10, 3, 5]);
+  const model = g.model(13);
+  const s = await createSession(model);
+  assert.ok(s.steps.some((st) => st.kernelId.startsWith('f32-shuffle-g2')), s.steps.map((st) => st.kernelId).join());
+  assert.deepEqual(s.fallbackNodes, []);
+  const x0 = randomF32([1, 10, 3, 5], 31);
+  assert.equal(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!), 0);
+});

@@ -20,6 +20,7 @@ import type {
 import { type LoweredKernel, type SelectContext, selectKernel } from '../select.js';
 import { ModuleBuilder } from '../wasm/index.js';
 import { type LayoutResult, type ValueLayout, assignLayouts } from './assign-layouts.js';
+import { fuseChannelShuffle } from './fuse-channel-shuffle.js';
 import { ALIGN_BYTES, type MemoryPlan, type TensorLifetime, alignUp, planMemory } from './memory-plan.js';
 import { type PreparedGraph, checkInputShapes, prepareGraph } from './prepare.js';
 
@@ -45,7 +46,8 @@ export interface CompileReport {
 export function compileModel(model: Model, options: CompileOptions = {}): CompiledModel & { report: CompileReport } {
   checkInputShapes(model, options.inputShapes ?? {});
   const optimized = options.optimize ? options.optimize(model) : model;
-  const prepared = prepareGraph(optimized, options.inputShapes);
+  const prepared0 = prepareGraph(optimized, options.inputShapes);
+  const prepared: PreparedGraph = { ...prepared0, nodes: fuseChannelShuffle(prepared0) };
   const lay = assignLayouts(prepared);
   const { layouts } = lay;
   const select = options.select ?? selectKernel;
@@ -68,6 +70,9 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     if (lay.viewNodes.has(node)) return;
     const touchesArena = [...node.inputs, ...node.outputs].some((v) => v && layouts.get(v)?.layout !== 'js');
     const kernel = touchesArena ? select(node, ctx) : undefined;
+    if (!kernel && node.domain === 'edgecnn' && node.opType === 'ChannelShuffle') {
+      throw new EdgecnnError(`node '${node.name}': no kernel for the channel shuffle`, 'internal');
+    }
     lowered.push(kernel ? { node, index, kernel } : { node, index });
   });
 

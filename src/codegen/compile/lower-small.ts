@@ -9,6 +9,8 @@ import { EdgecnnError } from '../../ir/errors.js';
 import { sizeOf } from '../../ir/tensor.js';
 import { windowAxis } from '../../ops/nn-util.js';
 import { type BinaryOp, type BinarySpec, type UnaryOp, type UnarySpec, vbinary, vunary } from '../kernels/eltwise.js';
+import { type CopySpec, copy } from '../kernels/copy.js';
+import { type ChannelShuffleSpec, channelShuffle } from '../kernels/layout.js';
 import { type GlobalPoolSpec, type PoolSpec, globalPool, pool } from '../kernels/pool.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from '../kernels/types.js';
 import type { ValueLayout } from './assign-layouts.js';
@@ -41,8 +43,10 @@ export function opKeyOf(node: Node): string {
 }
 
 export function isSmallOp(key: string): boolean {
-  return key in UNARY_OF || key in BINARY_OF || key in POOLS;
+  return key in UNARY_OF || key in BINARY_OF || key in POOLS || key in MOVES;
 }
+
+const MOVES: Record<string, true> = { Identity: true, 'edgecnn:ChannelShuffle': true };
 
 const POOLS: Record<string, true> = {
   MaxPool: true,
@@ -117,6 +121,7 @@ export function lowerSmall(node: Node, ctx: SelectContext): LoweredKernel | unde
   if (key in BINARY_OF) return lowerBinary(node, BINARY_OF[key]!, ctx);
   if (key === 'MaxPool' || key === 'AveragePool') return lowerPool(node, ctx);
   if (key === 'GlobalAveragePool' || key === 'GlobalMaxPool' || key === 'ReduceMean') return lowerGlobalPool(node, ctx);
+  if (key in MOVES) return lowerMove(node, ctx);
   return undefined;
 }
 
@@ -303,4 +308,26 @@ function lowerGlobalPool(node: Node, ctx: SelectContext): LoweredKernel | undefi
     input: refOf(node, x, a.inputs[0]),
     output: { addrBytes: a.outputs[0]!, pixelStride: y.layout === 'nhwc' ? y.pixelStride : C },
   }));
+}
+
+/** Identity that is not an alias (a copy into a concat slice) and the channel shuffle: out-of-place moves. */
+function lowerMove(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const x = arena(ctx, node.inputs[0]);
+  const y = arena(ctx, node.outputs[0]);
+  if (!x || !y || x.layout !== y.layout || x.type.shape.join() !== y.type.shape.join()) return undefined;
+  const g = geometry(x);
+  const bytes = 8 * g.pixels * g.channels;
+  const addrs = (a: KernelAddresses): { input: ActivationRef; output: ActivationRef } => ({
+    input: refOf(node, x, a.inputs[0]),
+    output: refOf(node, y, a.outputs[0]),
+  });
+  if (node.opType === 'Identity') {
+    const spec: CopySpec = { ...g, dense: isDense(x) && isDense(y) };
+    const v = firstVariant(copy, spec, ctx.relaxedSimd);
+    return v && wrap(copy, spec, v, bytes, [], addrs);
+  }
+  if (x.layout !== 'nhwc') return undefined;
+  const spec: ChannelShuffleSpec = { ...g, groups: attrInt(node, 'group', 1) };
+  const v = firstVariant(channelShuffle, spec, ctx.relaxedSimd);
+  return v && wrap(channelShuffle, spec, v, bytes, [], addrs);
 }
