@@ -35,18 +35,10 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
   v(4, 8, 'wasmrelaxed'),
   v(2, 16, 'wasmrelaxed'),
   v(3, 8, 'wasmrelaxed'),
-  v(6, 8, 'wasmrelaxed'),
-  v(3, 16, 'wasmrelaxed'),
-  v(5, 8, 'wasmrelaxed'),
-  v(4, 8, 'wasmrelaxed', 2),
   v(1, 8, 'wasmrelaxed'),
   v(4, 8, 'wasmsimd'),
   v(2, 16, 'wasmsimd'),
   v(3, 8, 'wasmsimd'),
-  v(6, 8, 'wasmsimd'),
-  v(3, 16, 'wasmsimd'),
-  v(5, 8, 'wasmsimd'),
-  v(4, 8, 'wasmsimd', 2),
   v(1, 8, 'wasmsimd'),
 ];
 
