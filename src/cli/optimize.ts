@@ -29,17 +29,27 @@ function parseInputShapes(specs: readonly string[]): Record<string, number[]> | 
 }
 
 /** The feeds for a model: `--input` (raw float32, the single input) or a seeded synthetic tensor per input. */
-async function makeInputs(model: Model, file: string | undefined, shapes: Record<string, number[]> | undefined): Promise<Record<string, Tensor>> {
+async function makeInputs(
+  model: Model,
+  file: string | undefined,
+  shapes: Record<string, number[]> | undefined,
+): Promise<Record<string, Tensor>> {
   const feeds: Record<string, Tensor> = {};
   const ins = runtimeInputs(model.graph);
   if (file !== undefined && ins.length !== 1) {
-    throw new EdgecnnError(`--input gives one raw float32 tensor but the model has ${ins.length} inputs`, 'bad-argument');
+    throw new EdgecnnError(
+      `--input gives one raw float32 tensor but the model has ${ins.length} inputs`,
+      'bad-argument',
+    );
   }
   for (const [k, vi] of ins.entries()) {
     const declared = model.graph.inputs.find((i) => i.name === vi.name)?.shape;
     const shape = shapes?.[vi.name] ?? declared;
     if (!shape || !shape.every((d) => typeof d === 'number')) {
-      throw new EdgecnnError(`input '${vi.name}' has an unknown shape; give it with --input-shape ${vi.name}=...`, 'bad-argument');
+      throw new EdgecnnError(
+        `input '${vi.name}' has an unknown shape; give it with --input-shape ${vi.name}=...`,
+        'bad-argument',
+      );
     }
     const dims = shape as number[];
     if (vi.dtype !== undefined && vi.dtype !== 'float32') {
@@ -53,7 +63,10 @@ async function makeInputs(model: Model, file: string | undefined, shapes: Record
         throw new EdgecnnError(`cannot read input file '${file}': ${(e as Error).message}`, 'missing-file');
       }
       if (buf.byteLength !== sizeOf(dims) * 4) {
-        throw new EdgecnnError(`input file '${file}' has ${buf.byteLength} bytes; input '${vi.name}' [${dims.join(',')}] needs ${sizeOf(dims) * 4}`, 'bad-input');
+        throw new EdgecnnError(
+          `input file '${file}' has ${buf.byteLength} bytes; input '${vi.name}' [${dims.join(',')}] needs ${sizeOf(dims) * 4}`,
+          'bad-input',
+        );
       }
       const data = new Float32Array(sizeOf(dims));
       new Uint8Array(data.buffer).set(buf);
@@ -66,12 +79,16 @@ async function makeInputs(model: Model, file: string | undefined, shapes: Record
 }
 
 /** Largest absolute difference over all outputs, and the largest output magnitude (for a relative figure). */
-export function outputDrift(a: Record<string, Tensor>, b: Record<string, Tensor>): { maxAbs: number; maxMagnitude: number } {
+export function outputDrift(
+  a: Record<string, Tensor>,
+  b: Record<string, Tensor>,
+): { maxAbs: number; maxMagnitude: number } {
   let maxAbs = 0;
   let maxMagnitude = 0;
   for (const [name, t] of Object.entries(a)) {
     const u = b[name];
-    if (!u || u.data.length !== t.data.length) throw new EdgecnnError(`output '${name}' differs in shape between the two models`, 'internal');
+    if (!u || u.data.length !== t.data.length)
+      throw new EdgecnnError(`output '${name}' differs in shape between the two models`, 'internal');
     for (let i = 0; i < t.data.length; i++) {
       const x = Number(t.data[i]);
       maxMagnitude = Math.max(maxMagnitude, Math.abs(x));
@@ -85,7 +102,10 @@ function countsTable(before: Map<string, number>, after: Map<string, number>): s
   const ops = [...new Set([...before.keys(), ...after.keys()])].sort();
   const w = Math.max(8, ...ops.map((o) => o.length));
   const lines = [`${'operator'.padEnd(w)}  before   after`];
-  for (const op of ops) lines.push(`${op.padEnd(w)}  ${String(before.get(op) ?? 0).padStart(6)}  ${String(after.get(op) ?? 0).padStart(6)}`);
+  for (const op of ops)
+    lines.push(
+      `${op.padEnd(w)}  ${String(before.get(op) ?? 0).padStart(6)}  ${String(after.get(op) ?? 0).padStart(6)}`,
+    );
   return lines.join('\n');
 }
 
@@ -96,13 +116,24 @@ export const command: Command = {
   flags: {
     output: { type: 'string', description: 'output ONNX file (same as -o)' },
     level: { type: 'number', description: 'optimization level 0, 1 or 2 (default 2)' },
-    'disable-pass': { type: 'string', multiple: true, description: 'skip a pass by name (repeatable, or comma-separated)' },
+    'disable-pass': {
+      type: 'string',
+      multiple: true,
+      description: 'skip a pass by name (repeatable, or comma-separated)',
+    },
     'print-after': { type: 'string', multiple: true, description: 'print the graph after a pass (repeatable)' },
     report: { type: 'boolean', description: 'print the per-pass table (time, node counts) and per-operator counts' },
     'verify-each': { type: 'boolean', description: 'verify the graph after every pass' },
-    'hard-activations': { type: 'boolean', description: 'approximate Sigmoid -> HardSigmoid, SiLU -> HardSwish; reports the drift' },
+    'hard-activations': {
+      type: 'boolean',
+      description: 'approximate Sigmoid -> HardSigmoid, SiLU -> HardSwish; reports the drift',
+    },
     input: { type: 'string', description: 'raw float32 input file for the drift measurement' },
-    'input-shape': { type: 'string', multiple: true, description: 'NAME=1,3,224,224: fix an input shape (enables more folding)' },
+    'input-shape': {
+      type: 'string',
+      multiple: true,
+      description: 'NAME=1,3,224,224: fix an input shape (enables more folding)',
+    },
   },
   async run(positionals, flags) {
     // The shared parser has no short flags; accept `-o FILE` from the positionals.
@@ -115,7 +146,8 @@ export const command: Command = {
       rest.splice(o, 2);
     }
     const modelPath = rest[0];
-    if (!modelPath || rest.length > 1) throw new EdgecnnError(`optimize needs exactly one model file, got ${rest.length}`, 'bad-argument');
+    if (!modelPath || rest.length > 1)
+      throw new EdgecnnError(`optimize needs exactly one model file, got ${rest.length}`, 'bad-argument');
     if (!output) throw new EdgecnnError('optimize needs an output file: -o <out.onnx>', 'bad-argument');
     const levelNum = flagNumber(flags, 'level') ?? 2;
     if (!(OPT_LEVELS as readonly number[]).includes(levelNum)) {
@@ -137,14 +169,21 @@ export const command: Command = {
     await saveModel(result.model, output);
     const before = opCounts(model.graph);
     const after = opCounts(result.model.graph);
-    console.log(`${modelPath}: ${model.graph.nodes.length} nodes -> ${result.model.graph.nodes.length} nodes; wrote ${output}`);
+    console.log(
+      `${modelPath}: ${model.graph.nodes.length} nodes -> ${result.model.graph.nodes.length} nodes; wrote ${output}`,
+    );
     if (flagBool(flags, 'report')) {
       console.log(`\n${formatPassTable(result.passes)}\n\n${countsTable(before, after)}`);
     } else if (result.notes.length > 0) {
       console.log(`${result.notes.length} note(s) on what was skipped (see --report)`);
     }
     if (hard) {
-      const exact = optimize(model, { level, disablePasses: flagList(flags, 'disable-pass'), forExport: true, ...(inputShapes ? { inputShapes } : {}) });
+      const exact = optimize(model, {
+        level,
+        disablePasses: flagList(flags, 'disable-pass'),
+        forExport: true,
+        ...(inputShapes ? { inputShapes } : {}),
+      });
       const feeds = await makeInputs(model, flagString(flags, 'input'), inputShapes);
       const d = outputDrift(runReference(exact.model, feeds), runReference(result.model, feeds));
       const rel = d.maxMagnitude > 0 ? d.maxAbs / d.maxMagnitude : d.maxAbs;

@@ -101,10 +101,14 @@ export class GraphBuilder {
   }
 
   /** Add a node; returns all its output names. */
-  nodeOutputs(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: NodeOptions = {}): string[] {
+  nodeOutputs(
+    opType: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    opts: NodeOptions = {},
+  ): string[] {
     const base = opType.toLowerCase();
-    const outputs =
-      opts.outputs ?? Array.from({ length: opts.outputCount ?? 1 }, () => `${base}_${this.counter++}`);
+    const outputs = opts.outputs ?? Array.from({ length: opts.outputCount ?? 1 }, () => `${base}_${this.counter++}`);
     const attributes = new Map<string, Attribute>();
     for (const [k, v] of Object.entries(attrs)) attributes.set(k, toAttribute(v));
     const node: Node = {

@@ -10,7 +10,12 @@ test('printGraph shows inputs, small constants, attributes in name order, domain
   b.init('s', i64([2], [1, -1]));
   b.init('big', f32([9], new Array(9).fill(0.5)));
   const r = b.node('Reshape', [x, 's'], {}, { outputs: ['r'] });
-  const y = b.node('FusedConv', [r, 'big', ''], { pads: [1, 1], activation: 'Relu', alpha: attr.float(1) }, { domain: 'edgecnn', outputs: ['y'] });
+  const y = b.node(
+    'FusedConv',
+    [r, 'big', ''],
+    { pads: [1, 1], activation: 'Relu', alpha: attr.float(1) },
+    { domain: 'edgecnn', outputs: ['y'] },
+  );
   b.output(y, 'float32', [1, 9]);
   assert.equal(
     printGraph(b.graph),
@@ -25,7 +30,13 @@ test('printGraph shows inputs, small constants, attributes in name order, domain
       '}',
     ].join('\n'),
   );
-  assert.deepEqual([...opCounts(b.graph)], [['Reshape', 1], ['edgecnn.FusedConv', 1]]);
+  assert.deepEqual(
+    [...opCounts(b.graph)],
+    [
+      ['Reshape', 1],
+      ['edgecnn.FusedConv', 1],
+    ],
+  );
 });
 
 test('printGraph rounds floats to float32 precision', () => {

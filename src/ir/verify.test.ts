@@ -35,7 +35,10 @@ test('use before definition and undefined inputs are told apart', () => {
   b.node('Neg', [x], {}, { outputs: ['later'] });
   b.node('Add', ['a', 'nowhere'], {}, { outputs: ['z'] });
   b.output('z');
-  assert.deepEqual(verifyErrors(b.graph).map((p) => p.kind), ['use-before-definition', 'undefined-input']);
+  assert.deepEqual(
+    verifyErrors(b.graph).map((p) => p.kind),
+    ['use-before-definition', 'undefined-input'],
+  );
 });
 
 test('graph outputs must be defined; dead nodes and unused initializers are warnings', () => {
@@ -45,7 +48,10 @@ test('graph outputs must be defined; dead nodes and unused initializers are warn
   b.node('Relu', [x]);
   b.output('missing');
   assert.deepEqual(kinds(b.graph).sort(), ['dangling-output', 'undefined-graph-output', 'unused-initializer']);
-  assert.deepEqual(verifyErrors(b.graph).map((p) => p.kind), ['undefined-graph-output']);
+  assert.deepEqual(
+    verifyErrors(b.graph).map((p) => p.kind),
+    ['undefined-graph-output'],
+  );
 });
 
 test('initializer and value_info consistency', () => {

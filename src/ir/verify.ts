@@ -60,10 +60,14 @@ export function subgraphOuterUses(node: Node): Set<string> {
 export function verifyGraph(graph: Graph): Problem[] {
   const problems: Problem[] = [];
   const err = (kind: ProblemKind, message: string, node?: string): void => {
-    problems.push(node === undefined ? { kind, severity: 'error', message } : { kind, severity: 'error', message, node });
+    problems.push(
+      node === undefined ? { kind, severity: 'error', message } : { kind, severity: 'error', message, node },
+    );
   };
   const warn = (kind: ProblemKind, message: string, node?: string): void => {
-    problems.push(node === undefined ? { kind, severity: 'warning', message } : { kind, severity: 'warning', message, node });
+    problems.push(
+      node === undefined ? { kind, severity: 'warning', message } : { kind, severity: 'warning', message, node },
+    );
   };
 
   // Where each value is defined: 'input', 'initializer' or the defining node's name.
@@ -77,7 +81,10 @@ export function verifyGraph(graph: Graph): Problem[] {
     if (!defined.has(name)) defined.set(name, 'initializer');
     const want = sizeOf(t.shape);
     if (t.data.length !== want) {
-      err('initializer-mismatch', `initializer '${name}' has ${t.data.length} elements but shape [${t.shape.join(',')}] needs ${want}`);
+      err(
+        'initializer-mismatch',
+        `initializer '${name}' has ${t.data.length} elements but shape [${t.shape.join(',')}] needs ${want}`,
+      );
     }
     const asInput = graph.inputs.find((i) => i.name === name);
     if (asInput) {
@@ -85,7 +92,10 @@ export function verifyGraph(graph: Graph): Problem[] {
         err('initializer-mismatch', `initializer '${name}' is ${t.dtype} but its graph input says ${asInput.dtype}`);
       }
       if (asInput.shape !== undefined && !shapeAgrees(asInput.shape, t.shape)) {
-        err('initializer-mismatch', `initializer '${name}' has shape [${t.shape.join(',')}] but its graph input says [${asInput.shape.join(',')}]`);
+        err(
+          'initializer-mismatch',
+          `initializer '${name}' has shape [${t.shape.join(',')}] but its graph input says [${asInput.shape.join(',')}]`,
+        );
       }
     }
   }
@@ -102,7 +112,11 @@ export function verifyGraph(graph: Graph): Problem[] {
       used.add(i);
       if (defined.has(i)) continue;
       if (laterDefs.has(i)) {
-        err('use-before-definition', `${nodeLabel(n)} uses '${i}' before node '${laterDefs.get(i)}' defines it`, n.name);
+        err(
+          'use-before-definition',
+          `${nodeLabel(n)} uses '${i}' before node '${laterDefs.get(i)}' defines it`,
+          n.name,
+        );
       } else {
         err('undefined-input', `${nodeLabel(n)} uses '${i}', which nothing defines`, n.name);
       }
@@ -111,7 +125,11 @@ export function verifyGraph(graph: Graph): Problem[] {
       if (o === '') continue;
       const prev = defined.get(o);
       if (prev !== undefined) {
-        err('multiple-definition', `'${o}' is defined by ${nodeLabel(n)} and already by ${prev === 'graph input' || prev === 'initializer' ? 'a ' + prev : `node '${prev}'`}`, n.name);
+        err(
+          'multiple-definition',
+          `'${o}' is defined by ${nodeLabel(n)} and already by ${prev === 'graph input' || prev === 'initializer' ? 'a ' + prev : `node '${prev}'`}`,
+          n.name,
+        );
       }
       defined.set(o, n.name);
     }
@@ -120,7 +138,8 @@ export function verifyGraph(graph: Graph): Problem[] {
   const outputNames = new Set<string>();
   for (const o of graph.outputs) {
     outputNames.add(o.name);
-    if (!defined.has(o.name)) err('undefined-graph-output', `graph output '${o.name}' is not defined by any node, input or initializer`);
+    if (!defined.has(o.name))
+      err('undefined-graph-output', `graph output '${o.name}' is not defined by any node, input or initializer`);
   }
 
   for (const n of graph.nodes) {
@@ -147,7 +166,10 @@ export function verifyGraph(graph: Graph): Problem[] {
         err('value-info-mismatch', `value_info says '${name}' is ${vi.dtype} but the initializer is ${t.dtype}`);
       }
       if (vi.shape !== undefined && !shapeAgrees(vi.shape, t.shape)) {
-        err('value-info-mismatch', `value_info says '${name}' has shape [${vi.shape.join(',')}] but the initializer has [${t.shape.join(',')}]`);
+        err(
+          'value-info-mismatch',
+          `value_info says '${name}' has shape [${vi.shape.join(',')}] but the initializer has [${t.shape.join(',')}]`,
+        );
       }
     }
   }

@@ -24,7 +24,9 @@ export function decomposeBatchNorm(graph: Graph, ctx: Pick<PassContext, 'note' |
     const affine = batchNormAffine(graph, index, bn);
     const rank = types.get(bn.inputs[0] ?? '')?.shape?.length;
     if (!affine || rank === undefined || rank < 2) {
-      ctx.note(`left BatchNormalization '${bn.name}': ${affine ? 'rank of its input is unknown' : 'parameters are not constant'}`);
+      ctx.note(
+        `left BatchNormalization '${bn.name}': ${affine ? 'rank of its input is unknown' : 'parameters are not constant'}`,
+      );
       out.push(bn);
       continue;
     }
@@ -36,8 +38,22 @@ export function decomposeBatchNorm(graph: Graph, ctx: Pick<PassContext, 'note' |
     graph.initializers.set(t, f32(shape, affine.shift));
     const mid = namer(`${bn.outputs[0]}_scaled`);
     out.push(
-      { name: namer(`${bn.name}_mul`), opType: 'Mul', domain: '', inputs: [bn.inputs[0]!, s], outputs: [mid], attributes: new Map() },
-      { name: namer(`${bn.name}_add`), opType: 'Add', domain: '', inputs: [mid, t], outputs: [bn.outputs[0]!], attributes: new Map() },
+      {
+        name: namer(`${bn.name}_mul`),
+        opType: 'Mul',
+        domain: '',
+        inputs: [bn.inputs[0]!, s],
+        outputs: [mid],
+        attributes: new Map(),
+      },
+      {
+        name: namer(`${bn.name}_add`),
+        opType: 'Add',
+        domain: '',
+        inputs: [mid, t],
+        outputs: [bn.outputs[0]!],
+        attributes: new Map(),
+      },
     );
   }
   graph.nodes = out;

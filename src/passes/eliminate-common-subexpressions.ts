@@ -9,11 +9,20 @@ import type { Tensor } from '../ir/tensor.js';
 import { removeNodes, replaceUses } from './graph-utils.js';
 import type { Pass } from './pass.js';
 
-const NONDETERMINISTIC = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+const NONDETERMINISTIC = new Set([
+  'RandomNormal',
+  'RandomNormalLike',
+  'RandomUniform',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+]);
 const MAX_MERGE_ELEMS = 1024;
 
 function tensorKey(t: Tensor): string {
-  const body = Array.isArray(t.data) ? JSON.stringify(t.data) : Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64');
+  const body = Array.isArray(t.data)
+    ? JSON.stringify(t.data)
+    : Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64');
   return `${t.dtype}[${t.shape.join(',')}]${body}`;
 }
 
@@ -71,9 +80,7 @@ export function eliminateCommonSubexpressions(graph: Graph): Graph {
       continue;
     }
     // Graph outputs keep their names, and an output used here must exist on the first node too.
-    const ok = n.outputs.every(
-      (o, i) => o === '' || (!outputs.has(o) && (first.outputs[i] !== '' || !used.has(o))),
-    );
+    const ok = n.outputs.every((o, i) => o === '' || (!outputs.has(o) && (first.outputs[i] !== '' || !used.has(o))));
     if (!ok) continue;
     n.outputs.forEach((o, i) => {
       if (o !== '' && first.outputs[i] !== '') replaceUses(graph, o, first.outputs[i]!);

@@ -18,7 +18,10 @@ test('removes nodes, initializers and value infos no output depends on', () => {
   b.output(y);
   const before = b.model();
   const after = applyPasses(before, [eliminateDeadNodesPass]).model;
-  assert.equal(printGraph(after.graph), ['graph g {', '  input %x: float32[2]', '  %y = Relu(%x)', '  return %y: ?[*]', '}'].join('\n'));
+  assert.equal(
+    printGraph(after.graph),
+    ['graph g {', '  input %x: float32[2]', '  %y = Relu(%x)', '  return %y: ?[*]', '}'].join('\n'),
+  );
   assert.equal(after.graph.valueInfo.size, 0);
   assertEquivalent(before, after);
   // The input model is untouched.

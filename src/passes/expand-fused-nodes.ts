@@ -20,12 +20,26 @@ interface Emit {
   out: Node[];
 }
 
-function emit(e: Emit, base: string, opType: string, inputs: string[], output: string, attrs: [string, Attribute][] = []): void {
+function emit(
+  e: Emit,
+  base: string,
+  opType: string,
+  inputs: string[],
+  output: string,
+  attrs: [string, Attribute][] = [],
+): void {
   e.out.push({ name: e.namer(base), opType, domain: '', inputs, outputs: [output], attributes: new Map(attrs) });
 }
 
 /** Nodes computing activation `kind` of `x` into `y`. */
-function emitActivation(e: Emit, base: string, kind: Activation, params: readonly number[], x: string, y: string): void {
+function emitActivation(
+  e: Emit,
+  base: string,
+  kind: Activation,
+  params: readonly number[],
+  x: string,
+  y: string,
+): void {
   const float = (value: number): Attribute => ({ kind: 'float', value });
   switch (kind) {
     case 'Relu':
@@ -98,7 +112,9 @@ export function expandFusedNodes(graph: Graph, ctx: Pick<PassContext, 'opset'>):
       continue;
     }
     if (n.opType !== 'FusedConv' && n.opType !== 'FusedGemm') {
-      throw new Error(`expand-fused-nodes: node '${n.name}' has edgecnn operator '${n.opType}', which has no ONNX expansion`);
+      throw new Error(
+        `expand-fused-nodes: node '${n.name}' has edgecnn operator '${n.opType}', which has no ONNX expansion`,
+      );
     }
     const act = readActivation(n);
     const residual = n.opType === 'FusedConv' ? (n.inputs[3] ?? '') : '';

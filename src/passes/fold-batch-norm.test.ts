@@ -22,12 +22,24 @@ test('BatchNormalization folds into a grouped Conv with and without bias (5 chan
     const x = b.input('x', 'float32', [1, 5, 7, 6]);
     b.randomInit('w', [5, 1, 3, 3], 1);
     if (withBias) b.randomInit('bias', [5], 2);
-    const c = b.node('Conv', [x, 'w', ...(withBias ? ['bias'] : [])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 5 });
-    const y = b.node('BatchNormalization', [c, ...bnParams(b, 5, 10)], { epsilon: attr.float(1e-3) }, { outputs: ['y'] });
+    const c = b.node('Conv', [x, 'w', ...(withBias ? ['bias'] : [])], {
+      kernel_shape: [3, 3],
+      pads: [1, 1, 1, 1],
+      group: 5,
+    });
+    const y = b.node(
+      'BatchNormalization',
+      [c, ...bnParams(b, 5, 10)],
+      { epsilon: attr.float(1e-3) },
+      { outputs: ['y'] },
+    );
     b.output(y);
     const before = b.model(13);
     const after = applyPasses(before, [foldBatchNormPass, eliminateDeadNodesPass]).model;
-    assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Conv']);
+    assert.deepEqual(
+      after.graph.nodes.map((n) => n.opType),
+      ['Conv'],
+    );
     assert.equal(after.graph.nodes[0]!.outputs[0], 'y');
     assertEquivalent(before, after);
   }
@@ -41,7 +53,10 @@ test('BatchNormalization folds into ConvTranspose with groups (W is [C, M/g, k, 
   b.output(b.node('BatchNormalization', [c, ...bnParams(b, 6, 20)], {}, { outputs: ['y'] }));
   const before = b.model(13);
   const after = applyPasses(before, [foldBatchNormPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['ConvTranspose']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['ConvTranspose'],
+  );
   assertEquivalent(before, after);
 });
 
@@ -54,7 +69,10 @@ test('BatchNormalization folds into Gemm (transB, alpha, beta, bias C)', () => {
   b.output(b.node('BatchNormalization', [g, ...bnParams(b, 5, 30)], {}, { outputs: ['y'] }));
   const before = b.model(13);
   const after = applyPasses(before, [foldBatchNormPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Gemm']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Gemm'],
+  );
   assertEquivalent(before, after);
 });
 
@@ -67,8 +85,16 @@ test('a BN whose producer has another user is decomposed to Mul+Add instead, the
   b.output(y);
   b.output(c);
   const before = b.model(13);
-  const r = applyPasses(before, [foldBatchNormPass, decomposeBatchNormPass, foldConvMulAddPass, eliminateDeadNodesPass]);
-  assert.deepEqual(r.model.graph.nodes.map((n) => n.opType), ['Conv', 'Mul', 'Add']);
+  const r = applyPasses(before, [
+    foldBatchNormPass,
+    decomposeBatchNormPass,
+    foldConvMulAddPass,
+    eliminateDeadNodesPass,
+  ]);
+  assert.deepEqual(
+    r.model.graph.nodes.map((n) => n.opType),
+    ['Conv', 'Mul', 'Add'],
+  );
   assert.deepEqual([...r.model.graph.initializers.get('BatchNormalization_1_scale')!.shape], [3, 1, 1]);
   assertEquivalent(before, r.model);
 });
@@ -80,7 +106,10 @@ test('a lone BN after a non-conv op becomes a per-channel scale and shift', () =
   b.output(b.node('BatchNormalization', [r, ...bnParams(b, 3, 50)], {}, { outputs: ['y'] }));
   const before = b.model(13);
   const after = applyPasses(before, [foldBatchNormPass, decomposeBatchNormPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Relu', 'Mul', 'Add']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Relu', 'Mul', 'Add'],
+  );
   assertEquivalent(before, after);
 });
 
@@ -94,7 +123,10 @@ test('non-constant BN statistics are left alone with a note', () => {
   const c = b.node('Conv', [x, 'w'], { kernel_shape: [1, 1] });
   b.output(b.node('BatchNormalization', [c, 'one', 'zero', m, 'one'], {}, { outputs: ['y'] }));
   const r = applyPasses(b.model(13), [foldBatchNormPass, decomposeBatchNormPass]);
-  assert.deepEqual(r.model.graph.nodes.map((n) => n.opType), ['Conv', 'BatchNormalization']);
+  assert.deepEqual(
+    r.model.graph.nodes.map((n) => n.opType),
+    ['Conv', 'BatchNormalization'],
+  );
   assert.match(r.notes.join('\n'), /not constant/);
   void randomF32;
 });

@@ -29,13 +29,20 @@ export function batchNormAffine(
   bn: Node,
 ): { scale: Float64Array; shift: Float64Array } | undefined {
   const ps = bn.inputs.slice(1, 5).map((n) => constantOf(graph, index, n));
-  if (ps.length !== 4 || ps.some((t) => t === undefined || t.dtype !== 'float32' || t.shape.length !== 1)) return undefined;
-  const [gamma, beta, mean, variance] = ps.map((t) => f64Of(t!)) as [Float64Array, Float64Array, Float64Array, Float64Array];
+  if (ps.length !== 4 || ps.some((t) => t === undefined || t.dtype !== 'float32' || t.shape.length !== 1))
+    return undefined;
+  const [gamma, beta, mean, variance] = ps.map((t) => f64Of(t!)) as [
+    Float64Array,
+    Float64Array,
+    Float64Array,
+    Float64Array,
+  ];
   const c = gamma.length;
   if (beta.length !== c || mean.length !== c || variance.length !== c) return undefined;
   if (attrInt(bn, 'training_mode', 0) !== 0) return undefined;
   // Extra outputs (running stats in training form) must be unused.
-  if (bn.outputs.slice(1).some((o) => o !== '' && (index.consumers.has(o) || index.graphOutputs.has(o)))) return undefined;
+  if (bn.outputs.slice(1).some((o) => o !== '' && (index.consumers.has(o) || index.graphOutputs.has(o))))
+    return undefined;
   const eps = attrFloat(bn, 'epsilon', 1e-5);
   const scale = new Float64Array(c);
   const shift = new Float64Array(c);
@@ -47,7 +54,14 @@ export function batchNormAffine(
   return { scale, shift };
 }
 
-function foldIntoConv(graph: Graph, index: GraphIndex, p: Node, scale: Float64Array, shift: Float64Array, namer: (b: string) => string): boolean {
+function foldIntoConv(
+  graph: Graph,
+  index: GraphIndex,
+  p: Node,
+  scale: Float64Array,
+  shift: Float64Array,
+  namer: (b: string) => string,
+): boolean {
   const transpose = p.opType === 'ConvTranspose';
   const w = constantOf(graph, index, p.inputs[1] ?? '');
   if (!w || w.dtype !== 'float32' || w.shape.length < 3) return false;
@@ -67,7 +81,14 @@ function foldIntoConv(graph: Graph, index: GraphIndex, p: Node, scale: Float64Ar
   return true;
 }
 
-function foldIntoGemm(graph: Graph, index: GraphIndex, p: Node, scale: Float64Array, shift: Float64Array, namer: (b: string) => string): boolean {
+function foldIntoGemm(
+  graph: Graph,
+  index: GraphIndex,
+  p: Node,
+  scale: Float64Array,
+  shift: Float64Array,
+  namer: (b: string) => string,
+): boolean {
   const b = constantOf(graph, index, p.inputs[1] ?? '');
   if (!b || b.dtype !== 'float32' || b.shape.length !== 2) return false;
   const transB = attrInt(p, 'transB', 0) !== 0;
@@ -76,7 +97,12 @@ function foldIntoGemm(graph: Graph, index: GraphIndex, p: Node, scale: Float64Ar
   const cName = p.inputs[2] ?? '';
   const c = cName === '' ? undefined : constantOf(graph, index, cName);
   // C must broadcast per column: [], [1], [M], [1, M].
-  if (cName !== '' && (!c || c.dtype !== 'float32' || !(c.data.length === 1 || (c.data.length === m && c.shape[c.shape.length - 1] === m)))) {
+  if (
+    cName !== '' &&
+    (!c ||
+      c.dtype !== 'float32' ||
+      !(c.data.length === 1 || (c.data.length === m && c.shape[c.shape.length - 1] === m)))
+  ) {
     return false;
   }
   const beta = attrFloat(p, 'beta', 1);
@@ -118,11 +144,14 @@ export function foldBatchNorm(graph: Graph, ctx?: Pick<PassContext, 'note'>): Gr
       ctx?.note(`left BatchNormalization '${bn.name}': parameters are not constant per-channel float32`);
       continue;
     }
-    const ok = p.opType === 'Gemm'
-      ? foldIntoGemm(graph, index, p, affine.scale, affine.shift, namer)
-      : foldIntoConv(graph, index, p, affine.scale, affine.shift, namer);
+    const ok =
+      p.opType === 'Gemm'
+        ? foldIntoGemm(graph, index, p, affine.scale, affine.shift, namer)
+        : foldIntoConv(graph, index, p, affine.scale, affine.shift, namer);
     if (!ok) {
-      ctx?.note(`left BatchNormalization '${bn.name}': its ${p.opType} '${p.name}' has non-constant or mismatched weights`);
+      ctx?.note(
+        `left BatchNormalization '${bn.name}': its ${p.opType} '${p.name}' has non-constant or mismatched weights`,
+      );
       continue;
     }
     // The producer now computes the BN output directly; it keeps its place, which precedes every BN consumer.

@@ -45,11 +45,17 @@ test('shape arithmetic folds to one constant for a concrete input shape', () => 
 test('a symbolic batch keeps Shape and what depends on it, but the user can fix the shape', () => {
   const before = shuffleGraph('N');
   const kept = applyPasses(before, [foldConstantsPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(kept.graph.nodes.map((n) => n.opType), ['Shape', 'Gather', 'Div', 'Unsqueeze', 'Concat', 'Reshape']);
+  assert.deepEqual(
+    kept.graph.nodes.map((n) => n.opType),
+    ['Shape', 'Gather', 'Div', 'Unsqueeze', 'Concat', 'Reshape'],
+  );
   // The Constant node did become an initializer.
   assert.ok(kept.graph.initializers.has('groups'));
   const fixed = applyPasses(before, [foldConstantsPass, eliminateDeadNodesPass], { x: [4, 6, 5, 3] }).model;
-  assert.deepEqual(fixed.graph.nodes.map((n) => n.opType), ['Reshape']);
+  assert.deepEqual(
+    fixed.graph.nodes.map((n) => n.opType),
+    ['Reshape'],
+  );
   assert.equal(printGraph(fixed.graph).includes('{2,2,-1,5,3}'), true);
 });
 
@@ -66,7 +72,10 @@ test('constant float subgraphs fold; graph outputs and random ops stay', () => {
   const c = b.node('Neg', ['a'], {}, { outputs: ['c'] });
   b.output(c);
   const after = applyPasses(b.model(13), [foldConstantsPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['RandomUniform', 'Mul', 'Neg']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['RandomUniform', 'Mul', 'Neg'],
+  );
   const ev = after.graph.initializers.get('e')!;
   assert.ok(Math.abs(Number(ev.data[2]) - Math.exp(9)) / Math.exp(9) < 1e-6);
 });

@@ -18,7 +18,15 @@ import type { Pass, PassContext } from './pass.js';
  * Random ops are not functions of their inputs. DequantizeLinear of constant int8 weights stays: folding it would
  * turn a QDQ model's quantized weights into float ones, losing what the quantizer and int8 kernels read.
  */
-const NEVER_FOLD = new Set(['RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'DequantizeLinear']);
+const NEVER_FOLD = new Set([
+  'RandomNormal',
+  'RandomNormalLike',
+  'RandomUniform',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+  'DequantizeLinear',
+]);
 /** Folding must not blow up the file: outputs beyond this many elements fold only when no larger than the inputs. */
 const MAX_GROWTH_ELEMS = 1 << 16;
 

@@ -21,7 +21,10 @@ test('Conv -> Mul([C,1,1]) -> Add(scalar) -> Sub -> Div folds into W and B (odd 
   b.output(b.node('Div', [s, 'd'], {}, { outputs: ['y'] }));
   const before = b.model(13);
   const after = applyPasses(before, [foldConvMulAddPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Conv']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Conv'],
+  );
   assertEquivalent(before, after);
 });
 

@@ -5,7 +5,10 @@ import { f32, i64 } from '../ir/tensor.js';
 import { foldPadPass } from './fold-pad.js';
 import { applyPasses, assertEquivalent } from './testing.js';
 
-function padded(next: 'Conv' | 'AveragePool' | 'MaxPool', opts: { value?: number; relu?: boolean; ownPads?: number[]; countIncludePad?: number } = {}) {
+function padded(
+  next: 'Conv' | 'AveragePool' | 'MaxPool',
+  opts: { value?: number; relu?: boolean; ownPads?: number[]; countIncludePad?: number } = {},
+) {
   const b = new GraphBuilder('g');
   const x = b.input('x', 'float32', [1, 3, 5, 7]);
   const src = opts.relu ? b.node('Relu', [x]) : x;
@@ -27,7 +30,10 @@ function padded(next: 'Conv' | 'AveragePool' | 'MaxPool', opts: { value?: number
 test('Pad folds into Conv pads (asymmetric)', () => {
   const before = padded('Conv', { ownPads: [1, 0, 0, 1] });
   const after = applyPasses(before, [foldPadPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Conv']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Conv'],
+  );
   const pads = after.graph.nodes[0]!.attributes.get('pads');
   assert.deepEqual(pads?.value, [2, 2, 2, 2]);
   assertEquivalent(before, after);
@@ -36,19 +42,32 @@ test('Pad folds into Conv pads (asymmetric)', () => {
 test('Pad folds into AveragePool with count_include_pad=1, and into MaxPool only after Relu', () => {
   const avg = padded('AveragePool');
   const avgAfter = applyPasses(avg, [foldPadPass]).model;
-  assert.deepEqual(avgAfter.graph.nodes.map((n) => n.opType), ['AveragePool']);
+  assert.deepEqual(
+    avgAfter.graph.nodes.map((n) => n.opType),
+    ['AveragePool'],
+  );
   assertEquivalent(avg, avgAfter);
 
   const maxRelu = padded('MaxPool', { relu: true });
   const maxAfter = applyPasses(maxRelu, [foldPadPass]).model;
-  assert.deepEqual(maxAfter.graph.nodes.map((n) => n.opType), ['Relu', 'MaxPool']);
+  assert.deepEqual(
+    maxAfter.graph.nodes.map((n) => n.opType),
+    ['Relu', 'MaxPool'],
+  );
   assertEquivalent(maxRelu, maxAfter);
 
   // Without the Relu, zero padding could win the max: no fold.
-  assert.deepEqual(applyPasses(padded('MaxPool'), [foldPadPass]).model.graph.nodes.map((n) => n.opType), ['Pad', 'MaxPool']);
+  assert.deepEqual(
+    applyPasses(padded('MaxPool'), [foldPadPass]).model.graph.nodes.map((n) => n.opType),
+    ['Pad', 'MaxPool'],
+  );
 });
 
 test('non-zero pad value and AveragePool that excludes its own padding stay', () => {
   assert.equal(applyPasses(padded('Conv', { value: 1 }), [foldPadPass]).model.graph.nodes.length, 2);
-  assert.equal(applyPasses(padded('AveragePool', { ownPads: [1, 1, 1, 1], countIncludePad: 0 }), [foldPadPass]).model.graph.nodes.length, 2);
+  assert.equal(
+    applyPasses(padded('AveragePool', { ownPads: [1, 1, 1, 1], countIncludePad: 0 }), [foldPadPass]).model.graph.nodes
+      .length,
+    2,
+  );
 });

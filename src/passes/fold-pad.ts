@@ -12,7 +12,13 @@ import { type GraphIndex, constantOf, hasSingleUse, indexGraph, isOp, removeNode
 import type { Pass, PassContext } from './pass.js';
 
 /** Pad amounts per axis and the constant value, or undefined when the Pad is not a plain constant pad. */
-function readPad(graph: Graph, index: GraphIndex, pad: Node, opset: number, rank: number): { pads: number[]; value: number } | undefined {
+function readPad(
+  graph: Graph,
+  index: GraphIndex,
+  pad: Node,
+  opset: number,
+  rank: number,
+): { pads: number[]; value: number } | undefined {
   if (attrString(pad, 'mode', 'constant') !== 'constant') return undefined;
   let pads: number[] | undefined;
   let value = 0;
@@ -75,7 +81,9 @@ export function foldPad(graph: Graph, ctx: Pick<PassContext, 'opset' | 'note'>):
     if ((!isConv && !isAvg && !isMax) || next.inputs[0] !== y) continue;
     if (attrString(next, 'auto_pad', 'NOTSET') !== 'NOTSET' && attrString(next, 'auto_pad', '') !== '') continue;
     if (attrInt(next, 'ceil_mode', 0) !== 0) continue;
-    const kernel = attrInts(next, 'kernel_shape') ?? (isConv ? constantOf(graph, index, next.inputs[1] ?? '')?.shape.slice(2) : undefined);
+    const kernel =
+      attrInts(next, 'kernel_shape') ??
+      (isConv ? constantOf(graph, index, next.inputs[1] ?? '')?.shape.slice(2) : undefined);
     if (!kernel) continue;
     const r = kernel.length;
     const rank = r + 2;

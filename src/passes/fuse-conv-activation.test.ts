@@ -25,11 +25,37 @@ function convThen(act: (b: GraphBuilder, c: string) => string, opset = 13) {
 test('each activation fuses into Conv with its parameters (with the reference as oracle)', () => {
   const cases: [string, (b: GraphBuilder, c: string) => string, string][] = [
     ['Relu', (b, c) => b.node('Relu', [c], {}, { outputs: ['y'] }), 'activation="Relu"'],
-    ['Clip', (b, c) => (b.init('lo', f32([], [0])), b.init('hi', f32([], [6])), b.node('Clip', [c, 'lo', 'hi'], {}, { outputs: ['y'] })), 'activation="Clip", activation_params=[0,6]'],
-    ['LeakyRelu', (b, c) => b.node('LeakyRelu', [c], { alpha: attr.float(0.1) }, { outputs: ['y'] }), 'activation="LeakyRelu", activation_params=[0.1]'],
-    ['HardSigmoid', (b, c) => b.node('HardSigmoid', [c], { alpha: attr.float(0.25) }, { outputs: ['y'] }), 'activation="HardSigmoid", activation_params=[0.25,0.5]'],
+    [
+      'Clip',
+      (b, c) => (
+        b.init('lo', f32([], [0])),
+        b.init('hi', f32([], [6])),
+        b.node('Clip', [c, 'lo', 'hi'], {}, { outputs: ['y'] })
+      ),
+      'activation="Clip", activation_params=[0,6]',
+    ],
+    [
+      'LeakyRelu',
+      (b, c) => b.node('LeakyRelu', [c], { alpha: attr.float(0.1) }, { outputs: ['y'] }),
+      'activation="LeakyRelu", activation_params=[0.1]',
+    ],
+    [
+      'HardSigmoid',
+      (b, c) => b.node('HardSigmoid', [c], { alpha: attr.float(0.25) }, { outputs: ['y'] }),
+      'activation="HardSigmoid", activation_params=[0.25,0.5]',
+    ],
     ['Sigmoid', (b, c) => b.node('Sigmoid', [c], {}, { outputs: ['y'] }), 'activation="Sigmoid"'],
-    ['HardSwish (x*HardSigmoid(x))', (b, c) => b.node('Mul', [c, b.node('HardSigmoid', [c], { alpha: attr.float(1 / 6), beta: attr.float(0.5) })], {}, { outputs: ['y'] }), 'activation="HardSwish"'],
+    [
+      'HardSwish (x*HardSigmoid(x))',
+      (b, c) =>
+        b.node(
+          'Mul',
+          [c, b.node('HardSigmoid', [c], { alpha: attr.float(1 / 6), beta: attr.float(0.5) })],
+          {},
+          { outputs: ['y'] },
+        ),
+      'activation="HardSwish"',
+    ],
     [
       'HardSwish (x*Clip(x+3,0,6)/6, paddle2onnx)',
       (b, c) => {
@@ -41,20 +67,30 @@ test('each activation fuses into Conv with its parameters (with the reference as
       },
       'activation="HardSwish"',
     ],
-    ['Silu (x*Sigmoid(x))', (b, c) => b.node('Mul', [b.node('Sigmoid', [c]), c], {}, { outputs: ['y'] }), 'activation="Silu"'],
+    [
+      'Silu (x*Sigmoid(x))',
+      (b, c) => b.node('Mul', [b.node('Sigmoid', [c]), c], {}, { outputs: ['y'] }),
+      'activation="Silu"',
+    ],
   ];
   for (const [name, act, want] of cases) {
     const before = convThen(act);
     const after = applyPasses(before, FUSION).model;
     const text = printGraph(after.graph);
     assert.equal(after.graph.nodes.length, 1, `${name}:\n${text}`);
-    assert.ok(text.includes(`%y = edgecnn.FusedConv(%x, %w, %bias) {${want}, kernel_shape=[3,3], pads=[1,1,1,1]}`), `${name}:\n${text}`);
+    assert.ok(
+      text.includes(`%y = edgecnn.FusedConv(%x, %w, %bias) {${want}, kernel_shape=[3,3], pads=[1,1,1,1]}`),
+      `${name}:\n${text}`,
+    );
     assertEquivalent(before, after);
   }
 });
 
 test('Clip before opset 11 reads min/max attributes; HardSwish at opset 14 is the ONNX op', () => {
-  const old = convThen((b, c) => b.node('Clip', [c], { min: attr.float(-1), max: attr.float(1) }, { outputs: ['y'] }), 10);
+  const old = convThen(
+    (b, c) => b.node('Clip', [c], { min: attr.float(-1), max: attr.float(1) }, { outputs: ['y'] }),
+    10,
+  );
   assert.match(printGraph(applyPasses(old, FUSION).model.graph), /activation_params=\[-1,1\]/);
   const hs = convThen((b, c) => b.node('HardSwish', [c], {}, { outputs: ['y'] }), 14);
   const after = applyPasses(hs, FUSION).model;
@@ -97,12 +133,18 @@ test('Gemm + Relu becomes FusedGemm; broadcast residuals, shared outputs and Rel
   b.output('c2');
   const before = b.model(13);
   const after = applyPasses(before, FUSION).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Conv', 'Add', 'Conv', 'Relu', 'Flatten', 'FusedGemm']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Conv', 'Add', 'Conv', 'Relu', 'Flatten', 'FusedGemm'],
+  );
   assertEquivalent(before, after);
 });
 
 test('x * HardSigmoid(x) with other parameters is not HardSwish', () => {
   const before = convThen((b, c) => b.node('Mul', [c, b.node('HardSigmoid', [c])], {}, { outputs: ['y'] }));
   const after = applyPasses(before, [fuseHardSwishPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Conv', 'HardSigmoid', 'Mul']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Conv', 'HardSigmoid', 'Mul'],
+  );
 });

@@ -13,13 +13,19 @@ import { type GraphIndex, constantOf, hasSingleUse, indexGraph, isOp, removeNode
 import type { Pass, PassContext } from './pass.js';
 
 /** The activation a node computes, with its fused parameters, or undefined when it is not a fusable one. */
-export function activationOf(graph: Graph, index: GraphIndex, n: Node, opset: number): { kind: Activation; params: number[] } | undefined {
+export function activationOf(
+  graph: Graph,
+  index: GraphIndex,
+  n: Node,
+  opset: number,
+): { kind: Activation; params: number[] } | undefined {
   const onnx = isDefaultDomain(n.domain);
   const ours = n.domain === EDGECNN_DOMAIN;
   if (onnx && n.opType === 'Relu') return { kind: 'Relu', params: [] };
   if (onnx && n.opType === 'Sigmoid') return { kind: 'Sigmoid', params: [] };
   if (onnx && n.opType === 'LeakyRelu') return { kind: 'LeakyRelu', params: [attrFloat(n, 'alpha', 0.01)] };
-  if (onnx && n.opType === 'HardSigmoid') return { kind: 'HardSigmoid', params: [attrFloat(n, 'alpha', 0.2), attrFloat(n, 'beta', 0.5)] };
+  if (onnx && n.opType === 'HardSigmoid')
+    return { kind: 'HardSigmoid', params: [attrFloat(n, 'alpha', 0.2), attrFloat(n, 'beta', 0.5)] };
   if ((onnx || ours) && n.opType === 'HardSwish') return { kind: 'HardSwish', params: [] };
   if (ours && n.opType === 'Silu') return { kind: 'Silu', params: [] };
   if (onnx && n.opType === 'Clip') {

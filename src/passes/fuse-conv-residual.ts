@@ -15,18 +15,28 @@ import type { Pass, PassContext } from './pass.js';
 /** True for a Conv, or a FusedConv whose epilogue is still open (no activation, no residual). */
 export function isOpenConv(n: Node): boolean {
   if (isOp(n, 'Conv')) return true;
-  return n.domain === EDGECNN_DOMAIN && n.opType === 'FusedConv' && !n.attributes.has('activation') && (n.inputs[3] ?? '') === '';
+  return (
+    n.domain === EDGECNN_DOMAIN &&
+    n.opType === 'FusedConv' &&
+    !n.attributes.has('activation') &&
+    (n.inputs[3] ?? '') === ''
+  );
 }
 
 /**
  * The FusedConv attributes for a Conv node: its own attributes with auto_pad resolved to pads, or undefined
  * when auto_pad needs a shape that is unknown or the weights' kernel shape is unknown.
  */
-export function fusedConvAttributes(graph: Graph, conv: Node, types: Map<string, ValueType>): Node['attributes'] | undefined {
+export function fusedConvAttributes(
+  graph: Graph,
+  conv: Node,
+  types: Map<string, ValueType>,
+): Node['attributes'] | undefined {
   const attrs = new Map(conv.attributes);
   if (!isDefaultDomain(conv.domain)) return attrs;
   const ks = attrs.get('kernel_shape');
-  const wShape = types.get(conv.inputs[1] ?? '')?.shape ?? constantOf(graph, indexGraph(graph), conv.inputs[1] ?? '')?.shape;
+  const wShape =
+    types.get(conv.inputs[1] ?? '')?.shape ?? constantOf(graph, indexGraph(graph), conv.inputs[1] ?? '')?.shape;
   const kernel = ks?.kind === 'ints' ? ks.value : isConcrete(wShape) ? wShape.slice(2) : undefined;
   if (!kernel) return undefined;
   const pads = explicitConvPads(conv, types.get(conv.inputs[0] ?? '')?.shape, kernel);

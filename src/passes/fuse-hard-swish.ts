@@ -6,7 +6,15 @@
  */
 import type { Graph, Node } from '../ir/graph.js';
 import { EDGECNN_DOMAIN, attrFloat } from '../ir/graph.js';
-import { type GraphIndex, constantOf, fuseGatedProduct, hasSingleUse, indexGraph, isOp, removeNodes } from './graph-utils.js';
+import {
+  type GraphIndex,
+  constantOf,
+  fuseGatedProduct,
+  hasSingleUse,
+  indexGraph,
+  isOp,
+  removeNodes,
+} from './graph-utils.js';
 import type { Pass, PassContext } from './pass.js';
 
 /** HardSigmoid parameters that make x * HardSigmoid(x) exactly HardSwish. */
@@ -50,7 +58,14 @@ export function fuseHardSwish(graph: Graph, ctx: Pick<PassContext, 'opset'>): Gr
       dead.add(n);
       graph.valueInfo.delete(n.outputs[0]!);
     }
-    return { name: div.name, opType: 'HardSwish', domain, inputs: [m.x], outputs: [div.outputs[0]!], attributes: new Map() };
+    return {
+      name: div.name,
+      opType: 'HardSwish',
+      domain,
+      inputs: [m.x],
+      outputs: [div.outputs[0]!],
+      attributes: new Map(),
+    };
   });
   removeNodes(graph, dead);
   return fuseGatedProduct(graph, 'HardSigmoid', isHardSwishGate, (x, y, name) => ({

@@ -10,14 +10,19 @@ import type { Pass } from './pass.js';
 
 /** Replace x * Sigmoid(x) by edgecnn:Silu. */
 export function fuseSilu(graph: Graph): Graph {
-  return fuseGatedProduct(graph, 'Sigmoid', () => true, (x, y, name) => ({
-    name,
-    opType: 'Silu',
-    domain: EDGECNN_DOMAIN,
-    inputs: [x],
-    outputs: [y],
-    attributes: new Map(),
-  }));
+  return fuseGatedProduct(
+    graph,
+    'Sigmoid',
+    () => true,
+    (x, y, name) => ({
+      name,
+      opType: 'Silu',
+      domain: EDGECNN_DOMAIN,
+      inputs: [x],
+      outputs: [y],
+      attributes: new Map(),
+    }),
+  );
 }
 
 export const fuseSiluPass: Pass = {

@@ -29,20 +29,39 @@ test('FusedConv reference = activation(Conv + B + Residual) computed by the plai
       ['strides', attr.ints([2, 2])],
       ['pads', attr.ints([1, 1, 1, 0])],
       ['activation', { kind: 'string', value: 'Clip' } as const],
-      ['activation_params', attr.floats([Number(b.graph.initializers.get('lo')!.data[0]), Number(b.graph.initializers.get('hi')!.data[0])])],
+      [
+        'activation_params',
+        attr.floats([Number(b.graph.initializers.get('lo')!.data[0]), Number(b.graph.initializers.get('hi')!.data[0])]),
+      ],
     ]),
   };
-  const [got] = FusedConv.reference([feeds.x, b.graph.initializers.get('w'), b.graph.initializers.get('bias'), feeds.r], { node, opset: 1 });
+  const [got] = FusedConv.reference(
+    [feeds.x, b.graph.initializers.get('w'), b.graph.initializers.get('bias'), feeds.r],
+    { node, opset: 1 },
+  );
   assert.deepEqual([...got!.shape], [1, 5, 4, 3]);
   assert.deepEqual([...got!.data], [...want.data]);
-  const [t] = FusedConv.inferTypes([{ dtype: 'float32', shape: [1, 3, 7, 6] }, { dtype: 'float32', shape: [5, 3, 3, 3] }], { node, opset: 1 });
+  const [t] = FusedConv.inferTypes(
+    [
+      { dtype: 'float32', shape: [1, 3, 7, 6] },
+      { dtype: 'float32', shape: [5, 3, 3, 3] },
+    ],
+    { node, opset: 1 },
+  );
   assert.deepEqual(t, { dtype: 'float32', shape: [1, 5, 4, 3] });
 });
 
 test('FusedGemm and Silu references; a wrong residual shape or unknown activation is a named error', () => {
   const a = randomF32([2, 3], 1);
   const bm = randomF32([3, 4], 2);
-  const node = { name: 'g', opType: 'FusedGemm', domain: 'edgecnn', inputs: ['a', 'b'], outputs: ['y'], attributes: new Map([['activation', { kind: 'string', value: 'Relu' } as const]]) };
+  const node = {
+    name: 'g',
+    opType: 'FusedGemm',
+    domain: 'edgecnn',
+    inputs: ['a', 'b'],
+    outputs: ['y'],
+    attributes: new Map([['activation', { kind: 'string', value: 'Relu' } as const]]),
+  };
   const [y] = FusedGemm.reference([a, bm], { node, opset: 1 });
   for (let i = 0; i < 2; i++) {
     for (let j = 0; j < 4; j++) {
@@ -56,11 +75,21 @@ test('FusedGemm and Silu references; a wrong residual shape or unknown activatio
   assert.ok(Math.abs(Number(s!.data[0]) - x0 / (1 + Math.exp(-x0))) < 1e-6);
 
   const bad = { ...node, attributes: new Map([['activation', { kind: 'string', value: 'Gelu' } as const]]) };
-  assert.throws(() => FusedGemm.reference([a, bm], { node: bad, opset: 1 }), (e: unknown) => e instanceof EdgecnnError && /unknown activation 'Gelu'/.test(e.message));
+  assert.throws(
+    () => FusedGemm.reference([a, bm], { node: bad, opset: 1 }),
+    (e: unknown) => e instanceof EdgecnnError && /unknown activation 'Gelu'/.test(e.message),
+  );
   const conv = { ...node, opType: 'FusedConv', attributes: new Map([['kernel_shape', attr.ints([1, 1])]]) };
   assert.throws(
-    () => FusedConv.reference([randomF32([1, 2, 3, 3], 1), randomF32([2, 2, 1, 1], 2), undefined, randomF32([1, 2, 3, 1], 3)], { node: conv, opset: 1 }),
+    () =>
+      FusedConv.reference(
+        [randomF32([1, 2, 3, 3], 1), randomF32([2, 2, 1, 1], 2), undefined, randomF32([1, 2, 3, 1], 3)],
+        { node: conv, opset: 1 },
+      ),
     (e: unknown) => e instanceof EdgecnnError && /Residual has shape \[1,2,3,1\]/.test(e.message),
   );
-  assert.deepEqual(FUSED_OPS.map((d) => d.opType), ['FusedConv', 'FusedGemm', 'HardSwish', 'Silu']);
+  assert.deepEqual(
+    FUSED_OPS.map((d) => d.opType),
+    ['FusedConv', 'FusedGemm', 'HardSwish', 'Silu'],
+  );
 });

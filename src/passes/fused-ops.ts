@@ -99,10 +99,17 @@ function epilogue(t: Tensor, node: Node, residual?: Tensor): Tensor {
   const act = readActivation(node);
   if (!act && !residual) return t;
   if (t.dtype !== 'float32') {
-    throw new EdgecnnError(`node '${node.name}' (${node.opType}): fused epilogues run on float32 only, got ${t.dtype}`, 'unsupported-operator');
+    throw new EdgecnnError(
+      `node '${node.name}' (${node.opType}): fused epilogues run on float32 only, got ${t.dtype}`,
+      'unsupported-operator',
+    );
   }
   if (residual) {
-    if (residual.dtype !== t.dtype || residual.data.length !== t.data.length || residual.shape.some((d, i) => d !== t.shape[i])) {
+    if (
+      residual.dtype !== t.dtype ||
+      residual.data.length !== t.data.length ||
+      residual.shape.some((d, i) => d !== t.shape[i])
+    ) {
       throw new EdgecnnError(
         `node '${node.name}' (${node.opType}): Residual has shape [${residual.shape.join(',')}] but the convolution output is [${t.shape.join(',')}]`,
         'bad-input',

@@ -56,7 +56,8 @@ export function constantNodeValue(node: Node): Tensor | undefined {
   const [name, at] = a;
   if (name === 'value' && at.kind === 'tensor') return at.value;
   if (name === 'value_float' && at.kind === 'float') return makeTensor('float32', [], Float32Array.of(at.value));
-  if (name === 'value_floats' && at.kind === 'floats') return makeTensor('float32', [at.value.length], Float32Array.from(at.value));
+  if (name === 'value_floats' && at.kind === 'floats')
+    return makeTensor('float32', [at.value.length], Float32Array.from(at.value));
   if (name === 'value_int' && at.kind === 'int') return makeTensor('int64', [], BigInt64Array.of(BigInt(at.value)));
   if (name === 'value_ints' && at.kind === 'ints') {
     return makeTensor('int64', [at.value.length], BigInt64Array.from(at.value.map((v) => BigInt(v))));
@@ -225,7 +226,12 @@ export function outputChannels(w: Tensor, transpose: boolean, group: number): nu
  * Replace Mul(x, gate(x)) (either operand order) by `make(x, mulOutput, mulName)` where the gate node is a
  * `gateOp` accepted by `accept` whose output feeds only the Mul. Used by fuse-hard-swish and fuse-silu.
  */
-export function fuseGatedProduct(graph: Graph, gateOp: string, accept: (gate: Node) => boolean, make: (x: string, y: string, name: string) => Node): Graph {
+export function fuseGatedProduct(
+  graph: Graph,
+  gateOp: string,
+  accept: (gate: Node) => boolean,
+  make: (x: string, y: string, name: string) => Node,
+): Graph {
   const index = indexGraph(graph);
   const dead = new Set<Node>();
   graph.nodes = graph.nodes.map((mul) => {
@@ -246,12 +252,15 @@ export function fuseGatedProduct(graph: Graph, gateOp: string, accept: (gate: No
   return graph;
 }
 
-
 /**
  * Explicit `pads` for a Conv whose auto_pad is SAME_UPPER/SAME_LOWER/VALID, from its input's spatial shape, or
  * undefined when the shape is unknown. Returns the node's own pads (or zeros) when auto_pad is NOTSET.
  */
-export function explicitConvPads(node: Node, inputShape: readonly (number | string | null)[] | undefined, kernel: readonly number[]): number[] | undefined {
+export function explicitConvPads(
+  node: Node,
+  inputShape: readonly (number | string | null)[] | undefined,
+  kernel: readonly number[],
+): number[] | undefined {
   const r = kernel.length;
   const autoPadAttr = node.attributes.get('auto_pad');
   const autoPad = autoPadAttr?.kind === 'string' && autoPadAttr.value !== '' ? autoPadAttr.value : 'NOTSET';

@@ -30,12 +30,21 @@ test('levels: 0 keeps the graph, 1 folds, 2 fuses; the export form has only ONNX
   const m = block();
   assert.equal(optimize(m, { level: 0 }).model.graph.nodes.length, 5);
   const l1 = optimize(m, { level: 1, verifyEach: true }).model;
-  assert.deepEqual(l1.graph.nodes.map((n) => n.opType), ['Conv', 'Add', 'Relu']);
+  assert.deepEqual(
+    l1.graph.nodes.map((n) => n.opType),
+    ['Conv', 'Add', 'Relu'],
+  );
   const l2 = optimize(m, { verifyEach: true }).model;
-  assert.deepEqual(l2.graph.nodes.map((n) => `${n.domain}:${n.opType}`), ['edgecnn:FusedConv']);
+  assert.deepEqual(
+    l2.graph.nodes.map((n) => `${n.domain}:${n.opType}`),
+    ['edgecnn:FusedConv'],
+  );
   assert.ok(l2.opsetImports.some((o) => o.domain === 'edgecnn'));
   const exp = optimize(m, { forExport: true, verifyEach: true }).model;
-  assert.deepEqual(exp.graph.nodes.map((n) => n.opType), ['Conv', 'Add', 'Relu']);
+  assert.deepEqual(
+    exp.graph.nodes.map((n) => n.opType),
+    ['Conv', 'Add', 'Relu'],
+  );
   assert.ok(!exp.opsetImports.some((o) => o.domain === 'edgecnn'));
   for (const out of [l1, l2, exp]) assertEquivalent(m, out);
   // The input model is never modified.
@@ -44,7 +53,11 @@ test('levels: 0 keeps the graph, 1 folds, 2 fuses; the export form has only ONNX
 
 test('--disable-pass, --print-after and the per-pass records', () => {
   const printed: string[] = [];
-  const r = optimize(block(), { disablePasses: ['fold-batch-norm'], printAfter: ['remove-identity'], print: (t) => printed.push(t) });
+  const r = optimize(block(), {
+    disablePasses: ['fold-batch-norm'],
+    printAfter: ['remove-identity'],
+    print: (t) => printed.push(t),
+  });
   assert.ok(!r.passes.some((p) => p.name === 'fold-batch-norm'));
   assert.equal(printed.length, 1);
   assert.match(printed[0]!, /^\/\/ after remove-identity\ngraph g \{/);
@@ -53,7 +66,10 @@ test('--disable-pass, --print-after and the per-pass records', () => {
   assert.equal(first.name, 'infer-shapes');
   assert.equal(first.nodesBefore, 5);
   assert.ok(first.timeMs >= 0);
-  assert.throws(() => optimize(block(), { disablePasses: ['fold-everything'] }), (e: unknown) => e instanceof EdgecnnError && /unknown pass 'fold-everything'/.test(e.message));
+  assert.throws(
+    () => optimize(block(), { disablePasses: ['fold-everything'] }),
+    (e: unknown) => e instanceof EdgecnnError && /unknown pass 'fold-everything'/.test(e.message),
+  );
   assert.throws(() => optimize(block(), { level: 3 as 2 }), EdgecnnError);
   // Every pass in a pipeline is listed in ALL_PASSES under a unique name.
   const names = ALL_PASSES.map((p) => p.name);
@@ -72,7 +88,10 @@ test('a model with an operator edgecnn cannot infer still optimizes around it an
   const a = b.node('Add', [c2, u]);
   b.output(b.node('Relu', [a], {}, { outputs: ['y'] }));
   const res = optimize(b.model(13), { verifyEach: true });
-  assert.deepEqual(res.model.graph.nodes.map((n) => n.opType), ['FusedConv', 'Mystery', 'Conv', 'Add', 'Relu']);
+  assert.deepEqual(
+    res.model.graph.nodes.map((n) => n.opType),
+    ['FusedConv', 'Mystery', 'Conv', 'Add', 'Relu'],
+  );
   const notes = res.notes.join('\n');
   assert.match(notes, /infer-shapes: .*Mystery 'Mystery_\d+' \(unsupported operator\)/);
   assert.match(notes, /fuse-conv-residual: left Add .* shapes .* unknown/);
@@ -80,32 +99,42 @@ test('a model with an operator edgecnn cannot infer still optimizes around it an
 
 const models = resolve(process.cwd(), '../shared/models');
 
-test('shared models: keepbn loses every BatchNormalization/Identity, ShuffleNet every Shape/Gather; onnxruntime agrees', { skip: existsSync(models) ? false : `${models} is absent` }, async () => {
-  const ort = (await import('onnxruntime-node')).default;
-  for (const [name, banned] of [['mobilenet_v2_keepbn', ['BatchNormalization', 'Identity']], ['shufflenet_v2_x1_0', ['Shape', 'Gather', 'Div']]] as const) {
-    const m = await loadModel(resolve(models, `${name}.onnx`));
-    const fused = optimize(m, { verifyEach: true }).model;
-    const exported = optimize(m, { forExport: true }).model;
-    for (const g of [fused.graph, exported.graph]) {
-      const counts = opCounts(g);
-      for (const op of banned) assert.equal(counts.get(op), undefined, `${name}: ${op} left`);
+test(
+  'shared models: keepbn loses every BatchNormalization/Identity, ShuffleNet every Shape/Gather; onnxruntime agrees',
+  { skip: existsSync(models) ? false : `${models} is absent` },
+  async () => {
+    const ort = (await import('onnxruntime-node')).default;
+    for (const [name, banned] of [
+      ['mobilenet_v2_keepbn', ['BatchNormalization', 'Identity']],
+      ['shufflenet_v2_x1_0', ['Shape', 'Gather', 'Div']],
+    ] as const) {
+      const m = await loadModel(resolve(models, `${name}.onnx`));
+      const fused = optimize(m, { verifyEach: true }).model;
+      const exported = optimize(m, { forExport: true }).model;
+      for (const g of [fused.graph, exported.graph]) {
+        const counts = opCounts(g);
+        for (const op of banned) assert.equal(counts.get(op), undefined, `${name}: ${op} left`);
+      }
+      assert.ok(
+        fused.graph.nodes.length < m.graph.nodes.length / 2,
+        `${name}: ${m.graph.nodes.length} -> ${fused.graph.nodes.length} nodes`,
+      );
+      const raw = readFileSync(resolve(models, `${name}.input.f32`));
+      const x = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+      const run = async (bytes: Uint8Array): Promise<Float32Array> => {
+        const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+        const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', x, [1, 3, 224, 224]) });
+        return out[s.outputNames[0]!]!.data as Float32Array;
+      };
+      const want = await run(writeModel(m));
+      const got = await run(writeModel(exported));
+      let d = 0;
+      let mag = 0;
+      for (let i = 0; i < want.length; i++) {
+        d = Math.max(d, Math.abs(want[i]! - got[i]!));
+        mag = Math.max(mag, Math.abs(want[i]!));
+      }
+      assert.ok(d <= 1e-5 * mag, `${name}: max |diff| ${d} > 1e-5 x ${mag}`);
     }
-    assert.ok(fused.graph.nodes.length < m.graph.nodes.length / 2, `${name}: ${m.graph.nodes.length} -> ${fused.graph.nodes.length} nodes`);
-    const raw = readFileSync(resolve(models, `${name}.input.f32`));
-    const x = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-    const run = async (bytes: Uint8Array): Promise<Float32Array> => {
-      const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
-      const out = await s.run({ [s.inputNames[0]!]: new ort.Tensor('float32', x, [1, 3, 224, 224]) });
-      return out[s.outputNames[0]!]!.data as Float32Array;
-    };
-    const want = await run(writeModel(m));
-    const got = await run(writeModel(exported));
-    let d = 0;
-    let mag = 0;
-    for (let i = 0; i < want.length; i++) {
-      d = Math.max(d, Math.abs(want[i]! - got[i]!));
-      mag = Math.max(mag, Math.abs(want[i]!));
-    }
-    assert.ok(d <= 1e-5 * mag, `${name}: max |diff| ${d} > 1e-5 x ${mag}`);
-  }
-});
+  },
+);

@@ -37,7 +37,10 @@ export interface OptimizeResult {
 export function optimize(model: Model, options: OptimizeOptions = {}): OptimizeResult {
   const level = options.level ?? 2;
   if (!(OPT_LEVELS as readonly number[]).includes(level)) {
-    throw new EdgecnnError(`optimization level must be one of ${OPT_LEVELS.join(', ')}, got ${String(level)}`, 'bad-argument');
+    throw new EdgecnnError(
+      `optimization level must be one of ${OPT_LEVELS.join(', ')}, got ${String(level)}`,
+      'bad-argument',
+    );
   }
   const known = new Set(ALL_PASSES.map((p) => p.name));
   for (const name of [...(options.disablePasses ?? []), ...(options.printAfter ?? [])]) {

@@ -29,7 +29,9 @@ export function inferShapes(graph: Graph, ctx: PassContext): Graph {
   }
   const shown = result.skipped.slice(0, 5).map((s) => `${s.opType} '${s.node}' (${s.reason})`);
   if (result.skipped.length > 0) {
-    ctx.note(`${result.skipped.length} node(s) without full shapes: ${shown.join('; ')}${result.skipped.length > 5 ? '; ...' : ''}`);
+    ctx.note(
+      `${result.skipped.length} node(s) without full shapes: ${shown.join('; ')}${result.skipped.length > 5 ? '; ...' : ''}`,
+    );
   }
   return graph;
 }

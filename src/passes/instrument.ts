@@ -30,7 +30,11 @@ export interface InstrumentOptions {
 }
 
 /** Run `passes` over a copy of `model`'s graph; the input model is not changed. */
-export function runPasses(model: Model, passes: readonly Pass[], options: InstrumentOptions = {}): { model: Model; records: PassRecord[] } {
+export function runPasses(
+  model: Model,
+  passes: readonly Pass[],
+  options: InstrumentOptions = {},
+): { model: Model; records: PassRecord[] } {
   let graph: Graph = cloneGraph(model.graph);
   const records: PassRecord[] = [];
   const printAfter = new Set(options.printAfter ?? []);
@@ -63,7 +67,10 @@ function check(graph: Graph, where: string): void {
 
 /** The per-pass table printed by `--report`. */
 export function formatPassTable(records: readonly PassRecord[]): string {
-  const rows = [['pass', 'time ms', 'nodes before', 'nodes after'], ...records.map((r) => [r.name, r.timeMs.toFixed(2), String(r.nodesBefore), String(r.nodesAfter)])];
+  const rows = [
+    ['pass', 'time ms', 'nodes before', 'nodes after'],
+    ...records.map((r) => [r.name, r.timeMs.toFixed(2), String(r.nodesBefore), String(r.nodesAfter)]),
+  ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));

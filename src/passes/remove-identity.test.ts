@@ -16,7 +16,10 @@ test('Identity and inference Dropout disappear; a graph output keeps its name', 
   b.output(y);
   const before = b.model(13);
   const after = applyPasses(before, [removeIdentityPass, eliminateDeadNodesPass]).model;
-  assert.equal(printGraph(after.graph), ['graph g {', '  input %x: float32[1,3]', '  %y = Relu(%x)', '  return %y: ?[*]', '}'].join('\n'));
+  assert.equal(
+    printGraph(after.graph),
+    ['graph g {', '  input %x: float32[1,3]', '  %y = Relu(%x)', '  return %y: ?[*]', '}'].join('\n'),
+  );
   assertEquivalent(before, after);
 });
 
@@ -29,6 +32,9 @@ test('Dropout with a used mask stays; an input->output copy stays', () => {
   const y = b.node('Identity', [x], {}, { outputs: ['y'] });
   b.output(y);
   const r = applyPasses(b.model(13), [removeIdentityPass]);
-  assert.deepEqual(r.model.graph.nodes.map((n) => n.opType), ['Dropout', 'Identity']);
+  assert.deepEqual(
+    r.model.graph.nodes.map((n) => n.opType),
+    ['Dropout', 'Identity'],
+  );
   assert.match(r.notes.join('\n'), /kept Identity .* graph output 'y'/);
 });

@@ -20,7 +20,14 @@ test('inverse Transposes cancel; others compose into one', () => {
   const after = applyPasses(before, [simplifyTransposeReshapePass, eliminateDeadNodesPass]).model;
   assert.equal(
     printGraph(after.graph),
-    ['graph g {', '  input %x: float32[2,3,4,5]', '  %r = Relu(%x)', '  %y = Transpose(%r) {perm=[1,0,3,2]}', '  return %y: ?[*]', '}'].join('\n'),
+    [
+      'graph g {',
+      '  input %x: float32[2,3,4,5]',
+      '  %r = Relu(%x)',
+      '  %y = Transpose(%r) {perm=[1,0,3,2]}',
+      '  return %y: ?[*]',
+      '}',
+    ].join('\n'),
   );
   assertEquivalent(before, after, 0);
 });
@@ -42,7 +49,10 @@ test('Reshape chains merge and no-op reshapes vanish; a Reshape with a 0 entry k
   const after = applyPasses(before, [simplifyTransposeReshapePass, eliminateDeadNodesPass]).model;
   // r1 -> r2 -> r3 collapse to a reshape of x to its own shape, which disappears; [0,2,-1] reads r5's dims.
   const [neg, first, second] = after.graph.nodes;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Neg', 'Reshape', 'Reshape']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Neg', 'Reshape', 'Reshape'],
+  );
   assert.equal(neg!.inputs[0], 'x');
   assert.equal(first!.inputs[0], neg!.outputs[0]);
   assert.equal(second!.inputs[0], first!.outputs[0]);
@@ -61,6 +71,9 @@ test('Reshape to [N, -1] before Gemm becomes Flatten; Flatten of a 2-D value van
   b.output(b.node('Gemm', [f, 'B2'], {}, { outputs: ['y'] }));
   const before = b.model(13);
   const after = applyPasses(before, [simplifyGemmInputPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Flatten', 'Gemm', 'Gemm']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Flatten', 'Gemm', 'Gemm'],
+  );
   assertEquivalent(before, after, 0);
 });

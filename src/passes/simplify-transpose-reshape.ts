@@ -31,7 +31,11 @@ export function simplifyTransposeReshape(graph: Graph, ctx: Pick<PassContext, 't
           n.attributes.set('perm', { kind: 'ints', value: perm });
         }
       }
-      if (perm && perm.every((v, i) => v === i) && forwardValue(graph, indexGraph(graph), n.outputs[0]!, n.inputs[0]!)) {
+      if (
+        perm &&
+        perm.every((v, i) => v === i) &&
+        forwardValue(graph, indexGraph(graph), n.outputs[0]!, n.inputs[0]!)
+      ) {
         dead.add(n);
       }
       continue;

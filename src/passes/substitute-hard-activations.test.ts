@@ -15,7 +15,10 @@ test('Sigmoid becomes HardSigmoid(1/6, 1/2) and SiLU becomes HardSwish; outputs 
   b.output(b.node('Add', [s, m], {}, { outputs: ['y'] }));
   const before = b.model(13);
   const after = applyPasses(before, [fuseSiluPass, substituteHardActivationsPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => `${n.domain}:${n.opType}`), [':HardSigmoid', 'edgecnn:HardSwish', ':Add']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => `${n.domain}:${n.opType}`),
+    [':HardSigmoid', 'edgecnn:HardSwish', ':Add'],
+  );
   const exported = applyPasses(after, [expandFusedNodesPass]).model;
   const inputs = randomInputs(before, 3, -4, 4);
   const d = maxDiff(runReference(before, inputs), runReference(exported, inputs));

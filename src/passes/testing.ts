@@ -14,7 +14,11 @@ import { runPasses } from './instrument.js';
 import type { Pass } from './pass.js';
 
 /** Run passes (verify-each on) and return the new model and the notes they left. */
-export function applyPasses(model: Model, passes: readonly Pass[], inputShapes?: Record<string, readonly number[]>): { model: Model; notes: string[] } {
+export function applyPasses(
+  model: Model,
+  passes: readonly Pass[],
+  inputShapes?: Record<string, readonly number[]>,
+): { model: Model; notes: string[] } {
   const r = runPasses(model, passes, { verifyEach: true, ...(inputShapes ? { inputShapes } : {}) });
   return { model: r.model, notes: r.records.flatMap((x) => x.notes) };
 }
@@ -57,6 +61,9 @@ export function assertEquivalent(before: Model, after: Model, relTol = 1e-5, inp
   if (hasFused) runs.push(['expanded', applyPasses(after, [expandFusedNodesPass]).model]);
   for (const [how, m] of runs) {
     const d = maxDiff(want, runReference(m, inputs));
-    assert.ok(d.abs <= relTol * Math.max(d.magnitude, 1e-30), `${how}: max |diff| ${d.abs} exceeds ${relTol} x ${d.magnitude}`);
+    assert.ok(
+      d.abs <= relTol * Math.max(d.magnitude, 1e-30),
+      `${how}: max |diff| ${d.abs} exceeds ${relTol} x ${d.magnitude}`,
+    );
   }
 }
