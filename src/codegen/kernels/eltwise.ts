@@ -4,7 +4,7 @@
  * activation, and unary activations as their own kernels. When every view is dense (pixel stride == C) and no
  * per-channel broadcast is involved, the data is one flat array and the work items are runs of
  * `4 * vectors` floats; otherwise the work items are pixels and each pixel's channels are swept in blocks.
- * exp(x) = 2^n1 * 2^n2 * p(r): n = round(x log2e) split in two halves so that both scale factors stay normal
+ * exp(x) = 2^n1 * 2^n2 * p(r): n = round(x log2e) (magic-number rounding) split in two halves so that both scale factors stay normal
  * (exact results down to denormals, overflow to +inf above ln(FLT_MAX)), r = x - n ln2 (two-part ln2),
  * p a degree-5 minimax polynomial on [-ln2/2, ln2/2]; relative error < 2e-7, NaN in gives NaN out.
  */
@@ -22,6 +22,8 @@ const LN2_HI = 0.693145751953125;
 const LN2_LO = 1.4286068203094173e-6;
 // exp(r) ~ 1 + r + r^2 (c2 + r (c3 + r (c4 + r c5))): relative-error minimax fit on [-ln2/2, ln2/2] (1.05e-7).
 const EXP_C = [0.499992311000824, 0.16667114198207855, 0.041890114545822144, 0.008312525227665901] as const;
+// 1.5 * 2^23: x + MAGIC rounds x to an integer (ties to even) for |x| < 2^22; bits(x + MAGIC) - bits(MAGIC) = it.
+const MAGIC = 12582912;
 // |x| beyond 160 changes nothing (exp over/underflows) but keeps n1, n2 in the normal exponent range.
 const EXP_CLAMP = 160;
 // tanh(x) ~ x + x^3 (t3 + x^2 (t5 + x^2 (t7 + x^2 t9))) for |x| < TANH_SMALL: relative-error fit (1.9e-7).
@@ -49,6 +51,9 @@ export class ExpEmitter {
     k('mln2lo', -LN2_LO);
     EXP_C.forEach((c, i) => k(`c${i + 2}`, c));
     k('one', 1);
+    k('magic', MAGIC);
+    this.k['bias'] = fn.local('v128');
+    fn.v128ConstI32(127).localSet(this.k['bias']);
     if (withTanh) {
       k('small', TANH_SMALL);
       k('mtwo', -2);
@@ -62,23 +67,27 @@ export class ExpEmitter {
     const b = this.fn;
     const k = this.k;
     const [x, n, r] = this.t as [Local, Local, Local];
-    // f32x4.min/max propagate NaN, so NaN survives the clamp
-    b.localGet(src).localGet(k['lo']!).f32x4Max().localGet(k['hi']!).f32x4Min().localSet(x);
-    b.localGet(x).localGet(k['log2e']!).f32x4Mul().f32x4Nearest().localSet(n);
-    b.localGet(n).localGet(k['mln2hi']!).f32x4Mul().localGet(x).f32x4Add();
-    b.localGet(n).localGet(k['mln2lo']!).f32x4Mul().f32x4Add().localSet(r);
+    // pmax(x, lo) = x < lo ? lo : x and pmin(x, hi) = hi < x ? hi : x keep a NaN x (one instruction each,
+    // unlike the IEEE min/max)
+    b.localGet(src).localGet(k['lo']!).f32x4Pmax().localGet(k['hi']!).f32x4Pmin().localSet(x);
+    // n = round(x log2e): adding 1.5 * 2^23 rounds to an integer held in the low mantissa bits
+    b.localGet(x).localGet(k['log2e']!).f32x4Mul().localGet(k['magic']!).f32x4Add().localSet(n);
+    b.localGet(n).localGet(k['magic']!).f32x4Sub().localSet(r);
+    b.localGet(n).localGet(k['magic']!).i32x4Sub().localSet(n);
+    // r = x - n ln2 (two parts)
+    b.localGet(r).localGet(k['mln2hi']!).f32x4Mul().localGet(x).f32x4Add();
+    b.localGet(r).localGet(k['mln2lo']!).f32x4Mul().f32x4Add().localSet(r);
     // x <- p(r)
     b.localGet(k['c5']!).localGet(r).f32x4Mul().localGet(k['c4']!).f32x4Add();
     b.localGet(r).f32x4Mul().localGet(k['c3']!).f32x4Add();
     b.localGet(r).f32x4Mul().localGet(k['c2']!).f32x4Add();
     b.localGet(r).localGet(r).f32x4Mul().f32x4Mul().localGet(r).f32x4Add().localGet(k['one']!).f32x4Add().localSet(x);
-    // n <- integer n (NaN -> 0, harmless: p is NaN then); r <- n1 = n >> 1; n <- n2 = n - n1
-    b.localGet(n).i32x4TruncSatF32x4S().localSet(n);
+    // n holds the integer n (garbage for NaN, harmless: p is NaN then); r <- n1 = n >> 1; n <- n2 = n - n1
     b.localGet(n).i32Const(1).i32x4ShrS().localSet(r);
     b.localGet(n).localGet(r).i32x4Sub().localSet(n);
     // dst = p * 2^n1 * 2^n2 (each factor built from its exponent bits)
-    b.localGet(x).localGet(r).v128ConstI32(127).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
-    b.localGet(n).v128ConstI32(127).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul().localSet(dst);
+    b.localGet(x).localGet(r).localGet(k['bias']!).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
+    b.localGet(n).localGet(k['bias']!).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul().localSet(dst);
   }
 
   /** dst = tanh(src): odd polynomial below TANH_SMALL, (1 - e) / (1 + e) with e = exp(-2|x|) above. */
