@@ -15,6 +15,7 @@ import { getOp } from '../ops/registry.js';
 import type { OpDef } from '../ops/types.js';
 import type { ArenaSummary, CompiledModel, CompiledStep } from './compiled-model.js';
 import { type StepTiming, instantiate } from './executor.js';
+import { RELAXED_SIMD_NODE_FLAG, detectFeatures } from './features.js';
 
 export const BACKENDS = ['wasm', 'reference'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -97,7 +98,7 @@ export function validateInputs(specs: readonly InputSpec[], inputs: Record<strin
 }
 
 async function wasmSession(model: Model, options: SessionOptions): Promise<Session> {
-  const relaxed = await resolveRelaxedSimd(options.relaxedSimd ?? 'auto');
+  const relaxed = resolveRelaxedSimd(options.relaxedSimd ?? 'auto');
   const compileOptions: CompileOptions = { relaxedSimd: relaxed };
   if (options.inputShapes) compileOptions.inputShapes = options.inputShapes;
   if (options.optimize !== false) {
@@ -175,23 +176,13 @@ function lookupOp(domain: string, opType: string): OpDef | undefined {
   return getOp(domain, opType) ?? FUSED_OPS.find((d) => d.domain === domain && d.opType === opType);
 }
 
-/** Whether to compile relaxed-SIMD variants, from the start-up probe in features.ts (when present). */
-async function resolveRelaxedSimd(mode: 'auto' | 'on' | 'off'): Promise<boolean> {
+/** Whether to compile relaxed-SIMD variants, from the start-up probe (features.ts). */
+function resolveRelaxedSimd(mode: 'auto' | 'on' | 'off'): boolean {
   if (mode === 'off') return false;
-  let has = false;
-  const path = './features.js';
-  try {
-    const mod = (await import(path)) as { detectFeatures?: () => unknown };
-    if (typeof mod.detectFeatures === 'function') {
-      const f = (await mod.detectFeatures()) as { relaxedSimd?: boolean; relaxedMadd?: boolean };
-      has = Boolean(f.relaxedSimd ?? f.relaxedMadd);
-    }
-  } catch {
-    has = false;
-  }
+  const has = detectFeatures().relaxedSimd;
   if (mode === 'on' && !has) {
     throw new EdgecnnError(
-      'relaxedSimd: "on" but this engine lacks relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)',
+      `relaxedSimd: 'on' but this engine lacks relaxed SIMD (Node 20 needs ${RELAXED_SIMD_NODE_FLAG})`,
       'bad-argument',
     );
   }
