@@ -26,6 +26,8 @@ export interface BenchModelOptions {
   inputFile?: string;
   profileRuns?: number;
   progress?: Progress;
+  /** Start configuration processes with relaxed SIMD enabled (a V8 flag on Node < 22). */
+  relaxedSimd?: boolean;
 }
 
 /** The configurations for backends x peers x threads, validating every name. */
@@ -95,5 +97,6 @@ export async function benchModel(modelPath: string, opts: BenchModelOptions = {}
     underLoad: opts.underLoad,
     profileRuns: opts.profileRuns,
     progress: opts.progress,
+    execArgv: opts.relaxedSimd ? ['--experimental-wasm-relaxed-simd'] : [],
   });
 }

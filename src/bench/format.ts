@@ -67,6 +67,7 @@ export function formatReportText(r: BenchReport): string {
   const out = [
     `${r.model.name}: ${formatBytes(r.model.sizeBytes)}, sha256 ${r.model.sha256.slice(0, 12)}`,
     `${e.machineKind} (${e.cpuModel}), Node ${e.node}, V8 ${e.v8}, wasm simd=${e.wasm.simd} relaxed=${e.wasm.relaxedSimd} threads=${e.wasm.threads}`,
+    ...(r.settings.hostExecArgv?.length ? [`measured processes run with ${r.settings.hostExecArgv.join(' ')}`] : []),
     `${n} per configuration after ${r.settings.warmup} warm-up, interleaved round-robin; times in ms` +
       (r.settings.underLoad ? `; "busy" columns: under ${r.settings.underLoad} busy background threads` : ''),
     '',

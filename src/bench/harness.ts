@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EdgecnnError } from '../ir/errors.js';
-import { type Environment, environment, modelHash } from './environment.js';
+import { type Environment, type WasmFeatures, environment, modelHash } from './environment.js';
 import type { HostReply, HostRequest } from './host.js';
 import { type InputSpec, type OutputSample, maxDrift } from './inputs.js';
 import type { Progress } from './progress.js';
@@ -52,6 +52,8 @@ export interface ConfigResult {
   cold?: { loadMs: number; firstRunMs: number };
   memory?: { peakRssBytes: number; rssBeforeLoadBytes: number; arenaBytes?: number };
   warmupMs?: number[];
+  /** WebAssembly features in the configuration's own process. */
+  wasm?: WasmFeatures;
   measured?: Measurement;
   underLoad?: Measurement & { workers: number };
   outputs?: OutputSample[];
@@ -81,6 +83,8 @@ export interface BenchReport {
     underLoad: number;
     inputs: InputSpec[];
     interleaving: 'round-robin';
+    /** V8 flags of the host processes. */
+    hostExecArgv: string[];
   };
   configs: ConfigResult[];
   ratios: RatioRow[];
@@ -207,13 +211,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const bytes = new Uint8Array(readFileSync(opts.modelPath));
   const results: ConfigResult[] = [];
   const hosts: Host[] = [];
+  const hostArgv = [...new Set([...process.execArgv, ...(opts.execArgv ?? [])])];
   try {
     for (const c of opts.configs) {
       const id = configId(c);
       const r: ConfigResult = { id, target: c.target, threads: c.threads, status: 'ok' };
       results.push(r);
       opts.progress?.note(`loading ${id}`);
-      const host = new Host(id, opts.execArgv ?? []);
+      const host = new Host(id, hostArgv);
       let reply: HostReply;
       try {
         reply = await host.request({
@@ -237,6 +242,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       }
       r.cold = { loadMs: reply.loadMs, firstRunMs: reply.firstRunMs };
       r.warmupMs = reply.warmupMs;
+      r.wasm = reply.wasm;
       r.outputs = reply.outputs;
       r.memory = { peakRssBytes: 0, rssBeforeLoadBytes: reply.rssBeforeLoadBytes, arenaBytes: reply.arenaBytes };
       if (opts.profileRuns && reply.canProfile) {
@@ -300,6 +306,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       underLoad: opts.underLoad ?? 0,
       inputs: opts.inputs,
       interleaving: 'round-robin',
+      hostExecArgv: hostArgv,
     },
     configs: results,
     ratios: ratioRows(results),

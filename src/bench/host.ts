@@ -5,6 +5,7 @@
  * one timed run per round; timing happens here, around the run alone, so IPC latency never enters a sample.
  */
 import { readFileSync } from 'node:fs';
+import { type WasmFeatures, detectWasmFeatures } from './environment.js';
 import { materializeInput, sampleOutput, type InputSpec, type OutputSample } from './inputs.js';
 import { type LoadedTarget, type ProfiledStep, type TargetKind, PeerUnavailable, getTarget } from './targets.js';
 
@@ -25,6 +26,8 @@ export type HostReply =
       arenaBytes?: number;
       rssBeforeLoadBytes: number;
       canProfile: boolean;
+      /** WebAssembly features of this host process (its V8 flags may differ from the parent's). */
+      wasm: WasmFeatures;
     }
   | { op: 'ran'; timesMs: number[] }
   | { op: 'profiled'; runs: ProfiledStep[][] }
@@ -86,6 +89,7 @@ async function serve(): Promise<void> {
           arenaBytes: loaded.arenaBytes,
           rssBeforeLoadBytes,
           canProfile: loaded.runProfiled !== undefined,
+          wasm: detectWasmFeatures(),
         });
         return;
       }

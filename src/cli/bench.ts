@@ -15,7 +15,7 @@ import { measureRoof } from '../bench/roof.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { aggregateProfile } from '../profile/aggregate.js';
 import { renderHtmlReport } from '../profile/report-html.js';
-import { flagList, flagNumber, flagString, type ParsedArgs } from './args.js';
+import { flagBool, flagList, flagNumber, flagString, type ParsedArgs } from './args.js';
 import type { Command } from './command.js';
 
 /** '5%' -> 0.05, '0.05' -> 0.05 (a bare number above 1 is read as a percentage). */
@@ -51,6 +51,7 @@ export const command: Command = {
     'min-time': { type: 'number', description: 'instead of --runs: seconds of samples per configuration' },
     warmup: { type: 'number', description: 'warm-up runs per configuration (default 5)' },
     'under-load': { type: 'number', description: 'repeat the measurement with N busy background threads' },
+    'relaxed-simd': { type: 'boolean', description: 'enable relaxed SIMD in the measured processes (V8 flag)' },
     input: { type: 'string', description: 'input file (.f32/.npy/image); default: <model>.input.f32 or seeded random' },
     json: { type: 'string', description: "write the full report as JSON ('-' = stdout, nothing else printed)" },
     html: { type: 'string', description: 'write a self-contained HTML report with charts' },
@@ -105,6 +106,7 @@ export const command: Command = {
       inputFile: flagString(p, 'input'),
       profileRuns,
       progress,
+      relaxedSimd: flagBool(p, 'relaxed-simd'),
     });
     let exit = 0;
     const gateLines: string[] = [];
