@@ -97,9 +97,18 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   };
 }
 
+/** Output positions [begin, end) whose tap at offset `tap` (= k*dilation - padBegin) lands inside [0, inLen). */
+function validRange(outLen: number, inLen: number, stride: number, tap: number): [number, number] {
+  const begin = Math.max(0, Math.ceil(-tap / stride));
+  const end = Math.min(outLen, Math.floor((inLen - 1 - tap) / stride) + 1);
+  return [begin, Math.max(begin, end)];
+}
+
 /**
  * y[n, m, o] = sum over the channels c of m's group and the kernel taps k of x[n, c, o*s - pad + k*d] * w[m, c, k].
- * Taps that fall in the padding contribute nothing (x is taken as 0 there). Returns N*M*prod(out) doubles.
+ * Taps that fall in the padding contribute nothing (x is taken as 0 there). Loops run weight-stationary: each
+ * weight is added, times the input row it meets, into a whole output row, over the output range where that tap
+ * is inside X, so no per-element bound checks remain. Returns N*M*prod(out) doubles.
  */
 export function convAccumulate(x: ArrayLike<number>, w: ArrayLike<number>, g: ConvGeometry): Float64Array {
   const [D, H, W] = g.inSize;
@@ -114,32 +123,32 @@ export function convAccumulate(x: ArrayLike<number>, w: ArrayLike<number>, g: Co
   const kSize = KD * KH * KW;
   const outPlane = OD * OH * OW;
   const y = new Float64Array(g.batch * g.outChannels * outPlane);
+  const dRange = Array.from({ length: KD }, (_, k) => validRange(OD, D, sd, k * dd - pd));
+  const hRange = Array.from({ length: KH }, (_, k) => validRange(OH, H, sh, k * dh - ph));
+  const wRange = Array.from({ length: KW }, (_, k) => validRange(OW, W, sw, k * dw - pw));
   for (let n = 0; n < g.batch; n++) {
     for (let m = 0; m < g.outChannels; m++) {
       const c0 = Math.floor(m / Mg) * Cg;
       const yBase = (n * g.outChannels + m) * outPlane;
-      for (let od = 0; od < OD; od++) {
-        for (let oh = 0; oh < OH; oh++) {
-          for (let ow = 0; ow < OW; ow++) {
-            let acc = 0;
-            for (let cc = 0; cc < Cg; cc++) {
-              const xBase = (n * g.inChannels + c0 + cc) * inPlane;
-              const wBase = (m * Cg + cc) * kSize;
-              for (let kd = 0; kd < KD; kd++) {
+      for (let cc = 0; cc < Cg; cc++) {
+        const xBase = (n * g.inChannels + c0 + cc) * inPlane;
+        const wBase = (m * Cg + cc) * kSize;
+        for (let kd = 0; kd < KD; kd++) {
+          const [od0, od1] = dRange[kd]!;
+          for (let kh = 0; kh < KH; kh++) {
+            const [oh0, oh1] = hRange[kh]!;
+            for (let kw = 0; kw < KW; kw++) {
+              const [ow0, ow1] = wRange[kw]!;
+              const wv = w[wBase + (kd * KH + kh) * KW + kw]!;
+              for (let od = od0; od < od1; od++) {
                 const id = od * sd - pd + kd * dd;
-                if (id < 0 || id >= D) continue;
-                for (let kh = 0; kh < KH; kh++) {
-                  const ih = oh * sh - ph + kh * dh;
-                  if (ih < 0 || ih >= H) continue;
-                  for (let kw = 0; kw < KW; kw++) {
-                    const iw = ow * sw - pw + kw * dw;
-                    if (iw < 0 || iw >= W) continue;
-                    acc += x[xBase + (id * H + ih) * W + iw]! * w[wBase + (kd * KH + kh) * KW + kw]!;
-                  }
+                for (let oh = oh0; oh < oh1; oh++) {
+                  const xRow = xBase + (id * H + oh * sh - ph + kh * dh) * W - pw + kw * dw;
+                  const yRow = yBase + (od * OH + oh) * OW;
+                  for (let ow = ow0; ow < ow1; ow++) y[yRow + ow] += wv * x[xRow + ow * sw]!;
                 }
               }
             }
-            y[yBase + (od * OH + oh) * OW + ow] = acc;
           }
         }
       }
