@@ -276,21 +276,36 @@ export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses
     const fullGroups = Math.floor(s.channels / blockFloats);
     const psB = a.input.pixelStride * 4;
     const [item, b, g, inp, outp, p] = fn.locals('i32', 6);
+    // Two accumulator sets (even and odd pixels) halve the add-latency chain of narrow blocks.
     const acc = fn.locals('v128', v.blockVectors);
+    const acc2 = fn.locals('v128', v.blockVectors);
     const tmp = fn.local('v128');
-    const body = (blk: ChannelBlock): void => {
-      for (let j = 0; j < blk.vectors; j++) fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc[j]!);
-      fn.forRange(p, (bb) => bb.i32Const(0), (bb) => bb.i32Const(s.pixels), 1, () => {
-        for (let j = 0; j < blk.vectors; j++) {
-          loadVec(fn, tmp, inp, undefined, 16 * j);
-          fn.localGet(acc[j]!).localGet(tmp);
-          if (isMax) fn.f32x4Pmax();
-          else fn.f32x4Add();
-          fn.localSet(acc[j]!);
-        }
-        fn.localGet(inp).i32Const(psB).i32Add().localSet(inp);
-      });
+    const reduce = (dst: Local, src: Local): void => {
+      fn.localGet(dst).localGet(src);
+      if (isMax) fn.f32x4Pmax();
+      else fn.f32x4Add();
+      fn.localSet(dst);
+    };
+    const accumulate = (blk: ChannelBlock, into: Local[], constOff: number): void => {
       for (let j = 0; j < blk.vectors; j++) {
+        loadVec(fn, tmp, inp, undefined, constOff + 16 * j);
+        reduce(into[j]!, tmp);
+      }
+    };
+    const pairs = Math.floor(s.pixels / 2);
+    const body = (blk: ChannelBlock): void => {
+      for (let j = 0; j < blk.vectors; j++) {
+        fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc[j]!);
+        fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc2[j]!);
+      }
+      fn.forRange(p, (bb) => bb.i32Const(0), (bb) => bb.i32Const(pairs), 1, () => {
+        accumulate(blk, acc, 0);
+        accumulate(blk, acc2, psB);
+        fn.localGet(inp).i32Const(2 * psB).i32Add().localSet(inp);
+      });
+      if (s.pixels % 2) accumulate(blk, acc, 0);
+      for (let j = 0; j < blk.vectors; j++) {
+        reduce(acc[j]!, acc2[j]!);
         if (!isMax) fn.localGet(acc[j]!).v128ConstF32(1 / s.pixels).f32x4Mul().localSet(acc[j]!);
         storeVec(fn, acc[j]!, outp, undefined, 16 * j, lanesOf(blk, j));
       }
