@@ -114,7 +114,7 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
 
   const start = fn.param(0);
   const end = fn.param(1);
-  const ep = new EpilogueEmitter(fn, spec.epilogue.activation);
+  const ep = new EpilogueEmitter(fn, spec.epilogue.activation, vr.isa === 'wasmrelaxed');
   const acc = Array.from({ length: mr }, () => fn.locals('v128', nvecFull));
   const bVec = fn.locals('v128', nvecFull);
   const aSplat = fn.local('v128');

@@ -80,7 +80,7 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
 
   const start = fn.param(0);
   const end = fn.param(1);
-  const ep = new EpilogueEmitter(fn, spec.epilogue.activation);
+  const ep = new EpilogueEmitter(fn, spec.epilogue.activation, vr.isa === 'wasmrelaxed');
   const acc = fn.locals('v128', vr.vecs);
   const r = fn.local('i32');
   const oy = fn.local('i32');

@@ -2,9 +2,11 @@
  * Fused epilogues: `out = activation(acc + bias + residual)` applied to f32x4 accumulators before the store.
  * Kernels initialise accumulators with the bias, add the residual themselves (they know its addressing), then
  * call `EpilogueEmitter.apply` on each accumulator local. Constants are hoisted into v128 locals once per
- * function (`new EpilogueEmitter(fn, act)` must run before the first loop). Sigmoid/SiLU use
- * exp(-|x|) = 2^n * p(t), n = round(z*log2(e)) via the magic-bias trick, t = z - n*ln2 (two-part ln2), p a
- * degree-6 Taylor polynomial (|t| <= ln2/2, relative error ~1e-7), then sigmoid = e/(1+e) mirrored for x > 0.
+ * function (`new EpilogueEmitter(fn, act, relaxed)` must run before the first loop). Sigmoid/SiLU use
+ * e = exp(z), z = -|x| (flushed to 0 below -87.33, where 2^n leaves the normal range), as 2^n * p(t): n = round(z*log2(e)) via the
+ * magic-bias trick, t = z - n*ln2 (two-part ln2), p a degree-5 polynomial fitted for relative error on
+ * |t| <= ln2/2 (9.5e-8 with f32 coefficients); then sigmoid = e/(1+e) mirrored for x > 0. Relaxed variants
+ * evaluate the polynomial with relaxed_madd (fused or not, the error bound holds).
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -102,6 +104,14 @@ const LN2_HI = 0.693145751953125;
 const LN2_LO = 1.428606765330187e-6;
 // 1.5 * 2^23 + 127: adding it leaves round(z * log2e) + 127 in the low mantissa bits.
 const MAGIC = 12582912 + 127;
+// exp(t) ~ 1 + t*(C1 + t*(C2 + t*(C3 + t*(C4 + t*C5)))) on |t| <= ln2/2 (Lawson-weighted least squares).
+const EXP_C1 = 0.9999997019767761;
+const EXP_C2 = 0.4999915063381195;
+const EXP_C3 = 0.1666763573884964;
+const EXP_C4 = 0.04189793020486832;
+const EXP_C5 = 0.008290314115583897;
+// Below this, 2^n would not be a normal float: exp is flushed to 0 there (sigmoid < 1.2e-38 anyway).
+const EXP_CUTOFF = -87.33;
 
 /** Emits `v = activation(v)` for v128 locals, with constants hoisted into locals at construction. */
 export class EpilogueEmitter {
@@ -111,6 +121,8 @@ export class EpilogueEmitter {
   constructor(
     private readonly fn: FunctionBuilder,
     readonly activation: Activation,
+    /** Use f32x4.relaxed_madd where a multiply-add appears (only in relaxed-SIMD kernels). */
+    private readonly relaxed = false,
   ) {
     const k = (name: string, v: number): void => {
       const l = fn.local('v128');
@@ -150,15 +162,15 @@ export class EpilogueEmitter {
         k('magic', MAGIC);
         k('mln2hi', -LN2_HI);
         k('mln2lo', -LN2_LO);
-        k('c6', 1 / 720);
-        k('c5', 1 / 120);
-        k('c4', 1 / 24);
-        k('c3', 1 / 6);
-        k('c2', 0.5);
+        k('c5', EXP_C5);
+        k('c4', EXP_C4);
+        k('c3', EXP_C3);
+        k('c2', EXP_C2);
+        k('c1', EXP_C1);
         k('one', 1);
-        k('cutoff', -87.33654);
+        k('cutoff', EXP_CUTOFF);
         k('zero', 0);
-        this.tmp.push(...fn.locals('v128', 4));
+        this.tmp.push(...fn.locals('v128', 5));
         break;
     }
     if (a.kind === 'hardswish') this.tmp.push(fn.local('v128'));
@@ -199,26 +211,44 @@ export class EpilogueEmitter {
     }
   }
 
+  /** Stack: [a, b, c] -> a*b + c. */
+  private madd(): void {
+    if (this.relaxed) this.fn.f32x4RelaxedMadd();
+    else {
+      // [a, b, c]: multiply needs a, b on top; c is below them, so rotate through a temp
+      const [, , , tmpC] = this.tmp as [Local, Local, Local, Local];
+      this.fn.localSet(tmpC).f32x4Mul().localGet(tmpC).f32x4Add();
+    }
+  }
+
   private sigmoid(v: Local, silu: boolean): void {
     const b = this.fn;
     const c = this.c;
-    const [z, n, t, e] = this.tmp as [Local, Local, Local, Local];
+    const [z, n, e, , t] = this.tmp as [Local, Local, Local, Local, Local];
     // z = -|v| (set the sign bit)
     b.localGet(v).v128ConstI32(-0x80000000).v128Or().localSet(z);
-    // n = z*log2e + magic; s = 2^round(z*log2e) from the low bits (kept in e for now)
-    b.localGet(z).localGet(c['log2e']!).f32x4Mul().localGet(c['magic']!).f32x4Add().localSet(n);
-    b.localGet(n).i32Const(23).i32x4Shl().localSet(e);
+    // n = z*log2e + magic; 2^round(z*log2e) = low bits of n shifted into the exponent (kept in e for now)
+    b.localGet(z).localGet(c['log2e']!).localGet(c['magic']!);
+    this.madd();
+    b.localTee(n).i32Const(23).i32x4Shl().localSet(e);
     b.localGet(n).localGet(c['magic']!).f32x4Sub().localSet(n);
     // t = z - n*ln2 in two steps
-    b.localGet(n).localGet(c['mln2hi']!).f32x4Mul().localGet(z).f32x4Add().localSet(t);
-    b.localGet(n).localGet(c['mln2lo']!).f32x4Mul().localGet(t).f32x4Add().localSet(t);
-    // p(t) = 1 + t(1 + t(c2 + t(c3 + t(c4 + t(c5 + t c6))))) (Horner), reuse n for p
-    b.localGet(c['c6']!).localGet(t).f32x4Mul().localGet(c['c5']!).f32x4Add();
-    for (const k of ['c4', 'c3', 'c2', 'one', 'one']) b.localGet(t).f32x4Mul().localGet(c[k]!).f32x4Add();
-    // e = s * p, flushed to 0 below the cutoff where 2^n underflows
-    b.localGet(e).f32x4Mul().localGet(z).localGet(c['cutoff']!).f32x4Lt().v128Andnot().localSet(e);
+    b.localGet(n).localGet(c['mln2hi']!).localGet(z);
+    this.madd();
+    b.localSet(t).localGet(n).localGet(c['mln2lo']!).localGet(t);
+    this.madd();
+    b.localSet(t);
+    // p(t) = 1 + t*(c1 + t*(c2 + t*(c3 + t*(c4 + t*c5)))), Horner with t in z
+    b.localGet(c['c5']!).localGet(t).localGet(c['c4']!);
+    this.madd();
+    for (const k of ['c3', 'c2', 'c1', 'one']) {
+      b.localGet(t).localGet(c[k]!);
+      this.madd();
+    }
+    // e = 2^n * p, zeroed where 2^n left the normal range (its bits are garbage there, maybe Inf/NaN);
     // f = e / (1 + e) = sigmoid(-|v|); sigmoid(v) = v > 0 ? 1 - f : f
-    b.localGet(e).localGet(e).localGet(c['one']!).f32x4Add().f32x4Div().localSet(e);
+    b.localGet(e).f32x4Mul().localGet(z).localGet(c['cutoff']!).f32x4Lt().v128Andnot().localTee(e);
+    b.localGet(e).localGet(c['one']!).f32x4Add().f32x4Div().localSet(e);
     b.localGet(c['one']!).localGet(e).f32x4Sub().localGet(e);
     b.localGet(v).localGet(c['zero']!).f32x4Gt().v128Bitselect();
     if (silu) b.localGet(v).f32x4Mul();

@@ -175,7 +175,7 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
 
   const start = fn.param(0);
   const end = fn.param(1);
-  const ep = new EpilogueEmitter(fn, spec.epilogue.activation);
+  const ep = new EpilogueEmitter(fn, spec.epilogue.activation, vr.isa === 'wasmrelaxed');
   const acc = Array.from({ length: mr }, () => fn.locals('v128', nvecFull));
   const bVec = fn.locals('v128', nvecFull);
   const aSplat = fn.local('v128');
