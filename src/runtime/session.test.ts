@@ -54,6 +54,9 @@ test('a fire module runs on the wasm backend and matches the reference; the conc
   const want = runReference(model, { x });
   assert.ok(maxAbsDiff(got.y!, want.y!) < 1e-5);
   assert.ok(!s.steps.some((st) => st.opType === 'Concat'), 'no step for the channel concat');
+  // Edges: NCHW input and output staged densely and converted by kernels, not by JS loops.
+  assert.ok(s.steps[0]!.kernelId.startsWith('f32-nchw2nhwc'), s.steps[0]!.kernelId);
+  assert.ok(s.steps[s.steps.length - 1]!.kernelId.startsWith('f32-nhwc2nchw'));
   assert.ok(s.arena.arenaBytes >= s.arena.lowerBoundBytes);
   // A second run with other data reuses the arena and must not see stale values.
   const x2 = randomF32([1, 5, 7, 9], 12);

@@ -20,6 +20,7 @@ import type {
 import { type LoweredKernel, type SelectContext, selectKernel } from '../select.js';
 import { ModuleBuilder } from '../wasm/index.js';
 import { type LayoutResult, type ValueLayout, assignLayouts } from './assign-layouts.js';
+import { addEdgeConversions } from './edge-layouts.js';
 import { fuseChannelShuffle } from './fuse-channel-shuffle.js';
 import { ALIGN_BYTES, type MemoryPlan, type TensorLifetime, alignUp, planMemory } from './memory-plan.js';
 import { type PreparedGraph, checkInputShapes, prepareGraph } from './prepare.js';
@@ -49,6 +50,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
   const prepared0 = prepareGraph(optimized, options.inputShapes);
   const prepared: PreparedGraph = { ...prepared0, nodes: fuseChannelShuffle(prepared0) };
   const lay = assignLayouts(prepared);
+  const edges = addEdgeConversions(prepared, lay);
   const { layouts } = lay;
   const select = options.select ?? selectKernel;
   const constants = prepared.constants;
@@ -70,8 +72,8 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     if (lay.viewNodes.has(node)) return;
     const touchesArena = [...node.inputs, ...node.outputs].some((v) => v && layouts.get(v)?.layout !== 'js');
     const kernel = touchesArena ? select(node, ctx) : undefined;
-    if (!kernel && node.domain === 'edgecnn' && node.opType === 'ChannelShuffle') {
-      throw new EdgecnnError(`node '${node.name}': no kernel for the channel shuffle`, 'internal');
+    if (!kernel && node.domain === 'edgecnn' && ['ChannelShuffle', 'ToNHWC', 'ToNCHW'].includes(node.opType)) {
+      throw new EdgecnnError(`node '${node.name}': no kernel for ${node.opType}`, 'internal');
     }
     lowered.push(kernel ? { node, index, kernel } : { node, index });
   });
@@ -79,12 +81,12 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
   // Lifetimes in node-index space (views included: they extend the storage they live in).
   const defStep = new Map<string, number>();
   const lastStep = new Map<string, number>();
-  for (const i of prepared.inputs) defStep.set(i.name, -1);
+  for (const i of prepared.inputs) defStep.set(edges.inputs.get(i.name) ?? i.name, -1);
   lay.nodes.forEach((n, i) => {
     for (const o of n.outputs) if (o) defStep.set(o, i);
     for (const x of n.inputs) if (x) lastStep.set(x, i);
   });
-  for (const o of prepared.outputNames) lastStep.set(o, Infinity);
+  for (const o of prepared.outputNames) lastStep.set(edges.outputs.get(o) ?? o, Infinity);
   const inPlace = new Map<string, string[]>();
   for (const l of lowered) {
     if (!l.kernel) continue;
@@ -219,10 +221,10 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     weights,
     arena: { offsetBytes: arenaOffset, arenaBytes: memoryPlan.arenaBytes, lowerBoundBytes: memoryPlan.lowerBoundBytes },
     steps,
-    inputs: prepared.inputs.map((i) => placement(i.name)),
+    inputs: prepared.inputs.map((i) => ({ ...placement(edges.inputs.get(i.name) ?? i.name), name: i.name })),
     outputs: prepared.outputNames.map((o) => {
       const c = constants.get(o);
-      return c && !layouts.has(o) ? { name: o, constant: c } : placement(o);
+      return c && !layouts.has(o) ? { name: o, constant: c } : { ...placement(edges.outputs.get(o) ?? o), name: o };
     }),
     fallbackNodes,
     usesRelaxedSimd,

@@ -10,7 +10,7 @@ import { sizeOf } from '../../ir/tensor.js';
 import { windowAxis } from '../../ops/nn-util.js';
 import { type BinaryOp, type BinarySpec, type UnaryOp, type UnarySpec, vbinary, vunary } from '../kernels/eltwise.js';
 import { type CopySpec, copy } from '../kernels/copy.js';
-import { type ChannelShuffleSpec, channelShuffle } from '../kernels/layout.js';
+import { type ChannelShuffleSpec, type LayoutSpec, channelShuffle, layout } from '../kernels/layout.js';
 import { type GlobalPoolSpec, type PoolSpec, globalPool, pool } from '../kernels/pool.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from '../kernels/types.js';
 import type { ValueLayout } from './assign-layouts.js';
@@ -46,7 +46,12 @@ export function isSmallOp(key: string): boolean {
   return key in UNARY_OF || key in BINARY_OF || key in POOLS || key in MOVES;
 }
 
-const MOVES: Record<string, true> = { Identity: true, 'edgecnn:ChannelShuffle': true };
+const MOVES: Record<string, true> = {
+  Identity: true,
+  'edgecnn:ChannelShuffle': true,
+  'edgecnn:ToNHWC': true,
+  'edgecnn:ToNCHW': true,
+};
 
 const POOLS: Record<string, true> = {
   MaxPool: true,
@@ -314,7 +319,9 @@ function lowerGlobalPool(node: Node, ctx: SelectContext): LoweredKernel | undefi
 function lowerMove(node: Node, ctx: SelectContext): LoweredKernel | undefined {
   const x = arena(ctx, node.inputs[0]);
   const y = arena(ctx, node.outputs[0]);
-  if (!x || !y || x.layout !== y.layout || x.type.shape.join() !== y.type.shape.join()) return undefined;
+  if (!x || !y || x.type.shape.join() !== y.type.shape.join()) return undefined;
+  if (node.opType === 'ToNHWC' || node.opType === 'ToNCHW') return lowerEdge(node, x, y, ctx);
+  if (x.layout !== y.layout) return undefined;
   const g = geometry(x);
   const bytes = 8 * g.pixels * g.channels;
   const addrs = (a: KernelAddresses): { input: ActivationRef; output: ActivationRef } => ({
@@ -330,4 +337,18 @@ function lowerMove(node: Node, ctx: SelectContext): LoweredKernel | undefined {
   const spec: ChannelShuffleSpec = { ...g, groups: attrInt(node, 'group', 1) };
   const v = firstVariant(channelShuffle, spec, ctx.relaxedSimd);
   return v && wrap(channelShuffle, spec, v, bytes, [], addrs);
+}
+
+/** The edge conversions added by edge-layouts.ts: dense NCHW staging <-> the NHWC value. */
+function lowerEdge(node: Node, x: ValueLayout, y: ValueLayout, ctx: SelectContext): LoweredKernel | undefined {
+  const toNhwc = node.opType === 'ToNHWC';
+  const nhwc = toNhwc ? y : x;
+  const [N, C, H, W] = nhwc.type.shape as [number, number, number, number];
+  const spec: LayoutSpec = { direction: toNhwc ? 'to-nhwc' : 'to-nchw', batch: N, channels: C, height: H, width: W };
+  const v = firstVariant(layout, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  return wrap(layout, spec, v, 8 * N * C * H * W, [], (a) => ({
+    nchw: (toNhwc ? a.inputs[0] : a.outputs[0])!,
+    nhwc: toNhwc ? refOf(node, y, a.outputs[0]) : refOf(node, x, a.inputs[0]),
+  }));
 }
