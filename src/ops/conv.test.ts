@@ -38,7 +38,10 @@ test('Conv 1-D with symmetric pads is a padded correlation', () => {
 
 test('Conv 2-D with asymmetric pads and stride', () => {
   // pads [top, left, bottom, right] = [0, 1, 1, 0]: a zero column on the left and a zero row at the bottom.
-  const y = run(Conv, [f32([1, 1, 3, 3], range(9)), f32([1, 1, 2, 2], [1, 1, 1, 1])], { pads: [0, 1, 1, 0], strides: [2, 2] });
+  const y = run(Conv, [f32([1, 1, 3, 3], range(9)), f32([1, 1, 2, 2], [1, 1, 1, 1])], {
+    pads: [0, 1, 1, 0],
+    strides: [2, 2],
+  });
   close(y, [1, 1, 2, 2], [1 + 4, 2 + 3 + 5 + 6, 7, 8 + 9]);
 });
 
@@ -116,6 +119,9 @@ test('ConvTranspose groups, bias and 2 output channels per group', () => {
   const x = f32([1, 2, 1, 1], [2, 3]);
   const w = f32([2, 2, 1, 1], [1, 10, 100, 1000]);
   close(run(ConvTranspose, [x, w, f32([4], [1, 2, 3, 4])], { group: 2 }), [1, 4, 1, 1], [3, 22, 303, 3004]);
-  const [t] = ConvTranspose.inferTypes([{ dtype: 'float32', shape: [1, 2, 'H', 5] }, { shape: [2, 2, 3, 3] }], ctxFor(ConvTranspose, { group: 2, strides: [2, 2] }));
+  const [t] = ConvTranspose.inferTypes(
+    [{ dtype: 'float32', shape: [1, 2, 'H', 5] }, { shape: [2, 2, 3, 3] }],
+    ctxFor(ConvTranspose, { group: 2, strides: [2, 2] }),
+  );
   assert.deepEqual(t, { dtype: 'float32', shape: [1, 4, null, 11] });
 });

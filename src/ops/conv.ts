@@ -67,7 +67,10 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   const C = xShape[1]!;
   const M = wShape[0]!;
   if (C !== wShape[1]! * group) {
-    throw nodeError(ctx, `X has ${C} channels but W ${fmtShape(wShape as number[])} with group ${group} expects ${wShape[1]! * group}`);
+    throw nodeError(
+      ctx,
+      `X has ${C} channels but W ${fmtShape(wShape as number[])} with group ${group} expects ${wShape[1]! * group}`,
+    );
   }
   if (M % group !== 0) throw nodeError(ctx, `W has ${M} output channels, not a multiple of group ${group}`);
   const a = readWindowAttrs(ctx, r);
@@ -75,9 +78,21 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   const outSpatial: number[] = [];
   const padBegin: number[] = [];
   for (let i = 0; i < r; i++) {
-    const ax = windowAxis(xShape[2 + i]!, kernel[i]!, a.strides[i]!, a.dilations[i]!, a.autoPad, a.pads[i]!, a.pads[r + i]!, false);
+    const ax = windowAxis(
+      xShape[2 + i]!,
+      kernel[i]!,
+      a.strides[i]!,
+      a.dilations[i]!,
+      a.autoPad,
+      a.pads[i]!,
+      a.pads[r + i]!,
+      false,
+    );
     if (ax.out <= 0) {
-      throw nodeError(ctx, `spatial axis ${i} of X ${fmtShape(xShape as number[])} is too small for kernel ${kernel[i]} (dilation ${a.dilations[i]}, pads ${ax.padBegin}+${ax.padEnd})`);
+      throw nodeError(
+        ctx,
+        `spatial axis ${i} of X ${fmtShape(xShape as number[])} is too small for kernel ${kernel[i]} (dilation ${a.dilations[i]}, pads ${ax.padBegin}+${ax.padEnd})`,
+      );
     }
     outSpatial.push(ax.out);
     padBegin.push(ax.padBegin);
@@ -158,7 +173,11 @@ export function convAccumulate(x: ArrayLike<number>, w: ArrayLike<number>, g: Co
 }
 
 /** Output spatial dims of a Conv-like node from possibly unknown shapes (null where unknown). */
-export function convOutputShape(x: readonly Dim[] | undefined, w: readonly Dim[] | undefined, ctx: OpContext): Dim[] | undefined {
+export function convOutputShape(
+  x: readonly Dim[] | undefined,
+  w: readonly Dim[] | undefined,
+  ctx: OpContext,
+): Dim[] | undefined {
   const rank = x?.length ?? w?.length;
   if (rank === undefined || rank < 3) return undefined;
   const r = rank - 2;
@@ -174,7 +193,16 @@ export function convOutputShape(x: readonly Dim[] | undefined, w: readonly Dim[]
     const k = kernel?.[i];
     out.push(
       typeof k === 'number'
-        ? windowAxisDim(x?.[2 + i] ?? null, k, a.strides[i]!, a.dilations[i]!, a.autoPad, a.pads[i]!, a.pads[r + i]!, false)
+        ? windowAxisDim(
+            x?.[2 + i] ?? null,
+            k,
+            a.strides[i]!,
+            a.dilations[i]!,
+            a.autoPad,
+            a.pads[i]!,
+            a.pads[r + i]!,
+            false,
+          )
         : null,
     );
   }
@@ -182,7 +210,11 @@ export function convOutputShape(x: readonly Dim[] | undefined, w: readonly Dim[]
 }
 
 /** MACs of a Conv-like node: N * M * prod(out spatial) * (C / group) * prod(kernel). */
-export function convMacs(inputs: readonly (ValueType | undefined)[], outputs: readonly ValueType[], wIndex: number): number {
+export function convMacs(
+  inputs: readonly (ValueType | undefined)[],
+  outputs: readonly ValueType[],
+  wIndex: number,
+): number {
   const y = outputs[0]?.shape;
   const w = inputs[wIndex]?.shape;
   if (y === undefined || w === undefined) return 0;
@@ -274,7 +306,8 @@ function transposeGeometry(xShape: readonly number[], wShape: readonly number[],
   if (C % group !== 0) throw nodeError(ctx, `X has ${C} channels, not a multiple of group ${group}`);
   const a = readWindowAttrs(ctx, r);
   const outputPadding = attrInts(ctx.node, 'output_padding', new Array<number>(r).fill(0));
-  if (outputPadding.length !== r) throw nodeError(ctx, `output_padding has ${outputPadding.length} values, expected ${r}`);
+  if (outputPadding.length !== r)
+    throw nodeError(ctx, `output_padding has ${outputPadding.length} values, expected ${r}`);
   let outputShape = attrInts(ctx.node, 'output_shape');
   if (outputShape !== undefined && outputShape.length === r + 2) outputShape = outputShape.slice(2);
   if (outputShape !== undefined && outputShape.length !== r) {
@@ -284,7 +317,17 @@ function transposeGeometry(xShape: readonly number[], wShape: readonly number[],
   const outSpatial: number[] = [];
   const padBegin: number[] = [];
   for (let i = 0; i < r; i++) {
-    const ax = transposeAxis(xShape[2 + i]!, kernel[i]!, a.strides[i]!, a.dilations[i]!, outputPadding[i]!, a.autoPad, a.pads[i]!, a.pads[r + i]!, outputShape?.[i]);
+    const ax = transposeAxis(
+      xShape[2 + i]!,
+      kernel[i]!,
+      a.strides[i]!,
+      a.dilations[i]!,
+      outputPadding[i]!,
+      a.autoPad,
+      a.pads[i]!,
+      a.pads[r + i]!,
+      outputShape?.[i],
+    );
     if (ax.out <= 0) throw nodeError(ctx, `output spatial axis ${i} would have length ${ax.out}`);
     outSpatial.push(ax.out);
     padBegin.push(ax.padBegin);
@@ -390,7 +433,19 @@ export const ConvTranspose: OpDef = {
           const k = kernel?.[i];
           if (os?.[i] !== undefined) shape.push(os[i]!);
           else if (typeof inLen === 'number' && typeof k === 'number') {
-            shape.push(transposeAxis(inLen, k, a.strides[i]!, a.dilations[i]!, op[i] ?? 0, a.autoPad, a.pads[i]!, a.pads[r + i]!, undefined).out);
+            shape.push(
+              transposeAxis(
+                inLen,
+                k,
+                a.strides[i]!,
+                a.dilations[i]!,
+                op[i] ?? 0,
+                a.autoPad,
+                a.pads[i]!,
+                a.pads[r + i]!,
+                undefined,
+              ).out,
+            );
           } else shape.push(null);
         }
         t.shape = shape;

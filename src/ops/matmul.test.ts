@@ -40,14 +40,18 @@ test('MatMul broadcasts batch axes', () => {
   const A = f32([2, 1, 1, 2], [1, 0, 0, 1]);
   const B = f32([3, 2, 1], [1, 2, 3, 4, 5, 6]);
   expectTensor(run(MatMul, [A, B]), [2, 3, 1, 1], [1, 3, 5, 2, 4, 6]);
-  assert.deepEqual(MatMul.inferTypes([{ dtype: 'float32', shape: [2, 1, 'M', 2] }, { shape: [3, 2, 1] }], ctxFor(MatMul)), [
-    { dtype: 'float32', shape: [2, 3, 'M', 1] },
-  ]);
+  assert.deepEqual(
+    MatMul.inferTypes([{ dtype: 'float32', shape: [2, 1, 'M', 2] }, { shape: [3, 2, 1] }], ctxFor(MatMul)),
+    [{ dtype: 'float32', shape: [2, 3, 'M', 1] }],
+  );
 });
 
 test('MatMul rejects mismatched inner and batch dims by name', () => {
   assert.throws(() => run(MatMul, [A23, A23]), /MatMul node 'mm'.*inner dimensions differ/);
-  assert.throws(() => run(MatMul, [f32([2, 1, 3], new Array(6).fill(1)), f32([3, 3, 1], new Array(9).fill(1))]), /do not broadcast/);
+  assert.throws(
+    () => run(MatMul, [f32([2, 1, 3], new Array(6).fill(1)), f32([3, 3, 1], new Array(9).fill(1))]),
+    /do not broadcast/,
+  );
 });
 
 test('MatMul on int32 stays int32', () => {

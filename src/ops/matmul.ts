@@ -48,13 +48,19 @@ export function matmulPlan(aShape: readonly number[], bShape: readonly number[],
   const K = a[a.length - 1]!;
   const N = b[b.length - 1]!;
   if (b[b.length - 2] !== K) {
-    throw nodeError(ctx, `inner dimensions differ: A ${fmtShape(aShape as number[])} and B ${fmtShape(bShape as number[])}`);
+    throw nodeError(
+      ctx,
+      `inner dimensions differ: A ${fmtShape(aShape as number[])} and B ${fmtShape(bShape as number[])}`,
+    );
   }
   const aB = a.slice(0, -2);
   const bB = b.slice(0, -2);
   const batch = broadcastDims(aB, bB) as number[] | null;
   if (batch === null) {
-    throw nodeError(ctx, `batch dimensions of A ${fmtShape(aShape as number[])} and B ${fmtShape(bShape as number[])} do not broadcast`);
+    throw nodeError(
+      ctx,
+      `batch dimensions of A ${fmtShape(aShape as number[])} and B ${fmtShape(bShape as number[])} do not broadcast`,
+    );
   }
   const count = batch.reduce((x, y) => x * y, 1);
   const aBatch: number[] = [];
@@ -140,7 +146,8 @@ export const MatMul: OpDef = {
   reference(inputs, ctx) {
     const a = requireInput(inputs, 0, 'A', ctx);
     const b = requireInput(inputs, 1, 'B', ctx);
-    if (!MATMUL_DTYPES.includes(a.dtype)) throw nodeError(ctx, `A must be one of ${MATMUL_DTYPES.join('/')}, got ${a.dtype}`);
+    if (!MATMUL_DTYPES.includes(a.dtype))
+      throw nodeError(ctx, `A must be one of ${MATMUL_DTYPES.join('/')}, got ${a.dtype}`);
     if (b.dtype !== a.dtype) throw nodeError(ctx, `B is ${b.dtype} but A is ${a.dtype}`);
     const plan = matmulPlan(a.shape, b.shape, ctx);
     return [tensorFromNumbers(a.dtype, plan.outShape, matmulAccumulate(numbersOf(a), numbersOf(b), plan))];
@@ -155,7 +162,12 @@ export const MatMul: OpDef = {
   macs: matmulMacs,
 };
 
-function gemmDims(a: readonly Dim[], b: readonly Dim[], transA: boolean, transB: boolean): { M: Dim; K: Dim; N: Dim; Kb: Dim } {
+function gemmDims(
+  a: readonly Dim[],
+  b: readonly Dim[],
+  transA: boolean,
+  transB: boolean,
+): { M: Dim; K: Dim; N: Dim; Kb: Dim } {
   return {
     M: transA ? a[1]! : a[0]!,
     K: transA ? a[0]! : a[1]!,
@@ -168,10 +180,14 @@ function gemm(inputs: readonly (Tensor | undefined)[], ctx: OpContext): Tensor[]
   const A = requireInput(inputs, 0, 'A', ctx);
   const B = requireInput(inputs, 1, 'B', ctx);
   const C = inputs[2];
-  if (!MATMUL_DTYPES.includes(A.dtype)) throw nodeError(ctx, `A must be one of ${MATMUL_DTYPES.join('/')}, got ${A.dtype}`);
+  if (!MATMUL_DTYPES.includes(A.dtype))
+    throw nodeError(ctx, `A must be one of ${MATMUL_DTYPES.join('/')}, got ${A.dtype}`);
   if (B.dtype !== A.dtype) throw nodeError(ctx, `B is ${B.dtype} but A is ${A.dtype}`);
   if (A.shape.length !== 2 || B.shape.length !== 2) {
-    throw nodeError(ctx, `A and B must be 2-D, got ${fmtShape(A.shape as number[])} and ${fmtShape(B.shape as number[])}`);
+    throw nodeError(
+      ctx,
+      `A and B must be 2-D, got ${fmtShape(A.shape as number[])} and ${fmtShape(B.shape as number[])}`,
+    );
   }
   if (C === undefined && ctx.opset < 11) throw nodeError(ctx, 'input C is required before opset 11');
   const transA = attrInt(ctx.node, 'transA', 0) !== 0;
@@ -180,7 +196,10 @@ function gemm(inputs: readonly (Tensor | undefined)[], ctx: OpContext): Tensor[]
   const beta = attrFloat(ctx.node, 'beta', 1);
   const { M, K, N, Kb } = gemmDims(A.shape, B.shape, transA, transB) as { M: number; K: number; N: number; Kb: number };
   if (K !== Kb) {
-    throw nodeError(ctx, `inner dimensions differ: op(A) is [${M},${K}] and op(B) is [${Kb},${N}] (transA=${+transA}, transB=${+transB})`);
+    throw nodeError(
+      ctx,
+      `inner dimensions differ: op(A) is [${M},${K}] and op(B) is [${Kb},${N}] (transA=${+transA}, transB=${+transB})`,
+    );
   }
   const av = numbersOf(A);
   const bv = numbersOf(B);

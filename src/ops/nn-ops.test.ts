@@ -20,11 +20,21 @@ test('every NN op is claimed and covers opsets up to 21', () => {
 
 test('inferTypes never throws when nothing is known', () => {
   for (const op of NN_OPS) {
-    const node: Node = { name: 'x', opType: op.opType, domain: '', inputs: ['a', 'b', 'c'], outputs: ['y'], attributes: new Map() };
+    const node: Node = {
+      name: 'x',
+      opType: op.opType,
+      domain: '',
+      inputs: ['a', 'b', 'c'],
+      outputs: ['y'],
+      attributes: new Map(),
+    };
     for (const opset of [7, 11, 13, 21]) {
       const out = op.inferTypes([undefined, undefined, undefined], { node, opset });
       assert.equal(out.length, 1, op.opType);
-      const partial = op.inferTypes([{ shape: [null, 'C', null, null] }, { shape: [null, null, 3, 3] }], { node, opset });
+      const partial = op.inferTypes([{ shape: [null, 'C', null, null] }, { shape: [null, null, 3, 3] }], {
+        node,
+        opset,
+      });
       assert.equal(partial.length, 1, op.opType);
     }
   }

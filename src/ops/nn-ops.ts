@@ -3,7 +3,14 @@ import { Conv, ConvTranspose } from './conv.js';
 import { Gemm, MatMul } from './matmul.js';
 import { BatchNormalization, InstanceNormalization, LRN } from './norm.js';
 import { AveragePool, GlobalAveragePool, GlobalMaxPool, MaxPool } from './pool.js';
-import { ConvInteger, DequantizeLinear, MatMulInteger, QLinearConv, QLinearMatMul, QuantizeLinear } from './quantize.js';
+import {
+  ConvInteger,
+  DequantizeLinear,
+  MatMulInteger,
+  QLinearConv,
+  QLinearMatMul,
+  QuantizeLinear,
+} from './quantize.js';
 import { Resize, Upsample } from './resize.js';
 import type { OpDef } from './types.js';
 

@@ -132,7 +132,8 @@ export type AutoPad = (typeof AUTO_PADS)[number];
 export function readAutoPad(ctx: OpContext): AutoPad {
   const v = attrString(ctx.node, 'auto_pad', 'NOTSET');
   if (v === '') return 'NOTSET';
-  if (!(AUTO_PADS as readonly string[]).includes(v)) throw nodeError(ctx, `auto_pad '${v}' is not one of ${AUTO_PADS.join('/')}`);
+  if (!(AUTO_PADS as readonly string[]).includes(v))
+    throw nodeError(ctx, `auto_pad '${v}' is not one of ${AUTO_PADS.join('/')}`);
   return v as AutoPad;
 }
 

@@ -28,7 +28,10 @@ test('BatchNormalization applies per-channel statistics', () => {
 
 test('BatchNormalization default epsilon is 1e-5 and works on [N, C] input', () => {
   const x = f32([2, 1], [1, 3]);
-  const [y] = BatchNormalization.reference([x, f32([1], [1]), f32([1], [0]), f32([1], [1]), f32([1], [1])], ctxFor(BatchNormalization, {}));
+  const [y] = BatchNormalization.reference(
+    [x, f32([1], [1]), f32([1], [0]), f32([1], [1]), f32([1], [1])],
+    ctxFor(BatchNormalization, {}),
+  );
   close(y!, [2, 1], [0, 2 / Math.sqrt(1 + 1e-5)]);
 });
 
@@ -47,13 +50,22 @@ test('BatchNormalization rejects training mode and wrong statistic shapes', () =
     () => BatchNormalization.reference([x, p, p, p, p], ctxFor(BatchNormalization, { training_mode: 1 })),
     (e: unknown) => e instanceof EdgecnnError && e.code === 'unsupported-operator' && /training_mode/.test(e.message),
   );
-  assert.throws(() => BatchNormalization.reference([x, p, p, p, p], ctxFor(BatchNormalization, {}, 15, ['y', 'mean'])), /training-only/);
-  assert.throws(() => BatchNormalization.reference([x, f32([3], [1, 1, 1]), p, p, p], ctxFor(BatchNormalization, {})), /scale must have shape \[2\]/);
+  assert.throws(
+    () => BatchNormalization.reference([x, p, p, p, p], ctxFor(BatchNormalization, {}, 15, ['y', 'mean'])),
+    /training-only/,
+  );
+  assert.throws(
+    () => BatchNormalization.reference([x, f32([3], [1, 1, 1]), p, p, p], ctxFor(BatchNormalization, {})),
+    /scale must have shape \[2\]/,
+  );
 });
 
 test('InstanceNormalization normalizes each (n, c) plane', () => {
   const x = f32([1, 2, 4], [1, 2, 3, 4, 5, 5, 5, 5]);
-  const [y] = InstanceNormalization.reference([x, f32([2], [2, 1]), f32([2], [1, -1])], ctxFor(InstanceNormalization, { epsilon: attr.float(0.25) }));
+  const [y] = InstanceNormalization.reference(
+    [x, f32([2], [2, 1]), f32([2], [1, -1])],
+    ctxFor(InstanceNormalization, { epsilon: attr.float(0.25) }),
+  );
   // plane 0: mean 2.5, variance 1.25, so (x - 2.5) / sqrt(1.5) * 2 + 1; plane 1 is constant: only the bias remains.
   const s = 2 / Math.sqrt(1.5);
   close(y!, [1, 2, 4], [-1.5 * s + 1, -0.5 * s + 1, 0.5 * s + 1, 1.5 * s + 1, -1, -1, -1, -1]);

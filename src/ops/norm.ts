@@ -6,7 +6,16 @@
  */
 import { attrFloat, attrInt } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { fmtShape, nodeError, numbersOf, requireFloat, requireInput, sameDType, tensorFromNumbers, unsupported } from './nn-util.js';
+import {
+  fmtShape,
+  nodeError,
+  numbersOf,
+  requireFloat,
+  requireInput,
+  sameDType,
+  tensorFromNumbers,
+  unsupported,
+} from './nn-util.js';
 import type { OpContext, OpDef } from './types.js';
 
 function planeOf(x: Tensor, ctx: OpContext): { batch: number; channels: number; plane: number } {
@@ -33,7 +42,9 @@ function batchNormalization(inputs: readonly (Tensor | undefined)[], ctx: OpCont
   const params = names.map((name, i) => {
     const t = requireInput(inputs, i + 1, name, ctx);
     requireFloat(t, name, ctx);
-    const ok = perElement ? t.data.length === want && t.shape[0] === channels : t.shape.length === 1 && t.shape[0] === channels;
+    const ok = perElement
+      ? t.data.length === want && t.shape[0] === channels
+      : t.shape.length === 1 && t.shape[0] === channels;
     if (!ok) {
       const expect = perElement ? `[${[channels, ...x.shape.slice(2)].join(',')}]` : `[${channels}]`;
       throw nodeError(ctx, `${name} must have shape ${expect}, got ${fmtShape(t.shape as number[])}`);
@@ -73,11 +84,13 @@ export const InstanceNormalization: OpDef = {
     const x = requireInput(inputs, 0, 'input', ctx);
     requireFloat(x, 'input', ctx);
     const { batch, channels, plane } = planeOf(x, ctx);
-    if (x.shape.length < 3) throw nodeError(ctx, `input must be [N, C, D1..Dr] with r >= 1, got ${fmtShape(x.shape as number[])}`);
+    if (x.shape.length < 3)
+      throw nodeError(ctx, `input must be [N, C, D1..Dr] with r >= 1, got ${fmtShape(x.shape as number[])}`);
     const [scale, bias] = [1, 2].map((i) => {
       const name = i === 1 ? 'scale' : 'B';
       const t = requireInput(inputs, i, name, ctx);
-      if (t.shape.length !== 1 || t.shape[0] !== channels) throw nodeError(ctx, `${name} must have shape [${channels}], got ${fmtShape(t.shape as number[])}`);
+      if (t.shape.length !== 1 || t.shape[0] !== channels)
+        throw nodeError(ctx, `${name} must have shape [${channels}], got ${fmtShape(t.shape as number[])}`);
       return numbersOf(t);
     }) as [Float64Array, Float64Array];
     const eps = attrFloat(ctx.node, 'epsilon', 1e-5);

@@ -18,7 +18,10 @@ function run(op: OpDef, x: Tensor, attrs: Record<string, AttrValue>, outputs = [
 
 function close(t: Tensor, shape: number[], values: number[]): void {
   assert.deepEqual([...t.shape], shape);
-  assert.deepEqual(Array.from(t.data as Float32Array, (v) => Math.round(Number(v) * 1e5) / 1e5), values);
+  assert.deepEqual(
+    Array.from(t.data as Float32Array, (v) => Math.round(Number(v) * 1e5) / 1e5),
+    values,
+  );
 }
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
@@ -32,7 +35,11 @@ test('MaxPool ceil_mode adds the partial last window', () => {
   close(run(MaxPool, x, { kernel_shape: [2], strides: [2] })[0]!, [1, 1, 2], [2, 4]);
   close(run(MaxPool, x, { kernel_shape: [2], strides: [2], ceil_mode: 1 })[0]!, [1, 1, 3], [2, 4, 5]);
   // A window that would start in the end padding is dropped: 4 inputs, k2 s2, ceil gives 2 not 3.
-  close(run(MaxPool, f32([1, 1, 4], range(4)), { kernel_shape: [2], strides: [2], pads: [0, 1], ceil_mode: 1 })[0]!, [1, 1, 2], [2, 4]);
+  close(
+    run(MaxPool, f32([1, 1, 4], range(4)), { kernel_shape: [2], strides: [2], pads: [0, 1], ceil_mode: 1 })[0]!,
+    [1, 1, 2],
+    [2, 4],
+  );
 });
 
 test('MaxPool dilation and padding that is never the max', () => {
@@ -65,13 +72,25 @@ test('AveragePool count_include_pad decides whether pads count', () => {
 
 test('AveragePool ceil_mode never counts taps beyond the end padding', () => {
   const x = f32([1, 1, 5], range(5));
-  close(run(AveragePool, x, { kernel_shape: [2], strides: [2], ceil_mode: 1, count_include_pad: 1 })[0]!, [1, 1, 3], [1.5, 3.5, 5]);
-  close(run(AveragePool, x, { kernel_shape: [2], strides: [2], pads: [0, 1], count_include_pad: 1 })[0]!, [1, 1, 3], [1.5, 3.5, 2.5]);
+  close(
+    run(AveragePool, x, { kernel_shape: [2], strides: [2], ceil_mode: 1, count_include_pad: 1 })[0]!,
+    [1, 1, 3],
+    [1.5, 3.5, 5],
+  );
+  close(
+    run(AveragePool, x, { kernel_shape: [2], strides: [2], pads: [0, 1], count_include_pad: 1 })[0]!,
+    [1, 1, 3],
+    [1.5, 3.5, 2.5],
+  );
 });
 
 test('AveragePool SAME_LOWER on 2-D with odd sizes', () => {
   // 1x3 input, k 1x2: SAME pads one column at the beginning (LOWER); divisor counts real taps only.
-  close(run(AveragePool, f32([1, 1, 1, 3], [2, 4, 6]), { kernel_shape: [1, 2], auto_pad: 'SAME_LOWER' })[0]!, [1, 1, 1, 3], [2, 3, 5]);
+  close(
+    run(AveragePool, f32([1, 1, 1, 3], [2, 4, 6]), { kernel_shape: [1, 2], auto_pad: 'SAME_LOWER' })[0]!,
+    [1, 1, 1, 3],
+    [2, 3, 5],
+  );
 });
 
 test('AveragePool dilations need opset 19', () => {
@@ -89,9 +108,10 @@ test('GlobalAveragePool and GlobalMaxPool keep spatial axes as 1', () => {
   const x = f32([1, 2, 2, 2], [1, 2, 3, 4, -1, -2, -3, -4]);
   close(GlobalAveragePool.reference([x], ctxFor(GlobalAveragePool, {}))[0]!, [1, 2, 1, 1], [2.5, -2.5]);
   close(GlobalMaxPool.reference([x], ctxFor(GlobalMaxPool, {}))[0]!, [1, 2, 1, 1], [4, -1]);
-  assert.deepEqual(GlobalAveragePool.inferTypes([{ dtype: 'float32', shape: ['N', 7, null, 3] }], ctxFor(GlobalAveragePool, {})), [
-    { dtype: 'float32', shape: ['N', 7, 1, 1] },
-  ]);
+  assert.deepEqual(
+    GlobalAveragePool.inferTypes([{ dtype: 'float32', shape: ['N', 7, null, 3] }], ctxFor(GlobalAveragePool, {})),
+    [{ dtype: 'float32', shape: ['N', 7, 1, 1] }],
+  );
 });
 
 test('pool inferTypes: known dims computed, unknown stay null, Indices typed int64', () => {

@@ -65,8 +65,18 @@ function poolGeometry(xShape: readonly number[], ctx: OpContext, allowDilations:
   const paddedEnd: number[] = [];
   for (let i = 0; i < r; i++) {
     const inLen = xShape[2 + i]!;
-    const ax = windowAxis(inLen, kernel[i]!, a.strides[i]!, a.dilations[i]!, a.autoPad, a.pads[i]!, a.pads[r + i]!, ceil);
-    if (ax.out <= 0) throw nodeError(ctx, `spatial axis ${i} of X ${fmtShape(xShape as number[])} is smaller than the window`);
+    const ax = windowAxis(
+      inLen,
+      kernel[i]!,
+      a.strides[i]!,
+      a.dilations[i]!,
+      a.autoPad,
+      a.pads[i]!,
+      a.pads[r + i]!,
+      ceil,
+    );
+    if (ax.out <= 0)
+      throw nodeError(ctx, `spatial axis ${i} of X ${fmtShape(xShape as number[])} is smaller than the window`);
     outSpatial.push(ax.out);
     padBegin.push(ax.padBegin);
     paddedEnd.push(inLen + ax.padEnd);
@@ -95,7 +105,18 @@ function poolShape(inputs: readonly (ValueType | undefined)[], ctx: OpContext): 
     const ceil = attrInt(ctx.node, 'ceil_mode', 0) !== 0;
     const out: Dim[] = [x[0] ?? null, x[1] ?? null];
     for (let i = 0; i < r; i++) {
-      out.push(windowAxisDim(x[2 + i] ?? null, kernel[i]!, a.strides[i]!, a.dilations[i]!, a.autoPad, a.pads[i]!, a.pads[r + i]!, ceil));
+      out.push(
+        windowAxisDim(
+          x[2 + i] ?? null,
+          kernel[i]!,
+          a.strides[i]!,
+          a.dilations[i]!,
+          a.autoPad,
+          a.pads[i]!,
+          a.pads[r + i]!,
+          ceil,
+        ),
+      );
     }
     return out;
   } catch {
@@ -194,7 +215,8 @@ export const MaxPool: OpDef = {
   sinceVersion: 8,
   reference(inputs, ctx) {
     const x = requireInput(inputs, 0, 'X', ctx);
-    if (!MAXPOOL_DTYPES.includes(x.dtype)) throw nodeError(ctx, `X must be one of ${MAXPOOL_DTYPES.join('/')}, got ${x.dtype}`);
+    if (!MAXPOOL_DTYPES.includes(x.dtype))
+      throw nodeError(ctx, `X must be one of ${MAXPOOL_DTYPES.join('/')}, got ${x.dtype}`);
     const g = poolGeometry(x.shape, ctx, true);
     const columnMajor = attrInt(ctx.node, 'storage_order', 0) === 1;
     const xv = numbersOf(x);
@@ -271,7 +293,8 @@ function globalPoolTypes(inputs: readonly (ValueType | undefined)[]): ValueType[
   const t: ValueType = {};
   const x = inputs[0];
   if (x?.dtype !== undefined) t.dtype = x.dtype;
-  if (x?.shape !== undefined && x.shape.length >= 2) t.shape = [x.shape[0] ?? null, x.shape[1] ?? null, ...x.shape.slice(2).map(() => 1)];
+  if (x?.shape !== undefined && x.shape.length >= 2)
+    t.shape = [x.shape[0] ?? null, x.shape[1] ?? null, ...x.shape.slice(2).map(() => 1)];
   return [t];
 }
 

@@ -5,7 +5,14 @@ import type { DType } from '../ir/dtype.js';
 import { EdgecnnError } from '../ir/errors.js';
 import type { Node } from '../ir/graph.js';
 import { type Tensor, f32, makeTensor } from '../ir/tensor.js';
-import { ConvInteger, DequantizeLinear, MatMulInteger, QLinearConv, QLinearMatMul, QuantizeLinear } from './quantize.js';
+import {
+  ConvInteger,
+  DequantizeLinear,
+  MatMulInteger,
+  QLinearConv,
+  QLinearMatMul,
+  QuantizeLinear,
+} from './quantize.js';
 import type { OpContext, OpDef } from './types.js';
 
 function ctxFor(op: OpDef, attrs: Record<string, AttrValue> = {}, opset = 13): OpContext {
@@ -33,13 +40,23 @@ test('QuantizeLinear rounds half to even and saturates', () => {
   expectQ(run(QuantizeLinear, [x, f32([], [1])]), 'uint8', [7], [0, 2, 2, 0, 0, 255, 0]);
   expectQ(run(QuantizeLinear, [x, f32([], [1]), i8([], [0])]), 'int8', [7], [0, 2, 2, 0, -2, 127, -128]);
   // scale 0.5 and zero point 128: q = round(x / 0.5) + 128.
-  expectQ(run(QuantizeLinear, [f32([3], [0.25, -1, 1.1]), f32([], [0.5]), u8([], [128])]), 'uint8', [3], [128, 126, 130]);
+  expectQ(
+    run(QuantizeLinear, [f32([3], [0.25, -1, 1.1]), f32([], [0.5]), u8([], [128])]),
+    'uint8',
+    [3],
+    [128, 126, 130],
+  );
 });
 
 test('QuantizeLinear per-axis along axis 1 (default) and axis 0', () => {
   const x = f32([2, 2], [1, 1, 1, 1]);
   expectQ(run(QuantizeLinear, [x, f32([2], [1, 0.25]), u8([2], [0, 10])]), 'uint8', [2, 2], [1, 14, 1, 14]);
-  expectQ(run(QuantizeLinear, [x, f32([2], [1, 0.25]), u8([2], [0, 10])], { axis: 0 }), 'uint8', [2, 2], [1, 1, 14, 14]);
+  expectQ(
+    run(QuantizeLinear, [x, f32([2], [1, 0.25]), u8([2], [0, 10])], { axis: 0 }),
+    'uint8',
+    [2, 2],
+    [1, 1, 14, 14],
+  );
   assert.throws(() => run(QuantizeLinear, [x, f32([2], [1, 1])], {}, 10), /per-axis scales need opset 13/);
 });
 
@@ -84,17 +101,44 @@ test('MatMulInteger with a per-column zero point for B', () => {
 
 test('QLinearConv requantizes with x_scale * w_scale / y_scale and adds the int32 bias', () => {
   // acc = (x - 10) * 2 = [0, 20]; multiplier 0.5 * 0.25 / 0.125 = 1; y = acc + bias + 5.
-  const inputs = [u8([1, 1, 1, 2], [10, 20]), f32([], [0.5]), u8([], [10]), i8([1, 1, 1, 1], [2]), f32([], [0.25]), i8([], [0]), f32([], [0.125]), u8([], [5])];
+  const inputs = [
+    u8([1, 1, 1, 2], [10, 20]),
+    f32([], [0.5]),
+    u8([], [10]),
+    i8([1, 1, 1, 1], [2]),
+    f32([], [0.25]),
+    i8([], [0]),
+    f32([], [0.125]),
+    u8([], [5]),
+  ];
   expectQ(run(QLinearConv, inputs), 'uint8', [1, 1, 1, 2], [5, 25]);
   expectQ(run(QLinearConv, [...inputs, i32([1], [4])]), 'uint8', [1, 1, 1, 2], [9, 29]);
   // Per-channel weight scales: channel 1 has twice the multiplier, and saturates at 255.
   const w2 = i8([2, 1, 1, 1], [2, 100]);
-  const pc = run(QLinearConv, [inputs[0], inputs[1], inputs[2], w2, f32([2], [0.25, 0.5]), i8([2], [0, 0]), inputs[6], inputs[7]]);
+  const pc = run(QLinearConv, [
+    inputs[0],
+    inputs[1],
+    inputs[2],
+    w2,
+    f32([2], [0.25, 0.5]),
+    i8([2], [0, 0]),
+    inputs[6],
+    inputs[7],
+  ]);
   expectQ(pc, 'uint8', [1, 2, 1, 2], [5, 25, 5, 255]);
 });
 
 test('QLinearMatMul rounds half to even on the requantized value', () => {
   // acc = 1*1 + 2*1 = 3 with multiplier 0.5: 1.5 rounds to 2; acc 5 gives 2.5, which rounds to 2.
-  const y = run(QLinearMatMul, [u8([2, 2], [1, 2, 2, 3]), f32([], [1]), u8([], [0]), u8([2, 1], [1, 1]), f32([], [0.5]), u8([], [0]), f32([], [1]), u8([], [0])]);
+  const y = run(QLinearMatMul, [
+    u8([2, 2], [1, 2, 2, 3]),
+    f32([], [1]),
+    u8([], [0]),
+    u8([2, 1], [1, 1]),
+    f32([], [0.5]),
+    u8([], [0]),
+    f32([], [1]),
+    u8([], [0]),
+  ]);
   expectQ(y, 'uint8', [2, 1], [2, 2]);
 });

@@ -11,7 +11,16 @@ import { type Dim, attrInt } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { convAccumulate, convGeometry, convMacs, convOutputShape } from './conv.js';
 import { matmulAccumulate, matmulMacs, matmulPlan, matmulShape } from './matmul.js';
-import { fmtShape, nodeError, normalizeAxis, numbersOf, requireInput, roundHalfEven, tensorFromNumbers, unsupported } from './nn-util.js';
+import {
+  fmtShape,
+  nodeError,
+  normalizeAxis,
+  numbersOf,
+  requireInput,
+  roundHalfEven,
+  tensorFromNumbers,
+  unsupported,
+} from './nn-util.js';
 import type { OpContext, OpDef, ValueType } from './types.js';
 
 /** Integer ranges of the quantized types edgecnn handles. */
@@ -48,7 +57,11 @@ function quantAxis(x: Tensor, scale: Tensor, ctx: OpContext): { axis: number; le
   if (ctx.opset >= 21 && attrInt(ctx.node, 'block_size', 0) !== 0) {
     throw unsupported(ctx, 'blocked quantization (block_size > 0) is not supported');
   }
-  if (scale.shape.length > 1) throw unsupported(ctx, `scale ${fmtShape(scale.shape as number[])} of rank > 1 (blocked quantization) is not supported`);
+  if (scale.shape.length > 1)
+    throw unsupported(
+      ctx,
+      `scale ${fmtShape(scale.shape as number[])} of rank > 1 (blocked quantization) is not supported`,
+    );
   if (scale.data.length === 1) return { axis: -1, len: 1, inner: 1 };
   if (ctx.opset < 13) throw nodeError(ctx, 'per-axis scales need opset 13 or later');
   const axis = normalizeAxis(attrInt(ctx.node, 'axis', 1), x.shape.length, ctx);
@@ -144,7 +157,8 @@ const Q8: readonly DType[] = ['uint8', 'int8'];
 /** x - zp for a per-tensor zero point. */
 function shifted(t: Tensor, zp: Tensor | undefined, what: string, ctx: OpContext): Float64Array {
   const z = paramValues(zp, 1, 0, what, ctx)[0]!;
-  if (zp !== undefined && zp.dtype !== t.dtype) throw nodeError(ctx, `${what} is ${zp.dtype} but its tensor is ${t.dtype}`);
+  if (zp !== undefined && zp.dtype !== t.dtype)
+    throw nodeError(ctx, `${what} is ${zp.dtype} but its tensor is ${t.dtype}`);
   const v = numbersOf(t);
   for (let i = 0; i < v.length; i++) v[i] -= z;
   return v;
@@ -161,7 +175,11 @@ function shiftedWeights(w: Tensor, zp: Tensor | undefined, what: string, ctx: Op
   return v;
 }
 
-function convIntegerTypes(inputs: readonly (ValueType | undefined)[], ctx: OpContext, dtype: DType | undefined): ValueType[] {
+function convIntegerTypes(
+  inputs: readonly (ValueType | undefined)[],
+  ctx: OpContext,
+  dtype: DType | undefined,
+): ValueType[] {
   const t: ValueType = {};
   if (dtype !== undefined) t.dtype = dtype;
   const s = convOutputShape(inputs[0]?.shape, inputs[ctx.node.opType === 'QLinearConv' ? 3 : 1]?.shape, ctx);
@@ -180,7 +198,11 @@ export const ConvInteger: OpDef = {
     requireQType(x, 'x', Q8, ctx);
     requireQType(w, 'w', Q8, ctx);
     const g = convGeometry(x.shape, w.shape, ctx);
-    const y = convAccumulate(shifted(x, inputs[2], 'x_zero_point', ctx), shiftedWeights(w, inputs[3], 'w_zero_point', ctx), g);
+    const y = convAccumulate(
+      shifted(x, inputs[2], 'x_zero_point', ctx),
+      shiftedWeights(w, inputs[3], 'w_zero_point', ctx),
+      g,
+    );
     return [tensorFromNumbers('int32', [g.batch, g.outChannels, ...g.outSpatial], y)];
   },
   inferTypes: (inputs, ctx) => convIntegerTypes(inputs, ctx, 'int32'),
@@ -188,7 +210,13 @@ export const ConvInteger: OpDef = {
 };
 
 /** Saturating requantization of int32 sums: q = clamp(roundHalfEven(acc * multiplier) + zp). */
-function requantize(acc: Float64Array, multiplier: (i: number) => number, zp: number, dtype: DType, ctx: OpContext): Float64Array {
+function requantize(
+  acc: Float64Array,
+  multiplier: (i: number) => number,
+  zp: number,
+  dtype: DType,
+  ctx: OpContext,
+): Float64Array {
   const range = QRANGE[dtype];
   if (range === undefined) throw nodeError(ctx, `output type ${dtype} is not a quantized type`);
   const q = new Float64Array(acc.length);
@@ -217,7 +245,11 @@ function qlinearConv(inputs: readonly (Tensor | undefined)[], ctx: OpContext): T
   const outType = yZp?.dtype ?? x.dtype;
   if (!Q8.includes(outType)) throw nodeError(ctx, `y_zero_point must be uint8/int8, got ${outType}`);
   const g = convGeometry(x.shape, w.shape, ctx);
-  const acc = convAccumulate(shifted(x, inputs[2], 'x_zero_point', ctx), shiftedWeights(w, inputs[5], 'w_zero_point', ctx), g);
+  const acc = convAccumulate(
+    shifted(x, inputs[2], 'x_zero_point', ctx),
+    shiftedWeights(w, inputs[5], 'w_zero_point', ctx),
+    g,
+  );
   const M = g.outChannels;
   const plane = acc.length / (g.batch * M);
   if (bias !== undefined) {
@@ -265,7 +297,12 @@ function shiftedCols(b: Tensor, zp: Tensor | undefined, what: string, ctx: OpCon
   return v;
 }
 
-function matmulTypes(inputs: readonly (ValueType | undefined)[], a: number, b: number, dtype: DType | undefined): ValueType[] {
+function matmulTypes(
+  inputs: readonly (ValueType | undefined)[],
+  a: number,
+  b: number,
+  dtype: DType | undefined,
+): ValueType[] {
   const t: ValueType = {};
   if (dtype !== undefined) t.dtype = dtype;
   const s: Dim[] | undefined = matmulShape(inputs[a]?.shape, inputs[b]?.shape);
@@ -284,7 +321,11 @@ export const MatMulInteger: OpDef = {
     requireQType(a, 'A', Q8, ctx);
     requireQType(b, 'B', Q8, ctx);
     const plan = matmulPlan(a.shape, b.shape, ctx);
-    const y = matmulAccumulate(shiftedRows(a, inputs[2], 'a_zero_point', ctx), shiftedCols(b, inputs[3], 'b_zero_point', ctx), plan);
+    const y = matmulAccumulate(
+      shiftedRows(a, inputs[2], 'a_zero_point', ctx),
+      shiftedCols(b, inputs[3], 'b_zero_point', ctx),
+      plan,
+    );
     return [tensorFromNumbers('int32', plan.outShape, y)];
   },
   inferTypes: (inputs) => matmulTypes(inputs, 0, 1, 'int32'),
@@ -307,7 +348,11 @@ export const QLinearMatMul: OpDef = {
     requireQType(b, 'b', Q8, ctx);
     const outType = yZp?.dtype ?? a.dtype;
     const plan = matmulPlan(a.shape, b.shape, ctx);
-    const acc = matmulAccumulate(shiftedRows(a, inputs[2], 'a_zero_point', ctx), shiftedCols(b, inputs[5], 'b_zero_point', ctx), plan);
+    const acc = matmulAccumulate(
+      shiftedRows(a, inputs[2], 'a_zero_point', ctx),
+      shiftedCols(b, inputs[5], 'b_zero_point', ctx),
+      plan,
+    );
     const as = paramValues(aScale, plan.M, 1, 'a_scale', ctx);
     const bs = paramValues(bScale, plan.N, 1, 'b_scale', ctx);
     const ys = paramValues(yScale, 1, 1, 'y_scale', ctx)[0]!;

@@ -13,7 +13,12 @@ function ctxFor(op: OpDef, attrs: Record<string, AttrValue>, opset: number): OpC
 }
 
 /** Resize-13 style call: X, roi (omitted), scales or sizes. */
-function resize(x: Tensor, how: { scales?: number[]; sizes?: number[]; roi?: number[] }, attrs: Record<string, AttrValue> = {}, opset = 13): Tensor {
+function resize(
+  x: Tensor,
+  how: { scales?: number[]; sizes?: number[]; roi?: number[] },
+  attrs: Record<string, AttrValue> = {},
+  opset = 13,
+): Tensor {
   const inputs = [
     x,
     how.roi === undefined ? undefined : f32([how.roi.length], how.roi),
@@ -37,14 +42,22 @@ test('linear under each coordinate transformation', () => {
   const x = f32([2], [0, 4]);
   close(resize(x, { scales: [2] }, { mode: 'linear' }), [4], [0, 1, 3, 4]);
   close(resize(x, { sizes: [3] }, { mode: 'linear', coordinate_transformation_mode: 'align_corners' }), [3], [0, 2, 4]);
-  close(resize(x, { scales: [2] }, { mode: 'linear', coordinate_transformation_mode: 'asymmetric' }), [4], [0, 2, 4, 4]);
+  close(
+    resize(x, { scales: [2] }, { mode: 'linear', coordinate_transformation_mode: 'asymmetric' }),
+    [4],
+    [0, 2, 4, 4],
+  );
   // pytorch_half_pixel maps a single output to 0 where half_pixel would take the centre.
   close(resize(x, { sizes: [1] }, { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }), [1], [0]);
   close(resize(x, { sizes: [1] }, { mode: 'linear' }), [1], [2]);
 });
 
 test('bilinear on a 2x2 image', () => {
-  const y = resize(f32([2, 2], [0, 2, 4, 6]), { sizes: [3, 3] }, { mode: 'linear', coordinate_transformation_mode: 'align_corners' });
+  const y = resize(
+    f32([2, 2], [0, 2, 4, 6]),
+    { sizes: [3, 3] },
+    { mode: 'linear', coordinate_transformation_mode: 'align_corners' },
+  );
   close(y, [3, 3], [0, 1, 2, 2, 3, 4, 4, 5, 6]);
 });
 
@@ -74,7 +87,11 @@ test('cubic uses the Keys kernel with clamped or excluded outside taps', () => {
 
 test('tf_crop_and_resize samples the roi and extrapolates outside the input', () => {
   const x = f32([5], [0, 10, 20, 30, 40]);
-  const y = resize(x, { roi: [0.5, 1.5], sizes: [3] }, { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', extrapolation_value: attr.float(7) });
+  const y = resize(
+    x,
+    { roi: [0.5, 1.5], sizes: [3] },
+    { mode: 'linear', coordinate_transformation_mode: 'tf_crop_and_resize', extrapolation_value: attr.float(7) },
+  );
   close(y, [3], [20, 40, 7]);
 });
 
@@ -82,7 +99,10 @@ test('opset 18 axes and keep_aspect_ratio_policy', () => {
   const x = f32([1, 1, 2, 4], [1, 2, 3, 4, 5, 6, 7, 8]);
   const sizes = i64([2], [4, 4]);
   const call = (policy: string): Tensor =>
-    Resize.reference([x, undefined, undefined, sizes], ctxFor(Resize, { axes: [2, 3], keep_aspect_ratio_policy: policy }, 18))[0]!;
+    Resize.reference(
+      [x, undefined, undefined, sizes],
+      ctxFor(Resize, { axes: [2, 3], keep_aspect_ratio_policy: policy }, 18),
+    )[0]!;
   assert.deepEqual([...call('stretch').shape], [1, 1, 4, 4]);
   close(call('not_larger'), [1, 1, 2, 4], [1, 2, 3, 4, 5, 6, 7, 8]);
   assert.deepEqual([...call('not_smaller').shape], [1, 1, 4, 8]);
@@ -110,7 +130,13 @@ test('Resize errors name the problem', () => {
 test('Resize inferTypes uses constant scales/sizes and keeps the rank otherwise', () => {
   const ctx = ctxFor(Resize, {}, 13);
   const x = { dtype: 'float32' as const, shape: [1, 3, 10, 20] };
-  assert.deepEqual(Resize.inferTypes([x, undefined, { value: f32([4], [1, 1, 2, 0.5]) }], ctx), [{ dtype: 'float32', shape: [1, 3, 20, 10] }]);
-  assert.deepEqual(Resize.inferTypes([x, undefined, undefined, { value: i64([4], [1, 3, 7, 7]) }], ctx), [{ dtype: 'float32', shape: [1, 3, 7, 7] }]);
-  assert.deepEqual(Resize.inferTypes([x, undefined, { dtype: 'float32', shape: [4] }], ctx), [{ dtype: 'float32', shape: [null, null, null, null] }]);
+  assert.deepEqual(Resize.inferTypes([x, undefined, { value: f32([4], [1, 1, 2, 0.5]) }], ctx), [
+    { dtype: 'float32', shape: [1, 3, 20, 10] },
+  ]);
+  assert.deepEqual(Resize.inferTypes([x, undefined, undefined, { value: i64([4], [1, 3, 7, 7]) }], ctx), [
+    { dtype: 'float32', shape: [1, 3, 7, 7] },
+  ]);
+  assert.deepEqual(Resize.inferTypes([x, undefined, { dtype: 'float32', shape: [4] }], ctx), [
+    { dtype: 'float32', shape: [null, null, null, null] },
+  ]);
 });

@@ -8,7 +8,15 @@
  */
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { fmtShape, nodeError, normalizeAxis, numbersOf, requireInput, tensorFromNumbers, unsupported } from './nn-util.js';
+import {
+  fmtShape,
+  nodeError,
+  normalizeAxis,
+  numbersOf,
+  requireInput,
+  tensorFromNumbers,
+  unsupported,
+} from './nn-util.js';
 import type { OpContext, OpDef, ValueType } from './types.js';
 
 const MODES = ['nearest', 'linear', 'cubic'] as const;
@@ -37,7 +45,8 @@ interface ResizeAttrs {
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], what: string, ctx: OpContext): T {
-  if (!(allowed as readonly string[]).includes(value)) throw unsupported(ctx, `${what} '${value}' is not one of ${allowed.join('/')}`);
+  if (!(allowed as readonly string[]).includes(value))
+    throw unsupported(ctx, `${what} '${value}' is not one of ${allowed.join('/')}`);
   return value as T;
 }
 
@@ -54,7 +63,12 @@ function readAttrs(ctx: OpContext): ResizeAttrs {
   }
   return {
     mode,
-    coord: oneOf(attrString(n, 'coordinate_transformation_mode', 'half_pixel'), COORD_MODES, 'coordinate_transformation_mode', ctx),
+    coord: oneOf(
+      attrString(n, 'coordinate_transformation_mode', 'half_pixel'),
+      COORD_MODES,
+      'coordinate_transformation_mode',
+      ctx,
+    ),
     nearest: oneOf(attrString(n, 'nearest_mode', 'round_prefer_floor'), NEAREST_MODES.slice(0, 4), 'nearest_mode', ctx),
     cubicA: attrFloat(n, 'cubic_coeff_a', -0.75),
     excludeOutside: attrInt(n, 'exclude_outside', 0) !== 0,
@@ -116,7 +130,8 @@ function planAxes(
   const roiStart = new Array<number>(rank).fill(0);
   const roiEnd = new Array<number>(rank).fill(1);
   if (roiIn !== undefined && attrs.coord === 'tf_crop_and_resize') {
-    if (roiIn.length !== 2 * axes.length) throw nodeError(ctx, `roi has ${roiIn.length} values, expected ${2 * axes.length}`);
+    if (roiIn.length !== 2 * axes.length)
+      throw nodeError(ctx, `roi has ${roiIn.length} values, expected ${2 * axes.length}`);
     axes.forEach((a, i) => {
       roiStart[a] = roiIn[i]!;
       roiEnd[a] = roiIn[axes.length + i]!;
@@ -124,7 +139,8 @@ function planAxes(
   }
   if (sizesIn !== undefined) {
     if (scalesIn !== undefined) throw nodeError(ctx, 'only one of scales and sizes may be given');
-    if (sizesIn.length !== axes.length) throw nodeError(ctx, `sizes has ${sizesIn.length} values, expected ${axes.length}`);
+    if (sizesIn.length !== axes.length)
+      throw nodeError(ctx, `sizes has ${sizesIn.length} values, expected ${axes.length}`);
     axes.forEach((a, i) => {
       sizes[a] = sizesIn[i]!;
       lengths[a] = sizesIn[i]!;
@@ -132,7 +148,8 @@ function planAxes(
     });
     const policy = ctx.opset >= 18 ? attrString(ctx.node, 'keep_aspect_ratio_policy', 'stretch') : 'stretch';
     if (policy !== 'stretch') {
-      if (policy !== 'not_larger' && policy !== 'not_smaller') throw unsupported(ctx, `keep_aspect_ratio_policy '${policy}'`);
+      if (policy !== 'not_larger' && policy !== 'not_smaller')
+        throw unsupported(ctx, `keep_aspect_ratio_policy '${policy}'`);
       const picked = axes.map((a) => scales[a]!);
       const s = policy === 'not_larger' ? Math.min(...picked) : Math.max(...picked);
       for (const a of axes) {
@@ -143,7 +160,8 @@ function planAxes(
       }
     }
   } else if (scalesIn !== undefined) {
-    if (scalesIn.length !== axes.length) throw nodeError(ctx, `scales has ${scalesIn.length} values, expected ${axes.length}`);
+    if (scalesIn.length !== axes.length)
+      throw nodeError(ctx, `scales has ${scalesIn.length} values, expected ${axes.length}`);
     axes.forEach((a, i) => {
       const s = scalesIn[i]!;
       if (!(s > 0)) throw nodeError(ctx, `scales must be > 0, got ${s} for axis ${a}`);
@@ -157,7 +175,14 @@ function planAxes(
   }
   return inShape.map((inLen, a) => {
     if (!(sizes[a]! >= 1) && inLen > 0) throw nodeError(ctx, `output length of axis ${a} would be ${sizes[a]}`);
-    return { inLen, outLen: sizes[a]!, lengthResized: lengths[a]!, scale: scales[a]!, roiStart: roiStart[a]!, roiEnd: roiEnd[a]! };
+    return {
+      inLen,
+      outLen: sizes[a]!,
+      lengthResized: lengths[a]!,
+      scale: scales[a]!,
+      roiStart: roiStart[a]!,
+      roiEnd: roiEnd[a]!,
+    };
   });
 }
 
@@ -263,9 +288,15 @@ function resize(inputs: readonly (Tensor | undefined)[], ctx: OpContext): Tensor
   }
   const sizes = slots.sizes === undefined ? undefined : constValues(inputs[slots.sizes]);
   const roi = slots.roi === undefined ? undefined : constValues(inputs[slots.roi]);
-  if (attrs.coord === 'tf_crop_and_resize' && roi === undefined) throw nodeError(ctx, 'tf_crop_and_resize needs the roi input');
+  if (attrs.coord === 'tf_crop_and_resize' && roi === undefined)
+    throw nodeError(ctx, 'tf_crop_and_resize needs the roi input');
   const plans = planAxes(x.shape, scales, sizes, roi, attrs, ctx);
-  if (ctx.node.opType === 'Resize' && ctx.opset >= 18 && attrInt(ctx.node, 'antialias', 0) !== 0 && attrs.mode !== 'nearest') {
+  if (
+    ctx.node.opType === 'Resize' &&
+    ctx.opset >= 18 &&
+    attrInt(ctx.node, 'antialias', 0) !== 0 &&
+    attrs.mode !== 'nearest'
+  ) {
     if (plans.some((p) => p.scale < 1)) throw unsupported(ctx, 'antialias=1 when downsampling is not supported');
   }
   const taps: Taps[][] = plans.map((p) => Array.from({ length: p.outLen }, (_, i) => axisTaps(i, p, attrs)));
