@@ -15,14 +15,14 @@ function maxAbsDiff(a: Tensor, b: Tensor): number {
 }
 
 /** A fire module (squeezenet): squeeze 1x1, expand 1x1 and 3x3 in parallel, channel Concat; odd sizes. */
-function fireModel(): Model {
+function fireModel(batch = 1): Model {
   const g = new GraphBuilder('fire');
-  const x = g.input('x', 'float32', [1, 5, 7, 9]);
+  const x = g.input('x', 'float32', [batch, 5, 7, 9]);
   const s = g.node('Relu', [g.node('Conv', [x, g.randomInit('ws', [3, 5, 1, 1], 1), g.randomInit('bs', [3], 2)])]);
   const e1 = g.node('Relu', [g.node('Conv', [s, g.randomInit('w1', [4, 3, 1, 1], 3)])]);
   const e3 = g.node('Relu', [g.node('Conv', [s, g.randomInit('w3', [6, 3, 3, 3], 4)], { pads: [1, 1, 1, 1] })]);
   const cat = g.node('Concat', [e1, e3], { axis: 1 }, { outputs: ['y'] });
-  g.output(cat, 'float32', [1, 10, 7, 9]);
+  g.output(cat, 'float32', [batch, 10, 7, 9]);
   return g.model(13);
 }
 
@@ -75,6 +75,14 @@ test('split/slice views, a copied graph input in a concat and a flatten alias gi
   for (const free of ['Split', 'Slice', 'Concat', 'Flatten']) assert.ok(!ops.includes(free), `${free} is a view`);
   // Concat inputs that are themselves views (split/slice outputs) or graph inputs are copied into their slice.
   assert.equal(ops.filter((o) => o === 'Identity').length, 4);
+});
+
+test('batch 3 runs every kernel over all images', async () => {
+  const model = fireModel(3);
+  const x = randomF32([3, 5, 7, 9], 15);
+  const s = await createSession(model);
+  assert.deepEqual(s.fallbackNodes, []);
+  assert.ok(maxAbsDiff((await s.run({ x })).y!, runReference(model, { x }).y!) < 1e-5);
 });
 
 test('profiled runs time every step and agree with plain runs', async () => {
