@@ -417,7 +417,7 @@ export const VARIADIC_ROWS: readonly VariadicRow[] = [
     num: (a, x) => (Number.isNaN(a) || Number.isNaN(x) ? NaN : Math.min(a, x)),
     big: (a, x) => (x < a ? x : a),
   },
-  { opType: 'Sum', sinceVersion: 8, types: 'numeric', num: (a, x) => a + x, big: (a, x) => a + x },
+  { opType: 'Sum', sinceVersion: 8, types: 'float', num: (a, x) => a + x },
 ];
 
 function variadicOp(row: VariadicRow): OpDef {
