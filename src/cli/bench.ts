@@ -11,7 +11,6 @@ import { environment, modelHash } from '../bench/environment.js';
 import { formatReportText } from '../bench/format.js';
 import { createProgress } from '../bench/progress.js';
 import type { BenchReport } from '../bench/harness.js';
-import { measureRoof } from '../bench/roof.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { aggregateProfile } from '../profile/aggregate.js';
 import { renderHtmlReport } from '../profile/report-html.js';
@@ -131,7 +130,7 @@ export const command: Command = {
         title: `edgecnn bench: ${report.model.name}`,
         bench: report,
         profile: profiled ? { config: profiled.id, summary: aggregateProfile(profiled.profileRuns!) } : undefined,
-        roof: measureRoof(),
+        roof: (await import('../bench/roof.js')).measureRoof(),
       });
       writeFileSync(htmlOut, html);
     }

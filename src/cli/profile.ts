@@ -11,7 +11,6 @@ import { environment, modelHash } from '../bench/environment.js';
 import { formatBytes } from '../bench/format.js';
 import { materializeInput, planInputs } from '../bench/inputs.js';
 import { createProgress } from '../bench/progress.js';
-import { measureRoof } from '../bench/roof.js';
 import type { ProfiledStep } from '../bench/targets.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { type GroupProfile, type ProfileSummary, aggregateProfile, topNodes } from '../profile/aggregate.js';
@@ -141,7 +140,11 @@ export const command: Command = {
       progress.note('measuring the roofline ceilings (compute peak, memory bandwidth)');
       writeFileSync(
         html,
-        renderHtmlReport({ title: `edgecnn profile: ${model}`, profile: { config, summary }, roof: measureRoof() }),
+        renderHtmlReport({
+          title: `edgecnn profile: ${model}`,
+          profile: { config, summary },
+          roof: (await import('../bench/roof.js')).measureRoof(),
+        }),
       );
       console.log(`html report: ${html}`);
     }
