@@ -48,3 +48,40 @@ test('non-per-channel constants, c - Conv, c / Conv and shared Conv outputs stay
   assert.equal(after.graph.nodes.length, 8);
   assertEquivalent(before, after, 0);
 });
+
+test('a learnable affine x * s + t before a grouped, unpadded Conv folds into its weights and bias', () => {
+  const b = new GraphBuilder('g');
+  const x = b.input('x', 'float32', [1, 6, 5, 7]);
+  b.randomInit('w', [4, 3, 1, 3], 1);
+  b.randomInit('bias', [4], 2);
+  b.randomInit('s', [6, 1, 1], 3);
+  b.init('t', f32([], [0.3]));
+  const m = b.node('Mul', [x, 's']);
+  const a = b.node('Add', ['t', m]);
+  b.output(b.node('Conv', [a, 'w', 'bias'], { kernel_shape: [1, 3], group: 2, strides: [1, 2] }, { outputs: ['y'] }));
+  const before = b.model(13);
+  const after = applyPasses(before, [foldConvMulAddPass, eliminateDeadNodesPass]).model;
+  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Conv']);
+  assert.equal(after.graph.nodes[0]!.inputs[0], 'x');
+  assertEquivalent(before, after);
+});
+
+test('a shift before a padded Conv stays (padding would read the shift), a scale still folds', () => {
+  const b = new GraphBuilder('g');
+  const x = b.input('x', 'float32', [1, 2, 4, 4]);
+  b.randomInit('w', [3, 2, 3, 3], 1);
+  b.init('s', f32([], [2]));
+  b.init('t', f32([], [0.5]));
+  const a = b.node('Add', [x, 't']);
+  const m = b.node('Mul', [a, 's']);
+  b.output(b.node('Conv', [m, 'w'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { outputs: ['y'] }));
+  // A per-channel constant that broadcasts x to more channels is not an affine of x's channels.
+  const x1 = b.input('x1', 'float32', [1, 1, 4, 4]);
+  b.randomInit('s2', [1, 2, 1, 1], 4);
+  const m2 = b.node('Mul', [x1, 's2']);
+  b.output(b.node('Conv', [m2, 'w'], { kernel_shape: [3, 3] }, { outputs: ['y2'] }));
+  const before = b.model(13);
+  const after = applyPasses(before, [foldConvMulAddPass, eliminateDeadNodesPass]).model;
+  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Add', 'Conv', 'Mul', 'Conv']);
+  assertEquivalent(before, after);
+});

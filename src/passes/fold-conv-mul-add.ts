@@ -5,9 +5,14 @@
  *   Add(Conv(x), c) -> B' = B + c[m];                  Sub(Conv(x), c) -> B' = B - c[m]
  * c must broadcast along the output channel axis only ([M,1,1], [1,M,1,1], [1], scalar) and the Conv output must
  * feed only this node; ConvTranspose is handled with its [C, M/g, k...] weight layout.
+ * The same before a Conv (PP-LCNet's learnable affine x * s + t feeding the next convolution):
+ *   Conv(x * s) -> W'[m, c] = W[m, c] * s[c]     (padding stays exact: the padded zeros scale to zero)
+ *   Conv(x + t) -> B'[m] = B[m] + sum over c, k of W[m, c, k] * t[c]   (only without padding)
+ * which needs x to have the Conv's rank and cin channels (so the constant does not broadcast x to more channels).
  */
 import type { Graph } from '../ir/graph.js';
-import { attrInt } from '../ir/graph.js';
+import { attrInt, attrInts, attrString } from '../ir/graph.js';
+import type { ValueType } from '../ops/types.js';
 import { f32 } from '../ir/tensor.js';
 import {
   constantOf,
@@ -20,7 +25,7 @@ import {
   perChannel,
   scaleOutputChannels,
 } from './graph-utils.js';
-import type { Pass } from './pass.js';
+import type { Pass, PassContext } from './pass.js';
 
 const FOLDABLE = ['Mul', 'Add', 'Sub', 'Div'] as const;
 
@@ -74,10 +79,92 @@ function foldOnce(graph: Graph, namer: (b: string) => string): boolean {
   return false;
 }
 
-/** Fold per-channel constant Mul/Add/Sub/Div that follow a Conv into the Conv (see the file comment). */
-export function foldConvMulAdd(graph: Graph): Graph {
+/** Fold one per-channel Mul/Add/Sub/Div that feeds a Conv's X into the Conv; false when none is left. */
+function foldInputOnce(graph: Graph, namer: (b: string) => string, types: Map<string, ValueType>): boolean {
+  const index = indexGraph(graph);
+  for (const conv of graph.nodes) {
+    if (!isOp(conv, 'Conv')) continue;
+    const v = conv.inputs[0] ?? '';
+    const e = index.producer.get(v);
+    if (!e || !FOLDABLE.some((op) => isOp(e, op)) || e.inputs.length !== 2 || !hasSingleUse(index, v)) continue;
+    const w = constantOf(graph, index, conv.inputs[1] ?? '');
+    if (!w || w.dtype !== 'float32' || w.shape.length < 3) continue;
+    const group = attrInt(conv, 'group', 1);
+    const cg = w.shape[1]!;
+    const cin = cg * group;
+    const m = w.shape[0]!;
+    const inner = w.data.length / (m * cg);
+    for (const side of [0, 1]) {
+      if (side === 1 && (e.opType === 'Sub' || e.opType === 'Div')) continue;
+      const x = e.inputs[side]!;
+      const c = constantOf(graph, index, e.inputs[1 - side]!);
+      const vec = c ? perChannel(c, cin, w.shape.length) : undefined;
+      if (!c || !vec) continue;
+      // The constant must not broadcast x to more channels: x has the Conv's rank, and its own channel count
+      // is known to be cin unless the constant is all ones in shape (a scalar that broadcasts nothing).
+      const xs = types.get(x)?.shape;
+      if (!xs || xs.length !== w.shape.length || c.shape.length > xs.length) continue;
+      if (c.data.length > 1 && xs[1] !== cin) continue;
+      const bName = conv.inputs[2] ?? '';
+      const b = bName === '' ? undefined : constantOf(graph, index, bName);
+      if (bName !== '' && (!b || b.dtype !== 'float32' || b.data.length !== m)) continue;
+      const src = w.data as Float32Array;
+      const inputs = [x];
+      if (e.opType === 'Mul' || e.opType === 'Div') {
+        const s = e.opType === 'Mul' ? vec : vec.map((t) => 1 / t);
+        const out = new Float32Array(src.length);
+        for (let o = 0; o < m; o++) {
+          const g = Math.floor(o / (m / group));
+          for (let k = 0; k < cg; k++) {
+            const sc = s[g * cg + k]!;
+            const base = (o * cg + k) * inner;
+            for (let i = 0; i < inner; i++) out[base + i] = src[base + i]! * sc;
+          }
+        }
+        const wName = namer(`${conv.inputs[1]}_in${e.opType.toLowerCase()}`);
+        graph.initializers.set(wName, { dtype: 'float32', shape: [...w.shape], data: out });
+        inputs.push(wName);
+        if (bName !== '') inputs.push(bName);
+      } else {
+        // A shift is exact only where no tap reads padding.
+        const autoPad = attrString(conv, 'auto_pad', 'NOTSET');
+        const pads = attrInts(conv, 'pads', []);
+        if ((autoPad !== 'NOTSET' && autoPad !== 'VALID' && autoPad !== '') || pads.some((p) => p !== 0)) continue;
+        const sign = e.opType === 'Add' ? 1 : -1;
+        const bias = b ? f64Of(b) : new Float64Array(m);
+        for (let o = 0; o < m; o++) {
+          const g = Math.floor(o / (m / group));
+          let acc = 0;
+          for (let k = 0; k < cg; k++) {
+            const t = vec[g * cg + k]!;
+            const base = (o * cg + k) * inner;
+            for (let i = 0; i < inner; i++) acc += src[base + i]! * t;
+          }
+          bias[o] = bias[o]! + sign * acc;
+        }
+        const bNew = namer(`${bName || conv.name + '_bias'}_in${e.opType.toLowerCase()}`);
+        graph.initializers.set(bNew, f32([m], bias));
+        inputs.push(conv.inputs[1]!, bNew);
+      }
+      conv.inputs = inputs;
+      graph.valueInfo.delete(v);
+      graph.nodes = graph.nodes.filter((n) => n !== e);
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Fold per-channel constant Mul/Add/Sub/Div around a Conv into the Conv (see the file comment). */
+export function foldConvMulAdd(graph: Graph, ctx?: Pick<PassContext, 'types'>): Graph {
   const namer = makeNamer(graph);
   while (foldOnce(graph, namer)) {
+    /* until no pattern is left */
+  }
+  if (!ctx) return graph;
+  // Shapes do not change under these folds, so one inference serves every round.
+  const types = ctx.types(graph).types;
+  while (foldInputOnce(graph, namer, types)) {
     /* until no pattern is left */
   }
   return graph;
@@ -85,6 +172,6 @@ export function foldConvMulAdd(graph: Graph): Graph {
 
 export const foldConvMulAddPass: Pass = {
   name: 'fold-conv-mul-add',
-  summary: 'fold per-channel constant Mul/Add/Sub/Div after a Conv into its weights and bias',
-  run: (g) => foldConvMulAdd(g),
+  summary: 'fold per-channel constant Mul/Add/Sub/Div before or after a Conv into its weights and bias',
+  run: (g, ctx) => foldConvMulAdd(g, ctx),
 };

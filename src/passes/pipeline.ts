@@ -49,12 +49,16 @@ export interface PipelineOptions {
 /** The passes for an optimization level, in order. Names may repeat (a cleanup pass runs more than once). */
 export function pipelineFor(level: OptLevel, options: PipelineOptions = {}): Pass[] {
   if (level === 0) return options.forExport ? [expandFusedNodesPass] : [];
+  const fusing = level >= 2;
   const passes: Pass[] = [
     inferShapesPass,
     foldConstantsPass,
     removeIdentityPass,
     eliminateDeadNodesPass,
     eliminateCommonSubexpressionsPass,
+    // Activation patterns are recognized before algebraic folding, which would otherwise fold their scalar
+    // constants (HardSwish's `/ 6`) into a neighbouring Conv and break the pattern.
+    ...(fusing ? [fuseHardSwishPass, fuseSiluPass] : []),
     foldBatchNormPass,
     decomposeBatchNormPass,
     foldConvMulAddPass,
@@ -64,13 +68,8 @@ export function pipelineFor(level: OptLevel, options: PipelineOptions = {}): Pas
     foldConstantsPass,
     eliminateDeadNodesPass,
   ];
-  if (level >= 2) {
-    passes.push(fuseHardSwishPass, fuseSiluPass);
-    if (options.hardActivations) passes.push(substituteHardActivationsPass);
-    passes.push(fuseConvResidualPass, fuseConvActivationPass, eliminateDeadNodesPass);
-  } else if (options.hardActivations) {
-    passes.push(substituteHardActivationsPass);
-  }
+  if (options.hardActivations) passes.push(substituteHardActivationsPass);
+  if (fusing) passes.push(fuseConvResidualPass, fuseConvActivationPass, eliminateDeadNodesPass);
   if (options.forExport) passes.push(expandFusedNodesPass, eliminateDeadNodesPass);
   return passes;
 }
