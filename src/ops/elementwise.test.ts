@@ -19,7 +19,12 @@ function nodeOf(opType: string, inputs: readonly unknown[], attrs: Record<string
   };
 }
 
-function run(opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17): Tensor {
+function run(
+  opType: string,
+  inputs: (Tensor | undefined)[],
+  attrs: Record<string, Attribute> = {},
+  opset = 17,
+): Tensor {
   const def = getOp('', opType);
   assert.ok(def, `${opType} is registered`);
   return def.reference(inputs, { node: nodeOf(opType, inputs, attrs), opset })[0]!;
@@ -34,7 +39,9 @@ const vals = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>);
 const close = (got: Tensor, want: number[]) => {
   const g = vals(got).map(Number);
   assert.equal(g.length, want.length);
-  g.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) <= 1e-6 * (1 + Math.abs(want[i]!)), `[${i}] ${v} vs ${want[i]}`));
+  g.forEach((v, i) =>
+    assert.ok(Math.abs(v - want[i]!) <= 1e-6 * (1 + Math.abs(want[i]!)), `[${i}] ${v} vs ${want[i]}`),
+  );
 };
 
 test('tables are sorted and hold one row per op', () => {
@@ -51,7 +58,10 @@ test('activations on hand-checked values', () => {
   close(run('LeakyRelu', [x], { alpha: float(0.1) }), [-0.2, -0.05, 0, 0.5, 3]);
   close(run('HardSigmoid', [x]), [0.1, 0.4, 0.5, 0.6, 1]);
   close(run('HardSwish', [x]), [-2 * (1 / 6), -0.5 * (0.5 - 1 / 12), 0, 0.5 * (0.5 + 1 / 12), 3]);
-  close(run('Sigmoid', [x]), [-2, -0.5, 0, 0.5, 3].map((v) => 1 / (1 + Math.exp(-v))));
+  close(
+    run('Sigmoid', [x]),
+    [-2, -0.5, 0, 0.5, 3].map((v) => 1 / (1 + Math.exp(-v))),
+  );
   close(run('Elu', [x], { alpha: float(2) }), [2 * (Math.exp(-2) - 1), 2 * (Math.exp(-0.5) - 1), 0, 0.5, 3]);
   close(run('Softplus', [f32([2], [0, 100])]), [Math.log(2), 100]);
   close(run('Neg', [x]), [2, 0.5, 0, -0.5, -3]);
@@ -106,7 +116,10 @@ test('binary broadcasting: trailing alignment, both-sided, scalar, zero-size', (
   close(both, [1, 10, 100, 2, 20, 200]);
   close(run('Sub', [f32([], [1]), a]), [0, -1, -2, -3, -4, -5]);
   assert.deepEqual(run('Add', [f32([0, 3], []), f32([1, 3], [1, 2, 3])]).shape, [0, 3]);
-  assert.throws(() => run('Add', [a, f32([2], [1, 2])]), (e: unknown) => e instanceof EdgecnnError && /\[2,3\] and \[2\]/.test(e.message));
+  assert.throws(
+    () => run('Add', [a, f32([2], [1, 2])]),
+    (e: unknown) => e instanceof EdgecnnError && /\[2,3\] and \[2\]/.test(e.message),
+  );
   assert.throws(() => run('Add', [a, i64([1], [1])]), /different dtypes float32 and int64/);
 });
 
@@ -121,7 +134,10 @@ test('integer Div truncates toward zero; int64 arithmetic is exact', () => {
   // int32 multiply wraps like C, even when the exact product exceeds 2^53.
   const m = makeTensor('int32', [1], Int32Array.of(0x7fffffff));
   assert.deepEqual(vals(run('Mul', [m, m])), [Math.imul(0x7fffffff, 0x7fffffff)]);
-  assert.deepEqual(vals(run('Add', [makeTensor('uint8', [1], Uint8Array.of(250)), makeTensor('uint8', [1], Uint8Array.of(10))])), [4]);
+  assert.deepEqual(
+    vals(run('Add', [makeTensor('uint8', [1], Uint8Array.of(250)), makeTensor('uint8', [1], Uint8Array.of(10))])),
+    [4],
+  );
 });
 
 test('Pow accepts an exponent of another dtype; Equal gives bool', () => {
@@ -174,13 +190,25 @@ test('dtype constraints are enforced with a named error', () => {
 });
 
 test('inference: broadcast dims, bool output, folding of small int64 constants', () => {
-  const [y] = infer('Add', [{ dtype: 'float32', shape: ['N', 3, 1] }, { dtype: 'float32', shape: [4] }]);
+  const [y] = infer('Add', [
+    { dtype: 'float32', shape: ['N', 3, 1] },
+    { dtype: 'float32', shape: [4] },
+  ]);
   assert.deepEqual(y, { dtype: 'float32', shape: ['N', 3, 4] });
-  assert.equal(infer('Equal', [{ dtype: 'int64', shape: [2] }, { dtype: 'int64', shape: [2] }])[0]!.dtype, 'bool');
+  assert.equal(
+    infer('Equal', [
+      { dtype: 'int64', shape: [2] },
+      { dtype: 'int64', shape: [2] },
+    ])[0]!.dtype,
+    'bool',
+  );
   const [d] = infer('Div', [{ value: i64([1], [12]) }, { value: i64([], [4]) }]);
   assert.deepEqual(d!.shape, [1]);
   assert.deepEqual(vals(d!.value!), [3n]);
   assert.deepEqual(infer('Mul', [{ dtype: 'float32' }, undefined])[0], { dtype: 'float32', shape: undefined });
-  const dt: DType | undefined = infer('Pow', [{ dtype: 'float32', shape: [2] }, { dtype: 'int64', shape: [] }])[0]!.dtype;
+  const dt: DType | undefined = infer('Pow', [
+    { dtype: 'float32', shape: [2] },
+    { dtype: 'int64', shape: [] },
+  ])[0]!.dtype;
   assert.equal(dt, 'float32');
 });

@@ -27,6 +27,7 @@ import type { OpContext, OpDef } from './types.js';
 
 /** Which element types an op accepts (ONNX type constraints, widest version in 7..21). */
 export const TYPE_CLASSES = ['float', 'signed', 'numeric', 'numeric-or-bool'] as const;
+/** One of TYPE_CLASSES. */
 export type TypeClass = (typeof TYPE_CLASSES)[number];
 
 function accepts(cls: TypeClass, d: DType): boolean {
@@ -57,6 +58,7 @@ type Extra = readonly (Tensor | undefined)[];
 type NumFn = (x: number) => number;
 type BigFn = (x: bigint) => bigint;
 
+/** A unary op: its scalar function, built once per call from attributes and extra scalar inputs (Clip). */
 export interface UnaryRow {
   opType: string;
   sinceVersion: number;
@@ -223,7 +225,13 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 /** Apply `f` to each element, writing `dtype` (float16/int64/bool go through fromNumbers). */
 function mapNumbers(x: Tensor, f: NumFn, dtype: DType = x.dtype): Tensor {
   const n = x.data.length;
-  if (x.dtype === 'float16' || isBigIntDType(x.dtype) || dtype === 'float16' || isBigIntDType(dtype) || dtype === 'bool') {
+  if (
+    x.dtype === 'float16' ||
+    isBigIntDType(x.dtype) ||
+    dtype === 'float16' ||
+    isBigIntDType(dtype) ||
+    dtype === 'bool'
+  ) {
     const v = readNumbers(x);
     for (let i = 0; i < n; i++) v[i] = f(v[i]!);
     return fromNumbers(dtype, x.shape, v);
@@ -243,9 +251,10 @@ function unaryOp(row: UnaryRow): OpDef {
       const x = needInput(inputs, 0, ctx);
       checkType(row.types, x, ctx);
       const extra = inputs.slice(1);
-      for (const e of extra) if (e !== undefined && e.dtype !== x.dtype) {
-        throw nodeError(ctx, `extra inputs must have the input's dtype ${x.dtype}, got ${e.dtype}`);
-      }
+      for (const e of extra)
+        if (e !== undefined && e.dtype !== x.dtype) {
+          throw nodeError(ctx, `extra inputs must have the input's dtype ${x.dtype}, got ${e.dtype}`);
+        }
       if (isBigIntDType(x.dtype) && row.big !== undefined) {
         const f = row.big(ctx, extra);
         const src = x.data as BigInt64Array;
@@ -262,6 +271,7 @@ function unaryOp(row: UnaryRow): OpDef {
   });
 }
 
+/** A binary op: its scalar function plus the dtype and broadcasting rules that differ between ops. */
 export interface BinaryRow {
   opType: string;
   sinceVersion: number;
@@ -390,6 +400,7 @@ function binaryOp(row: BinaryRow): OpDef {
   });
 }
 
+/** A variadic op: a left fold of `num` over the broadcast inputs, then `finish`. */
 export interface VariadicRow {
   opType: string;
   sinceVersion: number;
@@ -460,7 +471,15 @@ function variadicOp(row: VariadicRow): OpDef {
     inferTypes(inputs, ctx) {
       const present = inputs.filter((_, i) => ctx.node.inputs[i] !== '');
       const dtype = present.find((t) => t?.dtype !== undefined)?.dtype;
-      return [{ dtype, shape: broadcastDims(present.map((t) => t?.shape), ctx) }];
+      return [
+        {
+          dtype,
+          shape: broadcastDims(
+            present.map((t) => t?.shape),
+            ctx,
+          ),
+        },
+      ];
     },
   });
 }

@@ -10,7 +10,12 @@ function nodeOf(opType: string, inputs: readonly unknown[], attrs: Record<string
   const names = inputs.map((t, i) => (t === undefined ? '' : `x${i}`));
   return { name: 'n', opType, domain: '', inputs: names, outputs: ['y'], attributes: new Map(Object.entries(attrs)) };
 }
-function run(opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17): Tensor {
+function run(
+  opType: string,
+  inputs: (Tensor | undefined)[],
+  attrs: Record<string, Attribute> = {},
+  opset = 17,
+): Tensor {
   return getOp('', opType)!.reference(inputs, { node: nodeOf(opType, inputs, attrs), opset })[0]!;
 }
 function infer(opType: string, inputs: (ValueType | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17) {
@@ -66,9 +71,17 @@ test('ArgMax: first or last maximum, negative axis, keepdims', () => {
 });
 
 test('inference: symbolic dims kept, unknown axes input tolerated', () => {
-  assert.deepEqual(infer('ReduceMean', [{ dtype: 'float32', shape: ['N', 8, 7, 7] }], { axes: ints(2, 3) }, 13).shape, ['N', 8, 1, 1]);
+  assert.deepEqual(infer('ReduceMean', [{ dtype: 'float32', shape: ['N', 8, 7, 7] }], { axes: ints(2, 3) }, 13).shape, [
+    'N',
+    8,
+    1,
+    1,
+  ]);
   assert.deepEqual(infer('ReduceSum', [{ dtype: 'float32', shape: ['N', 8] }, {}], {}, 13), { dtype: 'float32' });
-  assert.deepEqual(infer('ArgMax', [{ dtype: 'float32', shape: ['N', 10] }], { axis: int(1), keepdims: int(0) }), { dtype: 'int64', shape: ['N'] });
+  assert.deepEqual(infer('ArgMax', [{ dtype: 'float32', shape: ['N', 10] }], { axis: int(1), keepdims: int(0) }), {
+    dtype: 'int64',
+    shape: ['N'],
+  });
   const folded = infer('ReduceSum', [{ value: i64([3], [1, 2, 3]) }], { keepdims: int(0) }, 11);
   assert.deepEqual(vals(folded.value!), [6]);
 });

@@ -21,6 +21,7 @@ import {
 } from './tensor-util.js';
 import type { OpContext, OpDef, ValueType } from './types.js';
 
+/** A reduction: acc = step(acc, x) from `init` over the reduced elements, then finish(acc, count). */
 export interface ReduceRow {
   opType: string;
   sinceVersion: number;
@@ -49,7 +50,14 @@ export const REDUCE_ROWS: readonly ReduceRow[] = [
     step: (a, x) => (Number.isNaN(a) || x > a || Number.isNaN(x) ? x : a),
     finish: (a) => a,
   },
-  { opType: 'ReduceMean', sinceVersion: 1, axesInputSince: 18, init: 0, step: (a, x) => a + x, finish: (a, c) => a / c },
+  {
+    opType: 'ReduceMean',
+    sinceVersion: 1,
+    axesInputSince: 18,
+    init: 0,
+    step: (a, x) => a + x,
+    finish: (a, c) => a / c,
+  },
   { opType: 'ReduceSum', sinceVersion: 1, axesInputSince: 13, init: 0, step: (a, x) => a + x, finish: (a) => a },
 ];
 
@@ -156,4 +164,3 @@ const ARG_MAX: OpDef = withFolding({
 
 /** Every reduction OpDef (unsorted; tensor-ops.ts sorts the full list). */
 export const REDUCE_OPS: readonly OpDef[] = [...REDUCE_ROWS.map(reduceOp), ARG_MAX];
-

@@ -18,13 +18,25 @@ function nodeOf(opType: string, inputs: readonly unknown[], attrs: Record<string
   };
 }
 
-function runAll(opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17, nOut = 1) {
+function runAll(
+  opType: string,
+  inputs: (Tensor | undefined)[],
+  attrs: Record<string, Attribute> = {},
+  opset = 17,
+  nOut = 1,
+) {
   return getOp('', opType)!.reference(inputs, { node: nodeOf(opType, inputs, attrs, nOut), opset });
 }
 const run = (opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17) =>
   runAll(opType, inputs, attrs, opset)[0]!;
 
-function infer(opType: string, inputs: (ValueType | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17, nOut = 1) {
+function infer(
+  opType: string,
+  inputs: (ValueType | undefined)[],
+  attrs: Record<string, Attribute> = {},
+  opset = 17,
+  nOut = 1,
+) {
   return getOp('', opType)!.inferTypes(inputs, { node: nodeOf(opType, inputs, attrs, nOut), opset });
 }
 
@@ -32,30 +44,53 @@ const int = (value: number): Attribute => ({ kind: 'int', value });
 const ints = (...value: number[]): Attribute => ({ kind: 'ints', value });
 const str = (value: string): Attribute => ({ kind: 'string', value });
 const vals = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>, Number);
-const iota = (shape: number[]) => f32(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i));
+const iota = (shape: number[]) =>
+  f32(
+    shape,
+    Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i),
+  );
 
 test('Concat along a negative axis, with an empty input; mismatched shapes are named', () => {
   const y = run('Concat', [iota([2, 2]), f32([2, 0], []), f32([2, 1], [8, 9])], { axis: int(-1) });
   assert.deepEqual(y.shape, [2, 3]);
   assert.deepEqual(vals(y), [0, 1, 8, 2, 3, 9]);
-  assert.throws(() => run('Concat', [iota([2, 2]), iota([3, 2])], { axis: int(1) }), /\[2,2\] and \[3,2\] differ off axis 1/);
+  assert.throws(
+    () => run('Concat', [iota([2, 2]), iota([3, 2])], { axis: int(1) }),
+    /\[2,2\] and \[3,2\] differ off axis 1/,
+  );
   assert.throws(() => run('Concat', [iota([2])], {}), /'axis' is required/);
 });
 
 test('Split: attribute (opset 11), input (13), num_outputs with a short last chunk (18), equal parts', () => {
   const x = iota([5, 2]);
   const a = runAll('Split', [x], { axis: int(0), split: ints(2, 3) }, 11, 2);
-  assert.deepEqual(a.map((t) => t.shape), [[2, 2], [3, 2]]);
+  assert.deepEqual(
+    a.map((t) => t.shape),
+    [
+      [2, 2],
+      [3, 2],
+    ],
+  );
   assert.deepEqual(vals(a[1]!), [4, 5, 6, 7, 8, 9]);
   const b = runAll('Split', [x, i64([2], [4, 1])], { axis: int(0) }, 13, 2);
   assert.deepEqual(vals(b[1]!), [8, 9]);
   const c = runAll('Split', [x], { axis: int(0), num_outputs: int(3) }, 18, 3);
-  assert.deepEqual(c.map((t) => t.shape[0]), [2, 2, 1]);
+  assert.deepEqual(
+    c.map((t) => t.shape[0]),
+    [2, 2, 1],
+  );
   const d = runAll('Split', [x], { axis: int(-1) }, 13, 2);
   assert.deepEqual(vals(d[0]!), [0, 2, 4, 6, 8]);
   assert.throws(() => runAll('Split', [x], { axis: int(0) }, 13, 2), /does not split evenly/);
   const t = infer('Split', [{ dtype: 'float32', shape: ['N', 6] }], { axis: int(1) }, 13, 3);
-  assert.deepEqual(t.map((v) => v.shape), [['N', 2], ['N', 2], ['N', 2]]);
+  assert.deepEqual(
+    t.map((v) => v.shape),
+    [
+      ['N', 2],
+      ['N', 2],
+      ['N', 2],
+    ],
+  );
 });
 
 test('sliceRange clamps starts/ends per ONNX, for both step signs', () => {
@@ -73,8 +108,16 @@ test('Slice with inputs: negative steps, axes, clamped ends; opset 1 attributes'
   assert.deepEqual(vals(y), [8, 11, 0, 3]);
   const z = run('Slice', [x], { starts: ints(1), ends: ints(1000), axes: ints(1) }, 1);
   assert.deepEqual(vals(z), [1, 2, 3, 5, 6, 7, 9, 10, 11]);
-  assert.throws(() => run('Slice', [x, i64([1], [0]), i64([1], [1]), undefined, i64([1], [0])]), /steps must not be zero/);
-  const t = infer('Slice', [{ dtype: 'float32', shape: ['N', 8] }, { value: i64([1], [2]) }, { value: i64([1], [-1]) }, { value: i64([1], [1]) }]);
+  assert.throws(
+    () => run('Slice', [x, i64([1], [0]), i64([1], [1]), undefined, i64([1], [0])]),
+    /steps must not be zero/,
+  );
+  const t = infer('Slice', [
+    { dtype: 'float32', shape: ['N', 8] },
+    { value: i64([1], [2]) },
+    { value: i64([1], [-1]) },
+    { value: i64([1], [1]) },
+  ]);
   assert.deepEqual(t[0]!.shape, ['N', 5]);
 });
 
@@ -96,11 +139,26 @@ test('Reshape: 0 copies, -1 infers, allowzero keeps 0; bad targets are named', (
   assert.throws(() => run('Reshape', [x, i64([2], [-1, -1])]), /more than one -1/);
   assert.throws(() => run('Reshape', [x, i64([2], [5, -1])]), /cannot reshape/);
   assert.throws(() => run('Reshape', [x, i64([1], [23])]), /cannot reshape/);
-  assert.deepEqual(infer('Reshape', [{ dtype: 'float32', shape: ['N', 3, 4] }, { value: i64([2], [0, -1]) }])[0]!.shape, ['N', 12]);
-  assert.deepEqual(infer('Reshape', [{ dtype: 'float32', shape: ['N', 3, 4] }, { value: i64([2], [-1, 6]) }])[0]!.shape, [null, 6]);
-  assert.deepEqual(infer('Reshape', [{ dtype: 'float32', shape: ['N', 'C', 4] }, { value: i64([2], [-1, 4]) }])[0]!.shape, [null, 4]);
+  assert.deepEqual(
+    infer('Reshape', [{ dtype: 'float32', shape: ['N', 3, 4] }, { value: i64([2], [0, -1]) }])[0]!.shape,
+    ['N', 12],
+  );
+  assert.deepEqual(
+    infer('Reshape', [{ dtype: 'float32', shape: ['N', 3, 4] }, { value: i64([2], [-1, 6]) }])[0]!.shape,
+    [null, 6],
+  );
+  assert.deepEqual(
+    infer('Reshape', [{ dtype: 'float32', shape: ['N', 'C', 4] }, { value: i64([2], [-1, 4]) }])[0]!.shape,
+    [null, 4],
+  );
   assert.deepEqual(infer('Flatten', [{ dtype: 'float32', shape: ['N', 3, 4] }])[0]!.shape, ['N', 12]);
-  assert.deepEqual(infer('Reshape', [{ dtype: 'float32', shape: [2] }, { dtype: 'int64', shape: [3] }])[0]!.shape, [null, null, null]);
+  assert.deepEqual(
+    infer('Reshape', [
+      { dtype: 'float32', shape: [2] },
+      { dtype: 'int64', shape: [3] },
+    ])[0]!.shape,
+    [null, null, null],
+  );
 });
 
 test('Flatten, Transpose (default perm), Squeeze and Unsqueeze in both attribute and input forms', () => {
@@ -155,7 +213,10 @@ test('Pad modes constant, reflect, edge, wrap; negative pads crop; opset 2 attri
   assert.deepEqual([...(big.data as BigInt64Array)], [-1n, 2n ** 60n]);
   assert.throws(() => run('Pad', [x, i64([2], [0, 0])], { mode: str('mirror') }), /mode 'mirror'/);
   assert.throws(() => run('Pad', [x, i64([2], [-2, -2])]), /crop more/);
-  assert.deepEqual(infer('Pad', [{ dtype: 'float32', shape: ['N', 3] }, { value: i64([4], [0, 1, 0, 1]) }])[0]!.shape, ['N', 5]);
+  assert.deepEqual(infer('Pad', [{ dtype: 'float32', shape: ['N', 3] }, { value: i64([4], [0, 1, 0, 1]) }])[0]!.shape, [
+    'N',
+    5,
+  ]);
 });
 
 test('DepthToSpace DCR and CRD; SpaceToDepth inverts DCR', () => {
@@ -196,8 +257,14 @@ test('Cast: float truncation, int64 wrap, bool, float16 both ways; string reject
   assert.equal(h.dtype, 'float16');
   assert.deepEqual(vals(h), [0x3c00, 0x2e66]);
   assert.deepEqual(vals(run('Cast', [h], to(1))), [1, Math.fround(0.0999755859375)]);
-  assert.deepEqual([...(run('Cast', [makeTensor('int32', [1], Int32Array.of(-5))], to(7)).data as BigInt64Array)], [-5n]);
-  assert.throws(() => run('Cast', [f32([1], [1])], to(8)), (e: unknown) => e instanceof EdgecnnError && e.code === 'unsupported-operator');
+  assert.deepEqual(
+    [...(run('Cast', [makeTensor('int32', [1], Int32Array.of(-5))], to(7)).data as BigInt64Array)],
+    [-5n],
+  );
+  assert.throws(
+    () => run('Cast', [f32([1], [1])], to(8)),
+    (e: unknown) => e instanceof EdgecnnError && e.code === 'unsupported-operator',
+  );
   assert.throws(() => run('Cast', [f32([1], [1])], to(16)), /type code 16 is not supported/);
 });
 
@@ -220,7 +287,10 @@ test('Constant from each value_* attribute; ConstantOfShape; Range; Identity; Dr
   const [y, mask] = runAll('Dropout', [x, f32([], [0.5])], {}, 13, 2);
   assert.equal(y, x);
   assert.deepEqual([mask!.dtype, vals(mask!)], ['bool', [1, 1]]);
-  assert.throws(() => runAll('Dropout', [x, f32([], [0.5]), makeTensor('bool', [], Uint8Array.of(1))], {}, 13), /training_mode/);
+  assert.throws(
+    () => runAll('Dropout', [x, f32([], [0.5]), makeTensor('bool', [], Uint8Array.of(1))], {}, 13),
+    /training_mode/,
+  );
   assert.equal(runAll('Dropout', [x], { ratio: { kind: 'float', value: 0.3 } }, 7, 2)[1]!.dtype, 'float32');
 });
 
@@ -232,7 +302,9 @@ test("ShuffleNet's channel-shuffle chain folds to a constant Reshape target", ()
   assert.deepEqual(vals(n.value!), [116]);
   const half = infer('Div', [n, { value: i64([], [2]) }])[0]!;
   const u = infer('Unsqueeze', [half, { value: i64([1], [0]) }], {}, 13)[0]!;
-  const target = infer('Concat', [{ value: i64([1], [1]) }, { value: i64([1], [2]) }, u, { value: i64([1], [-1]) }], { axis: int(0) })[0]!;
+  const target = infer('Concat', [{ value: i64([1], [1]) }, { value: i64([1], [2]) }, u, { value: i64([1], [-1]) }], {
+    axis: int(0),
+  })[0]!;
   assert.deepEqual(vals(target.value!), [1, 2, 58, -1]);
   assert.deepEqual(infer('Reshape', [x, target])[0]!.shape, [1, 2, 58, 784]);
   const cast = infer('Cast', [target], { to: int(1) })[0]!;
@@ -241,11 +313,43 @@ test("ShuffleNet's channel-shuffle chain folds to a constant Reshape target", ()
 
 test('inference never throws on unknown inputs', () => {
   const unknown: (ValueType | undefined)[] = [undefined, {}, {}, {}, {}];
-  const attrs: Record<string, Attribute> = { axis: int(0), to: int(1), blocksize: int(2), starts: ints(0), ends: ints(1), axes: ints(0), pads: ints(0, 0, 0, 0, 0, 0) };
-  for (const op of ['Concat', 'Split', 'Slice', 'Gather', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Expand', 'Tile', 'Pad', 'Transpose', 'Shape', 'Cast', 'Range', 'ConstantOfShape', 'DepthToSpace', 'SpaceToDepth', 'Identity', 'Dropout']) {
+  const attrs: Record<string, Attribute> = {
+    axis: int(0),
+    to: int(1),
+    blocksize: int(2),
+    starts: ints(0),
+    ends: ints(1),
+    axes: ints(0),
+    pads: ints(0, 0, 0, 0, 0, 0),
+  };
+  for (const op of [
+    'Concat',
+    'Split',
+    'Slice',
+    'Gather',
+    'Reshape',
+    'Flatten',
+    'Squeeze',
+    'Unsqueeze',
+    'Expand',
+    'Tile',
+    'Pad',
+    'Transpose',
+    'Shape',
+    'Cast',
+    'Range',
+    'ConstantOfShape',
+    'DepthToSpace',
+    'SpaceToDepth',
+    'Identity',
+    'Dropout',
+  ]) {
     for (const opset of [9, 13, 18]) {
       assert.doesNotThrow(() => infer(op, unknown, attrs, opset, 2), op);
-      assert.doesNotThrow(() => infer(op, [{ dtype: 'float32', shape: ['N', null, 4] }, {}, {}, {}, {}], attrs, opset, 2), op);
+      assert.doesNotThrow(
+        () => infer(op, [{ dtype: 'float32', shape: ['N', null, 4] }, {}, {}, {}, {}], attrs, opset, 2),
+        op,
+      );
     }
   }
 });

@@ -81,7 +81,11 @@ const DROPOUT: OpDef = withFolding({
     const training = ctx.opset >= 12 && inputs[2] !== undefined && readNumbers(inputs[2])[0] !== 0;
     const ratio = ctx.opset >= 12 ? (inputs[1] ? readNumbers(inputs[1])[0]! : 0.5) : 0;
     if (training && ratio !== 0) {
-      throw nodeError(ctx, 'training_mode=true with a non-zero ratio is random; only inference is supported', 'unsupported-operator');
+      throw nodeError(
+        ctx,
+        'training_mode=true with a non-zero ratio is random; only inference is supported',
+        'unsupported-operator',
+      );
     }
     const outs = [x];
     if (ctx.node.outputs.length > 1 && ctx.node.outputs[1] !== '') {
@@ -93,7 +97,8 @@ const DROPOUT: OpDef = withFolding({
   inferTypes(inputs, ctx) {
     const x = inputs[0];
     const outs = [sameType(x)];
-    if (ctx.node.outputs.length > 1) outs.push({ dtype: ctx.opset >= 10 ? 'bool' : x?.dtype, shape: sameType(x).shape });
+    if (ctx.node.outputs.length > 1)
+      outs.push({ dtype: ctx.opset >= 10 ? 'bool' : x?.dtype, shape: sameType(x).shape });
     return outs;
   },
 });
@@ -150,7 +155,11 @@ function constantValue(ctx: OpContext): Tensor {
       if (a.kind !== 'ints') break;
       return fromNumbers('int64', [a.value.length], a.value);
     default:
-      throw nodeError(ctx, `attribute '${given[0]}' is not supported (sparse and string constants are not)`, 'unsupported-operator');
+      throw nodeError(
+        ctx,
+        `attribute '${given[0]}' is not supported (sparse and string constants are not)`,
+        'unsupported-operator',
+      );
   }
   throw nodeError(ctx, `attribute '${given[0]}' has the wrong kind ${a.kind}`);
 }
@@ -228,7 +237,11 @@ export function castTensor(x: Tensor, to: DType, ctx: OpContext): Tensor {
   }
   if (isBigIntDType(x.dtype) && to === 'bool') {
     const src = x.data as BigInt64Array;
-    return makeTensor('bool', x.shape, Uint8Array.from(src, (v) => (v !== 0n ? 1 : 0)));
+    return makeTensor(
+      'bool',
+      x.shape,
+      Uint8Array.from(src, (v) => (v !== 0n ? 1 : 0)),
+    );
   }
   if (isIntegerDType(x.dtype) && isBigIntDType(to)) {
     const src = x.data as Int32Array;
@@ -312,7 +325,10 @@ const CONCAT: OpDef = withFolding({
       if (x.dtype !== first.dtype) throw nodeError(ctx, `inputs mix dtypes ${first.dtype} and ${x.dtype}`);
       const ok = x.shape.length === rank && x.shape.every((d, i) => i === axis || d === first.shape[i]);
       if (!ok) {
-        throw nodeError(ctx, `input shapes [${first.shape.join(',')}] and [${x.shape.join(',')}] differ off axis ${axis}`);
+        throw nodeError(
+          ctx,
+          `input shapes [${first.shape.join(',')}] and [${x.shape.join(',')}] differ off axis ${axis}`,
+        );
       }
     }
     const shape = [...first.shape];
@@ -463,7 +479,10 @@ function sliceParams(ctx: OpContext, rank: number, vals: readonly (Tensor | unde
   axes ??= Array.from({ length: n }, (_, i) => i);
   steps ??= new Array<number>(n).fill(1);
   if (ends.length !== n || axes.length !== n || steps.length !== n) {
-    throw nodeError(ctx, `starts, ends, axes and steps must have equal lengths (${n}, ${ends.length}, ${axes.length}, ${steps.length})`);
+    throw nodeError(
+      ctx,
+      `starts, ends, axes and steps must have equal lengths (${n}, ${ends.length}, ${axes.length}, ${steps.length})`,
+    );
   }
   if (steps.some((s) => s === 0)) throw nodeError(ctx, 'steps must not be zero');
   return { starts, ends, axes: normalizeAxes(axes, rank, ctx), steps };
@@ -544,7 +563,8 @@ const GATHER: OpDef = withFolding({
 
 /** Reshape's target: 0 copies the input dim (unless allowzero), one -1 takes the remaining size. */
 function reshapeDims(inDims: readonly Dim[], target: readonly number[], allowZero: boolean, ctx: OpContext): Dim[] {
-  if (target.filter((d) => d === -1).length > 1) throw nodeError(ctx, `shape [${target.join(',')}] has more than one -1`);
+  if (target.filter((d) => d === -1).length > 1)
+    throw nodeError(ctx, `shape [${target.join(',')}] has more than one -1`);
   const out: Dim[] = target.map((d, i) => {
     if (d < -1) throw nodeError(ctx, `shape [${target.join(',')}] has an invalid dimension ${d}`);
     if (d === 0 && !allowZero) {
@@ -562,7 +582,11 @@ function reshapeDims(inDims: readonly Dim[], target: readonly number[], allowZer
         throw nodeError(ctx, `cannot reshape [${inDims.join(',')}] to [${target.join(',')}]`);
       }
       out[hole] = total / rest;
-    } else out[hole] = symbolicQuotient(inDims, out.filter((_, i) => i !== hole));
+    } else
+      out[hole] = symbolicQuotient(
+        inDims,
+        out.filter((_, i) => i !== hole),
+      );
   } else {
     const p = dimProduct(out);
     if (total !== null && p !== null && p !== total) {
@@ -725,7 +749,17 @@ const TRANSPOSE: OpDef = withFolding({
     const perm = transposePerm(x.shape.length, ctx);
     const st = stridesOf(x.shape);
     const shape = perm.map((p) => x.shape[p]!);
-    return [gatherByOffsets(x, shape, offsetsFromStrides(shape, perm.map((p) => st[p]!), 0))];
+    return [
+      gatherByOffsets(
+        x,
+        shape,
+        offsetsFromStrides(
+          shape,
+          perm.map((p) => st[p]!),
+          0,
+        ),
+      ),
+    ];
   },
   inferTypes(inputs, ctx) {
     const x = inputs[0];
@@ -775,7 +809,12 @@ const TILE: OpDef = withFolding({
     if (x?.shape === undefined) return [{ dtype: x?.dtype }];
     if (r === undefined) return [{ dtype: x.dtype, shape: x.shape.map(() => null) }];
     const reps = readInts(r, ctx, 'repeats');
-    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d * reps[i]! : reps[i] === 1 ? d : null)) }];
+    return [
+      {
+        dtype: x.dtype,
+        shape: x.shape.map((d, i) => (typeof d === 'number' ? d * reps[i]! : reps[i] === 1 ? d : null)),
+      },
+    ];
   },
 });
 
@@ -860,7 +899,8 @@ const PAD: OpDef = withFolding({
     let fill: number | bigint | string = 0;
     if (ctx.opset < 11) fill = fromNumbers(x.dtype, [], [attrFloat(ctx.node, 'value', 0)]).data[0]!;
     else if (inputs[2] !== undefined && inputs[2].data.length > 0) {
-      if (inputs[2].dtype !== x.dtype) throw nodeError(ctx, `constant_value dtype ${inputs[2].dtype} is not ${x.dtype}`);
+      if (inputs[2].dtype !== x.dtype)
+        throw nodeError(ctx, `constant_value dtype ${inputs[2].dtype} is not ${x.dtype}`);
       fill = inputs[2].data[0]!;
     } else fill = fromNumbers(x.dtype, [], [0]).data[0]!;
     return [gatherByOffsets(x, shape, offsetsFromAxisMaps(shape, x.shape, maps), fill)];
@@ -925,7 +965,9 @@ const DEPTH_TO_SPACE: OpDef = withFolding({
     if (s === undefined || s.length !== 4) return [{ dtype: x?.dtype, shape: [null, null, null, null] }];
     const b = blockSize(ctx);
     const m = (d: Dim, f: number) => (typeof d === 'number' ? d * f : null);
-    return [{ dtype: x!.dtype, shape: [s[0]!, typeof s[1] === 'number' ? s[1] / (b * b) : null, m(s[2]!, b), m(s[3]!, b)] }];
+    return [
+      { dtype: x!.dtype, shape: [s[0]!, typeof s[1] === 'number' ? s[1] / (b * b) : null, m(s[2]!, b), m(s[3]!, b)] },
+    ];
   },
 });
 

@@ -5,12 +5,21 @@ import { type Tensor, f32, makeTensor } from '../ir/tensor.js';
 import { getOp } from './registry.js';
 
 function run(opType: string, x: Tensor, attrs: Record<string, Attribute>, opset: number): Tensor {
-  const node: Node = { name: 'n', opType, domain: '', inputs: ['x'], outputs: ['y'], attributes: new Map(Object.entries(attrs)) };
+  const node: Node = {
+    name: 'n',
+    opType,
+    domain: '',
+    inputs: ['x'],
+    outputs: ['y'],
+    attributes: new Map(Object.entries(attrs)),
+  };
   return getOp('', opType)!.reference([x], { node, opset })[0]!;
 }
 const axis = (value: number): Attribute => ({ kind: 'int', value });
 const near = (got: Tensor, want: number[]) =>
-  Array.from(got.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-6, `[${i}] ${v} vs ${want[i]}`));
+  Array.from(got.data as Float32Array).forEach((v, i) =>
+    assert.ok(Math.abs(v - want[i]!) < 1e-6, `[${i}] ${v} vs ${want[i]}`),
+  );
 
 // [[[0, 1], [2, 3]]]: shape [1, 2, 2]
 const x = f32([1, 2, 2], [0, 1, 2, 3]);

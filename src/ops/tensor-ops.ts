@@ -9,6 +9,7 @@ import { SHAPE_OPS } from './shape-ops.js';
 import { SOFTMAX_OPS } from './softmax.js';
 import type { OpDef } from './types.js';
 
+/** Every tensor-side OpDef, sorted by opType. */
 export const TENSOR_OPS: readonly OpDef[] = [...ELEMENTWISE_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...SOFTMAX_OPS].sort(
   (a, b) => (a.opType < b.opType ? -1 : a.opType > b.opType ? 1 : 0),
 );

@@ -26,19 +26,65 @@ const ctx: OpContext = {
 
 test('broadcastShapes follows numpy rules, including rank extension and zero-size dims', () => {
   assert.deepEqual(broadcastShapes([[2, 3, 4], [4]], ctx), [2, 3, 4]);
-  assert.deepEqual(broadcastShapes([[2, 1, 4], [3, 1]], ctx), [2, 3, 4]);
+  assert.deepEqual(
+    broadcastShapes(
+      [
+        [2, 1, 4],
+        [3, 1],
+      ],
+      ctx,
+    ),
+    [2, 3, 4],
+  );
   assert.deepEqual(broadcastShapes([[], [5]], ctx), [5]);
-  assert.deepEqual(broadcastShapes([[0, 3], [1, 3]], ctx), [0, 3]);
-  assert.throws(() => broadcastShapes([[2, 3], [4, 3]], ctx), (e: unknown) => {
-    assert.ok(e instanceof EdgecnnError);
-    assert.match(e.message, /node 'n0' \(Add\).*\[2,3\] and \[4,3\]/);
-    return true;
-  });
+  assert.deepEqual(
+    broadcastShapes(
+      [
+        [0, 3],
+        [1, 3],
+      ],
+      ctx,
+    ),
+    [0, 3],
+  );
+  assert.throws(
+    () =>
+      broadcastShapes(
+        [
+          [2, 3],
+          [4, 3],
+        ],
+        ctx,
+      ),
+    (e: unknown) => {
+      assert.ok(e instanceof EdgecnnError);
+      assert.match(e.message, /node 'n0' \(Add\).*\[2,3\] and \[4,3\]/);
+      return true;
+    },
+  );
 });
 
 test('broadcastDims keeps symbols, resolves 1s and reports definite conflicts', () => {
-  assert.deepEqual(broadcastDims([['N', 3, 1], [1, 5]], ctx), ['N', 3, 5]);
-  assert.deepEqual(broadcastDims([['N', 1], ['N', 4]], ctx), ['N', 4]);
+  assert.deepEqual(
+    broadcastDims(
+      [
+        ['N', 3, 1],
+        [1, 5],
+      ],
+      ctx,
+    ),
+    ['N', 3, 5],
+  );
+  assert.deepEqual(
+    broadcastDims(
+      [
+        ['N', 1],
+        ['N', 4],
+      ],
+      ctx,
+    ),
+    ['N', 4],
+  );
   assert.deepEqual(broadcastDims([['N'], ['M']], ctx), [null]);
   assert.deepEqual(broadcastDims([[null], [7]], ctx), [7]);
   assert.equal(broadcastDims([[2], undefined], ctx), undefined);
@@ -105,5 +151,8 @@ test('foldConstant folds only when every named input is a small constant; omitte
   assert.ok(foldConstant(ref, [{ value: f32([1], [2]) }, undefined], c));
   assert.deepEqual(seen, [2, undefined]);
   assert.equal(foldConstant(ref, [{ value: f32([1], [2]) }, {}], ctx), undefined);
-  assert.equal(foldConstant(ref, [{ value: f32([5000], new Float32Array(5000)) }], { ...c, node: { ...c.node, inputs: ['a'] } }), undefined);
+  assert.equal(
+    foldConstant(ref, [{ value: f32([5000], new Float32Array(5000)) }], { ...c, node: { ...c.node, inputs: ['a'] } }),
+    undefined,
+  );
 });
