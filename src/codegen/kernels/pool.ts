@@ -249,7 +249,8 @@ function channelGroups(s: GlobalPoolSpec, v: PoolVariant): number {
  */
 export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses, undefined> = {
   family: 'globalpool',
-  variants: POOL_VARIANTS,
+  // 32-channel blocks first: fewer passes over the image (each pass streams every pixel's cache lines)
+  variants: [{ tile: '32c', isa: 'wasmsimd', blockVectors: 8 }, ...POOL_VARIANTS],
   supports(s) {
     return s.batch >= 1 && s.pixels >= 1 && s.channels >= 1;
   },
@@ -276,9 +277,11 @@ export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses
     const fullGroups = Math.floor(s.channels / blockFloats);
     const psB = a.input.pixelStride * 4;
     const [item, b, g, inp, outp, p] = fn.locals('i32', 6);
-    // Two accumulator sets (even and odd pixels) halve the add-latency chain of narrow blocks.
+    // Narrow blocks (<= 4 vectors) keep two accumulator sets (even and odd pixels) to halve the add-latency
+    // chain; wider blocks have enough independent chains and would run out of registers.
+    const dual = v.blockVectors <= 4;
     const acc = fn.locals('v128', v.blockVectors);
-    const acc2 = fn.locals('v128', v.blockVectors);
+    const acc2 = dual ? fn.locals('v128', v.blockVectors) : acc;
     const tmp = fn.local('v128');
     const reduce = (dst: Local, src: Local): void => {
       fn.localGet(dst).localGet(src);
@@ -296,16 +299,23 @@ export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses
     const body = (blk: ChannelBlock): void => {
       for (let j = 0; j < blk.vectors; j++) {
         fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc[j]!);
-        fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc2[j]!);
+        if (dual) fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc2[j]!);
       }
-      fn.forRange(p, (bb) => bb.i32Const(0), (bb) => bb.i32Const(pairs), 1, () => {
-        accumulate(blk, acc, 0);
-        accumulate(blk, acc2, psB);
-        fn.localGet(inp).i32Const(2 * psB).i32Add().localSet(inp);
-      });
-      if (s.pixels % 2) accumulate(blk, acc, 0);
+      if (dual) {
+        fn.forRange(p, (bb) => bb.i32Const(0), (bb) => bb.i32Const(pairs), 1, () => {
+          accumulate(blk, acc, 0);
+          accumulate(blk, acc2, psB);
+          fn.localGet(inp).i32Const(2 * psB).i32Add().localSet(inp);
+        });
+        if (s.pixels % 2) accumulate(blk, acc, 0);
+      } else {
+        fn.forRange(p, (bb) => bb.i32Const(0), (bb) => bb.i32Const(s.pixels), 1, () => {
+          accumulate(blk, acc, 0);
+          fn.localGet(inp).i32Const(psB).i32Add().localSet(inp);
+        });
+      }
       for (let j = 0; j < blk.vectors; j++) {
-        reduce(acc[j]!, acc2[j]!);
+        if (dual) reduce(acc[j]!, acc2[j]!);
         if (!isMax) fn.localGet(acc[j]!).v128ConstF32(1 / s.pixels).f32x4Mul().localSet(acc[j]!);
         storeVec(fn, acc[j]!, outp, undefined, 16 * j, lanesOf(blk, j));
       }
