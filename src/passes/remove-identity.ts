@@ -28,6 +28,7 @@ function isInferenceDropout(graph: Graph, index: GraphIndex, n: Node, opset: num
 export function removeIdentity(graph: Graph, ctx: Pick<PassContext, 'opset' | 'note'>): Graph {
   const dead = new Set<Node>();
   for (const n of graph.nodes) {
+    if (!isOp(n, 'Identity') && !isOp(n, 'Dropout')) continue;
     const index = indexGraph(graph);
     const isId = isOp(n, 'Identity') || (isOp(n, 'Dropout') && isInferenceDropout(graph, index, n, ctx.opset));
     if (!isId) continue;

@@ -18,6 +18,7 @@ export function simplifyTransposeReshape(graph: Graph, ctx: Pick<PassContext, 't
   const types = ctx.types(graph).types;
   const dead = new Set<Node>();
   for (const n of graph.nodes) {
+    if (!isOp(n, 'Transpose') && !SHAPE_ONLY.some((op) => isOp(n, op))) continue;
     const index = indexGraph(graph);
     const x = n.inputs[0] ?? '';
     const inner = index.producer.get(x);
