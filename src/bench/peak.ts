@@ -91,12 +91,13 @@ export interface PeakReport {
  * interleave one sample of every kernel; results are medians.
  */
 export function measurePeak(
-  opts: { size?: number; samples?: number; variants?: readonly GemmVariant[] } = {},
+  opts: { size?: number; samples?: number; variants?: readonly GemmVariant[]; warmupMs?: number } = {},
 ): PeakReport {
   const size = opts.size ?? 256;
   const samples = opts.samples ?? 31;
   const feats = detectFeatures();
-  const peakIters = 20000;
+  const peakIters = opts.size !== undefined && opts.size < 128 ? 500 : 20000;
+  const warmupMs = opts.warmupMs ?? 200;
   const contenders: { name: string; flops: number; run: () => void; isa: 'wasmsimd' | 'wasmrelaxed' }[] = [];
   const peakSimd = buildPeak(false);
   contenders.push({
@@ -135,11 +136,11 @@ export function measurePeak(
   const reps = contenders.map((c) => {
     const t0 = performance.now();
     let n = 0;
-    while (performance.now() - t0 < 200) {
+    while (performance.now() - t0 < warmupMs) {
       c.run();
       n++;
     }
-    return Math.max(1, Math.round((n * 4) / 200)); // ~4 ms per sample
+    return Math.max(1, Math.round((n * 4) / warmupMs)); // ~4 ms per sample
   });
   const times = contenders.map(() => [] as number[]);
   for (let s = 0; s < samples; s++) {
