@@ -42,6 +42,8 @@ interface ResizeAttrs {
   cubicA: number;
   excludeOutside: boolean;
   extrapolation: number;
+  /** Resize-18 antialias: linear/cubic kernels widen by 1/scale when downsampling. */
+  antialias: boolean;
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], what: string, ctx: OpContext): T {
@@ -59,7 +61,15 @@ function readAttrs(ctx: OpContext): ResizeAttrs {
   const legacy = n.opType === 'Upsample' || ctx.opset < 11;
   if (legacy) {
     if (mode === 'cubic') throw unsupported(ctx, `mode 'cubic' needs Resize opset 11 or later`);
-    return { mode, coord: 'asymmetric', nearest: 'legacy', cubicA: -0.75, excludeOutside: false, extrapolation: 0 };
+    return {
+      mode,
+      coord: 'asymmetric',
+      nearest: 'legacy',
+      cubicA: -0.75,
+      excludeOutside: false,
+      extrapolation: 0,
+      antialias: false,
+    };
   }
   return {
     mode,
@@ -73,6 +83,7 @@ function readAttrs(ctx: OpContext): ResizeAttrs {
     cubicA: attrFloat(n, 'cubic_coeff_a', -0.75),
     excludeOutside: attrInt(n, 'exclude_outside', 0) !== 0,
     extrapolation: attrFloat(n, 'extrapolation_value', 0),
+    antialias: ctx.opset >= 18 && attrInt(n, 'antialias', 0) !== 0 && mode !== 'nearest',
   };
 }
 
@@ -228,14 +239,16 @@ function nearestIndex(x: number, mode: NearestMode, scale: number): number {
   }
 }
 
+/** The Keys cubic convolution kernel with parameter A (support [-2, 2]). */
+function cubicKernel(t: number, A: number): number {
+  const a = Math.abs(t);
+  if (a <= 1) return (A + 2) * a ** 3 - (A + 3) * a ** 2 + 1;
+  if (a < 2) return A * a ** 3 - 5 * A * a ** 2 + 8 * A * a - 4 * A;
+  return 0;
+}
+
 function cubicWeights(r: number, A: number): number[] {
-  const c = (t: number): number => {
-    const a = Math.abs(t);
-    if (a <= 1) return (A + 2) * a ** 3 - (A + 3) * a ** 2 + 1;
-    if (a < 2) return A * a ** 3 - 5 * A * a ** 2 + 8 * A * a - 4 * A;
-    return 0;
-  };
-  return [c(r + 1), c(r), c(1 - r), c(2 - r)];
+  return [cubicKernel(r + 1, A), cubicKernel(r, A), cubicKernel(1 - r, A), cubicKernel(2 - r, A)];
 }
 
 /** Taps of one output index; null means "outside the crop: use extrapolation_value". */
@@ -247,6 +260,7 @@ function axisTaps(x: number, p: AxisPlan, attrs: ResizeAttrs): Taps {
   if (attrs.coord === 'tf_crop_and_resize' && (xo < 0 || xo > last)) return null;
   const clamp = (i: number): number => Math.min(last, Math.max(0, i));
   if (attrs.mode === 'nearest') return { idx: [clamp(nearestIndex(xo, attrs.nearest, p.scale))], w: [1] };
+  if (attrs.antialias && p.scale < 1) return antialiasTaps(xo, p, attrs, clamp);
   if (attrs.mode === 'linear') {
     const c = Math.min(last, Math.max(0, xo));
     const i0 = Math.floor(c);
@@ -271,6 +285,37 @@ function axisTaps(x: number, p: AxisPlan, attrs: ResizeAttrs): Taps {
   return { idx, w: ws };
 }
 
+/**
+ * Antialiased taps when downsampling (Resize-18): the linear or cubic kernel is stretched by 1/scale, so it spans
+ * every input sample that maps inside its support, and the weights are renormalized to sum to 1. The taps sit at
+ * i0 + start .. i0 + 1 - start around i0 = the sample just left of xo (xo - 1 when xo is an integer).
+ */
+function antialiasTaps(xo: number, p: AxisPlan, attrs: ResizeAttrs, clamp: (i: number) => number): Taps {
+  const s = p.scale;
+  const i0 = Number.isInteger(xo) ? xo - 1 : Math.floor(xo);
+  const ratio = xo - i0;
+  const support = attrs.mode === 'linear' ? 1 : 2;
+  const start = Math.floor(-support / s) + 1;
+  const raw: number[] = [];
+  const w: number[] = [];
+  for (let j = start; j <= 1 - start; j++) {
+    const t = (j - ratio) * s;
+    const v = attrs.mode === 'linear' ? Math.max(0, 1 - Math.abs(t)) : cubicKernel(t, attrs.cubicA);
+    const i = i0 + j;
+    raw.push(i);
+    w.push(attrs.excludeOutside && (i < 0 || i > p.inLen - 1) ? 0 : v);
+  }
+  const sum = w.reduce((a, b) => a + b, 0);
+  const idx: number[] = [];
+  const ws: number[] = [];
+  raw.forEach((i, k) => {
+    if (w[k] === 0) return;
+    idx.push(clamp(i));
+    ws.push(w[k]! / sum);
+  });
+  return { idx, w: ws };
+}
+
 function constValues(t: Tensor | undefined): Float64Array | undefined {
   return t !== undefined && present(t) ? numbersOf(t) : undefined;
 }
@@ -291,14 +336,6 @@ function resize(inputs: readonly (Tensor | undefined)[], ctx: OpContext): Tensor
   if (attrs.coord === 'tf_crop_and_resize' && roi === undefined)
     throw nodeError(ctx, 'tf_crop_and_resize needs the roi input');
   const plans = planAxes(x.shape, scales, sizes, roi, attrs, ctx);
-  if (
-    ctx.node.opType === 'Resize' &&
-    ctx.opset >= 18 &&
-    attrInt(ctx.node, 'antialias', 0) !== 0 &&
-    attrs.mode !== 'nearest'
-  ) {
-    if (plans.some((p) => p.scale < 1)) throw unsupported(ctx, 'antialias=1 when downsampling is not supported');
-  }
   const taps: Taps[][] = plans.map((p) => Array.from({ length: p.outLen }, (_, i) => axisTaps(i, p, attrs)));
   const rank = x.shape.length;
   const inStrides = new Array<number>(rank);
