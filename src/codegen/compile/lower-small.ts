@@ -10,6 +10,8 @@ import { sizeOf } from '../../ir/tensor.js';
 import { windowAxis } from '../../ops/nn-util.js';
 import { type BinaryOp, type BinarySpec, type UnaryOp, type UnarySpec, vbinary, vunary } from '../kernels/eltwise.js';
 import { type CopySpec, copy } from '../kernels/copy.js';
+import { type ResizeCoordMode, type ResizeSpec, RESIZE_COORD_MODES, resize } from '../kernels/resize.js';
+import { type SoftmaxSpec, softmax } from '../kernels/softmax.js';
 import { type ChannelShuffleSpec, type LayoutSpec, channelShuffle, layout } from '../kernels/layout.js';
 import { type GlobalPoolSpec, type PoolSpec, globalPool, pool } from '../kernels/pool.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from '../kernels/types.js';
@@ -43,7 +45,7 @@ export function opKeyOf(node: Node): string {
 }
 
 export function isSmallOp(key: string): boolean {
-  return key in UNARY_OF || key in BINARY_OF || key in POOLS || key in MOVES;
+  return key in UNARY_OF || key in BINARY_OF || key in POOLS || key in MOVES || ['Resize', 'Upsample', 'Softmax'].includes(key);
 }
 
 const MOVES: Record<string, true> = {
@@ -100,8 +102,9 @@ function wrap<S, V extends KernelVariant, A, W>(
   inPlaceInputs: number[],
   addresses: (a: KernelAddresses) => A,
   weights?: W,
+  packWithoutWeights = false,
 ): LoweredKernel {
-  const packed = weights === undefined ? undefined : family.pack(spec, v, weights);
+  const packed = weights === undefined && !packWithoutWeights ? undefined : family.pack(spec, v, weights as W);
   return {
     id: family.id(spec, v),
     parallelExtent: family.parallelExtent(spec, v),
@@ -127,6 +130,8 @@ export function lowerSmall(node: Node, ctx: SelectContext): LoweredKernel | unde
   if (key === 'MaxPool' || key === 'AveragePool') return lowerPool(node, ctx);
   if (key === 'GlobalAveragePool' || key === 'GlobalMaxPool' || key === 'ReduceMean') return lowerGlobalPool(node, ctx);
   if (key in MOVES) return lowerMove(node, ctx);
+  if (key === 'Resize' || key === 'Upsample') return lowerResize(node, ctx);
+  if (key === 'Softmax') return lowerSoftmax(node, ctx);
   return undefined;
 }
 
@@ -350,5 +355,120 @@ function lowerEdge(node: Node, x: ValueLayout, y: ValueLayout, ctx: SelectContex
   return wrap(layout, spec, v, 8 * N * C * H * W, [], (a) => ({
     nchw: (toNhwc ? a.inputs[0] : a.outputs[0])!,
     nhwc: toNhwc ? refOf(node, y, a.outputs[0]) : refOf(node, x, a.inputs[0]),
+  }));
+}
+
+/** Numbers of a constant input ('' or an empty tensor: absent; non-constant: null). */
+function constantList(ctx: SelectContext, name: string | undefined): number[] | undefined | null {
+  if (!name) return undefined;
+  const c = ctx.operand(name).constant;
+  if (!c) return null;
+  if (c.data.length === 0) return undefined;
+  return Array.from(c.data as ArrayLike<number | bigint>, Number);
+}
+
+/**
+ * Resize/Upsample over H and W of an NHWC value: nearest or linear, constant scales or sizes, no cropping
+ * roi, no antialias, no axes (opset 18 features fall back). Opset-10 Resize and Upsample use asymmetric
+ * coordinates with legacy nearest rounding, as the reference does.
+ */
+function lowerResize(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const x = arena(ctx, node.inputs[0]);
+  const y = arena(ctx, node.outputs[0]);
+  if (!x || !y || x.layout !== 'nhwc' || y.layout !== 'nhwc') return undefined;
+  const opset = ctx.opset(node);
+  const str = (name: string, dflt: string): string => {
+    const a = node.attributes.get(name);
+    return a?.kind === 'string' ? a.value : dflt;
+  };
+  if (attrInt(node, 'antialias', 0) !== 0 || node.attributes.has('axes')) return undefined;
+  if (str('keep_aspect_ratio_policy', 'stretch') !== 'stretch') return undefined;
+  let mode = str('mode', 'nearest');
+  if (mode === 'bilinear') mode = 'linear';
+  if (mode !== 'nearest' && mode !== 'linear') return undefined;
+  const legacy = node.opType === 'Upsample' || opset < 11;
+  const coord = legacy ? 'asymmetric' : str('coordinate_transformation_mode', 'half_pixel');
+  if (!(RESIZE_COORD_MODES as readonly string[]).includes(coord)) return undefined;
+  const nearest = legacy ? 'legacy' : str('nearest_mode', 'round_prefer_floor');
+  if (!['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil', 'legacy'].includes(nearest)) return undefined;
+  let scales: number[] | undefined | null;
+  let sizes: number[] | undefined | null;
+  if (node.opType === 'Upsample') scales = opset >= 9 ? constantList(ctx, node.inputs[1]) : attrFloatList(node, 'scales');
+  else if (opset < 11) scales = constantList(ctx, node.inputs[1]);
+  else {
+    scales = constantList(ctx, node.inputs[2]);
+    sizes = constantList(ctx, node.inputs[3]);
+  }
+  if (scales === null || sizes === null) return undefined;
+  const [N, C, H, W] = x.type.shape as [number, number, number, number];
+  const [, , OH, OW] = y.type.shape as [number, number, number, number];
+  let scaleH: number;
+  let scaleW: number;
+  let lengthH: number;
+  let lengthW: number;
+  if (sizes) {
+    if (sizes.length !== 4 || sizes[0] !== N || sizes[1] !== C) return undefined;
+    [scaleH, scaleW, lengthH, lengthW] = [sizes[2]! / H, sizes[3]! / W, sizes[2]!, sizes[3]!];
+  } else if (scales) {
+    if (scales.length !== 4 || scales[0] !== 1 || scales[1] !== 1) return undefined;
+    [scaleH, scaleW, lengthH, lengthW] = [scales[2]!, scales[3]!, H * scales[2]!, W * scales[3]!];
+  } else {
+    return undefined;
+  }
+  const spec: ResizeSpec = {
+    mode,
+    coord: coord as ResizeCoordMode,
+    nearest: nearest as ResizeSpec['nearest'],
+    batch: N,
+    inH: H,
+    inW: W,
+    channels: C,
+    outH: OH,
+    outW: OW,
+    scaleH,
+    scaleW,
+    lengthH,
+    lengthW,
+  };
+  const v = firstVariant(resize, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  return wrap(
+    resize,
+    spec,
+    v,
+    4 * (sizeOf(x.type.shape) + sizeOf(y.type.shape)),
+    [],
+    (a) => ({ input: refOf(node, x, a.inputs[0]), output: refOf(node, y, a.outputs[0]), tables: a.weights[0]! }),
+    undefined,
+    true,
+  );
+}
+
+function attrFloatList(node: Node, name: string): number[] | undefined {
+  const a = node.attributes.get(name);
+  return a && (a.kind === 'floats' || a.kind === 'ints') ? a.value : undefined;
+}
+
+/**
+ * Softmax along the innermost memory axis: the last axis of a flat value (opset < 13 coerces to 2-D at
+ * `axis`, the same thing when axis is the last one), or the channel axis of an NHWC value (opset >= 13).
+ */
+function lowerSoftmax(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const x = arena(ctx, node.inputs[0]);
+  const y = arena(ctx, node.outputs[0]);
+  if (!x || !y || x.layout !== y.layout || x.type.shape.join() !== y.type.shape.join()) return undefined;
+  const rank = x.type.shape.length;
+  const opset = ctx.opset(node);
+  let axis = attrInt(node, 'axis', opset >= 13 ? -1 : 1);
+  if (axis < 0) axis += rank;
+  const ok = x.layout === 'flat' ? axis === rank - 1 : opset >= 13 && axis === 1;
+  if (!ok) return undefined;
+  const g = geometry(x);
+  const spec: SoftmaxSpec = { rows: g.pixels, cols: g.channels };
+  const v = firstVariant(softmax, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  return wrap(softmax, spec, v, 8 * g.pixels * g.channels, [0], (a) => ({
+    input: refOf(node, x, a.inputs[0]),
+    output: refOf(node, y, a.outputs[0]),
   }));
 }
