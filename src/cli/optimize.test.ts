@@ -63,3 +63,27 @@ test('edgecnn optimize usage errors name the problem', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--input-shape fixes a symbolic dim so that shape arithmetic folds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecnn-opt-'));
+  try {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', ['N', 4]);
+    const s = b.node('Shape', [x]);
+    b.output(b.node('Reshape', [x, s], {}, { outputs: ['y'] }));
+    const input = join(dir, 'dyn.onnx');
+    writeFileSync(input, writeModel(b.model(13)));
+    const out = join(dir, 'o.onnx');
+    assert.equal(cli(input, '-o', out).code, 0);
+    assert.deepEqual((await loadModel(out)).graph.nodes.map((n) => n.opType), ['Shape', 'Reshape']);
+    const r = cli(input, '-o', out, '--input-shape', 'x=2,4');
+    assert.equal(r.code, 0, r.err);
+    // Reshape to its own (now known) shape folds away entirely; the output keeps its name through an Identity-free graph.
+    const m = await loadModel(out);
+    assert.ok(!m.graph.nodes.some((n) => n.opType === 'Shape'));
+    assert.deepEqual(m.graph.inputs[0]!.shape, [2, 4]);
+    assert.match(cli(input, '-o', out, '--input-shape', 'x=2;4').err, /must look like NAME=1,3,224,224/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -154,7 +154,12 @@ export const command: Command = {
       throw new EdgecnnError(`--level must be 0, 1 or 2, got ${levelNum}`, 'bad-argument');
     }
     const level = levelNum as OptLevel;
-    const inputShapes = parseInputShapes(flagList(flags, 'input-shape'));
+    // Read raw values: flagList would split `x=1,3,224,224` at its commas.
+    const rawShapes = flags.flags.get('input-shape');
+    const shapeSpecs = (Array.isArray(rawShapes) ? rawShapes : rawShapes === undefined ? [] : [rawShapes]).filter(
+      (v): v is string => typeof v === 'string',
+    );
+    const inputShapes = parseInputShapes(shapeSpecs);
     const hard = flagBool(flags, 'hard-activations');
     const model = await loadModel(modelPath);
     const result = optimize(model, {

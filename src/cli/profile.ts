@@ -45,7 +45,15 @@ export function formatProfileText(p: ProfileSummary, top: number): string {
     n.fused ? 'fused' : n.fallback ? 'fallback' : '',
   ]);
   const groups = (gs: GroupProfile[]): string[][] =>
-    gs.map((g) => [g.key, String(g.count), g.totalMs.toFixed(3), pct(g.share), num(g.macs), g.gflops.toFixed(2)]);
+    gs.map((g) => [
+      g.key,
+      String(g.count),
+      g.totalMs.toFixed(3),
+      pct(g.share),
+      num(g.macs),
+      g.gflops.toFixed(2),
+      formatBytes(g.bytesMoved),
+    ]);
   return [
     `${p.runs} profiled runs; median total ${p.totalMedianMs.toFixed(3)} ms (sum of per-node medians ${p.nodes.reduce((a, n) => a + n.medianMs, 0).toFixed(3)} ms)`,
     '',
@@ -53,10 +61,10 @@ export function formatProfileText(p: ProfileSummary, top: number): string {
     table(['node', 'op', 'ms', 'share', 'MACs', 'GFLOP/s', 'bytes', 'FLOP/B', 'kernel', ''], nodes),
     '',
     'per operator type:',
-    table(['op', 'nodes', 'ms', 'share', 'MACs', 'GFLOP/s'], groups(p.byOpType)),
+    table(['op', 'nodes', 'ms', 'share', 'MACs', 'GFLOP/s', 'bytes'], groups(p.byOpType)),
     '',
     'per kernel:',
-    table(['kernel', 'steps', 'ms', 'share', 'MACs', 'GFLOP/s'], groups(p.byKernel)),
+    table(['kernel', 'steps', 'ms', 'share', 'MACs', 'GFLOP/s', 'bytes'], groups(p.byKernel)),
   ].join('\n');
 }
 
