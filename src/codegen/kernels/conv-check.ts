@@ -10,7 +10,15 @@ import type { Node } from '../../ir/graph.js';
 import { f32 } from '../../ir/tensor.js';
 import { KernelHarness, SENTINEL_BITS, randomFloats } from './harness.js';
 import { applyActivationScalar } from './epilogue.js';
-import { type Activation, type ConvAddresses, type ConvSpec, type ConvWeights, type KernelFamily, type KernelVariant, convOutputSize } from './types.js';
+import {
+  type Activation,
+  type ConvAddresses,
+  type ConvSpec,
+  type ConvWeights,
+  type KernelFamily,
+  type KernelVariant,
+  convOutputSize,
+} from './types.js';
 
 export interface ConvCase {
   batch?: number;
@@ -87,19 +95,26 @@ export function checkConvCase<V extends KernelVariant>(
   const w = randomFloats(outC * icPerGroup * spec.kernelH * spec.kernelW, seed + 1);
   const bias = c.bias === false ? undefined : randomFloats(outC, seed + 2);
   const ref = getOp('', 'Conv')!.reference(
-    [f32([N, inC, inH, inW], x), f32([outC, icPerGroup, spec.kernelH, spec.kernelW], w), bias ? f32([outC], bias) : undefined],
+    [
+      f32([N, inC, inH, inW], x),
+      f32([outC, icPerGroup, spec.kernelH, spec.kernelW], w),
+      bias ? f32([outC], bias) : undefined,
+    ],
     { node: convNode(c), opset: 13 },
   )[0]!;
   const refData = ref.data as Float32Array;
 
-  const h = new KernelHarness(Math.ceil(((N * inH * inW * (inC + 3) + 3 * N * outH * outW * (outC + 6)) * 4) / 65536) + 4);
+  const h = new KernelHarness(
+    Math.ceil(((N * inH * inW * (inC + 3) + 3 * N * outH * outW * (outC + 6)) * 4) / 65536) + 4,
+  );
   // Input: a channel slice at offset 1 of a tensor with pixel stride inC + 3.
   const psIn = inC + 3;
   const inBuf = h.alloc(N * inH * inW * psIn);
   const inView = h.f32(inBuf, N * inH * inW * psIn);
   for (let n = 0; n < N; n++)
     for (let ch = 0; ch < inC; ch++)
-      for (let p = 0; p < inH * inW; p++) inView[(n * inH * inW + p) * psIn + 1 + ch] = x[(n * inC + ch) * inH * inW + p]!;
+      for (let p = 0; p < inH * inW; p++)
+        inView[(n * inH * inW + p) * psIn + 1 + ch] = x[(n * inC + ch) * inH * inW + p]!;
   const psOut = outC + 5;
   const outOff = 2;
   const outBuf = h.alloc(N * outH * outW * psOut);
@@ -135,7 +150,11 @@ export function checkConvCase<V extends KernelVariant>(
         const idx = pix * psOut + j;
         const ch = j - outOff;
         if (ch < 0 || ch >= outC) {
-          assert.equal(bits[idx], SENTINEL_BITS, `${what}: wrote outside the output slice at pixel ${pix} channel slot ${j}`);
+          assert.equal(
+            bits[idx],
+            SENTINEL_BITS,
+            `${what}: wrote outside the output slice at pixel ${pix} channel slot ${j}`,
+          );
           continue;
         }
         let want = refData[(n * outC + ch) * outH * outW + p]!;

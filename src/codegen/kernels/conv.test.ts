@@ -7,7 +7,16 @@ import { IN_RELAXED_CHILD, relaxedTestMode } from './relaxed-child.js';
 const relaxed = relaxedTestMode(import.meta.url);
 const isas = IN_RELAXED_CHILD ? ['wasmrelaxed'] : relaxed.mode === 'here' ? ['wasmsimd', 'wasmrelaxed'] : ['wasmsimd'];
 
-const cv = (inC: number, outC: number, H: number, W: number, k: number, s: number, p: number, extra: Partial<ConvCase> = {}): ConvCase => ({
+const cv = (
+  inC: number,
+  outC: number,
+  H: number,
+  W: number,
+  k: number,
+  s: number,
+  p: number,
+  extra: Partial<ConvCase> = {},
+): ConvCase => ({
   inC,
   outC,
   inH: H,
@@ -57,6 +66,12 @@ if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {
 
 test('conv rejects channel counts not divisible by group, and wrong weight sizes', () => {
   const vr = CONV_VARIANTS[0]!;
-  assert.throws(() => conv.pack(convSpecOf(cv(5, 4, 3, 3, 3, 1, 1, { group: 2 })), vr, { weights: new Float32Array(1) }), /divisible/);
-  assert.throws(() => conv.pack(convSpecOf(cv(4, 4, 3, 3, 3, 1, 1)), vr, { weights: new Float32Array(10) }), /weights have 10/);
+  assert.throws(
+    () => conv.pack(convSpecOf(cv(5, 4, 3, 3, 3, 1, 1, { group: 2 })), vr, { weights: new Float32Array(1) }),
+    /divisible/,
+  );
+  assert.throws(
+    () => conv.pack(convSpecOf(cv(4, 4, 3, 3, 3, 1, 1)), vr, { weights: new Float32Array(10) }),
+    /weights have 10/,
+  );
 });

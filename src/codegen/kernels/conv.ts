@@ -46,7 +46,10 @@ interface Geometry {
 
 function geometry(spec: ConvSpec, vr: ConvVariant): Geometry {
   if (spec.inC % spec.group !== 0 || spec.outC % spec.group !== 0) {
-    throw new EdgecnnError(`conv: channels ${spec.inC}->${spec.outC} not divisible by group ${spec.group}`, 'bad-model');
+    throw new EdgecnnError(
+      `conv: channels ${spec.inC}->${spec.outC} not divisible by group ${spec.group}`,
+      'bad-model',
+    );
   }
   const icg = spec.inC / spec.group;
   const ocg = spec.outC / spec.group;
@@ -101,7 +104,18 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
   const g = geometry(spec, vr);
   if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('conv: residual address missing', 'internal');
   if (addr.zero === undefined) throw new EdgecnnError('conv: zero buffer address missing', 'internal');
-  const { inH, inW, outH, outW, kernelH: kh, kernelW: kw, strideH: sH, strideW: sW, dilationH: dH, dilationW: dW } = spec;
+  const {
+    inH,
+    inW,
+    outH,
+    outW,
+    kernelH: kh,
+    kernelW: kw,
+    strideH: sH,
+    strideW: sW,
+    dilationH: dH,
+    dilationW: dW,
+  } = spec;
   const { mr, nr } = vr;
   const nvecFull = nr / 4;
   const psIn = addr.input.pixelStride * 4;
@@ -147,7 +161,9 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
   const emitTile = (rows: number, cols: number): void => {
     const nvec = Math.ceil(cols / 4);
     for (let j = 0; j < nvec; j++) {
-      fn.localGet(panelW).v128Load(j * 16, 4).localTee(acc[0]![j]!);
+      fn.localGet(panelW)
+        .v128Load(j * 16, 4)
+        .localTee(acc[0]![j]!);
       for (let i = 1; i < rows; i++) fn.localTee(acc[i]![j]!);
       fn.drop();
     }
@@ -157,7 +173,14 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
     const kyExit = fn.block();
     const kyTop = fn.loop();
     fn.localGet(ky).localGet(kyS).i32Sub().localGet(nky).i32GeS().brIf(kyExit);
-    fn.localGet(ky).i32Const(kw * tapBytes).i32Mul().localGet(panelW).i32Add().i32Const(nr * 4).i32Add().localSet(wt);
+    fn.localGet(ky)
+      .i32Const(kw * tapBytes)
+      .i32Mul()
+      .localGet(panelW)
+      .i32Add()
+      .i32Const(nr * 4)
+      .i32Add()
+      .localSet(wt);
     fn.i32Const(0).localSet(kx);
     const kxTop = fn.loop();
     // pointers of the tile's pixels for this tap (zero buffer where the pixel is padding)
@@ -171,7 +194,10 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
     // k loop over the group's input channels
     fn.localGet(wt).i32Const(tapBytes).i32Add().localSet(kEnd);
     const kTop = fn.loop();
-    for (let j = 0; j < nvec; j++) fn.localGet(wt).v128Load(j * 16, 4).localSet(bVec[j]!);
+    for (let j = 0; j < nvec; j++)
+      fn.localGet(wt)
+        .v128Load(j * 16, 4)
+        .localSet(bVec[j]!);
     for (let i = 0; i < rows; i++) {
       fn.localGet(aPtr[i]!).v128Load32Splat().localSet(aSplat);
       for (let j = 0; j < nvec; j++) {
@@ -181,12 +207,21 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
       }
     }
     for (let i = 0; i < rows; i++) fn.localGet(aPtr[i]!).i32Const(4).i32Add().localSet(aPtr[i]!);
-    fn.localGet(wt).i32Const(nr * 4).i32Add().localTee(wt).localGet(kEnd).i32Ne().brIf(kTop);
+    fn.localGet(wt)
+      .i32Const(nr * 4)
+      .i32Add()
+      .localTee(wt)
+      .localGet(kEnd)
+      .i32Ne()
+      .brIf(kTop);
     fn.end();
     fn.localGet(kx).i32Const(1).i32Add().localTee(kx).i32Const(kw).i32LtS().brIf(kxTop);
     fn.end();
     fn.localGet(ky).i32Const(1).i32Add().localSet(ky);
-    fn.localGet(inRow).i32Const(dH * inW * psIn).i32Add().localSet(inRow);
+    fn.localGet(inRow)
+      .i32Const(dH * inW * psIn)
+      .i32Add()
+      .localSet(inRow);
     fn.br(kyTop);
     fn.end().end();
     // epilogue
@@ -206,51 +241,132 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
 
   // All rows [start, end) for the current panel, `cols` output channels wide.
   const rowsOfPanel = (cols: number): void => {
-    fn.forRange(r, (b) => b.localGet(start), (b) => b.localGet(end), 1, () => {
-      fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
-      fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
-      fn.i32Const(0).localGet(iy0).i32Sub().i32Const(dH - 1).i32Add().i32Const(dH).i32DivS();
-      fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
-      fn.i32Const(inH).localGet(iy0).i32Sub().i32Const(dH - 1).i32Add().i32Const(dH).i32DivS().localSet(nky);
-      fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
-      // rowIn = input + (b*inH + iy0 + kyS*dH) * inW * psIn + group channel offset
-      fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
-      fn.localGet(iy0).i32Add().localGet(kyS).i32Const(dH).i32Mul().i32Add().i32Const(inW * psIn).i32Mul();
-      fn.i32Const(addr.input.addrBytes).i32Add().localGet(chIn).i32Add().localSet(rowIn);
-      fn.localGet(r).i32Const(outW * psOut).i32Mul().i32Const(addr.output.addrBytes).i32Add().localSet(rowOut);
-      if (addr.residual) {
-        fn.localGet(r).i32Const(outW * psRes).i32Mul().i32Const(addr.residual.addrBytes).i32Add().localSet(rowRes);
-      }
-      if (fullTiles > 0) {
-        fn.forRange(tile, (b) => b.i32Const(0), (b) => b.i32Const(fullTiles), 1, () => {
-          fn.localGet(tile).i32Const(mr).i32Mul().localSet(ox0);
-          emitTile(mr, cols);
-        });
-      }
-      if (pixLast > 0) {
-        fn.i32Const(fullTiles * mr).localSet(ox0);
-        emitTile(pixLast, cols);
-      }
-    });
+    fn.forRange(
+      r,
+      (b) => b.localGet(start),
+      (b) => b.localGet(end),
+      1,
+      () => {
+        fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
+        fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
+        fn.i32Const(0)
+          .localGet(iy0)
+          .i32Sub()
+          .i32Const(dH - 1)
+          .i32Add()
+          .i32Const(dH)
+          .i32DivS();
+        fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
+        fn.i32Const(inH)
+          .localGet(iy0)
+          .i32Sub()
+          .i32Const(dH - 1)
+          .i32Add()
+          .i32Const(dH)
+          .i32DivS()
+          .localSet(nky);
+        fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
+        // rowIn = input + (b*inH + iy0 + kyS*dH) * inW * psIn + group channel offset
+        fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
+        fn.localGet(iy0)
+          .i32Add()
+          .localGet(kyS)
+          .i32Const(dH)
+          .i32Mul()
+          .i32Add()
+          .i32Const(inW * psIn)
+          .i32Mul();
+        fn.i32Const(addr.input.addrBytes).i32Add().localGet(chIn).i32Add().localSet(rowIn);
+        fn.localGet(r)
+          .i32Const(outW * psOut)
+          .i32Mul()
+          .i32Const(addr.output.addrBytes)
+          .i32Add()
+          .localSet(rowOut);
+        if (addr.residual) {
+          fn.localGet(r)
+            .i32Const(outW * psRes)
+            .i32Mul()
+            .i32Const(addr.residual.addrBytes)
+            .i32Add()
+            .localSet(rowRes);
+        }
+        if (fullTiles > 0) {
+          fn.forRange(
+            tile,
+            (b) => b.i32Const(0),
+            (b) => b.i32Const(fullTiles),
+            1,
+            () => {
+              fn.localGet(tile).i32Const(mr).i32Mul().localSet(ox0);
+              emitTile(mr, cols);
+            },
+          );
+        }
+        if (pixLast > 0) {
+          fn.i32Const(fullTiles * mr).localSet(ox0);
+          emitTile(pixLast, cols);
+        }
+      },
+    );
   };
 
-  fn.forRange(grp, (b) => b.i32Const(0), (b) => b.i32Const(spec.group), 1, () => {
-    fn.localGet(grp).i32Const(g.icg * 4).i32Mul().localSet(chIn);
-    if (g.fullPanels > 0) {
-      fn.forRange(p, (b) => b.i32Const(0), (b) => b.i32Const(g.fullPanels), 1, () => {
-        fn.localGet(grp).i32Const(g.panelsPerGroup).i32Mul().localGet(p).i32Add().i32Const(g.panelFloats * 4).i32Mul();
+  fn.forRange(
+    grp,
+    (b) => b.i32Const(0),
+    (b) => b.i32Const(spec.group),
+    1,
+    () => {
+      fn.localGet(grp)
+        .i32Const(g.icg * 4)
+        .i32Mul()
+        .localSet(chIn);
+      if (g.fullPanels > 0) {
+        fn.forRange(
+          p,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(g.fullPanels),
+          1,
+          () => {
+            fn.localGet(grp)
+              .i32Const(g.panelsPerGroup)
+              .i32Mul()
+              .localGet(p)
+              .i32Add()
+              .i32Const(g.panelFloats * 4)
+              .i32Mul();
+            fn.i32Const(addr.packedWeights).i32Add().localSet(panelW);
+            fn.localGet(grp)
+              .i32Const(g.ocg * 4)
+              .i32Mul()
+              .localGet(p)
+              .i32Const(nr * 4)
+              .i32Mul()
+              .i32Add()
+              .localSet(chOut);
+            rowsOfPanel(nr);
+          },
+        );
+      }
+      if (g.colsLast > 0) {
+        fn.localGet(grp)
+          .i32Const(g.panelsPerGroup)
+          .i32Mul()
+          .i32Const(g.fullPanels)
+          .i32Add()
+          .i32Const(g.panelFloats * 4)
+          .i32Mul();
         fn.i32Const(addr.packedWeights).i32Add().localSet(panelW);
-        fn.localGet(grp).i32Const(g.ocg * 4).i32Mul().localGet(p).i32Const(nr * 4).i32Mul().i32Add().localSet(chOut);
-        rowsOfPanel(nr);
-      });
-    }
-    if (g.colsLast > 0) {
-      fn.localGet(grp).i32Const(g.panelsPerGroup).i32Mul().i32Const(g.fullPanels).i32Add().i32Const(g.panelFloats * 4).i32Mul();
-      fn.i32Const(addr.packedWeights).i32Add().localSet(panelW);
-      fn.localGet(grp).i32Const(g.ocg * 4).i32Mul().i32Const(g.fullPanels * nr * 4).i32Add().localSet(chOut);
-      rowsOfPanel(g.colsLast);
-    }
-  });
+        fn.localGet(grp)
+          .i32Const(g.ocg * 4)
+          .i32Mul()
+          .i32Const(g.fullPanels * nr * 4)
+          .i32Add()
+          .localSet(chOut);
+        rowsOfPanel(g.colsLast);
+      }
+    },
+  );
 }
 
 /** The f32 general convolution family. */

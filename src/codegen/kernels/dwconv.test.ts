@@ -7,7 +7,15 @@ import { IN_RELAXED_CHILD, relaxedTestMode } from './relaxed-child.js';
 const relaxed = relaxedTestMode(import.meta.url);
 const isas = IN_RELAXED_CHILD ? ['wasmrelaxed'] : relaxed.mode === 'here' ? ['wasmsimd', 'wasmrelaxed'] : ['wasmsimd'];
 
-const dw = (C: number, H: number, W: number, k: number, s: number, p: number, extra: Partial<ConvCase> = {}): ConvCase => ({
+const dw = (
+  C: number,
+  H: number,
+  W: number,
+  k: number,
+  s: number,
+  p: number,
+  extra: Partial<ConvCase> = {},
+): ConvCase => ({
   inC: C,
   outC: C,
   group: C,
@@ -76,16 +84,21 @@ test('dwconv supports only depthwise specs and names its tile', () => {
   const vr = DWCONV_VARIANTS.find((x) => x.vecs === 2 && x.isa === 'wasmsimd')!;
   assert.equal(dwconv.supports(convSpecOf(dw(8, 5, 5, 3, 2, 1)), vr), true);
   assert.equal(dwconv.supports(convSpecOf({ inC: 8, outC: 8, inH: 5, inW: 5, kernel: [3, 3] }), vr), false);
-  assert.equal(dwconv.id(convSpecOf(dw(8, 5, 5, 3, 2, 1, { act: { kind: 'clip', min: 0, max: 6 } })), vr),
-    'f32-dwconv-relu6-3x3s2-8c-wasmsimd');
+  assert.equal(
+    dwconv.id(convSpecOf(dw(8, 5, 5, 3, 2, 1, { act: { kind: 'clip', min: 0, max: 6 } })), vr),
+    'f32-dwconv-relu6-3x3s2-8c-wasmsimd',
+  );
 });
 
 test('the checker rejects a kernel with wrong weights (the oracle can fail)', () => {
   const vr = DWCONV_VARIANTS.find((x) => x.isa === 'wasmsimd')!;
-  const broken = { ...dwconv, pack: (s: Parameters<typeof dwconv.pack>[0], v: typeof vr, w: Parameters<typeof dwconv.pack>[2]) => {
-    const p = dwconv.pack(s, v, w);
-    p[p.length - 1] += 0.5;
-    return p;
-  } };
+  const broken = {
+    ...dwconv,
+    pack: (s: Parameters<typeof dwconv.pack>[0], v: typeof vr, w: Parameters<typeof dwconv.pack>[2]) => {
+      const p = dwconv.pack(s, v, w);
+      p[p.length - 1] += 0.5;
+      return p;
+    },
+  };
   assert.throws(() => checkConvCase(broken, vr, dw(4, 5, 5, 3, 1, 1)), /want/);
 });

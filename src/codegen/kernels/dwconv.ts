@@ -64,9 +64,13 @@ export function packDwconv(spec: ConvSpec, _vr: DwconvVariant, w: ConvWeights): 
   const C = spec.inC;
   const taps = spec.kernelH * spec.kernelW;
   if (w.weights.length !== C * taps) {
-    throw new EdgecnnError(`dwconv pack: weights have ${w.weights.length} values, expected ${C}x1x${spec.kernelH}x${spec.kernelW}`, 'bad-model');
+    throw new EdgecnnError(
+      `dwconv pack: weights have ${w.weights.length} values, expected ${C}x1x${spec.kernelH}x${spec.kernelW}`,
+      'bad-model',
+    );
   }
-  if (w.bias && w.bias.length !== C) throw new EdgecnnError(`dwconv pack: bias has ${w.bias.length} values, expected ${C}`, 'bad-model');
+  if (w.bias && w.bias.length !== C)
+    throw new EdgecnnError(`dwconv pack: bias has ${w.bias.length} values, expected ${C}`, 'bad-model');
   const cp = cpad(spec);
   const out = new Float32Array((taps + 1) * cp);
   for (let c = 0; c < C; c++) {
@@ -86,7 +90,18 @@ function tileName(spec: ConvSpec, vr: DwconvVariant): string {
 export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVariant, addr: ConvAddresses): void {
   if (!isDepthwise(spec)) throw new EdgecnnError('dwconv: spec is not a depthwise convolution', 'internal');
   if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('dwconv: residual address missing', 'internal');
-  const { inH, inW, outH, outW, kernelH: kh, kernelW: kw, strideH: sH, strideW: sW, dilationH: dH, dilationW: dW } = spec;
+  const {
+    inH,
+    inW,
+    outH,
+    outW,
+    kernelH: kh,
+    kernelW: kw,
+    strideH: sH,
+    strideW: sW,
+    dilationH: dH,
+    dilationW: dW,
+  } = spec;
   const C = spec.inC;
   const cp = cpad(spec);
   const psIn = addr.input.pixelStride * 4;
@@ -130,7 +145,12 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
     const kx0 = kxs[0];
     fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
     fn.localGet(wRow0).localGet(cb).i32Add().localSet(wp);
-    for (let j = 0; j < vecs; j++) fn.i32Const(addr.packedWeights).localGet(cb).i32Add().v128Load(j * 16, 4).localSet(acc[j]!);
+    for (let j = 0; j < vecs; j++)
+      fn.i32Const(addr.packedWeights)
+        .localGet(cb)
+        .i32Add()
+        .v128Load(j * 16, 4)
+        .localSet(acc[j]!);
     if (kx0 !== undefined) {
       fn.localGet(nky).localSet(k);
       const exit = fn.block();
@@ -139,7 +159,7 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
       for (const kx of kxs) {
         for (let j = 0; j < vecs; j++) {
           const inOff = (kx - kx0) * dW * psIn + j * 16;
-          const wOff = ((1 + kx) * cp) * 4 + j * 16;
+          const wOff = (1 + kx) * cp * 4 + j * 16;
           if (relaxed) {
             fn.localGet(ip).v128Load(inOff).localGet(wp).v128Load(wOff, 4).localGet(acc[j]!).f32x4RelaxedMadd();
           } else {
@@ -148,8 +168,14 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
           fn.localSet(acc[j]!);
         }
       }
-      fn.localGet(ip).i32Const(dH * inW * psIn).i32Add().localSet(ip);
-      fn.localGet(wp).i32Const(kw * cp * 4).i32Add().localSet(wp);
+      fn.localGet(ip)
+        .i32Const(dH * inW * psIn)
+        .i32Add()
+        .localSet(ip);
+      fn.localGet(wp)
+        .i32Const(kw * cp * 4)
+        .i32Add()
+        .localSet(wp);
       fn.localGet(k).i32Const(1).i32Sub().localSet(k).br(top);
       fn.end().end();
     }
@@ -171,7 +197,10 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
     fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
     fn.localGet(wRow0).localGet(cb).i32Add().localSet(wp);
     for (let j = 0; j < vecs; j++) {
-      fn.i32Const(addr.packedWeights).localGet(cb).i32Add().v128Load(j * 16, 4);
+      fn.i32Const(addr.packedWeights)
+        .localGet(cb)
+        .i32Add()
+        .v128Load(j * 16, 4);
       for (let p = 0; p < px; p++) fn.localTee(accP[p]![j]!);
       fn.drop();
     }
@@ -180,8 +209,14 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
     const top = fn.loop();
     fn.localGet(k).i32Eqz().brIf(exit);
     for (let j = 0; j < vecs; j++) {
-      for (let kx = 0; kx < kw; kx++) fn.localGet(wp).v128Load((1 + kx) * cp * 4 + j * 16, 4).localSet(wv[kx]!);
-      for (let c = 0; c < nCols; c++) fn.localGet(ip).v128Load(c * psIn + j * 16).localSet(iv[c]!);
+      for (let kx = 0; kx < kw; kx++)
+        fn.localGet(wp)
+          .v128Load((1 + kx) * cp * 4 + j * 16, 4)
+          .localSet(wv[kx]!);
+      for (let c = 0; c < nCols; c++)
+        fn.localGet(ip)
+          .v128Load(c * psIn + j * 16)
+          .localSet(iv[c]!);
       for (let p = 0; p < px; p++) {
         for (let kx = 0; kx < kw; kx++) {
           const a = accP[p]![j]!;
@@ -192,8 +227,14 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
         }
       }
     }
-    fn.localGet(ip).i32Const(dH * inW * psIn).i32Add().localSet(ip);
-    fn.localGet(wp).i32Const(kw * cp * 4).i32Add().localSet(wp);
+    fn.localGet(ip)
+      .i32Const(dH * inW * psIn)
+      .i32Add()
+      .localSet(ip);
+    fn.localGet(wp)
+      .i32Const(kw * cp * 4)
+      .i32Add()
+      .localSet(wp);
     fn.localGet(k).i32Const(1).i32Sub().localSet(k).br(top);
     fn.end().end();
     fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
@@ -211,7 +252,13 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   // All channel blocks of a px-pixel interior tile.
   const pixelTile = (): void => {
     if (nFull > 0) {
-      fn.forRange(cb, (b) => b.i32Const(0), (b) => b.i32Const(nFull * blockCh * 4), blockCh * 4, () => bodyTile(vr.vecs, blockCh));
+      fn.forRange(
+        cb,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(nFull * blockCh * 4),
+        blockCh * 4,
+        () => bodyTile(vr.vecs, blockCh),
+      );
     }
     if (remCh > 0) {
       fn.i32Const(nFull * blockCh * 4).localSet(cb);
@@ -222,7 +269,13 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   // All channel blocks of one output pixel.
   const pixel = (kxs: number[]): void => {
     if (nFull > 0) {
-      fn.forRange(cb, (b) => b.i32Const(0), (b) => b.i32Const(nFull * blockCh * 4), blockCh * 4, () => body(kxs, vr.vecs, blockCh));
+      fn.forRange(
+        cb,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(nFull * blockCh * 4),
+        blockCh * 4,
+        () => body(kxs, vr.vecs, blockCh),
+      );
     }
     if (remCh > 0) {
       fn.i32Const(nFull * blockCh * 4).localSet(cb);
@@ -233,7 +286,15 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   // Pixel pointers for output column `ox` (a local or constant) whose first valid tap is kx0.
   const setPixel = (oxEmit: () => void, kx0: number): void => {
     oxEmit();
-    fn.i32Const(sW).i32Mul().i32Const(kx0 * dW - spec.padLeft).i32Add().i32Const(psIn).i32Mul().localGet(rowIn).i32Add().localSet(pixIn);
+    fn.i32Const(sW)
+      .i32Mul()
+      .i32Const(kx0 * dW - spec.padLeft)
+      .i32Add()
+      .i32Const(psIn)
+      .i32Mul()
+      .localGet(rowIn)
+      .i32Add()
+      .localSet(pixIn);
     oxEmit();
     fn.i32Const(psOut).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
     if (addr.residual) {
@@ -256,52 +317,105 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   let oxR = outW;
   while (oxR > oxL && validKx(oxR - 1).length !== kw) oxR--;
 
-  fn.forRange(r, (b) => b.localGet(start), (b) => b.localGet(end), 1, () => {
-    // b*inH row base and oy
-    fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
-    fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
-    // kyS = iy0 < 0 ? ceil(-iy0 / dH) : 0
-    fn.i32Const(0).localGet(iy0).i32Sub().i32Const(dH - 1).i32Add().i32Const(dH).i32DivS();
-    fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
-    // kyE = min(kh, ceil((inH - iy0) / dH)); nky = max(0, kyE - kyS)
-    fn.i32Const(inH).localGet(iy0).i32Sub().i32Const(dH - 1).i32Add().i32Const(dH).i32DivS().localSet(nky);
-    fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
-    fn.localGet(nky).i32Const(0).localGet(nky).i32Const(0).i32GtS().select().localSet(nky);
-    // rowIn = input + ((b*inH + iy0 + kyS*dH) * inW) * psIn, with b*inH = (r - oy)/outH*inH
-    fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
-    fn.localGet(iy0).i32Add().localGet(kyS).i32Const(dH).i32Mul().i32Add().i32Const(inW * psIn).i32Mul();
-    fn.i32Const(addr.input.addrBytes).i32Add().localSet(rowIn);
-    fn.localGet(r).i32Const(outW * psOut).i32Mul().i32Const(addr.output.addrBytes).i32Add().localSet(rowOut);
-    if (addr.residual) {
-      fn.localGet(r).i32Const(outW * psRes).i32Mul().i32Const(addr.residual.addrBytes).i32Add().localSet(rowRes);
-    }
-    fn.localGet(kyS).i32Const(kw * cp * 4).i32Mul().i32Const(addr.packedWeights).i32Add().localSet(wRow0);
+  fn.forRange(
+    r,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    1,
+    () => {
+      // b*inH row base and oy
+      fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
+      fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
+      // kyS = iy0 < 0 ? ceil(-iy0 / dH) : 0
+      fn.i32Const(0)
+        .localGet(iy0)
+        .i32Sub()
+        .i32Const(dH - 1)
+        .i32Add()
+        .i32Const(dH)
+        .i32DivS();
+      fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
+      // kyE = min(kh, ceil((inH - iy0) / dH)); nky = max(0, kyE - kyS)
+      fn.i32Const(inH)
+        .localGet(iy0)
+        .i32Sub()
+        .i32Const(dH - 1)
+        .i32Add()
+        .i32Const(dH)
+        .i32DivS()
+        .localSet(nky);
+      fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
+      fn.localGet(nky).i32Const(0).localGet(nky).i32Const(0).i32GtS().select().localSet(nky);
+      // rowIn = input + ((b*inH + iy0 + kyS*dH) * inW) * psIn, with b*inH = (r - oy)/outH*inH
+      fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
+      fn.localGet(iy0)
+        .i32Add()
+        .localGet(kyS)
+        .i32Const(dH)
+        .i32Mul()
+        .i32Add()
+        .i32Const(inW * psIn)
+        .i32Mul();
+      fn.i32Const(addr.input.addrBytes).i32Add().localSet(rowIn);
+      fn.localGet(r)
+        .i32Const(outW * psOut)
+        .i32Mul()
+        .i32Const(addr.output.addrBytes)
+        .i32Add()
+        .localSet(rowOut);
+      if (addr.residual) {
+        fn.localGet(r)
+          .i32Const(outW * psRes)
+          .i32Mul()
+          .i32Const(addr.residual.addrBytes)
+          .i32Add()
+          .localSet(rowRes);
+      }
+      fn.localGet(kyS)
+        .i32Const(kw * cp * 4)
+        .i32Mul()
+        .i32Const(addr.packedWeights)
+        .i32Add()
+        .localSet(wRow0);
 
-    for (let x = 0; x < oxL; x++) {
-      const kxs = validKx(x);
-      setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
-      pixel(kxs);
-    }
-    // interior: px-pixel tiles, then single pixels up to oxR
-    const tiled = vr.px > 1 ? Math.floor((oxR - oxL) / vr.px) * vr.px : 0;
-    if (tiled > 0) {
-      fn.forRange(ox, (b) => b.i32Const(oxL), (b) => b.i32Const(oxL + tiled), vr.px, () => {
-        setPixel(() => fn.localGet(ox), 0);
-        pixelTile();
-      });
-    }
-    if (oxR > oxL + tiled) {
-      fn.forRange(ox, (b) => b.i32Const(oxL + tiled), (b) => b.i32Const(oxR), 1, () => {
-        setPixel(() => fn.localGet(ox), 0);
-        pixel(allKx);
-      });
-    }
-    for (let x = Math.max(oxR, oxL); x < outW; x++) {
-      const kxs = validKx(x);
-      setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
-      pixel(kxs);
-    }
-  });
+      for (let x = 0; x < oxL; x++) {
+        const kxs = validKx(x);
+        setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
+        pixel(kxs);
+      }
+      // interior: px-pixel tiles, then single pixels up to oxR
+      const tiled = vr.px > 1 ? Math.floor((oxR - oxL) / vr.px) * vr.px : 0;
+      if (tiled > 0) {
+        fn.forRange(
+          ox,
+          (b) => b.i32Const(oxL),
+          (b) => b.i32Const(oxL + tiled),
+          vr.px,
+          () => {
+            setPixel(() => fn.localGet(ox), 0);
+            pixelTile();
+          },
+        );
+      }
+      if (oxR > oxL + tiled) {
+        fn.forRange(
+          ox,
+          (b) => b.i32Const(oxL + tiled),
+          (b) => b.i32Const(oxR),
+          1,
+          () => {
+            setPixel(() => fn.localGet(ox), 0);
+            pixel(allKx);
+          },
+        );
+      }
+      for (let x = Math.max(oxR, oxL); x < outW; x++) {
+        const kxs = validKx(x);
+        setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
+        pixel(kxs);
+      }
+    },
+  );
 }
 
 /** The f32 depthwise convolution family. */

@@ -30,11 +30,17 @@ function runActivation(a: Activation, xs: Float32Array, relaxed = false): Float3
   const ep = new EpilogueEmitter(f, a, relaxed);
   const v = f.local('v128');
   const i = f.local('i32');
-  f.forRange(i, (b) => b.i32Const(0), (b) => b.localGet(0), 16, () => {
-    f.localGet(i).v128Load().localSet(v);
-    ep.apply(v);
-    f.localGet(i).localGet(v).v128Store();
-  });
+  f.forRange(
+    i,
+    (b) => b.i32Const(0),
+    (b) => b.localGet(0),
+    16,
+    () => {
+      f.localGet(i).v128Load().localSet(v);
+      ep.apply(v);
+      f.localGet(i).localGet(v).v128Store();
+    },
+  );
   m.exportFunction('act', f.index);
   const bytes = m.build();
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem } });
@@ -47,26 +53,37 @@ test('every activation matches its scalar model over a wide range', () => {
   const xs = new Float32Array(400);
   for (let i = 0; i < 396; i++) xs[i] = (i - 198) * 0.53;
   xs.set([0, -0, 1e-30, -1e-30], 396);
-  for (const relaxed of FLAVOURS) for (const a of ACTS) {
-    const got = runActivation(a, xs, relaxed);
-    for (let i = 0; i < xs.length; i++) {
-      const want = applyActivationScalar(a, xs[i]!);
-      const tol = a.kind === 'sigmoid' || a.kind === 'silu' ? 2e-6 * Math.max(1, Math.abs(want)) : 1e-6;
-      assert.ok(Math.abs(got[i]! - want) <= tol, `${a.kind}(${xs[i]}) = ${got[i]}, want ${want} (relaxed ${relaxed})`);
+  for (const relaxed of FLAVOURS)
+    for (const a of ACTS) {
+      const got = runActivation(a, xs, relaxed);
+      for (let i = 0; i < xs.length; i++) {
+        const want = applyActivationScalar(a, xs[i]!);
+        const tol = a.kind === 'sigmoid' || a.kind === 'silu' ? 2e-6 * Math.max(1, Math.abs(want)) : 1e-6;
+        assert.ok(
+          Math.abs(got[i]! - want) <= tol,
+          `${a.kind}(${xs[i]}) = ${got[i]}, want ${want} (relaxed ${relaxed})`,
+        );
+      }
     }
-  }
 });
 
 test('sigmoid saturates cleanly at the extremes', () => {
   for (const relaxed of FLAVOURS) {
-    const got = runActivation({ kind: 'sigmoid' }, Float32Array.of(-200, -90, 90, 200, -87, 87, NaN, -Infinity), relaxed);
+    const got = runActivation(
+      { kind: 'sigmoid' },
+      Float32Array.of(-200, -90, 90, 200, -87, 87, NaN, -Infinity),
+      relaxed,
+    );
     assert.deepEqual([...got.slice(0, 2)], [0, 0]);
     assert.deepEqual([...got.slice(2, 4)], [1, 1]);
     assert.ok(Math.abs(got[4]! - 1.6458e-38) < 1e-40 && got[5] === 1, `${got[4]} ${got[5]}`);
     assert.ok(Number.isNaN(got[6]!), 'NaN stays NaN');
     assert.equal(got[7], 0);
     const silu = runActivation({ kind: 'silu' }, Float32Array.of(-200, 200, -1e38, 1e38), relaxed);
-    assert.deepEqual([...silu].map((x) => (x === 0 ? 0 : x)), [0, 200, 0, 1e38].map(Math.fround));
+    assert.deepEqual(
+      [...silu].map((x) => (x === 0 ? 0 : x)),
+      [0, 200, 0, 1e38].map(Math.fround),
+    );
   }
 });
 
@@ -75,10 +92,14 @@ test('ONNX names map to activations; ids follow the grammar', () => {
   assert.deepEqual(activationFromOnnx(undefined), { kind: 'none' });
   assert.throws(() => activationFromOnnx('Tanh', [], 'node conv1'), /Tanh.*conv1/);
   assert.equal(epilogueTag({ activation: { kind: 'clip', min: 0, max: 6 }, residual: false }), 'relu6');
-  assert.equal(kernelId('f32', 'gemm', { activation: { kind: 'relu' }, residual: true }, '4x8', 'wasmsimd'),
-    'f32-gemm-add-relu-4x8-wasmsimd');
-  assert.equal(kernelId('f32', 'gemm', { activation: { kind: 'none' }, residual: false }, '4x8', 'wasmsimd'),
-    'f32-gemm-4x8-wasmsimd');
+  assert.equal(
+    kernelId('f32', 'gemm', { activation: { kind: 'relu' }, residual: true }, '4x8', 'wasmsimd'),
+    'f32-gemm-add-relu-4x8-wasmsimd',
+  );
+  assert.equal(
+    kernelId('f32', 'gemm', { activation: { kind: 'none' }, residual: false }, '4x8', 'wasmsimd'),
+    'f32-gemm-4x8-wasmsimd',
+  );
 });
 
 if (!IN_RELAXED_CHILD && relaxedMode.mode === 'child') {

@@ -284,7 +284,11 @@ export function emitTileEpilogue(fn: FunctionBuilder, ep: EpilogueEmitter, t: Ti
     for (let j = 0; j < nvec; j++) {
       const a = t.acc[i]![j]!;
       if (t.rPtr !== undefined) {
-        fn.localGet(a).localGet(t.rPtr).v128Load(i * t.rRowBytes! + j * 16).f32x4Add().localSet(a);
+        fn.localGet(a)
+          .localGet(t.rPtr)
+          .v128Load(i * t.rRowBytes! + j * 16)
+          .f32x4Add()
+          .localSet(a);
       }
       ep.apply(a);
       const off = i * t.cRowBytes + j * 16;
@@ -294,7 +298,10 @@ export function emitTileEpilogue(fn: FunctionBuilder, ep: EpilogueEmitter, t: Ti
       } else {
         if (rem >= 2) fn.localGet(t.cPtr).localGet(a).v128Store64Lane(0, off);
         if (rem === 1) fn.localGet(t.cPtr).localGet(a).v128Store32Lane(0, off);
-        if (rem === 3) fn.localGet(t.cPtr).localGet(a).v128Store32Lane(2, off + 8);
+        if (rem === 3)
+          fn.localGet(t.cPtr)
+            .localGet(a)
+            .v128Store32Lane(2, off + 8);
       }
     }
   }

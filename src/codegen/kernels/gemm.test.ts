@@ -17,8 +17,15 @@ interface Case {
 }
 
 /** Naive oracle: C = act(A*B + bias + R). */
-function naive(c: Case, a: Float32Array, lda: number, b: Float32Array, bias: Float32Array | undefined,
-  r: Float32Array | undefined, ldr: number): Float64Array {
+function naive(
+  c: Case,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  bias: Float32Array | undefined,
+  r: Float32Array | undefined,
+  ldr: number,
+): Float64Array {
   const out = new Float64Array(c.m * c.n);
   for (let i = 0; i < c.m; i++) {
     for (let j = 0; j < c.n; j++) {
@@ -77,7 +84,10 @@ function runCase(vr: GemmVariant, c: Case): void {
       }
       const w = want[i * c.n + j - cOff]!;
       const g = got[idx]!;
-      assert.ok(Math.abs(g - w) <= 1e-5 * (Math.sqrt(c.k) + Math.abs(w)), `${name}: C[${i}][${j - cOff}] = ${g}, want ${w}`);
+      assert.ok(
+        Math.abs(g - w) <= 1e-5 * (Math.sqrt(c.k) + Math.abs(w)),
+        `${name}: C[${i}][${j - cOff}] = ${g}, want ${w}`,
+      );
     }
   }
 }
@@ -111,13 +121,17 @@ for (const vr of GEMM_VARIANTS.filter((x) => isas.includes(x.isa))) {
       { kind: 'silu' },
       { kind: 'leakyrelu', alpha: 0.2 },
     ];
-    for (const act of acts) runCase(vr, { m: vr.mr + 2, n: vr.nr + 3, k: 9, act, residual: act.kind === 'relu' || act.kind === 'silu' });
+    for (const act of acts)
+      runCase(vr, { m: vr.mr + 2, n: vr.nr + 3, k: 9, act, residual: act.kind === 'relu' || act.kind === 'silu' });
     runCase(vr, { m: 5, n: 6, k: 4, residual: true });
   });
 }
 
 test('gemm with a B larger than one L2 panel block (several blocks)', () => {
-  runCase(GEMM_VARIANTS.find((x) => x.tile === '4x8' && x.isa === 'wasmsimd')!, { m: 9, n: 300, k: 700 });
+  runCase(
+    GEMM_VARIANTS.find((x) => x.tile === '4x8' && x.isa === 'wasmsimd')!,
+    { m: 9, n: 300, k: 700 },
+  );
 });
 
 if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {
@@ -133,5 +147,13 @@ if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {
 
 test('gemm pack rejects wrong weight sizes', () => {
   const spec: GemmSpec = { m: 2, n: 3, k: 4, epilogue: { activation: { kind: 'none' }, residual: false } };
-  assert.throws(() => gemm.pack(spec, GEMM_VARIANTS.find((x) => x.isa === 'wasmsimd')!, { b: new Float32Array(11), layout: 'kn' }), /B has 11/);
+  assert.throws(
+    () =>
+      gemm.pack(
+        spec,
+        GEMM_VARIANTS.find((x) => x.isa === 'wasmsimd')!,
+        { b: new Float32Array(11), layout: 'kn' },
+      ),
+    /B has 11/,
+  );
 });

@@ -52,8 +52,13 @@ function panelFloats(spec: GemmSpec, vr: GemmVariant): number {
 }
 
 function checkSpec(spec: GemmSpec): void {
-  for (const [name, x] of [['M', spec.m], ['N', spec.n], ['K', spec.k]] as const) {
-    if (!Number.isInteger(x) || x < 1) throw new EdgecnnError(`gemm: ${name} = ${x} must be a positive integer`, 'internal');
+  for (const [name, x] of [
+    ['M', spec.m],
+    ['N', spec.n],
+    ['K', spec.k],
+  ] as const) {
+    if (!Number.isInteger(x) || x < 1)
+      throw new EdgecnnError(`gemm: ${name} = ${x} must be a positive integer`, 'internal');
   }
 }
 
@@ -107,15 +112,22 @@ function emitTile(
   const nrBytes = vr.nr * 4;
   const relaxed = vr.isa === 'wasmrelaxed';
   for (let j = 0; j < nvec; j++) {
-    fn.localGet(ptr.b).v128Load(j * 16, 4).localTee(acc[0]![j]!);
+    fn.localGet(ptr.b)
+      .v128Load(j * 16, 4)
+      .localTee(acc[0]![j]!);
     for (let i = 1; i < rows; i++) fn.localTee(acc[i]![j]!);
     fn.drop();
   }
   // One k step at byte offsets (aOff into A rows, bOff into the packed rows).
   const step = (aOff: number, bOff: number): void => {
-    for (let j = 0; j < nvec; j++) fn.localGet(ptr.kb).v128Load(bOff + j * 16, 4).localSet(bVec[j]!);
+    for (let j = 0; j < nvec; j++)
+      fn.localGet(ptr.kb)
+        .v128Load(bOff + j * 16, 4)
+        .localSet(bVec[j]!);
     for (let i = 0; i < rows; i++) {
-      fn.localGet(ptr.ka).v128Load32Splat(i * aRowBytes + aOff).localSet(aSplat);
+      fn.localGet(ptr.ka)
+        .v128Load32Splat(i * aRowBytes + aOff)
+        .localSet(aSplat);
       for (let j = 0; j < nvec; j++) {
         const a = acc[i]![j]!;
         if (relaxed) {
@@ -131,11 +143,20 @@ function emitTile(
   fn.localGet(ptr.a).localSet(ptr.ka);
   fn.localGet(ptr.b).i32Const(nrBytes).i32Add().localSet(ptr.kb);
   if (kMain > 0) {
-    fn.localGet(ptr.kb).i32Const(kMain * nrBytes).i32Add().localSet(ptr.kEnd);
+    fn.localGet(ptr.kb)
+      .i32Const(kMain * nrBytes)
+      .i32Add()
+      .localSet(ptr.kEnd);
     const top = fn.loop();
     for (let s = 0; s < u; s++) step(s * 4, s * nrBytes);
-    fn.localGet(ptr.ka).i32Const(u * 4).i32Add().localSet(ptr.ka);
-    fn.localGet(ptr.kb).i32Const(u * nrBytes).i32Add().localTee(ptr.kb);
+    fn.localGet(ptr.ka)
+      .i32Const(u * 4)
+      .i32Add()
+      .localSet(ptr.ka);
+    fn.localGet(ptr.kb)
+      .i32Const(u * nrBytes)
+      .i32Add()
+      .localTee(ptr.kb);
     fn.localGet(ptr.kEnd).i32Ne().brIf(top);
     fn.end();
   }
@@ -170,7 +191,10 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
   const cRowBytes = addr.c.pixelStride * 4;
   const rRowBytes = (addr.residual?.pixelStride ?? 0) * 4;
   if (addr.a.pixelStride < k || addr.c.pixelStride < n) {
-    throw new EdgecnnError(`gemm: row strides (lda ${addr.a.pixelStride}, ldc ${addr.c.pixelStride}) below K/N`, 'internal');
+    throw new EdgecnnError(
+      `gemm: row strides (lda ${addr.a.pixelStride}, ldc ${addr.c.pixelStride}) below K/N`,
+      'internal',
+    );
   }
 
   const start = fn.param(0);
@@ -204,7 +228,13 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
       const top = fn.loop();
       fn.localGet(p).localGet(pbEnd).i32GeS().localGet(p).i32Const(fullPanels).i32GeS().i32Or().brIf(exit);
       fn.localGet(p).i32Const(panelBytes).i32Mul().i32Const(addr.packedB).i32Add().localSet(ptr.b);
-      fn.localGet(p).i32Const(nr * 4).i32Mul().localTee(ptr.kEnd).localGet(cTile).i32Add().localSet(ptr.c);
+      fn.localGet(p)
+        .i32Const(nr * 4)
+        .i32Mul()
+        .localTee(ptr.kEnd)
+        .localGet(cTile)
+        .i32Add()
+        .localSet(ptr.c);
       if (ptr.r !== undefined) fn.localGet(ptr.kEnd).localGet(rTile).i32Add().localSet(ptr.r);
       emitTile(fn, spec, vr, ep, acc, bVec, aSplat, ptr, rows, nr, aRowBytes, cRowBytes, rRowBytes);
       fn.localGet(p).i32Const(1).i32Add().localSet(p).br(top);
@@ -215,8 +245,15 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
       fn.localGet(pbEnd).i32Const(P).i32Eq();
       fn.if();
       fn.i32Const(addr.packedB + fullPanels * panelBytes).localSet(ptr.b);
-      fn.localGet(cTile).i32Const(fullPanels * nr * 4).i32Add().localSet(ptr.c);
-      if (ptr.r !== undefined) fn.localGet(rTile).i32Const(fullPanels * nr * 4).i32Add().localSet(ptr.r);
+      fn.localGet(cTile)
+        .i32Const(fullPanels * nr * 4)
+        .i32Add()
+        .localSet(ptr.c);
+      if (ptr.r !== undefined)
+        fn.localGet(rTile)
+          .i32Const(fullPanels * nr * 4)
+          .i32Add()
+          .localSet(ptr.r);
       emitTile(fn, spec, vr, ep, acc, bVec, aSplat, ptr, rows, colsLast, aRowBytes, cRowBytes, rRowBytes);
       fn.end();
     }
@@ -227,24 +264,45 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
   fn.localGet(pb0).i32Const(PB).i32Add().localTee(pbEnd).i32Const(P).i32GtS();
   fn.if();
   fn.i32Const(P).localSet(pbEnd).end();
-  fn.forRange(tile, (b) => b.localGet(start), (b) => b.localGet(end), 1, () => {
-    // Row tile base pointers; a partial last tile only computes `rowsLast` rows.
-    fn.localGet(tile).i32Const(mr * aRowBytes).i32Mul().i32Const(addr.a.addrBytes).i32Add().localSet(ptr.a);
-    fn.localGet(tile).i32Const(mr * cRowBytes).i32Mul().i32Const(addr.c.addrBytes).i32Add().localSet(cTile);
-    if (addr.residual) {
-      fn.localGet(tile).i32Const(mr * rRowBytes).i32Mul().i32Const(addr.residual.addrBytes).i32Add().localSet(rTile);
-    }
-    if (rowsLast === 0) {
-      panelsOfBlock(mr);
-    } else {
-      fn.localGet(tile).i32Const(fullTiles).i32LtS();
-      fn.if();
-      panelsOfBlock(mr);
-      fn.else();
-      panelsOfBlock(rowsLast);
-      fn.end();
-    }
-  });
+  fn.forRange(
+    tile,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    1,
+    () => {
+      // Row tile base pointers; a partial last tile only computes `rowsLast` rows.
+      fn.localGet(tile)
+        .i32Const(mr * aRowBytes)
+        .i32Mul()
+        .i32Const(addr.a.addrBytes)
+        .i32Add()
+        .localSet(ptr.a);
+      fn.localGet(tile)
+        .i32Const(mr * cRowBytes)
+        .i32Mul()
+        .i32Const(addr.c.addrBytes)
+        .i32Add()
+        .localSet(cTile);
+      if (addr.residual) {
+        fn.localGet(tile)
+          .i32Const(mr * rRowBytes)
+          .i32Mul()
+          .i32Const(addr.residual.addrBytes)
+          .i32Add()
+          .localSet(rTile);
+      }
+      if (rowsLast === 0) {
+        panelsOfBlock(mr);
+      } else {
+        fn.localGet(tile).i32Const(fullTiles).i32LtS();
+        fn.if();
+        panelsOfBlock(mr);
+        fn.else();
+        panelsOfBlock(rowsLast);
+        fn.end();
+      }
+    },
+  );
   fn.localGet(pbEnd).localTee(pb0).i32Const(P).i32LtS().brIf(blocks);
   fn.end();
 }

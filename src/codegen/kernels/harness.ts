@@ -53,7 +53,10 @@ export class KernelHarness {
    * Build a module with one `(start, end) -> ()` function whose body `emit` writes, and return it.
    * `relaxed` only documents intent: the caller must run where relaxed SIMD is available.
    */
-  build(name: string, emit: (fn: FunctionBuilder) => void): { run: (start: number, end: number) => void; bytes: number } {
+  build(
+    name: string,
+    emit: (fn: FunctionBuilder) => void,
+  ): { run: (start: number, end: number) => void; bytes: number } {
     const m = new ModuleBuilder();
     m.importMemory('env', 'memory', { initialPages: 1 });
     const fn = m.addFunction(name, ['i32', 'i32'], []);

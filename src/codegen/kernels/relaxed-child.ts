@@ -9,8 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { RELAXED_SIMD_NODE_FLAG, detectFeatures } from '../../runtime/features.js';
 
 export type RelaxedMode =
-  | { mode: 'here' }
-  | { mode: 'child'; run: () => { ok: boolean; available: boolean; output: string } };
+  { mode: 'here' } | { mode: 'child'; run: () => { ok: boolean; available: boolean; output: string } };
 
 /** True inside the re-spawned child. */
 export const IN_RELAXED_CHILD = process.env['EDGECNN_RELAXED_CHILD'] === '1';

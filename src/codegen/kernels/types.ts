@@ -171,7 +171,13 @@ export interface ConvWeights {
 }
 
 /** Output size of a convolution/pool along one axis (ONNX formula with explicit pads). */
-export function convOutputSize(inSize: number, kernel: number, stride: number, padBegin: number, padEnd: number,
-  dilation: number): number {
+export function convOutputSize(
+  inSize: number,
+  kernel: number,
+  stride: number,
+  padBegin: number,
+  padEnd: number,
+  dilation: number,
+): number {
   return Math.floor((inSize + padBegin + padEnd - dilation * (kernel - 1) - 1) / stride) + 1;
 }

@@ -61,9 +61,15 @@ test('control flow: loop with labels computes a sum; if/else picks a branch', ()
     const n = b.param(0);
     const i = b.local('i32');
     const acc = b.local('i32');
-    b.forRange(i, (x) => x.i32Const(0), (x) => x.localGet(n), 1, () => {
-      b.localGet(acc).localGet(i).i32Add().localSet(acc);
-    });
+    b.forRange(
+      i,
+      (x) => x.i32Const(0),
+      (x) => x.localGet(n),
+      1,
+      () => {
+        b.localGet(acc).localGet(i).i32Add().localSet(acc);
+      },
+    );
     b.localGet(acc);
   });
   assert.equal(fn(10), 45);
@@ -112,7 +118,12 @@ test('i32 arithmetic and comparisons', () => {
       b.localGet(0).localGet(1);
       (b[name] as () => void).call(b);
     });
-    for (const [x, y] of [[7, 3], [-17, 5], [100000, 3]] as const) assert.equal(fn(x, y), ref(x, y), name);
+    for (const [x, y] of [
+      [7, 3],
+      [-17, 5],
+      [100000, 3],
+    ] as const)
+      assert.equal(fn(x, y), ref(x, y), name);
   }
 });
 
@@ -172,7 +183,11 @@ test('f32x4 binary ops (lane-wise) match JS', () => {
   ];
   for (const [name, ref] of cases) {
     const got = f32x4Binary((b) => (b[name] as () => void).call(b), A4, B4);
-    assert.deepEqual(got, A4.map((x, i) => Math.fround(ref(x, B4[i]!))), name);
+    assert.deepEqual(
+      got,
+      A4.map((x, i) => Math.fround(ref(x, B4[i]!))),
+      name,
+    );
   }
   const cmp: [keyof FunctionBuilder, (a: number, b: number) => boolean][] = [
     ['f32x4Eq', (a, b) => a === b],
@@ -190,7 +205,11 @@ test('f32x4 binary ops (lane-wise) match JS', () => {
     f.set(A4, 0);
     f.set(B4, 4);
     fn();
-    assert.deepEqual([...new Int32Array(mem.buffer, 32, 4)], A4.map((x, i) => (ref(x, B4[i]!) ? -1 : 0)), name);
+    assert.deepEqual(
+      [...new Int32Array(mem.buffer, 32, 4)],
+      A4.map((x, i) => (ref(x, B4[i]!) ? -1 : 0)),
+      name,
+    );
   }
 });
 
@@ -200,17 +219,28 @@ test('f32x4 unary ops, splat, lanes, bitselect, conversions', () => {
     ['f32x4Abs', Math.abs],
     ['f32x4Ceil', Math.ceil],
     ['f32x4Floor', Math.floor],
-    ['f32x4Nearest', (a) => {
-      const r = Math.round(a);
-      return Math.abs(a % 1) === 0.5 ? 2 * Math.round(a / 2) : r;
-    }],
+    [
+      'f32x4Nearest',
+      (a) => {
+        const r = Math.round(a);
+        return Math.abs(a % 1) === 0.5 ? 2 * Math.round(a / 2) : r;
+      },
+    ],
   ];
   for (const [name, ref] of un) {
-    const got = f32x4Binary((b) => {
-      b.drop();
-      (b[name] as () => void).call(b);
-    }, A4, B4);
-    assert.deepEqual(got, A4.map((x) => ref(x)), name);
+    const got = f32x4Binary(
+      (b) => {
+        b.drop();
+        (b[name] as () => void).call(b);
+      },
+      A4,
+      B4,
+    );
+    assert.deepEqual(
+      got,
+      A4.map((x) => ref(x)),
+      name,
+    );
   }
   const sq = f32x4Binary((b) => b.drop().f32x4Abs().f32x4Sqrt(), [4, 9, 16, 0.25], B4);
   assert.deepEqual(sq, [2, 3, 4, 0.5]);
@@ -227,11 +257,15 @@ test('f32x4 unary ops, splat, lanes, bitselect, conversions', () => {
   assert.deepEqual([...f.subarray(8, 12)], [2.5, 2.5, 7, 2.5]);
   // bitselect(a, b, a<b)
   assert.deepEqual(
-    f32x4Binary((b) => {
-      const x = b.local('v128');
-      const y = b.local('v128');
-      b.localSet(y).localTee(x).localGet(y).localGet(x).localGet(y).f32x4Lt().v128Bitselect();
-    }, A4, B4),
+    f32x4Binary(
+      (b) => {
+        const x = b.local('v128');
+        const y = b.local('v128');
+        b.localSet(y).localTee(x).localGet(y).localGet(x).localGet(y).f32x4Lt().v128Bitselect();
+      },
+      A4,
+      B4,
+    ),
     A4.map((a, i) => (a < B4[i]! ? a : B4[i]!)),
   );
   // int <-> float conversions
@@ -247,8 +281,12 @@ test('f32x4 unary ops, splat, lanes, bitselect, conversions', () => {
 test('v128.const, shuffles, swizzle, lane load/store, load32_zero', () => {
   const { fn, mem } = run([], [], (b) => {
     b.i32Const(32).v128ConstF32(1, 2, 3, 4).v128ConstF32(5, 6, 7, 8).i32x4Shuffle(3, 4, 1, 6).v128Store();
-    b.i32Const(48).i32Const(0).v128Load().v128ConstI32(0x03020100, 0x0b0a0908, 0x07060504, 0x0f0e0d0c)
-      .i8x16Swizzle().v128Store();
+    b.i32Const(48)
+      .i32Const(0)
+      .v128Load()
+      .v128ConstI32(0x03020100, 0x0b0a0908, 0x07060504, 0x0f0e0d0c)
+      .i8x16Swizzle()
+      .v128Store();
     // lane ops: load lane 1 of a zero vector from address 4, then store lane 1 to address 64
     b.i32Const(64).i32Const(4).v128ConstI32(0).v128Load32Lane(1).v128Store32Lane(1);
     b.i32Const(80).i32Const(8).v128Load32Zero().v128Store();
@@ -265,16 +303,39 @@ test('v128.const, shuffles, swizzle, lane load/store, load32_zero', () => {
 test('integer SIMD: i32x4 arith/shift, dot_i16x8, extends, extadd, narrow', () => {
   const { fn, mem } = run([], [], (b) => {
     // i32x4: (a + b) * b, then << 2 then >> 1 (arithmetic)
-    b.i32Const(64).i32Const(0).v128Load().i32Const(0).v128Load(16).i32x4Add().i32Const(0).v128Load(16).i32x4Mul()
-      .i32Const(2).i32x4Shl().i32Const(1).i32x4ShrS().v128Store();
+    b.i32Const(64)
+      .i32Const(0)
+      .v128Load()
+      .i32Const(0)
+      .v128Load(16)
+      .i32x4Add()
+      .i32Const(0)
+      .v128Load(16)
+      .i32x4Mul()
+      .i32Const(2)
+      .i32x4Shl()
+      .i32Const(1)
+      .i32x4ShrS()
+      .v128Store();
     // dot_i16x8_s of memory[128..] and memory[144..]
     b.i32Const(80).i32Const(128).v128Load().i32Const(128).v128Load(16).i32x4DotI16x8S().v128Store();
     // int8 -> i16 (low/high, signed) -> pairwise add to i32
     b.i32Const(96).i32Const(160).v128Load().i16x8ExtendLowI8x16S().i32x4ExtaddPairwiseI16x8S().v128Store();
     b.i32Const(112).i32Const(160).v128Load().i16x8ExtendHighI8x16U().i32x4ExtaddPairwiseI16x8S().v128Store();
     // narrow i32x4 -> i16x8 (saturating) -> i8x16
-    b.i32Const(176).i32Const(0).v128Load().i32Const(0).v128Load(16).i16x8NarrowI32x4S()
-      .i32Const(0).v128Load().i32Const(0).v128Load(16).i16x8NarrowI32x4S().i8x16NarrowI16x8S().v128Store();
+    b.i32Const(176)
+      .i32Const(0)
+      .v128Load()
+      .i32Const(0)
+      .v128Load(16)
+      .i16x8NarrowI32x4S()
+      .i32Const(0)
+      .v128Load()
+      .i32Const(0)
+      .v128Load(16)
+      .i16x8NarrowI32x4S()
+      .i8x16NarrowI16x8S()
+      .v128Store();
   });
   const i32 = new Int32Array(mem.buffer);
   i32.set([1, -2, 300, -40000], 0);
@@ -290,14 +351,23 @@ test('integer SIMD: i32x4 arith/shift, dot_i16x8, extends, extadd, narrow', () =
   fn();
   const a = [1, -2, 300, -40000];
   const bb = [5, 6, -7, 8];
-  assert.deepEqual([...i32.subarray(16, 20)], a.map((x, i) => ((Math.imul(x + bb[i]!, bb[i]!) << 2) >> 1)));
+  assert.deepEqual(
+    [...i32.subarray(16, 20)],
+    a.map((x, i) => (Math.imul(x + bb[i]!, bb[i]!) << 2) >> 1),
+  );
   assert.deepEqual(
     [...i32.subarray(20, 24)],
     [0, 1, 2, 3].map((j) => x16[2 * j]! * y16[2 * j]! + x16[2 * j + 1]! * y16[2 * j + 1]!),
   );
-  assert.deepEqual([...i32.subarray(24, 28)], [0, 1, 2, 3].map((j) => x8[2 * j]! + x8[2 * j + 1]!));
+  assert.deepEqual(
+    [...i32.subarray(24, 28)],
+    [0, 1, 2, 3].map((j) => x8[2 * j]! + x8[2 * j + 1]!),
+  );
   const u8 = x8.map((v) => v & 255);
-  assert.deepEqual([...i32.subarray(28, 32)], [0, 1, 2, 3].map((j) => u8[8 + 2 * j]! + u8[9 + 2 * j]!));
+  assert.deepEqual(
+    [...i32.subarray(28, 32)],
+    [0, 1, 2, 3].map((j) => u8[8 + 2 * j]! + u8[9 + 2 * j]!),
+  );
   const sat8 = (v: number): number => Math.max(-128, Math.min(127, v));
   const sat16 = (v: number): number => Math.max(-32768, Math.min(32767, v));
   const narrowed = [...a, ...bb].map((v) => sat8(sat16(v)));
@@ -343,7 +413,13 @@ test('emitting a large unrolled function is fast', () => {
     const f = m.addFunction(`k${k}`, ['i32', 'i32'], []);
     const acc = f.locals('v128', 8);
     for (let i = 0; i < 2000; i++) {
-      f.localGet(acc[i % 8]!).i32Const(0).v128Load32Splat(i * 4).i32Const(0).v128Load(i * 16).f32x4Mul().f32x4Add()
+      f.localGet(acc[i % 8]!)
+        .i32Const(0)
+        .v128Load32Splat(i * 4)
+        .i32Const(0)
+        .v128Load(i * 16)
+        .f32x4Mul()
+        .f32x4Add()
         .localSet(acc[i % 8]!);
     }
   }

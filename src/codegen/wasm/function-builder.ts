@@ -372,34 +372,90 @@ export class FunctionBuilder {
 
   // ---- i32 ----------------------------------------------------------------------------------------------
 
-  i32Eqz(): this { return this.op(0x45); }
-  i32Eq(): this { return this.op(0x46); }
-  i32Ne(): this { return this.op(0x47); }
-  i32LtS(): this { return this.op(0x48); }
-  i32LtU(): this { return this.op(0x49); }
-  i32GtS(): this { return this.op(0x4a); }
-  i32GtU(): this { return this.op(0x4b); }
-  i32LeS(): this { return this.op(0x4c); }
-  i32LeU(): this { return this.op(0x4d); }
-  i32GeS(): this { return this.op(0x4e); }
-  i32GeU(): this { return this.op(0x4f); }
-  i32Clz(): this { return this.op(0x67); }
-  i32Ctz(): this { return this.op(0x68); }
-  i32Add(): this { return this.op(0x6a); }
-  i32Sub(): this { return this.op(0x6b); }
-  i32Mul(): this { return this.op(0x6c); }
-  i32DivS(): this { return this.op(0x6d); }
-  i32DivU(): this { return this.op(0x6e); }
-  i32RemS(): this { return this.op(0x6f); }
-  i32RemU(): this { return this.op(0x70); }
-  i32And(): this { return this.op(0x71); }
-  i32Or(): this { return this.op(0x72); }
-  i32Xor(): this { return this.op(0x73); }
-  i32Shl(): this { return this.op(0x74); }
-  i32ShrS(): this { return this.op(0x75); }
-  i32ShrU(): this { return this.op(0x76); }
-  i32TruncF32S(): this { return this.op(0xa8); }
-  i32ReinterpretF32(): this { return this.op(0xbc); }
+  i32Eqz(): this {
+    return this.op(0x45);
+  }
+  i32Eq(): this {
+    return this.op(0x46);
+  }
+  i32Ne(): this {
+    return this.op(0x47);
+  }
+  i32LtS(): this {
+    return this.op(0x48);
+  }
+  i32LtU(): this {
+    return this.op(0x49);
+  }
+  i32GtS(): this {
+    return this.op(0x4a);
+  }
+  i32GtU(): this {
+    return this.op(0x4b);
+  }
+  i32LeS(): this {
+    return this.op(0x4c);
+  }
+  i32LeU(): this {
+    return this.op(0x4d);
+  }
+  i32GeS(): this {
+    return this.op(0x4e);
+  }
+  i32GeU(): this {
+    return this.op(0x4f);
+  }
+  i32Clz(): this {
+    return this.op(0x67);
+  }
+  i32Ctz(): this {
+    return this.op(0x68);
+  }
+  i32Add(): this {
+    return this.op(0x6a);
+  }
+  i32Sub(): this {
+    return this.op(0x6b);
+  }
+  i32Mul(): this {
+    return this.op(0x6c);
+  }
+  i32DivS(): this {
+    return this.op(0x6d);
+  }
+  i32DivU(): this {
+    return this.op(0x6e);
+  }
+  i32RemS(): this {
+    return this.op(0x6f);
+  }
+  i32RemU(): this {
+    return this.op(0x70);
+  }
+  i32And(): this {
+    return this.op(0x71);
+  }
+  i32Or(): this {
+    return this.op(0x72);
+  }
+  i32Xor(): this {
+    return this.op(0x73);
+  }
+  i32Shl(): this {
+    return this.op(0x74);
+  }
+  i32ShrS(): this {
+    return this.op(0x75);
+  }
+  i32ShrU(): this {
+    return this.op(0x76);
+  }
+  i32TruncF32S(): this {
+    return this.op(0xa8);
+  }
+  i32ReinterpretF32(): this {
+    return this.op(0xbc);
+  }
   /** i32.trunc_sat_f32_s (saturating, never traps). */
   i32TruncSatF32S(): this {
     this.code.u8(0xfc).u32(0);
@@ -415,36 +471,90 @@ export class FunctionBuilder {
 
   // ---- f32 scalar ---------------------------------------------------------------------------------------
 
-  f32Eq(): this { return this.op(0x5b); }
-  f32Ne(): this { return this.op(0x5c); }
-  f32Lt(): this { return this.op(0x5d); }
-  f32Gt(): this { return this.op(0x5e); }
-  f32Le(): this { return this.op(0x5f); }
-  f32Ge(): this { return this.op(0x60); }
-  f32Abs(): this { return this.op(0x8b); }
-  f32Neg(): this { return this.op(0x8c); }
-  f32Ceil(): this { return this.op(0x8d); }
-  f32Floor(): this { return this.op(0x8e); }
-  f32Trunc(): this { return this.op(0x8f); }
-  f32Nearest(): this { return this.op(0x90); }
-  f32Sqrt(): this { return this.op(0x91); }
-  f32Add(): this { return this.op(0x92); }
-  f32Sub(): this { return this.op(0x93); }
-  f32Mul(): this { return this.op(0x94); }
-  f32Div(): this { return this.op(0x95); }
-  f32Min(): this { return this.op(0x96); }
-  f32Max(): this { return this.op(0x97); }
-  f32Copysign(): this { return this.op(0x98); }
-  f32ConvertI32S(): this { return this.op(0xb2); }
-  f32ConvertI32U(): this { return this.op(0xb3); }
-  f32ReinterpretI32(): this { return this.op(0xbe); }
+  f32Eq(): this {
+    return this.op(0x5b);
+  }
+  f32Ne(): this {
+    return this.op(0x5c);
+  }
+  f32Lt(): this {
+    return this.op(0x5d);
+  }
+  f32Gt(): this {
+    return this.op(0x5e);
+  }
+  f32Le(): this {
+    return this.op(0x5f);
+  }
+  f32Ge(): this {
+    return this.op(0x60);
+  }
+  f32Abs(): this {
+    return this.op(0x8b);
+  }
+  f32Neg(): this {
+    return this.op(0x8c);
+  }
+  f32Ceil(): this {
+    return this.op(0x8d);
+  }
+  f32Floor(): this {
+    return this.op(0x8e);
+  }
+  f32Trunc(): this {
+    return this.op(0x8f);
+  }
+  f32Nearest(): this {
+    return this.op(0x90);
+  }
+  f32Sqrt(): this {
+    return this.op(0x91);
+  }
+  f32Add(): this {
+    return this.op(0x92);
+  }
+  f32Sub(): this {
+    return this.op(0x93);
+  }
+  f32Mul(): this {
+    return this.op(0x94);
+  }
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  f32Min(): this {
+    return this.op(0x96);
+  }
+  f32Max(): this {
+    return this.op(0x97);
+  }
+  f32Copysign(): this {
+    return this.op(0x98);
+  }
+  f32ConvertI32S(): this {
+    return this.op(0xb2);
+  }
+  f32ConvertI32U(): this {
+    return this.op(0xb3);
+  }
+  f32ReinterpretI32(): this {
+    return this.op(0xbe);
+  }
 
   // ---- v128 splat / lanes / shuffles ---------------------------------------------------------------------
 
-  i8x16Splat(): this { return this.simd(0x0f); }
-  i16x8Splat(): this { return this.simd(0x10); }
-  i32x4Splat(): this { return this.simd(0x11); }
-  f32x4Splat(): this { return this.simd(0x13); }
+  i8x16Splat(): this {
+    return this.simd(0x0f);
+  }
+  i16x8Splat(): this {
+    return this.simd(0x10);
+  }
+  i32x4Splat(): this {
+    return this.simd(0x11);
+  }
+  f32x4Splat(): this {
+    return this.simd(0x13);
+  }
   private laneOp(op: number, lane: number, lanes: number): this {
     if (!Number.isInteger(lane) || lane < 0 || lane >= lanes) {
       throw new EdgecnnError(`function ${this.name}: lane ${lane} out of range 0..${lanes - 1}`, 'internal');
@@ -452,16 +562,36 @@ export class FunctionBuilder {
     this.simd(op).code.u8(lane);
     return this;
   }
-  i8x16ExtractLaneS(lane: number): this { return this.laneOp(0x15, lane, 16); }
-  i8x16ExtractLaneU(lane: number): this { return this.laneOp(0x16, lane, 16); }
-  i8x16ReplaceLane(lane: number): this { return this.laneOp(0x17, lane, 16); }
-  i16x8ExtractLaneS(lane: number): this { return this.laneOp(0x18, lane, 8); }
-  i16x8ExtractLaneU(lane: number): this { return this.laneOp(0x19, lane, 8); }
-  i16x8ReplaceLane(lane: number): this { return this.laneOp(0x1a, lane, 8); }
-  i32x4ExtractLane(lane: number): this { return this.laneOp(0x1b, lane, 4); }
-  i32x4ReplaceLane(lane: number): this { return this.laneOp(0x1c, lane, 4); }
-  f32x4ExtractLane(lane: number): this { return this.laneOp(0x1f, lane, 4); }
-  f32x4ReplaceLane(lane: number): this { return this.laneOp(0x20, lane, 4); }
+  i8x16ExtractLaneS(lane: number): this {
+    return this.laneOp(0x15, lane, 16);
+  }
+  i8x16ExtractLaneU(lane: number): this {
+    return this.laneOp(0x16, lane, 16);
+  }
+  i8x16ReplaceLane(lane: number): this {
+    return this.laneOp(0x17, lane, 16);
+  }
+  i16x8ExtractLaneS(lane: number): this {
+    return this.laneOp(0x18, lane, 8);
+  }
+  i16x8ExtractLaneU(lane: number): this {
+    return this.laneOp(0x19, lane, 8);
+  }
+  i16x8ReplaceLane(lane: number): this {
+    return this.laneOp(0x1a, lane, 8);
+  }
+  i32x4ExtractLane(lane: number): this {
+    return this.laneOp(0x1b, lane, 4);
+  }
+  i32x4ReplaceLane(lane: number): this {
+    return this.laneOp(0x1c, lane, 4);
+  }
+  f32x4ExtractLane(lane: number): this {
+    return this.laneOp(0x1f, lane, 4);
+  }
+  f32x4ReplaceLane(lane: number): this {
+    return this.laneOp(0x20, lane, 4);
+  }
   /** i8x16.shuffle with 16 lane indices in 0..31 (0..15 from the first operand, 16..31 from the second). */
   i8x16Shuffle(lanes: ArrayLike<number>): this {
     if (lanes.length !== 16) throw new EdgecnnError('i8x16.shuffle needs 16 lane indices', 'internal');
@@ -478,143 +608,359 @@ export class FunctionBuilder {
     for (const x of [a, b, c, d]) l.push(4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3);
     return this.i8x16Shuffle(l);
   }
-  i8x16Swizzle(): this { return this.simd(0x0e); }
+  i8x16Swizzle(): this {
+    return this.simd(0x0e);
+  }
 
   // ---- v128 bitwise -------------------------------------------------------------------------------------
 
-  v128Not(): this { return this.simd(0x4d); }
-  v128And(): this { return this.simd(0x4e); }
-  v128Andnot(): this { return this.simd(0x4f); }
-  v128Or(): this { return this.simd(0x50); }
-  v128Xor(): this { return this.simd(0x51); }
+  v128Not(): this {
+    return this.simd(0x4d);
+  }
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+  v128Andnot(): this {
+    return this.simd(0x4f);
+  }
+  v128Or(): this {
+    return this.simd(0x50);
+  }
+  v128Xor(): this {
+    return this.simd(0x51);
+  }
   /** v128.bitselect: [a, b, mask] -> (a & mask) | (b & ~mask). */
-  v128Bitselect(): this { return this.simd(0x52); }
-  v128AnyTrue(): this { return this.simd(0x53); }
+  v128Bitselect(): this {
+    return this.simd(0x52);
+  }
+  v128AnyTrue(): this {
+    return this.simd(0x53);
+  }
 
   // ---- i8x16 --------------------------------------------------------------------------------------------
 
-  i8x16Eq(): this { return this.simd(0x23); }
-  i8x16Abs(): this { return this.simd(0x60); }
-  i8x16Neg(): this { return this.simd(0x61); }
-  i8x16AllTrue(): this { return this.simd(0x63); }
-  i8x16Bitmask(): this { return this.simd(0x64); }
-  i8x16NarrowI16x8S(): this { return this.simd(0x65); }
-  i8x16NarrowI16x8U(): this { return this.simd(0x66); }
-  i8x16Add(): this { return this.simd(0x6e); }
-  i8x16AddSatS(): this { return this.simd(0x6f); }
-  i8x16AddSatU(): this { return this.simd(0x70); }
-  i8x16Sub(): this { return this.simd(0x71); }
-  i8x16MinS(): this { return this.simd(0x76); }
-  i8x16MinU(): this { return this.simd(0x77); }
-  i8x16MaxS(): this { return this.simd(0x78); }
-  i8x16MaxU(): this { return this.simd(0x79); }
+  i8x16Eq(): this {
+    return this.simd(0x23);
+  }
+  i8x16Abs(): this {
+    return this.simd(0x60);
+  }
+  i8x16Neg(): this {
+    return this.simd(0x61);
+  }
+  i8x16AllTrue(): this {
+    return this.simd(0x63);
+  }
+  i8x16Bitmask(): this {
+    return this.simd(0x64);
+  }
+  i8x16NarrowI16x8S(): this {
+    return this.simd(0x65);
+  }
+  i8x16NarrowI16x8U(): this {
+    return this.simd(0x66);
+  }
+  i8x16Add(): this {
+    return this.simd(0x6e);
+  }
+  i8x16AddSatS(): this {
+    return this.simd(0x6f);
+  }
+  i8x16AddSatU(): this {
+    return this.simd(0x70);
+  }
+  i8x16Sub(): this {
+    return this.simd(0x71);
+  }
+  i8x16MinS(): this {
+    return this.simd(0x76);
+  }
+  i8x16MinU(): this {
+    return this.simd(0x77);
+  }
+  i8x16MaxS(): this {
+    return this.simd(0x78);
+  }
+  i8x16MaxU(): this {
+    return this.simd(0x79);
+  }
 
   // ---- i16x8 --------------------------------------------------------------------------------------------
 
-  i16x8ExtaddPairwiseI8x16S(): this { return this.simd(0x7c); }
-  i16x8ExtaddPairwiseI8x16U(): this { return this.simd(0x7d); }
-  i16x8Abs(): this { return this.simd(0x80); }
-  i16x8Neg(): this { return this.simd(0x81); }
-  i16x8Q15mulrSatS(): this { return this.simd(0x82); }
-  i16x8NarrowI32x4S(): this { return this.simd(0x85); }
-  i16x8NarrowI32x4U(): this { return this.simd(0x86); }
-  i16x8ExtendLowI8x16S(): this { return this.simd(0x87); }
-  i16x8ExtendHighI8x16S(): this { return this.simd(0x88); }
-  i16x8ExtendLowI8x16U(): this { return this.simd(0x89); }
-  i16x8ExtendHighI8x16U(): this { return this.simd(0x8a); }
-  i16x8Shl(): this { return this.simd(0x8b); }
-  i16x8ShrS(): this { return this.simd(0x8c); }
-  i16x8ShrU(): this { return this.simd(0x8d); }
-  i16x8Add(): this { return this.simd(0x8e); }
-  i16x8AddSatS(): this { return this.simd(0x8f); }
-  i16x8Sub(): this { return this.simd(0x91); }
-  i16x8Mul(): this { return this.simd(0x95); }
-  i16x8MinS(): this { return this.simd(0x96); }
-  i16x8MaxS(): this { return this.simd(0x98); }
-  i16x8ExtmulLowI8x16S(): this { return this.simd(0x9c); }
-  i16x8ExtmulHighI8x16S(): this { return this.simd(0x9d); }
+  i16x8ExtaddPairwiseI8x16S(): this {
+    return this.simd(0x7c);
+  }
+  i16x8ExtaddPairwiseI8x16U(): this {
+    return this.simd(0x7d);
+  }
+  i16x8Abs(): this {
+    return this.simd(0x80);
+  }
+  i16x8Neg(): this {
+    return this.simd(0x81);
+  }
+  i16x8Q15mulrSatS(): this {
+    return this.simd(0x82);
+  }
+  i16x8NarrowI32x4S(): this {
+    return this.simd(0x85);
+  }
+  i16x8NarrowI32x4U(): this {
+    return this.simd(0x86);
+  }
+  i16x8ExtendLowI8x16S(): this {
+    return this.simd(0x87);
+  }
+  i16x8ExtendHighI8x16S(): this {
+    return this.simd(0x88);
+  }
+  i16x8ExtendLowI8x16U(): this {
+    return this.simd(0x89);
+  }
+  i16x8ExtendHighI8x16U(): this {
+    return this.simd(0x8a);
+  }
+  i16x8Shl(): this {
+    return this.simd(0x8b);
+  }
+  i16x8ShrS(): this {
+    return this.simd(0x8c);
+  }
+  i16x8ShrU(): this {
+    return this.simd(0x8d);
+  }
+  i16x8Add(): this {
+    return this.simd(0x8e);
+  }
+  i16x8AddSatS(): this {
+    return this.simd(0x8f);
+  }
+  i16x8Sub(): this {
+    return this.simd(0x91);
+  }
+  i16x8Mul(): this {
+    return this.simd(0x95);
+  }
+  i16x8MinS(): this {
+    return this.simd(0x96);
+  }
+  i16x8MaxS(): this {
+    return this.simd(0x98);
+  }
+  i16x8ExtmulLowI8x16S(): this {
+    return this.simd(0x9c);
+  }
+  i16x8ExtmulHighI8x16S(): this {
+    return this.simd(0x9d);
+  }
 
   // ---- i32x4 --------------------------------------------------------------------------------------------
 
-  i32x4Eq(): this { return this.simd(0x37); }
-  i32x4Ne(): this { return this.simd(0x38); }
-  i32x4LtS(): this { return this.simd(0x39); }
-  i32x4GtS(): this { return this.simd(0x3b); }
-  i32x4LeS(): this { return this.simd(0x3d); }
-  i32x4GeS(): this { return this.simd(0x3f); }
-  i32x4ExtaddPairwiseI16x8S(): this { return this.simd(0x7e); }
-  i32x4ExtaddPairwiseI16x8U(): this { return this.simd(0x7f); }
-  i32x4Abs(): this { return this.simd(0xa0); }
-  i32x4Neg(): this { return this.simd(0xa1); }
-  i32x4AllTrue(): this { return this.simd(0xa3); }
-  i32x4Bitmask(): this { return this.simd(0xa4); }
-  i32x4ExtendLowI16x8S(): this { return this.simd(0xa7); }
-  i32x4ExtendHighI16x8S(): this { return this.simd(0xa8); }
-  i32x4ExtendLowI16x8U(): this { return this.simd(0xa9); }
-  i32x4ExtendHighI16x8U(): this { return this.simd(0xaa); }
+  i32x4Eq(): this {
+    return this.simd(0x37);
+  }
+  i32x4Ne(): this {
+    return this.simd(0x38);
+  }
+  i32x4LtS(): this {
+    return this.simd(0x39);
+  }
+  i32x4GtS(): this {
+    return this.simd(0x3b);
+  }
+  i32x4LeS(): this {
+    return this.simd(0x3d);
+  }
+  i32x4GeS(): this {
+    return this.simd(0x3f);
+  }
+  i32x4ExtaddPairwiseI16x8S(): this {
+    return this.simd(0x7e);
+  }
+  i32x4ExtaddPairwiseI16x8U(): this {
+    return this.simd(0x7f);
+  }
+  i32x4Abs(): this {
+    return this.simd(0xa0);
+  }
+  i32x4Neg(): this {
+    return this.simd(0xa1);
+  }
+  i32x4AllTrue(): this {
+    return this.simd(0xa3);
+  }
+  i32x4Bitmask(): this {
+    return this.simd(0xa4);
+  }
+  i32x4ExtendLowI16x8S(): this {
+    return this.simd(0xa7);
+  }
+  i32x4ExtendHighI16x8S(): this {
+    return this.simd(0xa8);
+  }
+  i32x4ExtendLowI16x8U(): this {
+    return this.simd(0xa9);
+  }
+  i32x4ExtendHighI16x8U(): this {
+    return this.simd(0xaa);
+  }
   /** i32x4.shl: [v128, i32 shift] -> v128. */
-  i32x4Shl(): this { return this.simd(0xab); }
-  i32x4ShrS(): this { return this.simd(0xac); }
-  i32x4ShrU(): this { return this.simd(0xad); }
-  i32x4Add(): this { return this.simd(0xae); }
-  i32x4Sub(): this { return this.simd(0xb1); }
-  i32x4Mul(): this { return this.simd(0xb5); }
-  i32x4MinS(): this { return this.simd(0xb6); }
-  i32x4MinU(): this { return this.simd(0xb7); }
-  i32x4MaxS(): this { return this.simd(0xb8); }
-  i32x4MaxU(): this { return this.simd(0xb9); }
+  i32x4Shl(): this {
+    return this.simd(0xab);
+  }
+  i32x4ShrS(): this {
+    return this.simd(0xac);
+  }
+  i32x4ShrU(): this {
+    return this.simd(0xad);
+  }
+  i32x4Add(): this {
+    return this.simd(0xae);
+  }
+  i32x4Sub(): this {
+    return this.simd(0xb1);
+  }
+  i32x4Mul(): this {
+    return this.simd(0xb5);
+  }
+  i32x4MinS(): this {
+    return this.simd(0xb6);
+  }
+  i32x4MinU(): this {
+    return this.simd(0xb7);
+  }
+  i32x4MaxS(): this {
+    return this.simd(0xb8);
+  }
+  i32x4MaxU(): this {
+    return this.simd(0xb9);
+  }
   /** i32x4.dot_i16x8_s: pairwise products of i16 lanes summed into i32 lanes. */
-  i32x4DotI16x8S(): this { return this.simd(0xba); }
-  i32x4ExtmulLowI16x8S(): this { return this.simd(0xbc); }
-  i32x4ExtmulHighI16x8S(): this { return this.simd(0xbd); }
+  i32x4DotI16x8S(): this {
+    return this.simd(0xba);
+  }
+  i32x4ExtmulLowI16x8S(): this {
+    return this.simd(0xbc);
+  }
+  i32x4ExtmulHighI16x8S(): this {
+    return this.simd(0xbd);
+  }
   /** i32x4.trunc_sat_f32x4_s (round toward zero, saturating). */
-  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
-  i32x4TruncSatF32x4U(): this { return this.simd(0xf9); }
+  i32x4TruncSatF32x4S(): this {
+    return this.simd(0xf8);
+  }
+  i32x4TruncSatF32x4U(): this {
+    return this.simd(0xf9);
+  }
 
   // ---- f32x4 --------------------------------------------------------------------------------------------
 
-  f32x4Eq(): this { return this.simd(0x41); }
-  f32x4Ne(): this { return this.simd(0x42); }
-  f32x4Lt(): this { return this.simd(0x43); }
-  f32x4Gt(): this { return this.simd(0x44); }
-  f32x4Le(): this { return this.simd(0x45); }
-  f32x4Ge(): this { return this.simd(0x46); }
-  f32x4Ceil(): this { return this.simd(0x67); }
-  f32x4Floor(): this { return this.simd(0x68); }
-  f32x4Trunc(): this { return this.simd(0x69); }
-  f32x4Nearest(): this { return this.simd(0x6a); }
-  f32x4Abs(): this { return this.simd(0xe0); }
-  f32x4Neg(): this { return this.simd(0xe1); }
-  f32x4Sqrt(): this { return this.simd(0xe3); }
-  f32x4Add(): this { return this.simd(0xe4); }
-  f32x4Sub(): this { return this.simd(0xe5); }
-  f32x4Mul(): this { return this.simd(0xe6); }
-  f32x4Div(): this { return this.simd(0xe7); }
+  f32x4Eq(): this {
+    return this.simd(0x41);
+  }
+  f32x4Ne(): this {
+    return this.simd(0x42);
+  }
+  f32x4Lt(): this {
+    return this.simd(0x43);
+  }
+  f32x4Gt(): this {
+    return this.simd(0x44);
+  }
+  f32x4Le(): this {
+    return this.simd(0x45);
+  }
+  f32x4Ge(): this {
+    return this.simd(0x46);
+  }
+  f32x4Ceil(): this {
+    return this.simd(0x67);
+  }
+  f32x4Floor(): this {
+    return this.simd(0x68);
+  }
+  f32x4Trunc(): this {
+    return this.simd(0x69);
+  }
+  f32x4Nearest(): this {
+    return this.simd(0x6a);
+  }
+  f32x4Abs(): this {
+    return this.simd(0xe0);
+  }
+  f32x4Neg(): this {
+    return this.simd(0xe1);
+  }
+  f32x4Sqrt(): this {
+    return this.simd(0xe3);
+  }
+  f32x4Add(): this {
+    return this.simd(0xe4);
+  }
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  f32x4Mul(): this {
+    return this.simd(0xe6);
+  }
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
   /** f32x4.min (IEEE: propagates NaN; slower on x86 than pmin). */
-  f32x4Min(): this { return this.simd(0xe8); }
-  f32x4Max(): this { return this.simd(0xe9); }
+  f32x4Min(): this {
+    return this.simd(0xe8);
+  }
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
   /** f32x4.pmin: b < a ? b : a (one instruction on x86 and ARM). */
-  f32x4Pmin(): this { return this.simd(0xea); }
+  f32x4Pmin(): this {
+    return this.simd(0xea);
+  }
   /** f32x4.pmax: a < b ? b : a. */
-  f32x4Pmax(): this { return this.simd(0xeb); }
-  f32x4ConvertI32x4S(): this { return this.simd(0xfa); }
-  f32x4ConvertI32x4U(): this { return this.simd(0xfb); }
+  f32x4Pmax(): this {
+    return this.simd(0xeb);
+  }
+  f32x4ConvertI32x4S(): this {
+    return this.simd(0xfa);
+  }
+  f32x4ConvertI32x4U(): this {
+    return this.simd(0xfb);
+  }
 
   // ---- relaxed SIMD (only valid when the runtime probe says so) -------------------------------------------
 
   /** f32x4.relaxed_madd: [a, b, c] -> a*b+c, fused or not depending on the engine. */
-  f32x4RelaxedMadd(): this { return this.simd(0x105); }
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
   /** f32x4.relaxed_nmadd: [a, b, c] -> -(a*b)+c. */
-  f32x4RelaxedNmadd(): this { return this.simd(0x106); }
-  f32x4RelaxedMin(): this { return this.simd(0x10d); }
-  f32x4RelaxedMax(): this { return this.simd(0x10e); }
-  i8x16RelaxedSwizzle(): this { return this.simd(0x100); }
-  i32x4RelaxedTruncF32x4S(): this { return this.simd(0x101); }
-  i32x4RelaxedLaneselect(): this { return this.simd(0x10b); }
+  f32x4RelaxedNmadd(): this {
+    return this.simd(0x106);
+  }
+  f32x4RelaxedMin(): this {
+    return this.simd(0x10d);
+  }
+  f32x4RelaxedMax(): this {
+    return this.simd(0x10e);
+  }
+  i8x16RelaxedSwizzle(): this {
+    return this.simd(0x100);
+  }
+  i32x4RelaxedTruncF32x4S(): this {
+    return this.simd(0x101);
+  }
+  i32x4RelaxedLaneselect(): this {
+    return this.simd(0x10b);
+  }
   /** i16x8.relaxed_dot_i8x16_i7x16_s. */
-  i16x8RelaxedDotI8x16I7x16S(): this { return this.simd(0x112); }
+  i16x8RelaxedDotI8x16I7x16S(): this {
+    return this.simd(0x112);
+  }
   /** i32x4.relaxed_dot_i8x16_i7x16_add_s: [a: i8x16, b: i7x16, c: i32x4] -> dot4(a, b) + c. */
-  i32x4RelaxedDotI8x16I7x16AddS(): this { return this.simd(0x113); }
+  i32x4RelaxedDotI8x16I7x16AddS(): this {
+    return this.simd(0x113);
+  }
 
   // ---- finishing ----------------------------------------------------------------------------------------
 
