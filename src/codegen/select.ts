@@ -90,7 +90,12 @@ export const FAMILIES: Families = { gemm, conv, dwconv };
 
 /** The kernel for `node`, or undefined when it must run on the reference fallback. */
 export function selectKernel(node: Node, ctx: SelectContext, families: Families = FAMILIES): LoweredKernel | undefined {
-  const op = node.domain === 'edgecnn' ? `edgecnn:${node.opType}` : node.domain === '' || node.domain === 'ai.onnx' ? node.opType : '';
+  const op =
+    node.domain === 'edgecnn'
+      ? `edgecnn:${node.opType}`
+      : node.domain === '' || node.domain === 'ai.onnx'
+        ? node.opType
+        : '';
   switch (op) {
     case 'Conv':
     case 'edgecnn:FusedConv':
@@ -218,8 +223,15 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
   const actBytes = 4 * (size(x) + size(out) * (res ? 2 : 1));
 
   const pointwise =
-    spec.kernelH === 1 && spec.kernelW === 1 && spec.strideH === 1 && spec.strideW === 1 &&
-    spec.padTop === 0 && spec.padLeft === 0 && spec.group === 1 && spec.outH === spec.inH && spec.outW === spec.inW;
+    spec.kernelH === 1 &&
+    spec.kernelW === 1 &&
+    spec.strideH === 1 &&
+    spec.strideW === 1 &&
+    spec.padTop === 0 &&
+    spec.padLeft === 0 &&
+    spec.group === 1 &&
+    spec.outH === spec.inH &&
+    spec.outW === spec.inW;
   if (pointwise && families.gemm) {
     const family = families.gemm;
     const gs: GemmSpec = { m: spec.batch * spec.inH * spec.inW, n: spec.outC, k: spec.inC, epilogue };
@@ -269,7 +281,11 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
     inPlaceInputs: [],
     usesRelaxedSimd: v.isa === 'wasmrelaxed',
     emit(fn, a) {
-      const addrs: ConvAddresses = { input: ref(x, a.inputs[0]), packedWeights: a.weights[0]!, output: ref(out, a.outputs[0]) };
+      const addrs: ConvAddresses = {
+        input: ref(x, a.inputs[0]),
+        packedWeights: a.weights[0]!,
+        output: ref(out, a.outputs[0]),
+      };
       if (res) addrs.residual = ref(res, a.inputs[3]);
       if (a.zero !== undefined) addrs.zero = a.zero;
       family.emit(fn, spec, v, addrs);
@@ -326,7 +342,11 @@ function lowerGemm(node: Node, ctx: SelectContext, families: Families): LoweredK
   const gs: GemmSpec = { m: M, n: N, k: K, epilogue };
   const v = pickVariant(family, gs, ctx.relaxedSimd, gemmCost);
   if (!v) return undefined;
-  const packed = family.pack(gs, v, bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' });
+  const packed = family.pack(
+    gs,
+    v,
+    bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' },
+  );
   return {
     id: family.id(gs, v),
     parallelExtent: family.parallelExtent(gs, v),
@@ -341,8 +361,13 @@ function lowerGemm(node: Node, ctx: SelectContext, families: Families): LoweredK
     emit(fn, addr) {
       const ai = addr.inputs[0];
       const co = addr.outputs[0];
-      if (ai === undefined || co === undefined) throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
-      family.emit(fn, gs, v, { a: { addrBytes: ai, pixelStride: K }, packedB: addr.weights[0]!, c: { addrBytes: co, pixelStride: N } });
+      if (ai === undefined || co === undefined)
+        throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
+      family.emit(fn, gs, v, {
+        a: { addrBytes: ai, pixelStride: K },
+        packedB: addr.weights[0]!,
+        c: { addrBytes: co, pixelStride: N },
+      });
     },
   };
 }

@@ -8,12 +8,7 @@ import { type Tensor, makeTensor, sizeOf } from '../ir/tensor.js';
 import type { ValuePlacement } from './compiled-model.js';
 
 /** Write `t` (row-major) into the arena at `p`. JS-side values are stored in `jsValues`. */
-export function writeValue(
-  mem: Float32Array,
-  p: ValuePlacement,
-  t: Tensor,
-  jsValues: Map<string, Tensor>,
-): void {
+export function writeValue(mem: Float32Array, p: ValuePlacement, t: Tensor, jsValues: Map<string, Tensor>): void {
   if (p.layout === 'js') {
     jsValues.set(p.name, t);
     return;

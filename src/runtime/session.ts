@@ -50,7 +50,10 @@ export interface Session {
 }
 
 /** Load (when given bytes or a path), compile and instantiate a model. */
-export async function createSession(model: Model | Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
+export async function createSession(
+  model: Model | Uint8Array | string,
+  options: SessionOptions = {},
+): Promise<Session> {
   const m = typeof model === 'string' ? await loadModel(model) : model instanceof Uint8Array ? readModel(model) : model;
   const backend = options.backend ?? 'wasm';
   if (!BACKENDS.includes(backend)) {
@@ -162,7 +165,13 @@ function referenceSession(model: Model, options: SessionOptions): Session {
       const outputs = run(inputs, {
         onNode: (node, _outs, index) => {
           const t1 = performance.now();
-          steps.push({ index, kernelId: `ref-${node.opType}`, nodeName: node.name, opType: node.opType, timeMs: t1 - t0 });
+          steps.push({
+            index,
+            kernelId: `ref-${node.opType}`,
+            nodeName: node.name,
+            opType: node.opType,
+            timeMs: t1 - t0,
+          });
           t0 = t1;
         },
       });

@@ -96,8 +96,13 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
       .map((k) => l.node.inputs[k]!)
       .filter((x) => {
         const xl = layouts.get(x);
-        return xl && !xl.viewOf && xl.layout === out.layout && xl.pixelStride === out.pixelStride &&
-          xl.type.shape.join() === out.type.shape.join();
+        return (
+          xl &&
+          !xl.viewOf &&
+          xl.layout === out.layout &&
+          xl.pixelStride === out.pixelStride &&
+          xl.type.shape.join() === out.type.shape.join()
+        );
       });
     if (cands.length > 0) inPlace.set(out.name, cands);
   }

@@ -39,7 +39,14 @@ export function addEdgeConversions(prep: PreparedGraph, lay: LayoutResult): Edge
     if (!needsConversion(l)) continue;
     const staging = fresh(name);
     lay.layouts.set(staging, { name: staging, type: l.type, layout: 'flat', pixelStride: 0 });
-    head.push({ name: `(input ${name})`, opType: 'ToNHWC', domain: 'edgecnn', inputs: [staging], outputs: [name], attributes: new Map() });
+    head.push({
+      name: `(input ${name})`,
+      opType: 'ToNHWC',
+      domain: 'edgecnn',
+      inputs: [staging],
+      outputs: [name],
+      attributes: new Map(),
+    });
     inputs.set(name, staging);
   }
   const tail: Node[] = [];
@@ -48,7 +55,14 @@ export function addEdgeConversions(prep: PreparedGraph, lay: LayoutResult): Edge
     if (!needsConversion(l) || inputs.has(name)) continue;
     const staging = fresh(name);
     lay.layouts.set(staging, { name: staging, type: l.type, layout: 'flat', pixelStride: 0 });
-    tail.push({ name: `(output ${name})`, opType: 'ToNCHW', domain: 'edgecnn', inputs: [name], outputs: [staging], attributes: new Map() });
+    tail.push({
+      name: `(output ${name})`,
+      opType: 'ToNCHW',
+      domain: 'edgecnn',
+      inputs: [name],
+      outputs: [staging],
+      attributes: new Map(),
+    });
     outputs.set(name, staging);
   }
   lay.nodes.unshift(...head);

@@ -45,7 +45,13 @@ export function opKeyOf(node: Node): string {
 }
 
 export function isSmallOp(key: string): boolean {
-  return key in UNARY_OF || key in BINARY_OF || key in POOLS || key in MOVES || ['Resize', 'Upsample', 'Softmax'].includes(key);
+  return (
+    key in UNARY_OF ||
+    key in BINARY_OF ||
+    key in POOLS ||
+    key in MOVES ||
+    ['Resize', 'Upsample', 'Softmax'].includes(key)
+  );
 }
 
 const MOVES: Record<string, true> = {
@@ -90,7 +96,11 @@ function refOf(node: Node, l: ValueLayout, addr: number | undefined): Activation
 }
 
 /** The first variant the family supports (small kernels are memory-bound; the list is ordered by preference). */
-function firstVariant<S, V extends KernelVariant>(f: KernelFamily<S, V, unknown, unknown>, spec: S, relaxed: boolean): V | undefined {
+function firstVariant<S, V extends KernelVariant>(
+  f: KernelFamily<S, V, unknown, unknown>,
+  spec: S,
+  relaxed: boolean,
+): V | undefined {
   return f.variants.find((v) => (v.isa === 'wasmsimd' || relaxed) && f.supports(spec, v));
 }
 
@@ -207,13 +217,21 @@ function lowerBinary(node: Node, op: BinaryOp, ctx: SelectContext): LoweredKerne
     const v = firstVariant(vbinary, spec, ctx.relaxedSimd);
     if (!v) return undefined;
     const s = spec;
-    return wrap(vbinary, s, v, bytes, [ai], (a) => ({ a: aRef(a), packedB: a.weights[0]!, output: yRef(a) }), { values });
+    return wrap(vbinary, s, v, bytes, [ai], (a) => ({ a: aRef(a), packedB: a.weights[0]!, output: yRef(a) }), {
+      values,
+    });
   }
   const B = other.l;
   if (!B) return undefined;
   let spec: BinarySpec;
   if (B.layout === y.layout && B.type.shape.join() === yShape) {
-    spec = { ...base, swapped: false, broadcast: 'none', constantB: false, dense: isDense(A) && isDense(B) && isDense(y) };
+    spec = {
+      ...base,
+      swapped: false,
+      broadcast: 'none',
+      constantB: false,
+      dense: isDense(A) && isDense(B) && isDense(y),
+    };
     // Same shapes: keep ONNX operand order (matters for sub and div).
     const v = firstVariant(vbinary, spec, ctx.relaxedSimd);
     if (!v) return undefined;
@@ -307,11 +325,23 @@ function lowerGlobalPool(node: Node, ctx: SelectContext): LoweredKernel | undefi
       const t = ctx.operand(node.inputs[1]).constant;
       axes = t ? Array.from(t.data as BigInt64Array, Number) : undefined;
     }
-    if (!axes || axes.map((a) => (a < 0 ? a + 4 : a)).sort().join() !== '2,3') return undefined;
+    if (
+      !axes ||
+      axes
+        .map((a) => (a < 0 ? a + 4 : a))
+        .sort()
+        .join() !== '2,3'
+    )
+      return undefined;
   }
   // Output: [N, C, 1, 1] NHWC, or [N, C] flat (ReduceMean keepdims=0); either way C floats per image.
   if (sizeOf(y.type.shape) !== N * C || (y.layout === 'flat' && y.type.shape.length !== 2)) return undefined;
-  const spec: GlobalPoolSpec = { kind: node.opType === 'GlobalMaxPool' ? 'max' : 'avg', batch: N, pixels: H * W, channels: C };
+  const spec: GlobalPoolSpec = {
+    kind: node.opType === 'GlobalMaxPool' ? 'max' : 'avg',
+    batch: N,
+    pixels: H * W,
+    channels: C,
+  };
   const v = firstVariant(globalPool, spec, ctx.relaxedSimd);
   if (!v) return undefined;
   return wrap(globalPool, spec, v, 4 * (sizeOf(x.type.shape) + N * C), [], (a) => ({
@@ -393,7 +423,8 @@ function lowerResize(node: Node, ctx: SelectContext): LoweredKernel | undefined 
   if (!['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil', 'legacy'].includes(nearest)) return undefined;
   let scales: number[] | undefined | null;
   let sizes: number[] | undefined | null;
-  if (node.opType === 'Upsample') scales = opset >= 9 ? constantList(ctx, node.inputs[1]) : attrFloatList(node, 'scales');
+  if (node.opType === 'Upsample')
+    scales = opset >= 9 ? constantList(ctx, node.inputs[1]) : attrFloatList(node, 'scales');
   else if (opset < 11) scales = constantList(ctx, node.inputs[1]);
   else {
     scales = constantList(ctx, node.inputs[2]);

@@ -141,8 +141,7 @@ export function planMemory(tensors: readonly TensorLifetime[]): MemoryPlan {
   // 3. Place blocks: larger first; blocks holding views (concat outputs) first among equals.
   const blocks = [...new Set(blockOf.values())].map((b) => ({ ...b, sizeBytes: alignUp(b.sizeBytes) }));
   const order = [...blocks].sort(
-    (a, b) =>
-      b.sizeBytes - a.sizeBytes || Number(b.hasViews) - Number(a.hasViews) || a.firstStep - b.firstStep,
+    (a, b) => b.sizeBytes - a.sizeBytes || Number(b.hasViews) - Number(a.hasViews) || a.firstStep - b.firstStep,
   );
   const placed: { b: (typeof blocks)[number]; offsetBytes: number }[] = [];
   const offsetOfBlock = new Map<(typeof blocks)[number], number>();

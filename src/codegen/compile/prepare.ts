@@ -121,13 +121,20 @@ export function checkInputShapes(model: Model, inputShapes: Record<string, reado
     const vi = g.inputs.find((i) => i.name === name && !g.initializers.has(i.name));
     if (!vi) {
       const names = g.inputs.filter((i) => !g.initializers.has(i.name)).map((i) => i.name);
-      throw new EdgecnnError(`inputShapes names '${name}', but the model's inputs are: ${names.join(', ')}`, 'bad-argument');
+      throw new EdgecnnError(
+        `inputShapes names '${name}', but the model's inputs are: ${names.join(', ')}`,
+        'bad-argument',
+      );
     }
     if (!given.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new EdgecnnError(`inputShapes gives '${name}' shape [${given.join(', ')}]: dims must be integers >= 0`, 'bad-argument');
+      throw new EdgecnnError(
+        `inputShapes gives '${name}' shape [${given.join(', ')}]: dims must be integers >= 0`,
+        'bad-argument',
+      );
     }
     if (vi.shape) {
-      const clash = vi.shape.length !== given.length || vi.shape.some((d, i) => typeof d === 'number' && d !== given[i]);
+      const clash =
+        vi.shape.length !== given.length || vi.shape.some((d, i) => typeof d === 'number' && d !== given[i]);
       if (clash) {
         throw new EdgecnnError(
           `inputShapes gives '${name}' shape [${given.join(', ')}] but the model declares ${fmt(vi.shape)}`,
