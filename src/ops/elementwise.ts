@@ -8,7 +8,7 @@
 import { type DType, allocData, isFloatDType, isIntegerDType } from '../ir/dtype.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { attrFloat } from '../ir/graph.js';
-import { type Tensor, makeTensor } from '../ir/tensor.js';
+import { type Tensor, makeTensor, sizeOf } from '../ir/tensor.js';
 import {
   broadcastDims,
   broadcastOffsets,
@@ -363,30 +363,34 @@ function binaryOp(row: BinaryRow): OpDef {
       if (row.unidirectional && shape.join(',') !== a.shape.join(',')) {
         throw nodeError(ctx, `slope [${b.shape.join(',')}] does not broadcast to X [${a.shape.join(',')}]`);
       }
-      const ia = broadcastOffsets(a.shape, shape);
-      const ib = broadcastOffsets(b.shape, shape);
-      const n = ia.length;
+      // Offsets only where broadcasting happens; same-shape operands index directly.
+      const ia = sameShape(a.shape, shape) ? undefined : broadcastOffsets(a.shape, shape);
+      const ib = sameShape(b.shape, shape) ? undefined : broadcastOffsets(b.shape, shape);
+      const n = sizeOf(shape);
       const outDtype: DType = row.boolOut ? 'bool' : a.dtype;
       if (isBigIntDType(a.dtype) && isBigIntDType(b.dtype) && row.big !== undefined) {
         const da = a.data as BigInt64Array;
         const db = b.data as BigInt64Array;
         if (row.boolOut) {
           const out = new Uint8Array(n);
-          for (let k = 0; k < n; k++) out[k] = row.big(da[ia[k]!]!, db[ib[k]!]!) !== 0n ? 1 : 0;
+          for (let k = 0; k < n; k++) out[k] = row.big(da[ia ? ia[k]! : k]!, db[ib ? ib[k]! : k]!) !== 0n ? 1 : 0;
           return [makeTensor('bool', shape, out)];
         }
         const out = allocData(outDtype, n) as BigInt64Array;
-        for (let k = 0; k < n; k++) out[k] = row.big(da[ia[k]!]!, db[ib[k]!]!);
+        for (let k = 0; k < n; k++) out[k] = row.big(da[ia ? ia[k]! : k]!, db[ib ? ib[k]! : k]!);
         return [makeTensor(outDtype, shape, out)];
       }
       const va = numberView(a);
       const vb = numberView(b);
       const f = row.int !== undefined && isIntegerDType(a.dtype) ? row.int : row.num;
       const r = numberSink(outDtype, n);
-      if (sameShape(a.shape, shape) && sameShape(b.shape, shape)) {
+      if (ia === undefined && ib === undefined) {
         for (let k = 0; k < n; k++) r[k] = f(va[k]!, vb[k]!);
+      } else if (ia === undefined && b.data.length === 1) {
+        const y = vb[0]!;
+        for (let k = 0; k < n; k++) r[k] = f(va[k]!, y);
       } else {
-        for (let k = 0; k < n; k++) r[k] = f(va[ia[k]!]!, vb[ib[k]!]!);
+        for (let k = 0; k < n; k++) r[k] = f(va[ia ? ia[k]! : k]!, vb[ib ? ib[k]! : k]!);
       }
       return [finishSink(outDtype, shape, r)];
     },

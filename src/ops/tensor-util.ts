@@ -171,6 +171,13 @@ export function gatherByOffsets(
   fill?: number | bigint | string,
 ): Tensor {
   const out = allocData(t.dtype, offsets.length);
+  if (t.data instanceof Float32Array && fill === undefined) {
+    // The common case gets a monomorphic loop; the generic one below serves every dtype.
+    const s32 = t.data;
+    const d32 = out as Float32Array;
+    for (let k = 0; k < offsets.length; k++) d32[k] = s32[offsets[k]!]!;
+    return makeTensor(t.dtype, shape, out);
+  }
   const src = t.data as ArrayLike<unknown>;
   const dst = out as unknown as unknown[];
   for (let k = 0; k < offsets.length; k++) {
