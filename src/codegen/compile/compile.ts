@@ -2,8 +2,9 @@
  * compileModel: the whole lowering, in order: (optional) graph optimization -> concrete shapes and constant
  * folding (prepare) -> layout assignment with zero-copy concat/split views (assign-layouts) -> kernel selection
  * per node, reference fallback otherwise (select) -> static memory plan (memory-plan) -> one wasm module with
- * one exported function per kernel step. Memory map: [0, 64) unused, packed weights, activation arena,
- * shared scratch, the shared all-zero region, 16 bytes of slack (kernels may over-read by that much). All addresses are compile-time constants baked into the kernels.
+ * one exported function per kernel step. Memory map: [0, 64) unused, packed weights, activation arena, shared
+ * scratch, the shared all-zero region, 16 bytes of slack (kernels may over-read by that much). Every address is
+ * a compile-time constant baked into the kernels.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { Model, Node } from '../../ir/graph.js';
