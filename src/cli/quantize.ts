@@ -1,0 +1,130 @@
+/**
+ * `edgecnn quantize <model> --calibration <folder | .npy | synthetic[:N] | fashion-mnist[:N]> [--method ...]
+ * [--per-channel | --per-tensor] [--activations uint8|int8] [--sensitivity] [--accuracy-budget X --eval DATASET]
+ * -o out.onnx`: post-training int8 quantization to a QDQ ONNX file (see src/quantize). Calibration runs on the
+ * reference executor with a progress bar; measurements (sensitivity, accuracy) run on --engine.
+ */
+import { statSync } from 'node:fs';
+import { loadCalibrationSamples } from '../datasets/calibration-source.js';
+import { EdgecnnError } from '../ir/errors.js';
+import { loadModel, saveModel } from '../onnx/index.js';
+import {
+  ACTIVATION_TYPES,
+  type ActivationType,
+  type QuantizeOptions,
+  agreement,
+  buildQdqModel,
+  calibrateModel,
+  evaluateTop1,
+  fitAccuracyBudget,
+  formatLayerTable,
+  formatMixedPrecision,
+  formatSensitivityTable,
+  layerSensitivity,
+  parseMethod,
+  progressBar,
+} from '../quantize/index.js';
+import { flagBool, flagList, flagNumber, flagString } from './args.js';
+import type { Command } from './command.js';
+import { DATASETS, ENGINES, RUNNERS, fashionMnistTestSet, modelBatch, parseEngine } from './eval.js';
+
+export const command: Command = {
+  name: 'quantize',
+  synopsis: '<model.onnx> --calibration <folder|file.npy|synthetic[:N]|fashion-mnist[:N]> [options] -o <out.onnx>',
+  summary: 'Post-training int8 quantization to QDQ ONNX (calibration, sensitivity, mixed precision)',
+  flags: {
+    output: { type: 'string', description: 'output ONNX file (same as -o)' },
+    calibration: { type: 'string', description: 'calibration samples: image folder, .npy, synthetic[:N], fashion-mnist[:N] (training images)' },
+    'calibration-limit': { type: 'number', description: 'use at most N calibration samples' },
+    method: { type: 'string', description: 'activation ranges: minmax, percentile (default), entropy, mse' },
+    percentile: { type: 'number', description: 'percentile for --method percentile (default 99.99)' },
+    'per-channel': { type: 'boolean', description: 'per-output-channel weight scales (the default)' },
+    'per-tensor': { type: 'boolean', description: 'one weight scale per tensor instead' },
+    activations: { type: 'string', description: 'activation type: uint8 (default) or int8, asymmetric' },
+    'no-bias-correction': { type: 'boolean', description: 'skip bias correction' },
+    'no-unify-add': { type: 'boolean', description: 'let the two inputs of an Add keep their own scales' },
+    'fp32-layer': { type: 'string', multiple: true, description: 'keep this layer (node name) in fp32 (repeatable)' },
+    sensitivity: { type: 'boolean', description: 'print the per-layer sensitivity table' },
+    'sensitivity-samples': { type: 'number', description: 'samples for the sensitivity table (default 2)' },
+    'accuracy-budget': { type: 'number', description: 'max top-1 loss in points; keeps sensitive layers fp32 (needs --eval)' },
+    eval: { type: 'string', description: `evaluation dataset for the budget: ${DATASETS.join(', ')}` },
+    'eval-limit': { type: 'number', description: 'evaluation images for the budget (default 2000)' },
+    engine: { type: 'string', description: `engine for measurements: ${ENGINES.join(', ')} (default reference)` },
+    layers: { type: 'boolean', description: 'print the per-layer table' },
+  },
+  async run(positionals, flags) {
+    const rest = [...positionals];
+    let output = flagString(flags, 'output');
+    const o = rest.indexOf('-o');
+    if (o >= 0) {
+      output = rest[o + 1];
+      if (output === undefined) throw new EdgecnnError('-o needs a file name', 'bad-argument');
+      rest.splice(o, 2);
+    }
+    if (rest.length !== 1) throw new EdgecnnError(`quantize needs exactly one model file, got ${rest.length}`, 'bad-argument');
+    if (!output) throw new EdgecnnError('quantize needs an output file: -o <out.onnx>', 'bad-argument');
+    const source = flagString(flags, 'calibration');
+    if (!source) throw new EdgecnnError('quantize needs --calibration <folder | file.npy | synthetic[:N] | fashion-mnist[:N]>', 'bad-argument');
+    const act = flagString(flags, 'activations') ?? 'uint8';
+    if (!(ACTIVATION_TYPES as readonly string[]).includes(act)) throw new EdgecnnError(`--activations must be uint8 or int8, got ${act}`, 'bad-argument');
+    if (flagBool(flags, 'per-channel') && flagBool(flags, 'per-tensor')) throw new EdgecnnError('--per-channel and --per-tensor exclude each other', 'bad-argument');
+    const budget = flagNumber(flags, 'accuracy-budget');
+    const evalSet = flagString(flags, 'eval');
+    if (budget !== undefined && evalSet === undefined) throw new EdgecnnError('--accuracy-budget needs --eval <dataset>', 'bad-argument');
+    if (evalSet !== undefined && !(DATASETS as readonly string[]).includes(evalSet)) throw new EdgecnnError(`--eval must be one of ${DATASETS.join(', ')}, got ${evalSet}`, 'bad-argument');
+    if (budget !== undefined && !(budget >= 0)) throw new EdgecnnError(`--accuracy-budget must be >= 0, got ${budget}`, 'bad-argument');
+    const engine = parseEngine(flagString(flags, 'engine'), 'reference');
+    const options: QuantizeOptions = {
+      method: parseMethod(flagString(flags, 'method') ?? 'percentile'),
+      perChannel: !flagBool(flags, 'per-tensor'),
+      activations: act as ActivationType,
+      biasCorrection: !flagBool(flags, 'no-bias-correction'),
+      unifyAddScales: !flagBool(flags, 'no-unify-add'),
+      fp32Layers: flagList(flags, 'fp32-layer'),
+    };
+    const pct = flagNumber(flags, 'percentile');
+    if (pct !== undefined) options.percentile = pct;
+
+    const modelPath = rest[0]!;
+    const model = await loadModel(modelPath);
+    const limit = flagNumber(flags, 'calibration-limit');
+    const samples = loadCalibrationSamples(model, source, limit !== undefined ? { limit } : {});
+    const cal = calibrateModel(model, samples, { onProgress: progressBar(`calibrating on ${samples.length} sample(s)`) });
+    let result = buildQdqModel(cal, options);
+    const factory = RUNNERS[engine];
+
+    const wantSensitivity = flagBool(flags, 'sensitivity') || budget !== undefined;
+    let ranked: Awaited<ReturnType<typeof layerSensitivity>> = [];
+    if (wantSensitivity) {
+      const n = flagNumber(flags, 'sensitivity-samples') ?? 2;
+      ranked = await layerSensitivity(cal, samples.slice(0, n), { ...options, runner: factory, onProgress: progressBar(`sensitivity (${engine})`) });
+      console.log(`\nsensitivity: output SQNR vs fp32 with only that layer int8 (${Math.min(n, samples.length)} calibration sample(s), engine ${engine})\n${formatSensitivityTable(ranked)}\n`);
+    }
+    if (budget !== undefined) {
+      const data = fashionMnistTestSet(cal.model);
+      const evalLimit = flagNumber(flags, 'eval-limit') ?? 2000;
+      const batch = modelBatch(cal.model, 100);
+      const evaluate = async (m: typeof model): Promise<number> => (await evaluateTop1(await factory(m), data, { limit: evalLimit, batch })).top1;
+      const mp = await fitAccuracyBudget(cal, ranked, budget, evaluate, {
+        ...options,
+        onStep: (s) => console.error(`  fp32 layers: ${s.fp32Layers.length}, top-1 ${s.accuracy.toFixed(2)}%`),
+      });
+      result = mp.result;
+      console.log(`mixed precision on the first ${evalLimit} ${evalSet} test images (engine ${engine}):\n${formatMixedPrecision(mp, budget)}\n`);
+    }
+    await saveModel(result.model, output);
+    const fp32Run = await RUNNERS.reference(cal.model);
+    const qRun = await RUNNERS.reference(result.model);
+    const a = agreement(await fp32Run(samples[0]!), await qRun(samples[0]!));
+    const quantized = result.layers.filter((l) => l.quantized).length;
+    const inSize = statSync(modelPath).size;
+    const outSize = statSync(output).size;
+    if (flagBool(flags, 'layers')) console.log(formatLayerTable(result.layers) + '\n');
+    for (const n of result.notes) console.log(`note: ${n}`);
+    console.log(
+      `wrote ${output}: ${quantized}/${result.layers.length} layers int8 (${options.method}, ${options.perChannel ? 'per-channel' : 'per-tensor'} weights, ${act} activations), ` +
+        `${outSize} bytes (${((100 * outSize) / inSize).toFixed(1)}% of ${inSize}); on calibration sample 1: cosine ${a.cosine.toFixed(6)}, SQNR ${a.sqnrDb.toFixed(1)} dB vs fp32`,
+    );
+    return 0;
+  },
+};
