@@ -75,3 +75,18 @@ test('conv rejects channel counts not divisible by group, and wrong weight sizes
     /weights have 10/,
   );
 });
+
+test('conv rejects impossible specs with a clear error', () => {
+  const vr = CONV_VARIANTS[0]!;
+  const bad = { ...convSpecOf(cv(4, 4, 5, 5, 3, 1, 1)), strideH: 0 };
+  assert.throws(() => conv.pack(bad, vr, { weights: new Float32Array(144) }), /strideH = 0/);
+  const neg = { ...convSpecOf(cv(4, 4, 5, 5, 3, 1, 1)), padLeft: -1 };
+  assert.throws(() => conv.pack(neg, vr, { weights: new Float32Array(144) }), /pads/);
+});
+
+test('conv output pixels whose window lies wholly in the padding get bias + epilogue', () => {
+  // pads larger than the kernel: ONNX allows them; the border rows/columns see only padding
+  for (const vr of CONV_VARIANTS.filter((x) => isas.includes(x.isa)).slice(0, 2)) {
+    checkConvCase(conv, vr, cv(3, 5, 3, 4, 2, 1, 3, { act: { kind: 'relu' } }));
+  }
+});

@@ -11,7 +11,15 @@
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
 import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
-import type { ConvAddresses, ConvSpec, ConvWeights, Isa, KernelFamily, KernelVariant } from './types.js';
+import {
+  type ConvAddresses,
+  type ConvSpec,
+  type ConvWeights,
+  type Isa,
+  type KernelFamily,
+  type KernelVariant,
+  checkConvSpec,
+} from './types.js';
 
 /** A convolution register tile: MR output pixels x NR output channels. */
 export interface ConvVariant extends KernelVariant {
@@ -67,6 +75,7 @@ function geometry(spec: ConvSpec, vr: ConvVariant): Geometry {
 
 /** Pack ONNX weights [outC, inC/group, kH, kW] (+ bias) into per-(group, panel) blocks. */
 export function packConv(spec: ConvSpec, vr: ConvVariant, w: ConvWeights): Float32Array {
+  checkConvSpec(spec, 'conv');
   const g = geometry(spec, vr);
   const taps = spec.kernelH * spec.kernelW;
   if (w.weights.length !== spec.outC * g.icg * taps) {
@@ -101,6 +110,7 @@ export function packConv(spec: ConvSpec, vr: ConvVariant, w: ConvWeights): Float
 
 /** Emit the convolution step `(start, end)` over output rows. */
 export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, addr: ConvAddresses): void {
+  checkConvSpec(spec, 'conv');
   const g = geometry(spec, vr);
   if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('conv: residual address missing', 'internal');
   if (addr.zero === undefined) throw new EdgecnnError('conv: zero buffer address missing', 'internal');

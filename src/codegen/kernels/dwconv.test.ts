@@ -102,3 +102,10 @@ test('the checker rejects a kernel with wrong weights (the oracle can fail)', ()
   };
   assert.throws(() => checkConvCase(broken, vr, dw(4, 5, 5, 3, 1, 1)), /want/);
 });
+
+test('dwconv handles windows wholly in the padding (pads larger than the kernel)', () => {
+  for (const vr of DWCONV_VARIANTS.filter((x) => isas.includes(x.isa))) {
+    const c = dw(5, 3, 4, 2, 1, 3, { act: { kind: 'clip', min: -0.5, max: 0.5 } });
+    if (dwconv.supports(convSpecOf(c), vr)) checkConvCase(dwconv, vr, c);
+  }
+});

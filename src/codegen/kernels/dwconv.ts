@@ -13,7 +13,15 @@
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
 import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
-import type { ConvAddresses, ConvSpec, ConvWeights, Isa, KernelFamily, KernelVariant } from './types.js';
+import {
+  type ConvAddresses,
+  type ConvSpec,
+  type ConvWeights,
+  type Isa,
+  type KernelFamily,
+  type KernelVariant,
+  checkConvSpec,
+} from './types.js';
 
 /** A depthwise variant: `vecs` f32x4 vectors (4*vecs channels) x `px` output pixels per step. */
 export interface DwconvVariant extends KernelVariant {
@@ -61,6 +69,7 @@ function cpad(s: ConvSpec): number {
 
 /** Pack ONNX depthwise weights [C, 1, kH, kW] (+ bias) as [bias | taps (ky, kx)] x Cpad. */
 export function packDwconv(spec: ConvSpec, _vr: DwconvVariant, w: ConvWeights): Float32Array {
+  checkConvSpec(spec, 'dwconv');
   const C = spec.inC;
   const taps = spec.kernelH * spec.kernelW;
   if (w.weights.length !== C * taps) {
@@ -88,6 +97,7 @@ function tileName(spec: ConvSpec, vr: DwconvVariant): string {
 
 /** Emit the depthwise step `(start, end)` over output rows. */
 export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVariant, addr: ConvAddresses): void {
+  checkConvSpec(spec, 'dwconv');
   if (!isDepthwise(spec)) throw new EdgecnnError('dwconv: spec is not a depthwise convolution', 'internal');
   if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('dwconv: residual address missing', 'internal');
   const {

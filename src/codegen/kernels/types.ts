@@ -15,6 +15,7 @@
  * `(start: i32, end: i32) -> ()` computing [start, end) of `parallelExtent(spec, variant)`.
  */
 import type { FunctionBuilder } from '../wasm/index.js';
+import { EdgecnnError } from '../../ir/errors.js';
 
 /** Instruction sets a variant may require. `wasmrelaxed` = SIMD128 + relaxed SIMD (probed at start-up). */
 export const ISAS = ['wasmsimd', 'wasmrelaxed'] as const;
@@ -180,4 +181,26 @@ export function convOutputSize(
   dilation: number,
 ): number {
   return Math.floor((inSize + padBegin + padEnd - dilation * (kernel - 1) - 1) / stride) + 1;
+}
+
+/**
+ * Reject conv specs no kernel can run: non-positive or non-integer sizes, strides, dilations or group, negative
+ * pads. (Windows lying wholly in the padding are legal and give bias + epilogue.) Throws EdgecnnError naming
+ * the field.
+ */
+export function checkConvSpec(s: ConvSpec, family: string): void {
+  const positive = ['batch', 'inH', 'inW', 'inC', 'outH', 'outW', 'outC', 'kernelH', 'kernelW'] as const;
+  for (const k of positive) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) {
+      throw new EdgecnnError(`${family}: ${k} = ${s[k]} must be a positive integer`, 'bad-model');
+    }
+  }
+  for (const k of ['strideH', 'strideW', 'dilationH', 'dilationW', 'group'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) {
+      throw new EdgecnnError(`${family}: ${k} = ${s[k]} must be a positive integer`, 'bad-model');
+    }
+  }
+  if (!Number.isInteger(s.padTop) || !Number.isInteger(s.padLeft) || s.padTop < 0 || s.padLeft < 0) {
+    throw new EdgecnnError(`${family}: pads (${s.padTop}, ${s.padLeft}) must be non-negative integers`, 'bad-model');
+  }
 }
