@@ -32,6 +32,7 @@ export interface GroupProfile {
   share: number;
   macs: number;
   gflops: number;
+  bytesMoved: number;
 }
 
 export interface TimelineSpan {
@@ -61,10 +62,11 @@ function group(nodes: readonly NodeProfile[], keyOf: (n: NodeProfile) => string,
   const m = new Map<string, GroupProfile>();
   for (const n of nodes) {
     const k = keyOf(n);
-    const g = m.get(k) ?? { key: k, count: 0, totalMs: 0, share: 0, macs: 0, gflops: 0 };
+    const g = m.get(k) ?? { key: k, count: 0, totalMs: 0, share: 0, macs: 0, gflops: 0, bytesMoved: 0 };
     g.count++;
     g.totalMs += n.medianMs;
     g.macs += n.macs;
+    g.bytesMoved += n.bytesMoved;
     m.set(k, g);
   }
   const out = [...m.values()];

@@ -116,8 +116,12 @@ function checkCharts(charts: RenderedChart[], data: ReportData): void {
       'peak line drawn',
     );
     assert.ok(
-      names.some((n) => n.startsWith('bandwidth ')),
-      'bandwidth line drawn',
+      names.some((n) => n.startsWith('DRAM bandwidth ')),
+      'DRAM bandwidth line drawn',
+    );
+    assert.ok(
+      names.some((n) => n.startsWith('cache bandwidth ')),
+      'cache bandwidth line drawn',
     );
     const peak = rf.series.find((s) => s.name?.startsWith('peak '))!.data as number[][];
     assert.equal(peak[0]![1], data.roofline.peakGflops);

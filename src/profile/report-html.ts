@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { BenchReport } from '../bench/harness.js';
 import type { Roof } from '../bench/roof.js';
-import { histogram } from '../bench/stats.js';
+import { histogram, quantile } from '../bench/stats.js';
 import type { ProfileSummary } from './aggregate.js';
 
 export interface ReportInput {
@@ -26,7 +26,8 @@ export interface ReportData {
   subtitle: string;
   histograms: {
     config: string;
-    edgesMs: number[];
+    /** Bin centres in ms; the last label is "> X" when an overflow bin holds the slowest samples. */
+    labels: string[];
     counts: number[];
     underLoadCounts?: number[];
     medianMs: number;
@@ -36,10 +37,11 @@ export interface ReportData {
   ops?: { opType: string; totalMs: number; share: number; count: number }[];
   timeline?: { lane: string; name: string; kernel: string; startMs: number; durMs: number }[];
   roofline?: {
-    points: { name: string; opType: string; intensity: number; gflops: number; ms: number }[];
+    points: { name: string; opType: string; intensity: number; gflops: number; ms: number; share: number }[];
     peakGflops?: number;
     peakKind?: string;
     bandwidthGBs?: number;
+    cacheBandwidthGBs?: number;
   };
   profileConfig?: string;
 }
@@ -51,18 +53,31 @@ export function reportData(input: ReportInput): ReportData {
   const b = input.bench;
   const ok = b?.configs.filter((c) => c.status === 'ok' && c.measured) ?? [];
   const histograms = ok.map((c) => {
+    // Bins span [min, p98] of all samples; slower outliers share one overflow bin so that a single
+    // preempted run does not squeeze the body of the distribution into one bar.
     const all = [...c.measured!.samplesMs, ...(c.underLoad?.samplesMs ?? [])];
-    const h = histogram(all, 30);
+    const lo = Math.min(...all);
+    let hi = quantile(all, 0.98);
+    if (!(hi > lo)) hi = Math.max(...all);
+    const body = histogram(
+      all.filter((x) => x <= hi),
+      30,
+    );
+    const w = body.edges[1]! - body.edges[0]!;
+    const overflow = all.some((x) => x > hi);
+    const labels = body.counts.map((_, k) => ((body.edges[k]! + body.edges[k + 1]!) / 2).toFixed(3));
+    if (overflow) labels.push(`> ${hi.toFixed(3)}`);
     const countIn = (xs: readonly number[]): number[] => {
-      const counts = new Array<number>(h.counts.length).fill(0);
-      const lo = h.edges[0]!;
-      const w = h.edges[1]! - lo;
-      for (const x of xs) counts[Math.min(counts.length - 1, Math.floor((x - lo) / w))]!++;
+      const counts = new Array<number>(labels.length).fill(0);
+      for (const x of xs) {
+        const k = x > hi ? labels.length - 1 : Math.min(body.counts.length - 1, Math.floor((x - body.edges[0]!) / w));
+        counts[k]!++;
+      }
       return counts;
     };
     return {
       config: c.id,
-      edgesMs: h.edges,
+      labels,
       counts: countIn(c.measured!.samplesMs),
       underLoadCounts: c.underLoad ? countIn(c.underLoad.samplesMs) : undefined,
       medianMs: c.measured!.summary.medianMs,
@@ -108,10 +123,18 @@ export function reportData(input: ReportInput): ReportData {
     data.roofline = {
       points: p.nodes
         .filter((n) => n.macs > 0 && n.bytesMoved > 0 && n.medianMs > 0)
-        .map((n) => ({ name: n.nodeName, opType: n.opType, intensity: n.intensity, gflops: n.gflops, ms: n.medianMs })),
+        .map((n) => ({
+          name: n.nodeName,
+          opType: n.opType,
+          intensity: n.intensity,
+          gflops: n.gflops,
+          ms: n.medianMs,
+          share: n.share,
+        })),
       peakGflops: input.roof?.peakGflops,
       peakKind: input.roof?.peakKind,
       bandwidthGBs: input.roof?.bandwidthGBs,
+      cacheBandwidthGBs: input.roof?.cacheBandwidthGBs,
     };
   }
   return data;
@@ -145,7 +168,7 @@ const PAGE_SCRIPT = String.raw`
     return c;
   }
   D.histograms.forEach(function (h, i) {
-    var labels = h.counts.map(function (_, k) { return ((h.edgesMs[k] + h.edgesMs[k + 1]) / 2).toFixed(3); });
+    var labels = h.labels;
     var series = [{ name: 'idle machine', type: 'bar', data: h.counts, barCategoryGap: '5%',
       markLine: { symbol: 'none', data: [] } }];
     if (h.underLoadCounts) series.push({ name: 'under load', type: 'bar', data: h.underLoadCounts, barCategoryGap: '5%' });
@@ -196,17 +219,20 @@ const PAGE_SCRIPT = String.raw`
     var R = D.roofline, pts = R.points;
     var xs = pts.map(function (p) { return p.intensity; });
     var xmin = Math.min.apply(null, xs.concat([0.1])) / 2, xmax = Math.max.apply(null, xs.concat([100])) * 2;
-    var series = [{ name: 'nodes', type: 'scatter',
-      data: pts.map(function (p) { return [p.intensity, p.gflops, p.ms, p.name, p.opType]; }),
-      symbolSize: function (v) { return Math.max(4, Math.min(30, 4 + Math.sqrt(v[2]) * 6)); } }];
-    if (R.bandwidthGBs) {
+    var series = [{ name: 'nodes (area ~ share of time)', type: 'scatter',
+      data: pts.map(function (p) { return [p.intensity, p.gflops, p.ms, p.name, p.opType, p.share]; }),
+      symbolSize: function (v) { return 5 + Math.sqrt(v[5]) * 40; } }];
+    function roofLine(name, gbs, dash) {
       var line = [], steps = 40;
       for (var i = 0; i <= steps; i++) {
         var x = xmin * Math.pow(xmax / xmin, i / steps);
-        line.push([x, R.peakGflops ? Math.min(R.peakGflops, R.bandwidthGBs * x) : R.bandwidthGBs * x]);
+        line.push([x, R.peakGflops ? Math.min(R.peakGflops, gbs * x) : gbs * x]);
       }
-      series.push({ name: 'bandwidth ' + R.bandwidthGBs.toFixed(1) + ' GB/s', type: 'line', showSymbol: false, data: line });
+      series.push({ name: name + ' ' + gbs.toFixed(1) + ' GB/s', type: 'line', showSymbol: false, data: line,
+        lineStyle: { type: dash } });
     }
+    if (R.bandwidthGBs) roofLine('DRAM bandwidth', R.bandwidthGBs, 'solid');
+    if (R.cacheBandwidthGBs) roofLine('cache bandwidth', R.cacheBandwidthGBs, 'dotted');
     if (R.peakGflops) {
       series.push({ name: 'peak ' + R.peakGflops.toFixed(1) + ' GFLOP/s (' + R.peakKind + ')', type: 'line', showSymbol: false,
         lineStyle: { type: 'dashed' }, data: [[xmin, R.peakGflops], [xmax, R.peakGflops]] });
