@@ -3,8 +3,10 @@
  * list of taps (input index, weight) -- 1 for nearest, 2 for linear, 4 for cubic -- from the output coordinate
  * mapped into the input by the coordinate_transformation_mode; an output element is the sum over the cartesian
  * product of its axes' taps. Out-of-range taps are clamped to the edge (cubic with exclude_outside drops and
- * renormalizes them instead); tf_crop_and_resize coordinates outside the input give extrapolation_value.
- * Opset 10 Resize and Upsample use asymmetric coordinates and onnxruntime's legacy nearest rounding.
+ * renormalizes them instead); tf_crop_and_resize coordinates outside the input give extrapolation_value;
+ * antialias (opset 18) stretches the linear/cubic kernel over 1/scale samples when downsampling. Integer tensors
+ * are interpolated in doubles and truncated toward zero. Opset 10 Resize and Upsample use asymmetric coordinates
+ * and onnxruntime's legacy nearest rounding.
  */
 import { attrFloat, attrFloats, attrInt, attrInts, attrString, type Dim } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
@@ -316,6 +318,17 @@ function antialiasTaps(xo: number, p: AxisPlan, attrs: ResizeAttrs, clamp: (i: n
   return { idx, w: ws };
 }
 
+const INT_RANGE: Partial<Record<string, [number, number]>> = {
+  uint8: [0, 255],
+  int8: [-128, 127],
+  uint16: [0, 65535],
+  int16: [-32768, 32767],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+  int64: [-(2 ** 53), 2 ** 53],
+  uint64: [0, 2 ** 53],
+};
+
 function constValues(t: Tensor | undefined): Float64Array | undefined {
   return t !== undefined && present(t) ? numbersOf(t) : undefined;
 }
@@ -373,9 +386,12 @@ function resize(inputs: readonly (Tensor | undefined)[], ctx: OpContext): Tensor
     }
     for (let a = rank - 1; a >= 0 && ++pos[a]! === outShape[a]!; a--) pos[a] = 0;
   }
-  // Integer outputs round to nearest (the typed array alone would truncate interpolated values).
-  const isInt = !['float32', 'float64', 'float16'].includes(x.dtype);
-  return [tensorFromNumbers(x.dtype, outShape, isInt ? y.map((v) => Math.round(v)) : y)];
+  // Integer outputs truncate toward zero (as onnxruntime and ONNX's reference cast), saturating so that a cubic
+  // overshoot cannot wrap around.
+  const range = INT_RANGE[x.dtype];
+  if (range !== undefined)
+    for (let i = 0; i < y.length; i++) y[i] = Math.min(range[1], Math.max(range[0], Math.trunc(Math.fround(y[i]!))));
+  return [tensorFromNumbers(x.dtype, outShape, y)];
 }
 
 /** Output shape from known scales/sizes values; unknown dims stay null. */
