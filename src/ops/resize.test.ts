@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type AttrValue, attr, toAttribute } from '../ir/builder.js';
 import type { Node } from '../ir/graph.js';
-import { type Tensor, f32, i64 } from '../ir/tensor.js';
+import { type Tensor, f32, i64, makeTensor } from '../ir/tensor.js';
 import { Resize, Upsample } from './resize.js';
 import type { OpContext, OpDef } from './types.js';
 
@@ -126,8 +126,16 @@ test('opset 10 Resize and Upsample use asymmetric coordinates and legacy nearest
   close(up9, [4], [0, 2, 4, 4]);
 });
 
+test('integer tensors interpolate and truncate toward zero', () => {
+  const x = makeTensor('uint8', [2], Uint8Array.from([0, 255]));
+  const y = resize(x, { scales: [2] }, { mode: 'linear', coordinate_transformation_mode: 'asymmetric' });
+  assert.equal(y.dtype, 'uint8');
+  assert.deepEqual(Array.from(y.data as Uint8Array), [0, 127, 255, 255]);
+});
+
 test('Resize errors name the problem', () => {
   const x = f32([2], [0, 4]);
+  assert.throws(() => resize(x, { scales: [2e9] }), /would have 4000000000 elements/);
   assert.throws(() => resize(x, {}), /one of scales and sizes must be given/);
   assert.throws(() => resize(x, { scales: [2, 2] }), /scales has 2 values, expected 1/);
   assert.throws(() => resize(x, { scales: [2] }, { mode: 'area' }), /mode 'area'/);

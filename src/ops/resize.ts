@@ -318,6 +318,9 @@ function antialiasTaps(xo: number, p: AxisPlan, attrs: ResizeAttrs, clamp: (i: n
   return { idx, w: ws };
 }
 
+/** Scales and sizes are often runtime data: refuse sizes no typed array can hold rather than fail obscurely. */
+const MAX_OUTPUT_ELEMS = 2 ** 31 - 1;
+
 const INT_RANGE: Partial<Record<string, [number, number]>> = {
   uint8: [0, 255],
   int8: [-128, 127],
@@ -349,6 +352,13 @@ function resize(inputs: readonly (Tensor | undefined)[], ctx: OpContext): Tensor
   if (attrs.coord === 'tf_crop_and_resize' && roi === undefined)
     throw nodeError(ctx, 'tf_crop_and_resize needs the roi input');
   const plans = planAxes(x.shape, scales, sizes, roi, attrs, ctx);
+  const outElems = plans.reduce((a, p) => a * p.outLen, 1);
+  if (outElems > MAX_OUTPUT_ELEMS) {
+    throw nodeError(
+      ctx,
+      `output [${plans.map((p) => p.outLen).join(',')}] would have ${outElems} elements (limit ${MAX_OUTPUT_ELEMS})`,
+    );
+  }
   const taps: Taps[][] = plans.map((p) => Array.from({ length: p.outLen }, (_, i) => axisTaps(i, p, attrs)));
   const rank = x.shape.length;
   const inStrides = new Array<number>(rank);
