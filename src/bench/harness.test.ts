@@ -80,6 +80,26 @@ test('a bench run measures every configuration with the full set of statistics',
   assert.match(text, /measuring under load \(1 busy threads\): done/);
 });
 
+test('configurations are measured interleaved, one run each per round', async () => {
+  const model = writeTinyCnn({ size: 12 });
+  const report = await benchModel(model, { backends: ['wasm'], peers: ['ort-node'], runs: 6, warmup: 1 });
+  const [a, b] = report.configs.map((c) => c.measured!.startedAtMs);
+  for (let i = 0; i < 6; i++) {
+    assert.ok(a![i]! < b![i]!, `round ${i}: first configuration runs first`);
+    if (i > 0) assert.ok(b![i - 1]! < a![i]!, `round ${i} starts after round ${i - 1} ended`);
+  }
+});
+
+test('--min-time measures until each configuration has that much time and at least 10 runs', async () => {
+  const model = writeTinyCnn({ size: 12 });
+  const report = await benchModel(model, { backends: ['wasm'], peers: ['none'], minTimeS: 0.05, warmup: 1 });
+  const m = report.configs[0]!.measured!;
+  assert.ok(m.samplesMs.length >= 10);
+  assert.ok(m.samplesMs.reduce((x, y) => x + y, 0) >= 50);
+  assert.equal(report.settings.minTimeS, 0.05);
+  assert.equal(report.settings.runs, undefined);
+});
+
 test('a missing model file is a clear error', async () => {
   await assert.rejects(benchModel('no/such/model.onnx'), /model file 'no\/such\/model.onnx' does not exist/);
 });

@@ -39,6 +39,8 @@ export interface BenchOptions {
 
 export interface Measurement {
   samplesMs: number[];
+  /** Wall-clock start of each sample (ms since the epoch), which shows the interleaving and any drift. */
+  startedAtMs: number[];
   summary: LatencySummary;
 }
 
@@ -165,8 +167,9 @@ export function startBusyWorkers(n: number): { stop(): Promise<void> } {
   };
 }
 
-async function rounds(hosts: Host[], opts: BenchOptions, label: string): Promise<Map<string, number[]>> {
+async function rounds(hosts: Host[], opts: BenchOptions, label: string): Promise<Map<string, Measurement>> {
   const samples = new Map<string, number[]>(hosts.map((h) => [h.id, []]));
+  const starts = new Map<string, number[]>(hosts.map((h) => [h.id, []]));
   const totals = new Map<string, number>(hosts.map((h) => [h.id, 0]));
   const minRuns = opts.minRuns ?? 10;
   const runs = opts.runs ?? 50;
@@ -189,6 +192,7 @@ async function rounds(hosts: Host[], opts: BenchOptions, label: string): Promise
     for (const h of live) {
       const r = expect(await h.request({ op: 'run', count: 1 }), 'ran');
       samples.get(h.id)!.push(...r.timesMs);
+      starts.get(h.id)!.push(...r.startedAtMs);
       totals.set(h.id, totals.get(h.id)! + r.timesMs.reduce((a, b) => a + b, 0));
     }
     // Configurations that already have enough keep running only in run-count mode (equal n); in time mode a
@@ -202,7 +206,12 @@ async function rounds(hosts: Host[], opts: BenchOptions, label: string): Promise
     opts.progress?.update(progressOf());
   }
   opts.progress?.finish();
-  return samples;
+  return new Map(
+    hosts.map((h) => {
+      const xs = samples.get(h.id)!;
+      return [h.id, { samplesMs: xs, startedAtMs: starts.get(h.id)!, summary: summarize(xs) }];
+    }),
+  );
 }
 
 /** Run the benchmark described by `opts` and return the full report (not yet written anywhere). */
@@ -259,14 +268,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     }
     const ok = (id: string): ConfigResult => results.find((r) => r.id === id)!;
     const samples = await rounds(hosts, opts, 'measuring');
-    for (const [id, s] of samples) ok(id).measured = { samplesMs: s, summary: summarize(s) };
+    for (const [id, m] of samples) ok(id).measured = m;
     if (opts.underLoad && opts.underLoad > 0) {
       const load = startBusyWorkers(opts.underLoad);
       try {
         await new Promise((r) => setTimeout(r, 200));
         const loaded = await rounds(hosts, opts, `measuring under load (${opts.underLoad} busy threads)`);
-        for (const [id, s] of loaded)
-          ok(id).underLoad = { samplesMs: s, summary: summarize(s), workers: opts.underLoad };
+        for (const [id, m] of loaded) ok(id).underLoad = { ...m, workers: opts.underLoad };
       } finally {
         await load.stop();
       }

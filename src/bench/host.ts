@@ -29,7 +29,7 @@ export type HostReply =
       /** WebAssembly features of this host process (its V8 flags may differ from the parent's). */
       wasm: WasmFeatures;
     }
-  | { op: 'ran'; timesMs: number[] }
+  | { op: 'ran'; timesMs: number[]; startedAtMs: number[] }
   | { op: 'profiled'; runs: ProfiledStep[][] }
   | { op: 'memory'; peakRssBytes: number }
   | { op: 'error'; message: string; unavailable: boolean };
@@ -96,8 +96,12 @@ async function serve(): Promise<void> {
       case 'run': {
         if (!loaded) throw new Error('run before load');
         const timesMs: number[] = [];
-        for (let i = 0; i < req.count; i++) timesMs.push(await timedRun(loaded));
-        await send({ op: 'ran', timesMs });
+        const startedAtMs: number[] = [];
+        for (let i = 0; i < req.count; i++) {
+          startedAtMs.push(performance.timeOrigin + performance.now());
+          timesMs.push(await timedRun(loaded));
+        }
+        await send({ op: 'ran', timesMs, startedAtMs });
         return;
       }
       case 'profile': {
