@@ -47,7 +47,8 @@ function to3(values: readonly number[], fill: number): [number, number, number] 
 
 function checkConvShapes(x: readonly number[], w: readonly number[], group: number, ctx: OpContext): void {
   if (x.length < 3 || x.length > 5) {
-    throw unsupported(ctx, `X must be [N, C, D1..Dr] with r = 1..3, got ${fmtShape(x as number[])}`);
+    const msg = `X must be [N, C, D1..Dr] with r = 1..3, got ${fmtShape(x as number[])}`;
+    throw x.length < 3 ? nodeError(ctx, msg) : unsupported(ctx, msg);
   }
   if (w.length !== x.length) {
     throw nodeError(ctx, `W ${fmtShape(w as number[])} must have the rank of X ${fmtShape(x as number[])}`);

@@ -72,7 +72,12 @@ export const BatchNormalization: OpDef = {
   domain: '',
   sinceVersion: 7,
   reference: batchNormalization,
-  inferTypes: (inputs) => sameDType(inputs, inputs[0]?.shape === undefined ? undefined : [...inputs[0].shape]),
+  inferTypes(inputs, ctx) {
+    const y = sameDType(inputs, inputs[0]?.shape === undefined ? undefined : [...inputs[0].shape]);
+    // Training-only statistics outputs (rejected by the reference) are typed like the per-channel mean.
+    const stat = inputs[3]?.dtype === undefined ? {} : { dtype: inputs[3].dtype };
+    return [...y, ...ctx.node.outputs.slice(1).map(() => ({ ...stat }))];
+  },
 };
 
 /** ONNX InstanceNormalization, opsets 6..21. */

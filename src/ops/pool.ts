@@ -51,7 +51,8 @@ function readKernel(ctx: OpContext, r: number): number[] {
 
 function poolGeometry(xShape: readonly number[], ctx: OpContext, allowDilations: boolean): PoolGeometry {
   if (xShape.length < 3 || xShape.length > 5) {
-    throw unsupported(ctx, `X must be [N, C, D1..Dr] with r = 1..3, got ${fmtShape(xShape as number[])}`);
+    const msg = `X must be [N, C, D1..Dr] with r = 1..3, got ${fmtShape(xShape as number[])}`;
+    throw xShape.length < 3 ? nodeError(ctx, msg) : unsupported(ctx, msg);
   }
   const r = xShape.length - 2;
   const kernel = readKernel(ctx, r);
