@@ -75,7 +75,10 @@ test('--input-shape fixes a symbolic dim so that shape arithmetic folds', async 
     writeFileSync(input, writeModel(b.model(13)));
     const out = join(dir, 'o.onnx');
     assert.equal(cli(input, '-o', out).code, 0);
-    assert.deepEqual((await loadModel(out)).graph.nodes.map((n) => n.opType), ['Shape', 'Reshape']);
+    assert.deepEqual(
+      (await loadModel(out)).graph.nodes.map((n) => n.opType),
+      ['Shape', 'Reshape'],
+    );
     const r = cli(input, '-o', out, '--input-shape', 'x=2,4');
     assert.equal(r.code, 0, r.err);
     // Reshape to its own (now known) shape folds away entirely; the output keeps its name through an Identity-free graph.

@@ -38,7 +38,8 @@ function cases(): { name: string; model: Model; inputs: Record<string, Tensor> }
       const inputs: Record<string, Tensor> = {};
       for (const f of readdirSync(set).filter((x) => /^input_\d+\.pb$/.test(x))) {
         const k = Number(/\d+/.exec(f)![0]);
-        if (names[k] !== undefined) inputs[names[k]!] = readTensorProto(new Uint8Array(readFileSync(join(set, f)))).tensor;
+        if (names[k] !== undefined)
+          inputs[names[k]!] = readTensorProto(new Uint8Array(readFileSync(join(set, f)))).tensor;
       }
       out.push({ name: `${suite}/${name}`, model, inputs });
     }
@@ -46,19 +47,26 @@ function cases(): { name: string; model: Model; inputs: Record<string, Tensor> }
   return out;
 }
 
-test('conformance models compute the same after optimization', { skip: existsSync(root) ? false : `${root} is absent` }, () => {
-  let checked = 0;
-  for (const c of cases()) {
-    let want: Record<string, Tensor>;
-    try {
-      want = runReference(c.model, c.inputs);
-    } catch {
-      continue; // the op records reject this model; the conformance suite reports it
+test(
+  'conformance models compute the same after optimization',
+  { skip: existsSync(root) ? false : `${root} is absent` },
+  () => {
+    let checked = 0;
+    for (const c of cases()) {
+      let want: Record<string, Tensor>;
+      try {
+        want = runReference(c.model, c.inputs);
+      } catch {
+        continue; // the op records reject this model; the conformance suite reports it
+      }
+      const optimized = optimize(c.model, { forExport: true, verifyEach: true }).model;
+      const d = maxDiff(want, runReference(optimized, c.inputs));
+      assert.ok(
+        !(d.abs > 1e-5 * Math.max(d.magnitude, 1e-6)),
+        `${c.name}: max |diff| ${d.abs} (max |output| ${d.magnitude})`,
+      );
+      checked++;
     }
-    const optimized = optimize(c.model, { forExport: true, verifyEach: true }).model;
-    const d = maxDiff(want, runReference(optimized, c.inputs));
-    assert.ok(!(d.abs > 1e-5 * Math.max(d.magnitude, 1e-6)), `${c.name}: max |diff| ${d.abs} (max |output| ${d.magnitude})`);
-    checked++;
-  }
-  assert.ok(checked > 60, `only ${checked} conformance models ran`);
-});
+    assert.ok(checked > 60, `only ${checked} conformance models ran`);
+  },
+);

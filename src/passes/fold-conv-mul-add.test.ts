@@ -61,7 +61,10 @@ test('a learnable affine x * s + t before a grouped, unpadded Conv folds into it
   b.output(b.node('Conv', [a, 'w', 'bias'], { kernel_shape: [1, 3], group: 2, strides: [1, 2] }, { outputs: ['y'] }));
   const before = b.model(13);
   const after = applyPasses(before, [foldConvMulAddPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Conv']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Conv'],
+  );
   assert.equal(after.graph.nodes[0]!.inputs[0], 'x');
   assertEquivalent(before, after);
 });
@@ -82,6 +85,9 @@ test('a shift before a padded Conv stays (padding would read the shift), a scale
   b.output(b.node('Conv', [m2, 'w'], { kernel_shape: [3, 3] }, { outputs: ['y2'] }));
   const before = b.model(13);
   const after = applyPasses(before, [foldConvMulAddPass, eliminateDeadNodesPass]).model;
-  assert.deepEqual(after.graph.nodes.map((n) => n.opType), ['Add', 'Conv', 'Mul', 'Conv']);
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['Add', 'Conv', 'Mul', 'Conv'],
+  );
   assertEquivalent(before, after);
 });
