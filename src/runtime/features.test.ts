@@ -16,12 +16,19 @@ test('hand-encoded probe modules equal what the emitter produces', () => {
   g.localGet(0).i32x4Splat().localGet(0).i32x4Splat().i32x4Add().i32x4ExtractLane(3);
   s.exportFunction('f', g.index);
   assert.deepEqual(PROBE_MODULES.simd, s.build());
+  const d = new ModuleBuilder();
+  const h = d.addFunction('f', ['i32', 'i32', 'i32'], ['i32']);
+  h.localGet(0).i8x16Splat().localGet(1).i8x16Splat().localGet(2).i32x4Splat().i32x4RelaxedDotI8x16I7x16AddS();
+  h.i32x4ExtractLane(0);
+  d.exportFunction('f', h.index);
+  assert.deepEqual(PROBE_MODULES.relaxedDot, d.build());
 });
 
 test('this engine has SIMD128; relaxed flags are consistent', () => {
   const f = detectFeatures();
   assert.equal(f.simd, true);
   assert.equal(f.relaxedSimd, f.relaxedMaddFused !== undefined);
+  if (!f.relaxedSimd) assert.equal(f.relaxedDotAdd, false);
   assert.equal(typeof f.threads, 'boolean');
 });
 
@@ -35,7 +42,12 @@ test('with the relaxed-SIMD flag, a child node process detects relaxed_madd', (t
     t.skip(`node does not accept ${RELAXED_SIMD_NODE_FLAG}: ${r.stderr.slice(0, 200)}`);
     return;
   }
-  const f = JSON.parse(r.stdout) as { relaxedSimd: boolean; relaxedMaddFused: boolean | undefined };
+  const f = JSON.parse(r.stdout) as {
+    relaxedSimd: boolean;
+    relaxedMaddFused: boolean | undefined;
+    relaxedDotAdd: boolean;
+  };
   assert.equal(f.relaxedSimd, true, 'relaxed SIMD should be available behind the flag on Node 20+');
   assert.equal(typeof f.relaxedMaddFused, 'boolean');
+  assert.equal(typeof f.relaxedDotAdd, 'boolean');
 });

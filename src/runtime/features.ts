@@ -13,6 +13,11 @@ export interface WasmFeatures {
   relaxedSimd: boolean;
   /** Whether relaxed_madd is fused (single rounding); undefined when relaxed SIMD is unavailable. */
   relaxedMaddFused: boolean | undefined;
+  /**
+   * `i32x4.relaxed_dot_i8x16_i7x16_add_s` computes dot4(a, b) + c on 7-bit b. False on Node 20 (V8 11.3), whose
+   * implementation returns 2 * dot4 and drops c: int8 kernels must check this, not `relaxedSimd`.
+   */
+  relaxedDotAdd: boolean;
   /** SharedArrayBuffer-backed shared WebAssembly.Memory can be created (threads possible). */
   threads: boolean;
 }
@@ -31,8 +36,20 @@ const SIMD_PROBE = new Uint8Array([
   0xfd, 0x11, 0xfd, 0xae, 0x01, 0xfd, 0x1b, 0x03, 0x0b,
 ]);
 
+// (func (param i32 i32 i32) (result i32)
+//   i32x4.relaxed_dot_i8x16_i7x16_add_s(i8x16.splat p0, i8x16.splat p1, i32x4.splat p2) lane 0) exported "f"
+const RELAXED_DOT_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, 0x03,
+  0x02, 0x01, 0x00, 0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00, 0x0a, 0x16, 0x01, 0x14, 0x00, 0x20, 0x00, 0xfd, 0x0f,
+  0x20, 0x01, 0xfd, 0x0f, 0x20, 0x02, 0xfd, 0x11, 0xfd, 0x93, 0x02, 0xfd, 0x1b, 0x00, 0x0b,
+]);
+
 /** The probe binaries, exposed for the test that checks them against the emitter. */
-export const PROBE_MODULES = { relaxedMadd: RELAXED_MADD_PROBE, simd: SIMD_PROBE } as const;
+export const PROBE_MODULES = {
+  relaxedMadd: RELAXED_MADD_PROBE,
+  simd: SIMD_PROBE,
+  relaxedDot: RELAXED_DOT_PROBE,
+} as const;
 
 function instantiateProbe(bytes: Uint8Array<ArrayBuffer>): ((...a: number[]) => number) | undefined {
   try {
@@ -65,6 +82,19 @@ function probeRelaxed(): { ok: boolean; fused: boolean | undefined } {
   return { ok: false, fused: undefined };
 }
 
+/** dot4 of splatted int8 a and 7-bit b plus c: 4ab + c for a few sign/magnitude cases. */
+function probeRelaxedDot(): boolean {
+  const f = instantiateProbe(RELAXED_DOT_PROBE);
+  if (!f) return false;
+  const cases: [number, number, number][] = [
+    [1, 1, 0],
+    [-3, 5, 10],
+    [-128, 127, -7],
+    [127, 127, 100000],
+  ];
+  return cases.every(([a, b, c]) => f(a, b, c) === 4 * a * b + c);
+}
+
 function probeThreads(): boolean {
   if (typeof SharedArrayBuffer === 'undefined') return false;
   try {
@@ -82,7 +112,13 @@ export function detectFeatures(opts: { refresh?: boolean } = {}): WasmFeatures {
   if (cached && !opts.refresh) return cached;
   const simd = probeSimd();
   const relaxed = simd ? probeRelaxed() : { ok: false, fused: undefined };
-  cached = { simd, relaxedSimd: relaxed.ok, relaxedMaddFused: relaxed.fused, threads: probeThreads() };
+  cached = {
+    simd,
+    relaxedSimd: relaxed.ok,
+    relaxedMaddFused: relaxed.fused,
+    relaxedDotAdd: relaxed.ok && probeRelaxedDot(),
+    threads: probeThreads(),
+  };
   return cached;
 }
 

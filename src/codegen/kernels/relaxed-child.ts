@@ -19,13 +19,20 @@ export function relaxedTestMode(testFileUrl: string): RelaxedMode {
   return {
     mode: 'child',
     run: () => {
+      // NODE_TEST_CONTEXT (set by node --test for its workers) makes a nested `node --test` skip every file
+      // and exit 0, so it must not leak into the child.
+      const env: NodeJS.ProcessEnv = { ...process.env, EDGECNN_RELAXED_CHILD: '1' };
+      delete env['NODE_TEST_CONTEXT'];
       const r = spawnSync(process.execPath, [RELAXED_SIMD_NODE_FLAG, '--test', fileURLToPath(testFileUrl)], {
         encoding: 'utf8',
-        env: { ...process.env, EDGECNN_RELAXED_CHILD: '1' },
+        env,
       });
       const output = `${r.stdout}\n${r.stderr}`;
       const available = !/bad option|unknown option/i.test(r.stderr);
-      return { ok: r.status === 0, available, output };
+      // Passing means: exit 0, at least one test ran, none failed.
+      const passed = Number(/# pass (\d+)/.exec(r.stdout)?.[1] ?? 0);
+      const failed = Number(/# fail (\d+)/.exec(r.stdout)?.[1] ?? 1);
+      return { ok: r.status === 0 && passed > 0 && failed === 0, available, output };
     },
   };
 }

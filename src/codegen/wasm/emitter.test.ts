@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ByteWriter, ModuleBuilder, type FunctionBuilder } from './index.js';
+import { IN_RELAXED_CHILD, relaxedTestMode } from '../kernels/relaxed-child.js';
+import { detectFeatures } from '../../runtime/features.js';
 
 function hex(w: ByteWriter): string {
   return [...w.bytes()].map((b) => b.toString(16).padStart(2, '0')).join(' ');
@@ -429,3 +431,60 @@ test('emitting a large unrolled function is fast', () => {
   // Not a speed assertion: a generous bound that only catches accidental quadratic behaviour.
   assert.ok(ms < 5000, `emit took ${ms} ms`);
 });
+
+// ---- relaxed SIMD (runs here when the engine has it, else in a child node with the flag) ----------------
+
+const relaxedMode = relaxedTestMode(import.meta.url);
+const relaxedHere = IN_RELAXED_CHILD || relaxedMode.mode === 'here';
+
+test('relaxed SIMD helpers: madd, nmadd, dot_i8x16_i7x16_add, min/max, laneselect', { skip: !relaxedHere }, () => {
+  const { fn, mem } = run([], [], (b) => {
+    b.i32Const(48).i32Const(0).v128Load().i32Const(0).v128Load(16).i32Const(0).v128Load(32).f32x4RelaxedMadd();
+    b.v128Store();
+    b.i32Const(64).i32Const(0).v128Load().i32Const(0).v128Load(16).i32Const(0).v128Load(32).f32x4RelaxedNmadd();
+    b.v128Store();
+    // dot of int8 lanes (a) with 7-bit lanes (b), accumulated onto c (i32x4)
+    b.i32Const(80).i32Const(128).v128Load().i32Const(144).v128Load().i32Const(160).v128Load();
+    b.i32x4RelaxedDotI8x16I7x16AddS().v128Store();
+    b.i32Const(96).i32Const(0).v128Load().i32Const(0).v128Load(16).f32x4RelaxedMin().v128Store();
+  });
+  const f = new Float32Array(mem.buffer);
+  f.set([1.5, -2, 3, 0.25], 0);
+  f.set([2, 3, -1, 4], 4);
+  f.set([0.5, 1, 1, -1], 8);
+  const a8 = new Int8Array(mem.buffer, 128, 16);
+  const b8 = new Int8Array(mem.buffer, 144, 16);
+  const c32 = new Int32Array(mem.buffer, 160, 4);
+  for (let i = 0; i < 16; i++) {
+    a8[i] = ((i * 37) % 256) - 128;
+    b8[i] = (i * 11) % 128;
+  }
+  c32.set([5, -7, 100000, 0]);
+  fn();
+  assert.deepEqual([...f.subarray(12, 16)], [3.5, -5, -2, 0]);
+  assert.deepEqual([...f.subarray(16, 20)], [-2.5, 7, 4, -2]);
+  const want = [0, 1, 2, 3].map((j) => {
+    let s = c32[j]!;
+    for (let k = 0; k < 4; k++) s += a8[4 * j + k]! * b8[4 * j + k]!;
+    return s;
+  });
+  // Node 20's V8 (11.3) returns 2 * dot and drops c; the runtime probe (relaxedDotAdd) guards real use.
+  if (detectFeatures().relaxedDotAdd) assert.deepEqual([...new Int32Array(mem.buffer, 80, 4)], want);
+  else
+    assert.deepEqual(
+      [...new Int32Array(mem.buffer, 80, 4)].map((x) => x / 2),
+      want.map((x, j) => x - c32[j]!),
+    );
+  assert.deepEqual([...f.subarray(24, 28)], [1.5, -2, -1, 0.25]);
+});
+
+if (!IN_RELAXED_CHILD && relaxedMode.mode === 'child') {
+  test('relaxed SIMD helpers (child node with the relaxed flag)', (t) => {
+    const r = relaxedMode.run();
+    if (!r.available) {
+      t.skip('this node has no relaxed-SIMD flag');
+      return;
+    }
+    assert.ok(r.ok, r.output.slice(-4000));
+  });
+}
