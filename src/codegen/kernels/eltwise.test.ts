@@ -7,6 +7,7 @@ import { applyActivationScalar } from './epilogue.js';
 import {
   BINARY_OPS,
   type BinarySpec,
+  ExpEmitter,
   type Broadcast,
   UNARY_ONNX,
   UNARY_OPS,
@@ -84,6 +85,11 @@ test('vector tanh: relative error < 1e-6 everywhere, odd, saturates, NaN stays N
 
 /** Reference for a unary op through the op table (Silu composed as x * sigmoid(x)). */
 function unaryReference(op: UnaryOp, x: Tensor, attrs: Record<string, number>, clip?: [number, number]): Float32Array {
+  if (op === 'mish') {
+    const sp = getOp('', 'Softplus')!.reference([x], { node: node('Softplus'), opset: 13 })[0]!;
+    const t = getOp('', 'Tanh')!.reference([sp], { node: node('Tanh'), opset: 13 })[0]!;
+    return getOp('', 'Mul')!.reference([x, t], { node: node('Mul'), opset: 13 })[0]!.data as Float32Array;
+  }
   if (op === 'silu') {
     const s = getOp('', 'Sigmoid')!.reference([x], { node: node('Sigmoid'), opset: 13 })[0]!;
     return (getOp('', 'Mul')!.reference([x, s], { node: node('Mul'), opset: 13 })[0]!.data as Float32Array);
@@ -105,6 +111,10 @@ for (const op of UNARY_OPS) {
     let clip: [number, number] | undefined;
     if (op === 'leakyrelu') extra.alpha = attrs['alpha'] = 0.13;
     if (op === 'elu') extra.alpha = attrs['alpha'] = 0.7;
+    if (op === 'selu') {
+      extra.alpha = attrs['alpha'] = 1.5;
+      extra.gamma = attrs['gamma'] = 1.1;
+    }
     if (op === 'hardsigmoid') {
       extra.alpha = attrs['alpha'] = 0.25;
       extra.beta = attrs['beta'] = 0.4;
@@ -145,7 +155,7 @@ for (const op of UNARY_OPS) {
   });
 }
 
-const ONNX_BINARY: Record<string, string> = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', max: 'Max', min: 'Min' };
+const ONNX_BINARY: Record<string, string> = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', max: 'Max', min: 'Min', prelu: 'PRelu' };
 const ACTS: Activation[] = [{ kind: 'none' }, { kind: 'relu' }, { kind: 'sigmoid' }, { kind: 'clip', min: 0, max: 6 }];
 
 for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
@@ -157,12 +167,15 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
       const a = randomFloats(N * C * H * W, 5 + C);
       const bShape = broadcast === 'none' ? shape : broadcast === 'channel' ? [N, C, 1, 1] : [1];
       let b = randomFloats(bShape.reduce((x, y) => x * y, 1), 9 + C, 0.5, 3);
+      // PRelu slopes of both signs
+      const slopes = randomFloats(b.length, 19 + C, -1, 1);
       for (const op of BINARY_OPS) {
-        for (const swapped of broadcast === 'none' ? [false] : [false, true]) {
+        for (const swapped of broadcast === 'none' || op === 'prelu' ? [false] : [false, true]) {
           for (const constantB of broadcast === 'none' ? [false] : [false, true]) {
             // a constant per-channel B is one vector for all images
             const bs = constantB && broadcast === 'channel' ? [1, C, 1, 1] : bShape;
-            const bData = constantB && broadcast === 'channel' ? b.subarray(0, C) : b;
+            const bAll = op === 'prelu' ? slopes : b;
+            const bData = constantB && broadcast === 'channel' ? bAll.subarray(0, C) : bAll;
             const o = getOp('', ONNX_BINARY[op]!)!;
             const ins = swapped ? [f32(bs, bData), f32(shape, a)] : [f32(shape, a), f32(bs, bData)];
             const base = o.reference(ins, { node: node(o.opType), opset: 14 })[0]!.data as Float32Array;
@@ -209,6 +222,49 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
     }
   });
 }
+
+test('vector log: relative error < 1e-6 from 1e-37 to 3e38, and log(0), log(inf), log(<0), log(NaN)', () => {
+  const n = 100002;
+  const xs = new Float32Array(n + 6);
+  for (let i = 0; i < n; i++) xs[i] = Math.exp(-85 + (173 * i) / n);
+  xs.set([0, Infinity, -1, NaN, 1, 1.0000001], n);
+  const run = runKernel({ x: { floats: xs.length, init: xs }, y: { floats: xs.length } }, xs.length / 4, (fn, a) => {
+    const ex = new ExpEmitter(fn, false, true);
+    const [i, p] = fn.locals('i32', 2);
+    const v = fn.local('v128');
+    fn.forRange(i, (b) => b.localGet(fn.param(0)), (b) => b.localGet(fn.param(1)), 1, () => {
+      fn.localGet(i).i32Const(16).i32Mul().localSet(p);
+      fn.localGet(p).v128Load(a['x']!).localSet(v);
+      ex.log(v, v);
+      fn.localGet(p).localGet(v).v128Store(a['y']!);
+    });
+  });
+  const got = run.buffers['y']!;
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const want = Math.log(xs[i]!);
+    worst = Math.max(worst, Math.abs(got[i]! - want) / Math.max(Math.abs(want), 1e-3));
+  }
+  assert.ok(worst < 1e-6, `max relative error ${worst}`);
+  assert.deepEqual([...got.subarray(n, n + 5)], [-Infinity, Infinity, NaN, NaN, 0]);
+  assert.ok(Math.abs(got[n + 5]! / Math.log(Math.fround(1.0000001)) - 1) < 1e-6);
+});
+
+test('softplus and mish over a wide range (no overflow, tiny results keep their precision)', () => {
+  const n = 20001;
+  const xs = new Float32Array(n);
+  for (let i = 0; i < n; i++) xs[i] = -90 + (190 * i) / (n - 1);
+  const sp = runUnaryDense('softplus', xs);
+  const mish = runUnaryDense('mish', xs);
+  for (let i = 0; i < n; i++) {
+    const x = xs[i]!;
+    const want = Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+    assert.ok(Math.abs(sp[i]! - want) <= 1e-6 * want + 1.5e-45, `softplus(${x}) = ${sp[i]}, want ${want}`);
+    const wm = x * Math.tanh(want);
+    // below x = -87 softplus(x) is denormal, so x * tanh(it) carries |x| denormal spacings of error
+    assert.ok(Math.abs(mish[i]! - wm) <= 1e-6 * Math.abs(wm) + Math.abs(x) * 3e-45, `mish(${x}) = ${mish[i]}, want ${wm}`);
+  }
+});
 
 test('binary kernels may write in place over A', () => {
   const P = 7;

@@ -30,7 +30,13 @@ const EXP_CLAMP = 160;
 const TANH_SMALL = 0.625;
 const TANH_C = [-0.3333234190940857, 0.13308174908161163, -0.05194789543747902, 0.015195360407233238] as const;
 
-/** Emits vector exp/tanh with constants hoisted into v128 locals at construction (before any loop). */
+// log1p(y) = 2 atanh(u), u = y / (2 + y): 2u (1 + u^2/3 + u^4/5 + ...). |u| <= 1/3 for y in [0, 1] (8 terms,
+// truncation < 2e-8) and |u| <= 0.172 for log's mantissa in [sqrt(1/2), sqrt(2)).
+const LOG1P_C = [1, 1 / 3, 1 / 5, 1 / 7, 1 / 9, 1 / 11, 1 / 13, 1 / 15] as const;
+// bits of sqrt(1/2): subtracting them before the exponent shift puts the mantissa in [sqrt(1/2), sqrt(2)).
+const SQRT_HALF_BITS = 0x3f3504f3;
+
+/** Emits vector exp/tanh/log with constants hoisted into v128 locals at construction (before any loop). */
 export class ExpEmitter {
   private readonly k: Record<string, Local> = {};
   private readonly t: Local[];
@@ -38,6 +44,7 @@ export class ExpEmitter {
   constructor(
     private readonly fn: FunctionBuilder,
     withTanh = false,
+    withLog = false,
   ) {
     const k = (name: string, v: number): void => {
       const l = fn.local('v128');
@@ -59,7 +66,17 @@ export class ExpEmitter {
       k('mtwo', -2);
       TANH_C.forEach((c, i) => k(`t${2 * i + 3}`, c));
     }
-    this.t = fn.locals('v128', withTanh ? 6 : 3);
+    if (withLog) {
+      k('two', 2);
+      k('ln2hi', LN2_HI);
+      k('ln2lo', LN2_LO);
+      k('inf', Infinity);
+      k('ninf', -Infinity);
+      k('nan', NaN);
+      k('zero', 0);
+      LOG1P_C.forEach((c, i) => k(`l${2 * i + 1}`, c));
+    }
+    this.t = fn.locals('v128', withTanh || withLog ? 6 : 3);
   }
 
   /** dst = exp(src) (dst may equal src). */
@@ -88,6 +105,46 @@ export class ExpEmitter {
     // dst = p * 2^n1 * 2^n2 (each factor built from its exponent bits)
     b.localGet(x).localGet(r).localGet(k['bias']!).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
     b.localGet(n).localGet(k['bias']!).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul().localSet(dst);
+  }
+
+  /** dst = 2u * P(u^2), u = y / (2 + y) = log1p(y) for y >= 0 (terms: how many series terms; needs withLog). */
+  private atanhSeries(dst: Local, y: Local, terms: number): void {
+    const b = this.fn;
+    const k = this.k;
+    const [u, w] = this.t.slice(3, 5) as [Local, Local];
+    b.localGet(y).localGet(y).localGet(k['two']!).f32x4Add().f32x4Div().localSet(u);
+    b.localGet(u).localGet(u).f32x4Mul().localSet(w);
+    b.localGet(k[`l${2 * terms - 1}`]!);
+    for (let i = terms - 2; i >= 0; i--) b.localGet(w).f32x4Mul().localGet(k[`l${2 * i + 1}`]!).f32x4Add();
+    b.localGet(u).f32x4Mul().localGet(k['two']!).f32x4Mul().localSet(dst);
+  }
+
+  /** dst = log1p(y) for y in [0, 1] (relative error ~2e-7; exact behaviour for tiny y). */
+  log1pUnit(dst: Local, y: Local): void {
+    if (!this.k['two']) throw new EdgecnnError('ExpEmitter: constructed without log constants', 'internal');
+    this.atanhSeries(dst, y, 8);
+  }
+
+  /**
+   * dst = log(x): x = 2^e * m with m in [sqrt(1/2), sqrt(2)), log = e ln2 + log1p(m - 1). log(0) = -inf,
+   * log(+inf) = +inf, negative or NaN -> NaN; denormal inputs are not supported (treated as their bits say).
+   */
+  log(dst: Local, x: Local): void {
+    const b = this.fn;
+    const k = this.k;
+    if (!k['two']) throw new EdgecnnError('ExpEmitter: constructed without log constants', 'internal');
+    const [e, m] = this.t.slice(0, 2) as [Local, Local];
+    // e = (bits - bits(sqrt(1/2))) >> 23; m = bits - (e << 23), i.e. x / 2^e
+    b.localGet(x).v128ConstI32(SQRT_HALF_BITS).i32x4Sub().i32Const(23).i32x4ShrS().localSet(e);
+    b.localGet(x).localGet(e).i32Const(23).i32x4Shl().i32x4Sub().localGet(k['one']!).f32x4Sub().localSet(m);
+    this.atanhSeries(m, m, 5);
+    b.localGet(e).f32x4ConvertI32x4S().localSet(e);
+    b.localGet(e).localGet(k['ln2lo']!).f32x4Mul().localGet(m).f32x4Add();
+    b.localGet(e).localGet(k['ln2hi']!).f32x4Mul().f32x4Add().localSet(m);
+    // special values: 0 -> -inf, +inf -> +inf, x < 0 or NaN -> NaN
+    b.localGet(k['ninf']!).localGet(m).localGet(x).localGet(k['zero']!).f32x4Eq().v128Bitselect().localSet(m);
+    b.localGet(k['inf']!).localGet(m).localGet(x).localGet(k['inf']!).f32x4Eq().v128Bitselect().localSet(m);
+    b.localGet(m).localGet(k['nan']!).localGet(x).localGet(k['zero']!).f32x4Ge().v128Bitselect().localSet(dst);
   }
 
   /** dst = tanh(src): odd polynomial below TANH_SMALL, (1 - e) / (1 + e) with e = exp(-2|x|) above. */
@@ -252,7 +309,7 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
 
 export const UNARY_OPS = [
   'relu', 'clip', 'leakyrelu', 'hardsigmoid', 'hardswish', 'sigmoid', 'silu', 'tanh', 'exp', 'sqrt', 'abs', 'neg',
-  'floor', 'ceil', 'reciprocal', 'elu',
+  'floor', 'ceil', 'reciprocal', 'elu', 'selu', 'softplus', 'mish',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
@@ -260,13 +317,15 @@ export type UnaryOp = (typeof UNARY_OPS)[number];
 export const UNARY_ONNX: Record<UnaryOp, string> = {
   relu: 'Relu', clip: 'Clip', leakyrelu: 'LeakyRelu', hardsigmoid: 'HardSigmoid', hardswish: 'HardSwish',
   sigmoid: 'Sigmoid', silu: 'Silu', tanh: 'Tanh', exp: 'Exp', sqrt: 'Sqrt', abs: 'Abs', neg: 'Neg', floor: 'Floor',
-  ceil: 'Ceil', reciprocal: 'Reciprocal', elu: 'Elu',
+  ceil: 'Ceil', reciprocal: 'Reciprocal', elu: 'Elu', selu: 'Selu', softplus: 'Softplus', mish: 'Mish',
 };
 
 export interface UnarySpec extends EltwiseShape {
   op: UnaryOp;
-  /** LeakyRelu/HardSigmoid/Elu alpha (ONNX defaults when absent). */
+  /** LeakyRelu/HardSigmoid/Elu/Selu alpha (ONNX defaults when absent). */
   alpha?: number;
+  /** Selu gamma. */
+  gamma?: number;
   /** HardSigmoid beta. */
   beta?: number;
   /** Clip bounds (absent: unbounded). */
@@ -278,6 +337,9 @@ export interface UnaryAddresses {
   input: ActivationRef;
   output: ActivationRef;
 }
+
+const SELU_ALPHA = 1.67326319217681884765625;
+const SELU_GAMMA = 1.05070102214813232421875;
 
 /** The epilogue activation computing a unary op, when it is one of the fusable ones. */
 export function unaryActivation(s: UnarySpec): Activation | undefined {
@@ -333,13 +395,21 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
       ins: [a.input],
       setup() {
         if (act) ep = new EpilogueEmitter(fn, act);
-        else if (s.op === 'tanh' || s.op === 'exp' || s.op === 'elu') ex = new ExpEmitter(fn, s.op === 'tanh');
-        if (s.op === 'elu') {
-          c = fn.locals('v128', 3);
-          fn.v128ConstF32(s.alpha ?? 1).localSet(c[0]!).v128ConstF32(1).localSet(c[1]!).v128ConstF32(0).localSet(c[2]!);
-        } else if (s.op === 'reciprocal') {
-          c = [fn.local('v128')];
-          fn.v128ConstF32(1).localSet(c[0]!);
+        const needsExp = ['tanh', 'exp', 'elu', 'selu', 'softplus', 'mish'].includes(s.op);
+        if (needsExp) ex = new ExpEmitter(fn, s.op === 'tanh' || s.op === 'mish', s.op === 'softplus' || s.op === 'mish');
+        const consts = (...vals: number[]): void => {
+          c = vals.map((val) => {
+            const l = fn.local('v128');
+            fn.v128ConstF32(val).localSet(l);
+            return l;
+          });
+        };
+        if (s.op === 'elu') consts(s.alpha ?? 1, 1, 0);
+        else if (s.op === 'selu') consts((s.alpha ?? SELU_ALPHA) * (s.gamma ?? SELU_GAMMA), 1, 0, s.gamma ?? SELU_GAMMA);
+        else if (s.op === 'reciprocal') consts(1);
+        else if (s.op === 'softplus' || s.op === 'mish') {
+          consts(0, -0);
+          c.push(fn.local('v128'));
         }
       },
       compute([x], dst) {
@@ -357,6 +427,27 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
             b.localGet(x!).localGet(dst).localGet(c[1]!).f32x4Sub().localGet(c[0]!).f32x4Mul();
             b.localGet(x!).localGet(c[2]!).f32x4Gt().v128Bitselect().localSet(dst);
             return;
+          case 'selu':
+            // x > 0 ? gamma * x : gamma * alpha * (exp(x) - 1)
+            ex!.exp(dst, x!);
+            b.localGet(x!).localGet(c[3]!).f32x4Mul();
+            b.localGet(dst).localGet(c[1]!).f32x4Sub().localGet(c[0]!).f32x4Mul();
+            b.localGet(x!).localGet(c[2]!).f32x4Gt().v128Bitselect().localSet(dst);
+            return;
+          case 'softplus':
+          case 'mish': {
+            // softplus(x) = max(x, 0) + log1p(exp(-|x|)): no overflow, exact for very negative x
+            const sp = c[2]!;
+            b.localGet(x!).localGet(c[1]!).v128Or().localSet(sp);
+            ex!.exp(sp, sp);
+            ex!.log1pUnit(sp, sp);
+            b.localGet(x!).localGet(c[0]!).f32x4Pmax().localGet(sp).f32x4Add().localSet(s.op === 'mish' ? sp : dst);
+            if (s.op === 'mish') {
+              ex!.tanh(dst, sp);
+              b.localGet(dst).localGet(x!).f32x4Mul().localSet(dst);
+            }
+            return;
+          }
           case 'sqrt':
             b.localGet(x!).f32x4Sqrt().localSet(dst);
             return;
@@ -386,7 +477,8 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
 
 // ---- binary -----------------------------------------------------------------------------------------------
 
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'max', 'min'] as const;
+/** prelu: A < 0 ? A * B : A (ONNX PRelu, B the slope); never swapped. */
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'max', 'min', 'prelu'] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
 /** How operand B covers the output: same shape, one [C] vector per image (or one for all), one scalar. */
@@ -433,6 +525,7 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
     if (!(s.pixels >= 1 && s.channels >= 1)) return false;
     if (s.broadcast === 'channel' && s.dense) return false;
     if (s.broadcast === 'none' && s.constantB) return false;
+    if (s.op === 'prelu' && s.swapped) return false;
     if (s.broadcast === 'channel' && !s.constantB && s.imagePixels !== undefined) {
       if (!(s.imagePixels >= 1 && s.pixels % s.imagePixels === 0)) return false;
     }
@@ -477,6 +570,7 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
     let ep: EpilogueEmitter | undefined;
     let bScalar: Local | undefined;
     const bVec = fn.local('v128');
+    const zero = s.op === 'prelu' ? fn.local('v128') : undefined;
     const plan: MapPlan = {
       shape: s,
       vectors: v.vectors,
@@ -484,6 +578,7 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
       ins: s.broadcast === 'none' ? [a.a, a.b!] : [a.a],
       setup() {
         ep = new EpilogueEmitter(fn, s.activation);
+        if (zero !== undefined) fn.v128ConstF32(0).localSet(zero);
         if (s.broadcast === 'scalar') {
           bScalar = fn.local('v128');
           fn.i32Const(bAddr!).v128Load32Splat(0).localSet(bScalar);
@@ -518,6 +613,9 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
             break;
           case 'min':
             fn.f32x4Min();
+            break;
+          case 'prelu':
+            fn.f32x4Mul().localGet(x).localGet(x).localGet(zero!).f32x4Lt().v128Bitselect();
             break;
         }
         fn.localSet(dst);

@@ -1,9 +1,9 @@
 /**
- * Softmax over the last axis of a row-major [rows, cols] view (a classifier head), one row per work item.
+ * Softmax (and LogSoftmax) over the last axis of a row-major [rows, cols] view, one row per work item.
  * Three passes per row: the max (four vector accumulators, the partial last vector masked to -inf), then
- * e = exp(x - max) stored to the output while summing (masked tail lanes never reach the sum or memory),
- * then a scale by 1/sum. exp is the shared vector exp (relative error < 2e-7), so rows stay accurate to ~1e-6.
- * In place is safe (each element is read before it is written).
+ * e = exp(x - max) summed (and stored, for Softmax; masked tail lanes never reach the sum or memory), then
+ * Softmax scales by 1/sum while LogSoftmax writes (x - max) - log(sum). exp and log are the shared vector
+ * ones (relative error ~2e-7). In place is safe: each element is read before it is written.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -14,6 +14,8 @@ import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 export interface SoftmaxSpec {
   rows: number;
   cols: number;
+  /** LogSoftmax: x - max - log(sum exp(x - max)). */
+  log?: boolean;
 }
 
 export interface SoftmaxAddresses {
@@ -41,8 +43,8 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
   supports(s) {
     return s.rows >= 1 && s.cols >= 1;
   },
-  id(_s, v) {
-    return `f32-softmax-${v.tile}-${v.isa}`;
+  id(s, v) {
+    return `f32-${s.log ? 'logsoftmax' : 'softmax'}-${v.tile}-${v.isa}`;
   },
   parallelExtent(s) {
     return s.rows;
@@ -62,11 +64,12 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
         throw new EdgecnnError(`${this.id(s, v)}: view ${JSON.stringify(r)} does not fit ${s.cols} columns`, 'internal');
       }
     }
-    const ex = new ExpEmitter(fn);
+    const ex = new ExpEmitter(fn, false, !!s.log);
     const [row, ip, op, c] = fn.locals('i32', 4);
     const acc = fn.locals('v128', 4);
     const x = fn.local('v128');
     const m = fn.local('v128');
+    const sum = fn.local('v128');
     const ninf = fn.local('v128');
     fn.v128ConstF32(-Infinity).localSet(ninf);
     const zero = fn.local('v128');
@@ -106,23 +109,32 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
       });
       fn.localGet(acc[0]!).localGet(acc[1]!).f32x4Max().localGet(acc[2]!).localGet(acc[3]!).f32x4Max().f32x4Max().localSet(m);
       horizontal(fn, m, (b) => b.f32x4Max());
-      // 2. e = exp(x - max) to the output, summed
+      // 2. e = exp(x - max), summed (and stored for softmax)
       for (const l of acc) fn.localGet(zero).localSet(l);
       sweep(ip, (k, o, n) => {
         fn.localGet(x).localGet(m).f32x4Sub().localSet(x);
         ex.exp(x, x);
         if (n < 4) maskTail(zero);
         fn.localGet(acc[k]!).localGet(x).f32x4Add().localSet(acc[k]!);
-        storeVec(fn, x, op, c, o, n);
+        if (!s.log) storeVec(fn, x, op, c, o, n);
       });
-      fn.localGet(acc[0]!).localGet(acc[1]!).f32x4Add().localGet(acc[2]!).localGet(acc[3]!).f32x4Add().f32x4Add().localSet(m);
-      horizontal(fn, m, (b) => b.f32x4Add());
-      fn.v128ConstF32(1).localGet(m).f32x4Div().localSet(m);
-      // 3. scale
-      sweep(op, (_k, o, n) => {
-        fn.localGet(x).localGet(m).f32x4Mul().localSet(x);
-        storeVec(fn, x, op, c, o, n);
-      });
+      fn.localGet(acc[0]!).localGet(acc[1]!).f32x4Add().localGet(acc[2]!).localGet(acc[3]!).f32x4Add().f32x4Add().localSet(sum);
+      horizontal(fn, sum, (b) => b.f32x4Add());
+      if (s.log) {
+        // 3. out = (x - max) - log(sum): x - max is exact near the max, where the result is small
+        ex.log(sum, sum);
+        sweep(ip, (_k, o, n) => {
+          fn.localGet(x).localGet(m).f32x4Sub().localGet(sum).f32x4Sub().localSet(x);
+          storeVec(fn, x, op, c, o, n);
+        });
+      } else {
+        // 3. scale
+        fn.v128ConstF32(1).localGet(sum).f32x4Div().localSet(m);
+        sweep(op, (_k, o, n) => {
+          fn.localGet(x).localGet(m).f32x4Mul().localSet(x);
+          storeVec(fn, x, op, c, o, n);
+        });
+      }
     });
   },
 };
