@@ -5,7 +5,8 @@
  * An MR x NR register tile keeps MR * NR/4 f32x4 accumulators; each k step splats A[i][k] (v128.load32_splat)
  * and multiplies it by the NR/4 vectors of B's row k. The K loop is unrolled by `kUnroll` and addresses are
  * load offsets from one A pointer and one B pointer. Loop nest: panel blocks (B block sized for L2) >
- * row tiles [start, end) > panels of the block. parallelExtent = ceil(M / MR) row tiles.
+ * row tiles [start, end) > panels of the block. parallelExtent = ceil(M / MR) row tiles, or for `split: 'n'`
+ * variants ceil(N / NR) panels (then the loop nest is panels [start, end) > all row tiles).
  */
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
@@ -20,10 +21,16 @@ export interface GemmVariant extends KernelVariant {
   readonly nr: number;
   /** K steps per loop iteration. */
   readonly kUnroll: number;
+  /**
+   * Parallel dimension: 'm' = row tiles (the default), 'n' = NR-column panels, for GEMMs with few rows
+   * (M = 1 classifier heads, squeeze-excite) that threads could not otherwise split.
+   */
+  readonly split: 'm' | 'n';
 }
 
-function v(mr: number, nr: number, isa: Isa, kUnroll = 1): GemmVariant {
-  return { tile: kUnroll === 1 ? `${mr}x${nr}` : `${mr}x${nr}k${kUnroll}`, mr, nr, isa, kUnroll };
+function v(mr: number, nr: number, isa: Isa, kUnroll = 1, split: 'm' | 'n' = 'm'): GemmVariant {
+  const tile = `${mr}x${nr}${kUnroll === 1 ? '' : `k${kUnroll}`}${split === 'n' ? 'n' : ''}`;
+  return { tile, mr, nr, isa, kUnroll, split };
 }
 
 /** Bytes of packed B a panel block may span (fits comfortably in a 1-2 MiB L2 with A and C traffic). */
@@ -36,10 +43,12 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
   v(2, 16, 'wasmrelaxed'),
   v(3, 8, 'wasmrelaxed'),
   v(1, 8, 'wasmrelaxed'),
+  v(1, 8, 'wasmrelaxed', 1, 'n'),
   v(4, 8, 'wasmsimd'),
   v(2, 16, 'wasmsimd'),
   v(3, 8, 'wasmsimd'),
   v(1, 8, 'wasmsimd'),
+  v(1, 8, 'wasmsimd', 1, 'n'),
 ];
 
 function panels(spec: GemmSpec, vr: GemmVariant): number {
@@ -259,6 +268,54 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
     }
   };
 
+  // One row tile: base pointers, then the panels of the current block (a partial last tile has rowsLast rows).
+  const tileBody = (): void => {
+    fn.localGet(tile)
+      .i32Const(mr * aRowBytes)
+      .i32Mul()
+      .i32Const(addr.a.addrBytes)
+      .i32Add()
+      .localSet(ptr.a);
+    fn.localGet(tile)
+      .i32Const(mr * cRowBytes)
+      .i32Mul()
+      .i32Const(addr.c.addrBytes)
+      .i32Add()
+      .localSet(cTile);
+    if (addr.residual) {
+      fn.localGet(tile)
+        .i32Const(mr * rRowBytes)
+        .i32Mul()
+        .i32Const(addr.residual.addrBytes)
+        .i32Add();
+      fn.localSet(rTile);
+    }
+    if (rowsLast === 0) {
+      panelsOfBlock(mr);
+    } else {
+      fn.localGet(tile).i32Const(fullTiles).i32LtS();
+      fn.if();
+      panelsOfBlock(mr);
+      fn.else();
+      panelsOfBlock(rowsLast);
+      fn.end();
+    }
+  };
+  const tiles = Math.ceil(m / mr);
+
+  if (vr.split === 'n') {
+    // [start, end) is a range of panels; every row tile is computed for it.
+    fn.localGet(start).localSet(pb0);
+    fn.localGet(end).localSet(pbEnd);
+    fn.forRange(
+      tile,
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(tiles),
+      1,
+      tileBody,
+    );
+    return;
+  }
   fn.i32Const(0).localSet(pb0);
   const blocks = fn.loop();
   fn.localGet(pb0).i32Const(PB).i32Add().localTee(pbEnd).i32Const(P).i32GtS();
@@ -269,39 +326,7 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
     (b) => b.localGet(start),
     (b) => b.localGet(end),
     1,
-    () => {
-      // Row tile base pointers; a partial last tile only computes `rowsLast` rows.
-      fn.localGet(tile)
-        .i32Const(mr * aRowBytes)
-        .i32Mul()
-        .i32Const(addr.a.addrBytes)
-        .i32Add()
-        .localSet(ptr.a);
-      fn.localGet(tile)
-        .i32Const(mr * cRowBytes)
-        .i32Mul()
-        .i32Const(addr.c.addrBytes)
-        .i32Add()
-        .localSet(cTile);
-      if (addr.residual) {
-        fn.localGet(tile)
-          .i32Const(mr * rRowBytes)
-          .i32Mul()
-          .i32Const(addr.residual.addrBytes)
-          .i32Add()
-          .localSet(rTile);
-      }
-      if (rowsLast === 0) {
-        panelsOfBlock(mr);
-      } else {
-        fn.localGet(tile).i32Const(fullTiles).i32LtS();
-        fn.if();
-        panelsOfBlock(mr);
-        fn.else();
-        panelsOfBlock(rowsLast);
-        fn.end();
-      }
-    },
+    tileBody,
   );
   fn.localGet(pbEnd).localTee(pb0).i32Const(P).i32LtS().brIf(blocks);
   fn.end();
@@ -318,7 +343,7 @@ export const gemm: KernelFamily<GemmSpec, GemmVariant, GemmAddresses, GemmWeight
     return kernelId('f32', 'gemm', spec.epilogue, vr.tile, vr.isa);
   },
   parallelExtent(spec, vr) {
-    return Math.ceil(spec.m / vr.mr);
+    return vr.split === 'n' ? Math.ceil(spec.n / vr.nr) : Math.ceil(spec.m / vr.mr);
   },
   pack: packGemmB,
   zeroBytes() {
