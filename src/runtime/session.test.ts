@@ -165,3 +165,42 @@ test('a channel shuffle (Reshape, Transpose, Reshape) becomes one shuffle kernel
   const x0 = randomF32([1, 10, 3, 5], 31);
   assert.equal(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!), 0);
 });
+
+test('mixed dtypes: an int32 input cast to float feeds kernels; a constant output is returned as is', async () => {
+  const g = new GraphBuilder('mixed');
+  const x = g.input('x', 'int32', [1, 3, 4, 4]);
+  const f = g.node('Cast', [x], { to: 1 });
+  const y = g.node(
+    'Relu',
+    [g.node('Sub', [f, g.init('two', { dtype: 'float32', shape: [], data: new Float32Array([2]) })])],
+    {},
+    { outputs: ['y'] },
+  );
+  const shape = g.node('Shape', [y], {}, { outputs: ['shape'] });
+  g.output(y, 'float32', [1, 3, 4, 4]);
+  g.output(shape, 'int64', [4]);
+  const model = g.model(13);
+  const s = await createSession(model);
+  assert.deepEqual(
+    s.fallbackNodes.map((n) => model.graph.nodes.find((m) => m.name === n)?.opType),
+    ['Cast'],
+  );
+  const data = Int32Array.from({ length: 48 }, (_, i) => (i * 7) % 5);
+  const xin: Tensor = { dtype: 'int32', shape: [1, 3, 4, 4], data };
+  const got = await s.run({ x: xin });
+  const want = runReference(model, { x: xin });
+  assert.equal(maxAbsDiff(got.y!, want.y!), 0);
+  assert.deepEqual(Array.from(got.shape!.data as BigInt64Array, Number), [1, 3, 4, 4]);
+});
+
+test('an operator without any implementation is reported by name when compiling', async () => {
+  const g = new GraphBuilder('unknown');
+  const x = g.input('x', 'float32', [1, 2]);
+  const y = g.node('FancyOp', [x], {}, { name: 'the_fancy_node', outputs: ['y'] });
+  g.output(y, 'float32', [1, 2]);
+  await assert.rejects(
+    createSession(g.model(13)),
+    (e: unknown) =>
+      e instanceof EdgecnnError && e.code === 'unsupported-operator' && /the_fancy_node.*FancyOp/.test(e.message),
+  );
+});

@@ -102,7 +102,10 @@ export function validateInputs(specs: readonly InputSpec[], inputs: Record<strin
 
 async function wasmSession(model: Model, options: SessionOptions): Promise<Session> {
   const relaxed = resolveRelaxedSimd(options.relaxedSimd ?? 'auto');
-  const compileOptions: CompileOptions = { relaxedSimd: relaxed };
+  const compileOptions: CompileOptions = {
+    relaxedSimd: relaxed,
+    hasReference: (domain, opType) => lookupOp(domain, opType) !== undefined,
+  };
   if (options.inputShapes) compileOptions.inputShapes = options.inputShapes;
   if (options.optimize !== false) {
     const inputShapes = options.inputShapes;

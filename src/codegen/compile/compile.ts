@@ -11,6 +11,7 @@ import type { Model, Node } from '../../ir/graph.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { sizeOf } from '../../ir/tensor.js';
 import { nodeOpset } from '../../ops/reference-executor.js';
+import { getOp } from '../../ops/registry.js';
 import type {
   CompiledModel,
   CompiledStep,
@@ -33,6 +34,11 @@ export interface CompileOptions {
   relaxedSimd?: boolean;
   /** Graph optimization run first (the pass pipeline); identity when absent. */
   optimize?: (model: Model) => Model;
+  /**
+   * Reference implementations available to fallback steps at run time (default: the op table). A node with
+   * neither a kernel nor a reference is a compile error.
+   */
+  hasReference?: (domain: string, opType: string) => boolean;
   /** Kernel selection; defaults to `selectKernel` (tests substitute it to force fallbacks). */
   select?: (node: Node, ctx: SelectContext) => LoweredKernel | undefined;
 }
@@ -78,6 +84,16 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     }
     lowered.push(kernel ? { node, index, kernel } : { node, index });
   });
+
+  const hasReference = options.hasReference ?? ((d: string, o: string) => getOp(d, o) !== undefined);
+  const missing = lowered.filter((l) => !l.kernel && !hasReference(l.node.domain, l.node.opType));
+  if (missing.length > 0) {
+    const list = missing.map((l) => `'${l.node.name}' (${l.node.domain ? `${l.node.domain}:` : ''}${l.node.opType})`);
+    throw new EdgecnnError(
+      `${missing.length} node(s) have neither a kernel nor a reference implementation: ${list.join(', ')}`,
+      'unsupported-operator',
+    );
+  }
 
   // Lifetimes in node-index space (views included: they extend the storage they live in).
   const defStep = new Map<string, number>();
