@@ -100,6 +100,17 @@ test('--min-time measures until each configuration has that much time and at lea
   assert.equal(report.settings.runs, undefined);
 });
 
+test('a configuration that does not answer in time is stopped and reported, not waited on', async () => {
+  const model = writeTinyCnn({ size: 12 });
+  const { runBench } = await import('./harness.js');
+  const { planInputs } = await import('./inputs.js');
+  const inputs = planInputs([{ name: 'input', dtype: 'float32', shape: [1, 3, 12, 12] }]);
+  await assert.rejects(
+    runBench({ modelPath: model, inputs, configs: [{ target: 'ort-node', threads: 1 }], loadTimeoutMs: 1 }),
+    /no configuration could run: ort-node\/t1: ort-node\/t1 did not answer 'load' within 0 s; stopped it/,
+  );
+});
+
 test('a missing model file is a clear error', async () => {
   await assert.rejects(benchModel('no/such/model.onnx'), /model file 'no\/such\/model.onnx' does not exist/);
 });

@@ -33,6 +33,8 @@ export interface BenchOptions {
   /** Profiled runs to collect from configurations that support per-step profiling (0 = none). */
   profileRuns?: number;
   progress?: Progress;
+  /** Longest wait for a configuration to load and warm up (default 10 minutes). */
+  loadTimeoutMs?: number;
   /** Extra V8 flags for the host processes (e.g. --experimental-wasm-relaxed-simd). */
   execArgv?: string[];
 }
@@ -127,16 +129,40 @@ class Host {
     });
   }
 
-  request(req: HostRequest): Promise<HostReply> {
+  /** Time allowed for one timed run, set from the warm-up once the model is loaded. */
+  runTimeoutMs = 60000;
+
+  /** Send one request; a host that does not answer within `timeoutMs` is killed, never waited on forever. */
+  request(req: HostRequest, timeoutMs: number): Promise<HostReply> {
     if (this.exited) return Promise.reject(this.exited);
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
+      const timer = setTimeout(() => {
+        this.pending = undefined;
+        this.child.kill('SIGKILL');
+        reject(
+          new Error(`${this.id} did not answer '${req.op}' within ${(timeoutMs / 1000).toFixed(0)} s; stopped it`),
+        );
+      }, timeoutMs);
+      this.pending = {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
       this.child.send(req);
     });
   }
 
   async close(): Promise<void> {
     if (this.exited) return;
+    if (!this.child.connected) {
+      this.child.kill('SIGKILL');
+      return;
+    }
     const done = new Promise<void>((r) => this.child.once('exit', () => r()));
     this.child.send({ op: 'exit' } satisfies HostRequest);
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
@@ -167,7 +193,17 @@ export function startBusyWorkers(n: number): { stop(): Promise<void> } {
   };
 }
 
-async function rounds(hosts: Host[], opts: BenchOptions, label: string): Promise<Map<string, Measurement>> {
+/**
+ * Round-robin until every live host has its samples. A host that fails or hangs is dropped (and reported in
+ * `failed`); the others carry on.
+ */
+async function rounds(
+  all: Host[],
+  opts: BenchOptions,
+  label: string,
+): Promise<{ measured: Map<string, Measurement>; failed: Map<string, string> }> {
+  const failed = new Map<string, string>();
+  let hosts = all;
   const samples = new Map<string, number[]>(hosts.map((h) => [h.id, []]));
   const starts = new Map<string, number[]>(hosts.map((h) => [h.id, []]));
   const totals = new Map<string, number>(hosts.map((h) => [h.id, 0]));
@@ -190,10 +226,21 @@ async function rounds(hosts: Host[], opts: BenchOptions, label: string): Promise
   let live = hosts;
   while (live.length > 0 && progressOf() < 1) {
     for (const h of live) {
-      const r = expect(await h.request({ op: 'run', count: 1 }), 'ran');
+      let r: Extract<HostReply, { op: 'ran' }>;
+      try {
+        r = expect(await h.request({ op: 'run', count: 1 }, h.runTimeoutMs), 'ran');
+      } catch (e) {
+        failed.set(h.id, (e as Error).message);
+        opts.progress?.note(`failed ${h.id}: ${(e as Error).message}`);
+        continue;
+      }
       samples.get(h.id)!.push(...r.timesMs);
       starts.get(h.id)!.push(...r.startedAtMs);
       totals.set(h.id, totals.get(h.id)! + r.timesMs.reduce((a, b) => a + b, 0));
+    }
+    if (failed.size > 0) {
+      hosts = hosts.filter((h) => !failed.has(h.id));
+      live = live.filter((h) => !failed.has(h.id));
     }
     // Configurations that already have enough keep running only in run-count mode (equal n); in time mode a
     // fast configuration stops once its own budget is met, a slow one continues alone.
@@ -206,12 +253,13 @@ async function rounds(hosts: Host[], opts: BenchOptions, label: string): Promise
     opts.progress?.update(progressOf());
   }
   opts.progress?.finish();
-  return new Map(
+  const measured = new Map(
     hosts.map((h) => {
       const xs = samples.get(h.id)!;
       return [h.id, { samplesMs: xs, startedAtMs: starts.get(h.id)!, summary: summarize(xs) }];
     }),
   );
+  return { measured, failed };
 }
 
 /** Run the benchmark described by `opts` and return the full report (not yet written anywhere). */
@@ -230,14 +278,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       const host = new Host(id, hostArgv);
       let reply: HostReply;
       try {
-        reply = await host.request({
-          op: 'load',
-          target: c.target,
-          threads: c.threads,
-          modelPath: opts.modelPath,
-          inputs: opts.inputs,
-          warmup,
-        });
+        reply = await host.request(
+          { op: 'load', target: c.target, threads: c.threads, modelPath: opts.modelPath, inputs: opts.inputs, warmup },
+          opts.loadTimeoutMs ?? 600000,
+        );
       } catch (e) {
         reply = { op: 'error', message: (e as Error).message, unavailable: false };
       }
@@ -250,13 +294,23 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
         continue;
       }
       r.cold = { loadMs: reply.loadMs, firstRunMs: reply.firstRunMs };
+      // A run may take far longer than the warm-up under contention, but not 50 times longer.
+      host.runTimeoutMs = Math.max(30000, 50 * Math.max(reply.firstRunMs, ...reply.warmupMs));
       r.warmupMs = reply.warmupMs;
       r.wasm = reply.wasm;
       r.outputs = reply.outputs;
       r.memory = { peakRssBytes: 0, rssBeforeLoadBytes: reply.rssBeforeLoadBytes, arenaBytes: reply.arenaBytes };
       if (opts.profileRuns && reply.canProfile) {
         opts.progress?.note(`profiling ${id} (${opts.profileRuns} runs)`);
-        r.profileRuns = expect(await host.request({ op: 'profile', runs: opts.profileRuns }), 'profiled').runs;
+        try {
+          const p = await host.request(
+            { op: 'profile', runs: opts.profileRuns },
+            host.runTimeoutMs * (opts.profileRuns + 1),
+          );
+          r.profileRuns = expect(p, 'profiled').runs;
+        } catch (e) {
+          opts.progress?.note(`profiling ${id} failed: ${(e as Error).message}`);
+        }
       }
       hosts.push(host);
     }
@@ -267,20 +321,27 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       );
     }
     const ok = (id: string): ConfigResult => results.find((r) => r.id === id)!;
-    const samples = await rounds(hosts, opts, 'measuring');
-    for (const [id, m] of samples) ok(id).measured = m;
+    const idle = await rounds(hosts, opts, 'measuring');
+    for (const [id, m] of idle.measured) ok(id).measured = m;
+    for (const [id, reason] of idle.failed) Object.assign(ok(id), { status: 'failed', reason });
+    const live = (): Host[] => hosts.filter((h) => ok(h.id).status === 'ok');
     if (opts.underLoad && opts.underLoad > 0) {
       const load = startBusyWorkers(opts.underLoad);
       try {
         await new Promise((r) => setTimeout(r, 200));
-        const loaded = await rounds(hosts, opts, `measuring under load (${opts.underLoad} busy threads)`);
-        for (const [id, m] of loaded) ok(id).underLoad = { ...m, workers: opts.underLoad };
+        const busy = await rounds(live(), opts, `measuring under load (${opts.underLoad} busy threads)`);
+        for (const [id, m] of busy.measured) ok(id).underLoad = { ...m, workers: opts.underLoad };
+        for (const [id, reason] of busy.failed) ok(id).reason = `under load: ${reason}`;
       } finally {
         await load.stop();
       }
     }
-    for (const h of hosts) {
-      ok(h.id).memory!.peakRssBytes = expect(await h.request({ op: 'memory' }), 'memory').peakRssBytes;
+    for (const h of live()) {
+      try {
+        ok(h.id).memory!.peakRssBytes = expect(await h.request({ op: 'memory' }, 30000), 'memory').peakRssBytes;
+      } catch (e) {
+        ok(h.id).reason = `peak RSS unknown: ${(e as Error).message}`;
+      }
     }
   } finally {
     await Promise.all(hosts.map((h) => h.close()));
