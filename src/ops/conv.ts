@@ -350,7 +350,17 @@ function transposeGeometry(xShape: readonly number[], wShape: readonly number[],
   };
 }
 
-/** Scatter form: every input element adds x * w[c, m, k] to output position i*s - pad + k*d. */
+/** Input positions [begin, end) whose output i*stride + tap lands inside [0, outLen). */
+function scatterRange(inLen: number, outLen: number, stride: number, tap: number): [number, number] {
+  const begin = Math.max(0, Math.ceil(-tap / stride));
+  const end = Math.min(inLen, Math.floor((outLen - 1 - tap) / stride) + 1);
+  return [begin, Math.max(begin, end)];
+}
+
+/**
+ * Scatter form: every input element adds x * w[c, m, k] to output position i*s - pad + k*d. Loops run
+ * weight-stationary like convAccumulate: one weight scatters a whole input row over the range that lands inside Y.
+ */
 function convTranspose(inputs: readonly (Tensor | undefined)[], ctx: OpContext): Tensor[] {
   const x = requireInput(inputs, 0, 'X', ctx);
   const wt = requireInput(inputs, 1, 'W', ctx);
@@ -368,30 +378,32 @@ function convTranspose(inputs: readonly (Tensor | undefined)[], ctx: OpContext):
   const Cg = g.inChannels / g.group;
   const Mg = g.outPerGroup;
   const kSize = KD * KH * KW;
+  const inPlane = D * H * W;
   const outPlane = OD * OH * OW;
   const y = new Float64Array(g.batch * g.outChannels * outPlane);
+  const dRange = Array.from({ length: KD }, (_, k) => scatterRange(D, OD, sd, k * dd - pd));
+  const hRange = Array.from({ length: KH }, (_, k) => scatterRange(H, OH, sh, k * dh - ph));
+  const wRange = Array.from({ length: KW }, (_, k) => scatterRange(W, OW, sw, k * dw - pw));
   for (let n = 0; n < g.batch; n++) {
     for (let c = 0; c < g.inChannels; c++) {
       const grp = Math.floor(c / Cg);
-      for (let id = 0; id < D; id++) {
-        for (let ih = 0; ih < H; ih++) {
-          for (let iw = 0; iw < W; iw++) {
-            const xval = xv[((n * g.inChannels + c) * D + id) * H * W + ih * W + iw]!;
-            for (let mm = 0; mm < Mg; mm++) {
-              const m = grp * Mg + mm;
-              const wBase = (c * Mg + mm) * kSize;
-              const yBase = (n * g.outChannels + m) * outPlane;
-              for (let kd = 0; kd < KD; kd++) {
+      const xBase = (n * g.inChannels + c) * inPlane;
+      for (let mm = 0; mm < Mg; mm++) {
+        const wBase = (c * Mg + mm) * kSize;
+        const yBase = (n * g.outChannels + grp * Mg + mm) * outPlane;
+        for (let kd = 0; kd < KD; kd++) {
+          const [id0, id1] = dRange[kd]!;
+          for (let kh = 0; kh < KH; kh++) {
+            const [ih0, ih1] = hRange[kh]!;
+            for (let kw = 0; kw < KW; kw++) {
+              const [iw0, iw1] = wRange[kw]!;
+              const w = wv[wBase + (kd * KH + kh) * KW + kw]!;
+              for (let id = id0; id < id1; id++) {
                 const od = id * sd - pd + kd * dd;
-                if (od < 0 || od >= OD) continue;
-                for (let kh = 0; kh < KH; kh++) {
-                  const oh = ih * sh - ph + kh * dh;
-                  if (oh < 0 || oh >= OH) continue;
-                  for (let kw = 0; kw < KW; kw++) {
-                    const ow = iw * sw - pw + kw * dw;
-                    if (ow < 0 || ow >= OW) continue;
-                    y[yBase + (od * OH + oh) * OW + ow] += xval * wv[wBase + (kd * KH + kh) * KW + kw]!;
-                  }
+                for (let ih = ih0; ih < ih1; ih++) {
+                  const xRow = xBase + (id * H + ih) * W;
+                  const yRow = yBase + (od * OH + ih * sh - ph + kh * dh) * OW - pw + kw * dw;
+                  for (let iw = iw0; iw < iw1; iw++) y[yRow + iw * sw] += w * xv[xRow + iw]!;
                 }
               }
             }
