@@ -105,3 +105,35 @@ test('tf_half_pixel_for_nn specs that would move channels (as ONNX maps every ax
   assert.equal(resize.supports({ ...base, nearest: 'floor' }, v), true);
   assert.throws(() => resize.emit(null as never, base, v, { input: { addrBytes: 0, pixelStride: 4 }, output: { addrBytes: 0, pixelStride: 4 }, tables: 0 }), /unsupported/);
 });
+
+test('resize with a fused addend (FPN upsample + add) equals Add(Resize(x), y), also in place over y', () => {
+  const shape: [number, number, number, number] = [1, 19, 5, 6];
+  const x = randomFloats(19 * 30, 3);
+  const c: Case = { mode: 'nearest', coord: 'asymmetric', nearest: 'floor', shape, scales: [2, 2] };
+  const up = reference(c, f32(shape, x), 13);
+  const y = randomFloats(19 * 120, 4);
+  const want = (up.data as Float32Array).map((v, i) => Math.fround(v + y[i]!));
+  const spec: ResizeSpec = { mode: 'nearest', coord: 'asymmetric', nearest: 'floor', batch: 1, inH: 5, inW: 6, channels: 19, outH: 10, outW: 12, scaleH: 2, scaleW: 2, addend: true };
+  for (const v of resize.variants) {
+    const tables = resize.pack(spec, v, undefined);
+    for (const inPlace of [false, true]) {
+      const run = runKernel(
+        {
+          x: { floats: 19 * 30, init: toNhwc(x, shape) },
+          t: { floats: tables.length, init: tables },
+          a: { floats: 19 * 120, init: toNhwc(y, [1, 19, 10, 12]) },
+          ...(inPlace ? {} : { o: { floats: 19 * 120 } }),
+        },
+        resize.parallelExtent(spec, v),
+        (fn, ad) => resize.emit(fn, spec, v, {
+          input: { addrBytes: ad['x']!, pixelStride: 19 }, tables: ad['t']!,
+          addend: { addrBytes: ad['a']!, pixelStride: 19 }, output: { addrBytes: ad[inPlace ? 'a' : 'o']!, pixelStride: 19 },
+        }),
+        2,
+      );
+      assert.deepEqual(run.guardViolations, []);
+      assert.deepEqual(fromNhwc(run.buffers[inPlace ? 'a' : 'o']!, [1, 19, 10, 12]), want, `${resize.id(spec, v)} in place ${inPlace}`);
+    }
+  }
+  assert.throws(() => resize.emit(null as never, spec, resize.variants[0]!, { input: { addrBytes: 0, pixelStride: 19 }, output: { addrBytes: 0, pixelStride: 19 }, tables: 0 }), /addend/);
+});

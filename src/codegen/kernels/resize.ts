@@ -4,6 +4,7 @@
  * output column), computed with ONNX's coordinate_transformation_mode and nearest_mode; the kernel walks
  * output rows (the parallel dimension), reads two source rows (one for nearest) and per output pixel blends
  * the four source pixels' channels: top = a + wx (b - a), bottom likewise, out = top + wy (bottom - top).
+ * An optional fused addend (an FPN's upsample-then-add) is added before the store; it may alias the output.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -36,6 +37,8 @@ export interface ResizeSpec {
   /** in * scale, the float resized length ONNX's formulas use (defaults to outH / outW). */
   lengthH?: number;
   lengthW?: number;
+  /** Fused residual: out = resize(x) + addend (an output-shaped view), e.g. an FPN's upsample-and-add. */
+  addend?: boolean;
 }
 
 export interface ResizeAddresses {
@@ -43,6 +46,8 @@ export interface ResizeAddresses {
   output: ActivationRef;
   /** The packed tap tables. */
   tables: number;
+  /** Required when `spec.addend`. */
+  addend?: ActivationRef;
 }
 
 export interface ResizeVariant extends KernelVariant {
@@ -149,7 +154,7 @@ export const resize: KernelFamily<ResizeSpec, ResizeVariant, ResizeAddresses, un
   id(s, v) {
     const m = s.mode === 'nearest' ? 'nearest' : 'bilinear';
     const sc = Number.isInteger(s.scaleH) && s.scaleH === s.scaleW ? `${s.scaleH}x` : 'any';
-    return `f32-resize-${m}-${sc}-${v.tile}-${v.isa}`;
+    return `f32-resize-${m}${s.addend ? '-add' : ''}-${sc}-${v.tile}-${v.isa}`;
   },
   parallelExtent(s) {
     return s.batch * s.outH;
@@ -175,7 +180,8 @@ export const resize: KernelFamily<ResizeSpec, ResizeVariant, ResizeAddresses, un
   emit(fn, s, v, a) {
     const id = this.id(s, v);
     if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
-    for (const r of [a.input, a.output]) {
+    if (s.addend && !a.addend) throw new EdgecnnError(`${id}: missing the addend view`, 'internal');
+    for (const r of s.addend ? [a.input, a.output, a.addend!] : [a.input, a.output]) {
       if (r.addrBytes % 4 !== 0 || r.pixelStride < s.channels) {
         throw new EdgecnnError(`${id}: view ${JSON.stringify(r)} does not fit ${s.channels} channels`, 'internal');
       }
@@ -189,7 +195,8 @@ function emitResize(fn: FunctionBuilder, s: ResizeSpec, v: ResizeVariant, a: Res
   const psB = a.input.pixelStride * 4;
   const opsB = a.output.pixelStride * 4;
   const xTable = a.tables + 12 * s.outH;
-  const [row, b, ytab, row0, row1, ox, xtab, p00, p01, p10, p11, op] = fn.locals('i32', 12);
+  const [row, b, ytab, row0, row1, ox, xtab, p00, p01, p10, p11, op, ap] = fn.locals('i32', 13);
+  const apsB = s.addend ? a.addend!.pixelStride * 4 : 0;
   const wx = fn.local('v128');
   const wy = fn.local('v128');
   const va = fn.locals('v128', v.blockVectors);
@@ -210,6 +217,7 @@ function emitResize(fn: FunctionBuilder, s: ResizeSpec, v: ResizeVariant, a: Res
       fn.localGet(ytab).v128Load32Splat(8, 2).localSet(wy);
     }
     fn.localGet(row).i32Const(s.outW * opsB).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
+    if (s.addend) fn.localGet(row).i32Const(s.outW * apsB).i32Mul().i32Const(a.addend!.addrBytes).i32Add().localSet(ap);
     fn.i32Const(xTable).localSet(xtab);
     fn.forRange(ox, (bb) => bb.i32Const(0), (bb) => bb.i32Const(s.outW), 1, () => {
       fn.localGet(xtab).i32Load(0, 2).i32Const(psB).i32Mul().localTee(p00).localGet(row0).i32Add().localSet(p00);
@@ -235,10 +243,15 @@ function emitResize(fn: FunctionBuilder, s: ResizeSpec, v: ResizeVariant, a: Res
             lerp(vc, vd, wx);
             lerp(x, vc, wy);
           }
+          if (s.addend) {
+            loadVec(fn, vb, ap, off, o);
+            fn.localGet(x).localGet(vb).f32x4Add().localSet(x);
+          }
           storeVec(fn, x, op, off, o, lanesOf(blk, j));
         }
       });
       fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
+      if (s.addend) fn.localGet(ap).i32Const(apsB).i32Add().localSet(ap);
       fn.localGet(xtab).i32Const(12).i32Add().localSet(xtab);
     });
   });
