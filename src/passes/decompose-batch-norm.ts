@@ -32,29 +32,37 @@ export function decomposeBatchNorm(graph: Graph, ctx: Pick<PassContext, 'note' |
     }
     const c = affine.scale.length;
     const shape = [c, ...new Array<number>(rank - 2).fill(1)];
-    const s = namer(`${bn.name}_scale`);
-    const t = namer(`${bn.name}_shift`);
-    graph.initializers.set(s, f32(shape, affine.scale));
-    graph.initializers.set(t, f32(shape, affine.shift));
-    const mid = namer(`${bn.outputs[0]}_scaled`);
-    out.push(
-      {
-        name: namer(`${bn.name}_mul`),
+    const base = bn.outputs[0]!;
+    // An identity scale or a zero shift needs no node.
+    const scaled = !affine.scale.every((v) => v === 1);
+    const shifted = !affine.shift.every((v) => v === 0);
+    let cur = bn.inputs[0]!;
+    if (scaled) {
+      const s = namer(`${base}_scale`);
+      graph.initializers.set(s, f32(shape, affine.scale));
+      const y = shifted ? namer(`${base}_scaled`) : base;
+      out.push({
+        name: namer(`${bn.name || base}_mul`),
         opType: 'Mul',
         domain: '',
-        inputs: [bn.inputs[0]!, s],
-        outputs: [mid],
+        inputs: [cur, s],
+        outputs: [y],
         attributes: new Map(),
-      },
-      {
-        name: namer(`${bn.name}_add`),
+      });
+      cur = y;
+    }
+    if (shifted || !scaled) {
+      const t = namer(`${base}_shift`);
+      graph.initializers.set(t, f32(shape, affine.shift));
+      out.push({
+        name: namer(`${bn.name || base}_add`),
         opType: 'Add',
         domain: '',
-        inputs: [mid, t],
-        outputs: [bn.outputs[0]!],
+        inputs: [cur, t],
+        outputs: [base],
         attributes: new Map(),
-      },
-    );
+      });
+    }
   }
   graph.nodes = out;
   return graph;

@@ -95,7 +95,7 @@ test('a BN whose producer has another user is decomposed to Mul+Add instead, the
     r.model.graph.nodes.map((n) => n.opType),
     ['Conv', 'Mul', 'Add'],
   );
-  assert.deepEqual([...r.model.graph.initializers.get('BatchNormalization_1_scale')!.shape], [3, 1, 1]);
+  assert.deepEqual([...r.model.graph.initializers.get('y_scale')!.shape], [3, 1, 1]);
   assertEquivalent(before, r.model);
 });
 

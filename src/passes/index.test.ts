@@ -138,3 +138,26 @@ test(
     }
   },
 );
+
+test('IR < 4 models: initializers listed as inputs are constants, and the result is written as IR 4', () => {
+  const m = block();
+  const old = {
+    ...m,
+    irVersion: 3,
+    graph: { ...m.graph, inputs: [...m.graph.inputs, ...[...m.graph.initializers.keys()].map((name) => ({ name }))] },
+  };
+  const r = optimize(old, { verifyEach: true }).model;
+  assert.equal(r.irVersion, 4);
+  assert.deepEqual(
+    r.graph.inputs.map((i) => i.name),
+    ['x'],
+  );
+  assert.deepEqual(
+    r.graph.nodes.map((n) => n.opType),
+    ['FusedConv'],
+  );
+  assert.equal(optimize(old, { level: 0 }).model.irVersion, 3);
+  // From IR 4 on, an initializer that is also an input may be overridden, so it is not folded.
+  const modern = { ...old, irVersion: 7 };
+  assert.ok(optimize(modern, {}).model.graph.nodes.some((n) => n.opType === 'BatchNormalization'));
+});

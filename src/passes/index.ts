@@ -49,6 +49,7 @@ export function optimize(model: Model, options: OptimizeOptions = {}): OptimizeR
     }
   }
   const disabled = new Set(options.disablePasses ?? []);
+  model = constantInitializerInputs(model, level);
   const pipelineOptions = { hardActivations: options.hardActivations === true, forExport: options.forExport === true };
   const passes = pipelineFor(level, pipelineOptions).filter((p) => !disabled.has(p.name));
   const run = runPasses(model, passes, {
@@ -66,6 +67,17 @@ export function optimize(model: Model, options: OptimizeOptions = {}): OptimizeR
     passes: run.records,
     notes: run.records.flatMap((r) => r.notes.map((n) => `${r.name}: ${n}`)),
   };
+}
+
+/**
+ * Before IR version 4 every initializer had to be listed as a graph input, yet it is a constant (onnxruntime
+ * folds it). The optimizer drops those names from the inputs so that passes see constants, and writes IR 4,
+ * the first version where that form is legal. Level 0 changes nothing.
+ */
+function constantInitializerInputs(model: Model, level: number): Model {
+  const g = model.graph;
+  if (level === 0 || model.irVersion >= 4 || !g.inputs.some((i) => g.initializers.has(i.name))) return model;
+  return { ...model, irVersion: 4, graph: { ...g, inputs: g.inputs.filter((i) => !g.initializers.has(i.name)) } };
 }
 
 export { ALL_PASSES, OPT_LEVELS, pipelineFor, type OptLevel } from './pipeline.js';
