@@ -42,6 +42,7 @@ for (const vr of CONV_VARIANTS.filter((x) => isas.includes(x.isa))) {
       cv(6, 4, 5, 6, 3, 1, 1, { group: 2 }),
       cv(9, 15, 5, 5, 3, 2, 1, { group: 3 }), // 3 input and 5 output channels per group
       cv(1, 1, 4, 3, 2, 1, 0, { kernel: [2, 3] }),
+      cv(4, 8, 6, 5, 3, 2, 1, { group: 4 }), // depthwise with channel multiplier 2 (not the dwconv family)
     ];
     for (const c of cases) checkConvCase(conv, vr, c);
   });

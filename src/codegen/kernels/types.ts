@@ -12,7 +12,9 @@
  *
  * Every family module exports one object implementing `KernelFamily` (`gemm`, `conv`, `dwconv`), whose
  * `variants` list is the only hand-edited list of its tiles/ISAs. Each step is emitted into a function
- * `(start: i32, end: i32) -> ()` computing [start, end) of `parallelExtent(spec, variant)`.
+ * `(start: i32, end: i32) -> ()` computing [start, end) of `parallelExtent(spec, variant)`. Steps write only
+ * the outputs of their own range and never write shared scratch, so disjoint ranges may run concurrently on a
+ * shared memory (threads).
  */
 import type { FunctionBuilder } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
