@@ -39,3 +39,9 @@ test('inferTypes never throws when nothing is known', () => {
     }
   }
 });
+
+test('the matrix-product ops report MACs', () => {
+  const withMacs = NN_OPS.filter((o) => o.macs !== undefined).map((o) => o.opType);
+  const want = ['Conv', 'ConvInteger', 'ConvTranspose', 'Gemm', 'MatMul', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul'];
+  assert.deepEqual(withMacs, want);
+});
