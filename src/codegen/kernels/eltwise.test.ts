@@ -90,6 +90,10 @@ function unaryReference(op: UnaryOp, x: Tensor, attrs: Record<string, number>, c
     const t = getOp('', 'Tanh')!.reference([sp], { node: node('Tanh'), opset: 13 })[0]!;
     return getOp('', 'Mul')!.reference([x, t], { node: node('Mul'), opset: 13 })[0]!.data as Float32Array;
   }
+  if (op === 'affine') {
+    const m = getOp('', 'Mul')!.reference([x, f32([], [attrs['alpha']!])], { node: node('Mul'), opset: 13 })[0]!;
+    return getOp('', 'Add')!.reference([m, f32([], [attrs['beta']!])], { node: node('Add'), opset: 13 })[0]!.data as Float32Array;
+  }
   if (op === 'silu') {
     const s = getOp('', 'Sigmoid')!.reference([x], { node: node('Sigmoid'), opset: 13 })[0]!;
     return (getOp('', 'Mul')!.reference([x, s], { node: node('Mul'), opset: 13 })[0]!.data as Float32Array);
@@ -114,6 +118,10 @@ for (const op of UNARY_OPS) {
     if (op === 'selu') {
       extra.alpha = attrs['alpha'] = 1.5;
       extra.gamma = attrs['gamma'] = 1.1;
+    }
+    if (op === 'affine') {
+      extra.alpha = attrs['alpha'] = -1.3;
+      extra.beta = attrs['beta'] = 0.21;
     }
     if (op === 'hardsigmoid') {
       extra.alpha = attrs['alpha'] = 0.25;

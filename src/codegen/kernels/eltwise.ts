@@ -309,24 +309,28 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
 
 export const UNARY_OPS = [
   'relu', 'clip', 'leakyrelu', 'hardsigmoid', 'hardswish', 'sigmoid', 'silu', 'tanh', 'exp', 'sqrt', 'abs', 'neg',
-  'floor', 'ceil', 'reciprocal', 'elu', 'selu', 'softplus', 'mish',
+  'floor', 'ceil', 'reciprocal', 'elu', 'selu', 'softplus', 'mish', 'affine',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
-/** The ONNX operator each unary op implements (Silu is the optimizer's x * sigmoid(x)). */
+/**
+ * The ONNX operator each unary op implements (Silu is the optimizer's x * sigmoid(x); `affine`, alpha * x + beta,
+ * is a Mul-then-Add by scalar constants in one pass, as PP-LCNetV3's learnable affine blocks do).
+ */
 export const UNARY_ONNX: Record<UnaryOp, string> = {
   relu: 'Relu', clip: 'Clip', leakyrelu: 'LeakyRelu', hardsigmoid: 'HardSigmoid', hardswish: 'HardSwish',
   sigmoid: 'Sigmoid', silu: 'Silu', tanh: 'Tanh', exp: 'Exp', sqrt: 'Sqrt', abs: 'Abs', neg: 'Neg', floor: 'Floor',
   ceil: 'Ceil', reciprocal: 'Reciprocal', elu: 'Elu', selu: 'Selu', softplus: 'Softplus', mish: 'Mish',
+  affine: 'Mul+Add',
 };
 
 export interface UnarySpec extends EltwiseShape {
   op: UnaryOp;
-  /** LeakyRelu/HardSigmoid/Elu/Selu alpha (ONNX defaults when absent). */
+  /** LeakyRelu/HardSigmoid/Elu/Selu alpha (ONNX defaults when absent); affine's scale. */
   alpha?: number;
   /** Selu gamma. */
   gamma?: number;
-  /** HardSigmoid beta. */
+  /** HardSigmoid beta; affine's offset. */
   beta?: number;
   /** Clip bounds (absent: unbounded). */
   min?: number;
@@ -407,6 +411,7 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
         if (s.op === 'elu') consts(s.alpha ?? 1, 1, 0);
         else if (s.op === 'selu') consts((s.alpha ?? SELU_ALPHA) * (s.gamma ?? SELU_GAMMA), 1, 0, s.gamma ?? SELU_GAMMA);
         else if (s.op === 'reciprocal') consts(1);
+        else if (s.op === 'affine') consts(s.alpha ?? 1, s.beta ?? 0);
         else if (s.op === 'softplus' || s.op === 'mish') {
           consts(0, -0);
           c.push(fn.local('v128'));
@@ -465,6 +470,10 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
             return;
           case 'reciprocal':
             b.localGet(c[0]!).localGet(x!).f32x4Div().localSet(dst);
+            return;
+          case 'affine':
+            // two roundings, as the Mul and Add it replaces
+            b.localGet(x!).localGet(c[0]!).f32x4Mul().localGet(c[1]!).f32x4Add().localSet(dst);
             return;
           default:
             b.localGet(x!).localSet(dst);
