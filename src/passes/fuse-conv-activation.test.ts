@@ -148,3 +148,18 @@ test('x * HardSigmoid(x) with other parameters is not HardSwish', () => {
     ['Conv', 'HardSigmoid', 'Mul'],
   );
 });
+
+test('a two-input Sum is a residual Add too', () => {
+  const b = new GraphBuilder('g');
+  const x = b.input('x', 'float32', [1, 3, 4, 4]);
+  b.randomInit('w', [3, 3, 1, 1], 1);
+  const c = b.node('Conv', [x, 'w'], { kernel_shape: [1, 1] });
+  b.output(b.node('Relu', [b.node('Sum', [x, c])], {}, { outputs: ['y'] }));
+  const before = b.model(13);
+  const after = applyPasses(before, FUSION).model;
+  assert.deepEqual(
+    after.graph.nodes.map((n) => n.opType),
+    ['FusedConv'],
+  );
+  assertEquivalent(before, after);
+});

@@ -1,5 +1,5 @@
 /**
- * Residual fusion: Add(Conv(x), y) -> edgecnn:FusedConv(x, W, B, y), computing Conv(x) + B + y in the
+ * Residual fusion: Add(Conv(x), y) (or a two-input Sum) -> edgecnn:FusedConv(x, W, B, y), computing Conv(x) + B + y in the
  * convolution's epilogue. Matches either Add operand order. The Conv (or a FusedConv without activation or
  * residual) must feed only the Add, and y must have exactly the Conv output's shape (no broadcasting), which
  * needs shape inference; unknown shapes are skipped with a note. auto_pad is resolved to explicit pads.
@@ -53,7 +53,8 @@ export function fuseConvResidual(graph: Graph, ctx: Pick<PassContext, 'types' | 
   const index = indexGraph(graph);
   const dead = new Set<Node>();
   graph.nodes = graph.nodes.map((add) => {
-    if (!isOp(add, 'Add') || add.inputs.length !== 2) return add;
+    // Sum of two inputs is the same Add (older exporters write residuals that way).
+    if (!(isOp(add, 'Add') || isOp(add, 'Sum')) || add.inputs.length !== 2) return add;
     for (const side of [0, 1]) {
       const v = add.inputs[side]!;
       const y = add.inputs[1 - side]!;
