@@ -16,6 +16,7 @@ import { activationFromOnnx } from './kernels/epilogue.js';
 import { type ConvVariant, conv } from './kernels/conv.js';
 import { type DwconvVariant, dwconv } from './kernels/dwconv.js';
 import { type GemmVariant, gemm } from './kernels/gemm.js';
+import { lowerFakeQuantize } from './compile/lower-fake-quant.js';
 import { lowerSmall } from './compile/lower-small.js';
 import type {
   ActivationRef,
@@ -104,6 +105,8 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
     case 'edgecnn:FusedGemm':
     case 'MatMul':
       return lowerGemm(node, ctx, families);
+    case 'edgecnn:FakeQuantize':
+      return lowerFakeQuantize(node, ctx);
     default:
       return lowerSmall(node, ctx);
   }

@@ -204,3 +204,30 @@ test('an operator without any implementation is reported by name when compiling'
       e instanceof EdgecnnError && e.code === 'unsupported-operator' && /the_fancy_node.*FancyOp/.test(e.message),
   );
 });
+
+test('QuantizeLinear -> DequantizeLinear pairs become one fake-quantize kernel, exact to the reference', async () => {
+  for (const [qType, zero] of [
+    ['uint8', 128],
+    ['int8', -3],
+  ] as const) {
+    const g = new GraphBuilder('qdq');
+    const x = g.input('x', 'float32', [1, 5, 3, 3]);
+    const s = g.init('s', { dtype: 'float32', shape: [], data: new Float32Array([0.25]) });
+    const z = g.init('z', {
+      dtype: qType,
+      shape: [],
+      data: qType === 'uint8' ? new Uint8Array([zero]) : new Int8Array([zero]),
+    });
+    const q = g.node('QuantizeLinear', [x, s, z]);
+    const y = g.node('DequantizeLinear', [q, s, z], {}, { outputs: ['y'] });
+    g.output(y, 'float32', [1, 5, 3, 3]);
+    const model = g.model(13);
+    const sess = await createSession(model);
+    assert.deepEqual(sess.fallbackNodes, []);
+    assert.ok(sess.steps.some((st) => st.kernelId.startsWith('f32-fakequant')));
+    // Ties (k + 0.5) * scale round to even; values far outside the range saturate.
+    const data = Float32Array.from({ length: 45 }, (_, i) => (i - 22) * 0.125 * (i % 7 === 0 ? 300 : 1));
+    const x0 = f32([1, 5, 3, 3], data);
+    assert.equal(maxAbsDiff((await sess.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!), 0, qType);
+  }
+});

@@ -24,6 +24,7 @@ import { ModuleBuilder } from '../wasm/index.js';
 import { type LayoutResult, type ValueLayout, assignLayouts } from './assign-layouts.js';
 import { addEdgeConversions } from './edge-layouts.js';
 import { fuseChannelShuffle } from './fuse-channel-shuffle.js';
+import { fuseFakeQuantize } from './fuse-fake-quant.js';
 import { ALIGN_BYTES, type MemoryPlan, type TensorLifetime, alignUp, planMemory } from './memory-plan.js';
 import { type PreparedGraph, checkInputShapes, prepareGraph } from './prepare.js';
 
@@ -55,7 +56,10 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
   checkInputShapes(model, options.inputShapes ?? {});
   const optimized = options.optimize ? options.optimize(model) : model;
   const prepared0 = prepareGraph(optimized, options.inputShapes);
-  const prepared: PreparedGraph = { ...prepared0, nodes: fuseChannelShuffle(prepared0) };
+  const prepared: PreparedGraph = {
+    ...prepared0,
+    nodes: fuseFakeQuantize(prepared0, fuseChannelShuffle(prepared0)),
+  };
   const lay = assignLayouts(prepared);
   const edges = addEdgeConversions(prepared, lay);
   const { layouts } = lay;
@@ -79,7 +83,11 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     if (lay.viewNodes.has(node)) return;
     const touchesArena = [...node.inputs, ...node.outputs].some((v) => v && layouts.get(v)?.layout !== 'js');
     const kernel = touchesArena ? select(node, ctx) : undefined;
-    if (!kernel && node.domain === 'edgecnn' && ['ChannelShuffle', 'ToNHWC', 'ToNCHW'].includes(node.opType)) {
+    if (
+      !kernel &&
+      node.domain === 'edgecnn' &&
+      ['ChannelShuffle', 'ToNHWC', 'ToNCHW', 'FakeQuantize'].includes(node.opType)
+    ) {
       throw new EdgecnnError(`node '${node.name}': no kernel for ${node.opType}`, 'internal');
     }
     lowered.push(kernel ? { node, index, kernel } : { node, index });
