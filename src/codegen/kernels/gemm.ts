@@ -180,9 +180,39 @@ function emitTile(
   });
 }
 
+/**
+ * Runtime bases for a GEMM embedded in another kernel (e.g. the 16 GEMMs of a Winograd step): i32 locals
+ * added to the (then relative) addresses of A, packed B and C, and the row-tile range to compute.
+ */
+export interface GemmRuntimeBases {
+  a: Local;
+  b: Local;
+  c: Local;
+  /** Emit the first and the end row tile (i32). */
+  tileStart: (fn: FunctionBuilder) => void;
+  tileEnd: (fn: FunctionBuilder) => void;
+}
+
 /** Emit the GEMM step `(start, end)` over row tiles. */
 export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, addr: GemmAddresses): void {
+  emitGemmBody(fn, spec, vr, addr, undefined);
+}
+
+/** The GEMM loop nest; with `bases`, addresses are relative to runtime locals (split 'm' variants only). */
+export function emitGemmBody(
+  fn: FunctionBuilder,
+  spec: GemmSpec,
+  vr: GemmVariant,
+  addr: GemmAddresses,
+  bases: GemmRuntimeBases | undefined,
+): void {
   checkSpec(spec);
+  if (bases && vr.split !== 'm') throw new EdgecnnError('gemm: runtime bases need a split-M variant', 'internal');
+  // push base + constant (the constant alone without runtime bases)
+  const pushAddr = (base: Local | undefined, k: number): void => {
+    if (base === undefined) fn.i32Const(k);
+    else fn.localGet(base).i32Const(k).i32Add();
+  };
   if (spec.epilogue.residual && !addr.residual) {
     throw new EdgecnnError('gemm: the epilogue adds a residual but no residual address was given', 'internal');
   }
@@ -206,8 +236,6 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
     );
   }
 
-  const start = fn.param(0);
-  const end = fn.param(1);
   const ep = new EpilogueEmitter(fn, spec.epilogue.activation, vr.isa === 'wasmrelaxed');
   const acc = Array.from({ length: mr }, () => fn.locals('v128', nvecFull));
   const bVec = fn.locals('v128', nvecFull);
@@ -236,7 +264,9 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
       const exit = fn.block();
       const top = fn.loop();
       fn.localGet(p).localGet(pbEnd).i32GeS().localGet(p).i32Const(fullPanels).i32GeS().i32Or().brIf(exit);
-      fn.localGet(p).i32Const(panelBytes).i32Mul().i32Const(addr.packedB).i32Add().localSet(ptr.b);
+      fn.localGet(p).i32Const(panelBytes).i32Mul();
+      pushAddr(bases?.b, addr.packedB);
+      fn.i32Add().localSet(ptr.b);
       fn.localGet(p)
         .i32Const(nr * 4)
         .i32Mul()
@@ -253,7 +283,8 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
       // the partial last panel, when it belongs to this block
       fn.localGet(pbEnd).i32Const(P).i32Eq();
       fn.if();
-      fn.i32Const(addr.packedB + fullPanels * panelBytes).localSet(ptr.b);
+      pushAddr(bases?.b, addr.packedB + fullPanels * panelBytes);
+      fn.localSet(ptr.b);
       fn.localGet(cTile)
         .i32Const(fullPanels * nr * 4)
         .i32Add()
@@ -272,16 +303,14 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
   const tileBody = (): void => {
     fn.localGet(tile)
       .i32Const(mr * aRowBytes)
-      .i32Mul()
-      .i32Const(addr.a.addrBytes)
-      .i32Add()
-      .localSet(ptr.a);
+      .i32Mul();
+    pushAddr(bases?.a, addr.a.addrBytes);
+    fn.i32Add().localSet(ptr.a);
     fn.localGet(tile)
       .i32Const(mr * cRowBytes)
-      .i32Mul()
-      .i32Const(addr.c.addrBytes)
-      .i32Add()
-      .localSet(cTile);
+      .i32Mul();
+    pushAddr(bases?.c, addr.c.addrBytes);
+    fn.i32Add().localSet(cTile);
     if (addr.residual) {
       fn.localGet(tile)
         .i32Const(mr * rRowBytes)
@@ -303,10 +332,14 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
   };
   const tiles = Math.ceil(m / mr);
 
+  const start = bases ? undefined : fn.param(0);
+  const end = bases ? undefined : fn.param(1);
+  const emitStart = (b: FunctionBuilder): void => void (bases ? bases.tileStart(b) : b.localGet(start!));
+  const emitEnd = (b: FunctionBuilder): void => void (bases ? bases.tileEnd(b) : b.localGet(end!));
   if (vr.split === 'n') {
     // [start, end) is a range of panels; every row tile is computed for it.
-    fn.localGet(start).localSet(pb0);
-    fn.localGet(end).localSet(pbEnd);
+    fn.localGet(start!).localSet(pb0);
+    fn.localGet(end!).localSet(pbEnd);
     fn.forRange(
       tile,
       (b) => b.i32Const(0),
@@ -321,13 +354,7 @@ export function emitGemm(fn: FunctionBuilder, spec: GemmSpec, vr: GemmVariant, a
   fn.localGet(pb0).i32Const(PB).i32Add().localTee(pbEnd).i32Const(P).i32GtS();
   fn.if();
   fn.i32Const(P).localSet(pbEnd).end();
-  fn.forRange(
-    tile,
-    (b) => b.localGet(start),
-    (b) => b.localGet(end),
-    1,
-    tileBody,
-  );
+  fn.forRange(tile, emitStart, emitEnd, 1, tileBody);
   fn.localGet(pbEnd).localTee(pb0).i32Const(P).i32LtS().brIf(blocks);
   fn.end();
 }
