@@ -15,12 +15,16 @@ for (const C of [1, 3, 5, 13, 16, 17, 64, 100]) {
         const si = dense ? C : C + 5;
         const so = dense ? C : C + 3;
         const spec: CopySpec = { pixels: P, channels: C, dense };
-        const run = runKernel({ x: { floats: P * si, init: toNhwc(x, [1, C, 1, P], si, dense ? 0 : 4) }, y: { floats: P * so } },
+        const run = runKernel(
+          { x: { floats: P * si, init: toNhwc(x, [1, C, 1, P], si, dense ? 0 : 4) }, y: { floats: P * so } },
           copy.parallelExtent(spec, v),
-          (fn, a) => copy.emit(fn, spec, v, {
-            input: { addrBytes: a['x']! + (dense ? 0 : 16), pixelStride: si },
-            output: { addrBytes: a['y']! + (dense ? 0 : 12), pixelStride: so },
-          }), 3);
+          (fn, a) =>
+            copy.emit(fn, spec, v, {
+              input: { addrBytes: a['x']! + (dense ? 0 : 16), pixelStride: si },
+              output: { addrBytes: a['y']! + (dense ? 0 : 12), pixelStride: so },
+            }),
+          3,
+        );
         const id = `${copy.id(spec, v)} C=${C}`;
         assert.deepEqual(run.guardViolations, [], id);
         const y = run.buffers['y']!;
@@ -33,8 +37,14 @@ for (const C of [1, 3, 5, 13, 16, 17, 64, 100]) {
 
 test('a dense copy with mismatched views is refused', () => {
   const v = copy.variants[0]!;
-  assert.throws(() => copy.emit(null as never, { pixels: 2, channels: 4, dense: true }, v,
-    { input: { addrBytes: 0, pixelStride: 5 }, output: { addrBytes: 64, pixelStride: 4 } }), /does not fit/);
+  assert.throws(
+    () =>
+      copy.emit(null as never, { pixels: 2, channels: 4, dense: true }, v, {
+        input: { addrBytes: 0, pixelStride: 5 },
+        output: { addrBytes: 64, pixelStride: 4 },
+      }),
+    /does not fit/,
+  );
 });
 
 const PAD_CASES: { shape: [number, number, number, number]; pads: [number, number, number, number] }[] = [
@@ -51,7 +61,16 @@ for (const mode of PAD_MODES) {
     const [pt, pl, pb, pr] = c.pads;
     test(`Pad ${mode} ${c.shape.join('x')} pads ${c.pads} matches the reference`, (t) => {
       const spec: PadSpec = {
-        mode, value: 0.75, batch: N, inH: H, inW: W, channels: C, padTop: pt, padLeft: pl, outH: H + pt + pb, outW: W + pl + pr,
+        mode,
+        value: 0.75,
+        batch: N,
+        inH: H,
+        inW: W,
+        channels: C,
+        padTop: pt,
+        padLeft: pl,
+        outH: H + pt + pb,
+        outW: W + pl + pr,
       };
       const v = pad.variants[0]!;
       if (!pad.supports(spec, v)) {
@@ -61,14 +80,34 @@ for (const mode of PAD_MODES) {
         return;
       }
       const x = randomFloats(N * C * H * W, C + 1);
-      const node: Node = { name: 'p', opType: 'Pad', domain: '', inputs: ['x', 'p', 'v'], outputs: ['y'], attributes: new Map([['mode', { kind: 'string', value: mode }]]) };
-      const want = getOp('', 'Pad')!.reference([f32(c.shape, x), i64([8], [0, 0, pt, pl, 0, 0, pb, pr]), f32([], [0.75])], { node, opset: 13 })[0]!;
+      const node: Node = {
+        name: 'p',
+        opType: 'Pad',
+        domain: '',
+        inputs: ['x', 'p', 'v'],
+        outputs: ['y'],
+        attributes: new Map([['mode', { kind: 'string', value: mode }]]),
+      };
+      const want = getOp('', 'Pad')!.reference(
+        [f32(c.shape, x), i64([8], [0, 0, pt, pl, 0, 0, pb, pr]), f32([], [0.75])],
+        { node, opset: 13 },
+      )[0]!;
       const outShape = want.shape as [number, number, number, number];
       assert.deepEqual(outShape, [N, C, spec.outH, spec.outW]);
       const so = C + 2;
-      const run = runKernel({ x: { floats: N * H * W * (C + 1), init: toNhwc(x, c.shape, C + 1, 1) }, y: { floats: N * spec.outH * spec.outW * so } },
+      const run = runKernel(
+        {
+          x: { floats: N * H * W * (C + 1), init: toNhwc(x, c.shape, C + 1, 1) },
+          y: { floats: N * spec.outH * spec.outW * so },
+        },
         pad.parallelExtent(spec, v),
-        (fn, a) => pad.emit(fn, spec, v, { input: { addrBytes: a['x']! + 4, pixelStride: C + 1 }, output: { addrBytes: a['y']! + 8, pixelStride: so } }), 3);
+        (fn, a) =>
+          pad.emit(fn, spec, v, {
+            input: { addrBytes: a['x']! + 4, pixelStride: C + 1 },
+            output: { addrBytes: a['y']! + 8, pixelStride: so },
+          }),
+        3,
+      );
       assert.deepEqual(run.guardViolations, []);
       const y = run.buffers['y']!;
       assert.equal(firstWriteOutsideSlice(y, N * spec.outH * spec.outW, so, 2, C), -1, 'wrote outside its slice');

@@ -71,17 +71,46 @@ export const copy: KernelFamily<CopySpec, CopyVariant, CopyAddresses, undefined>
     }
     const [p, ip, op] = fn.locals('i32', 3);
     const tmp = fn.locals('v128', v.blockVectors);
-    fn.localGet(start).i32Const(a.input.pixelStride * 4).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(ip);
-    fn.localGet(start).i32Const(a.output.pixelStride * 4).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
-    fn.forRange(p, (b) => b.localGet(start), (b) => b.localGet(end), 1, () => {
-      copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
-      fn.localGet(ip).i32Const(a.input.pixelStride * 4).i32Add().localSet(ip);
-      fn.localGet(op).i32Const(a.output.pixelStride * 4).i32Add().localSet(op);
-    });
+    fn.localGet(start)
+      .i32Const(a.input.pixelStride * 4)
+      .i32Mul()
+      .i32Const(a.input.addrBytes)
+      .i32Add()
+      .localSet(ip);
+    fn.localGet(start)
+      .i32Const(a.output.pixelStride * 4)
+      .i32Mul()
+      .i32Const(a.output.addrBytes)
+      .i32Add()
+      .localSet(op);
+    fn.forRange(
+      p,
+      (b) => b.localGet(start),
+      (b) => b.localGet(end),
+      1,
+      () => {
+        copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
+        fn.localGet(ip)
+          .i32Const(a.input.pixelStride * 4)
+          .i32Add()
+          .localSet(ip);
+        fn.localGet(op)
+          .i32Const(a.output.pixelStride * 4)
+          .i32Add()
+          .localSet(op);
+      },
+    );
   },
 };
 
-function copyPixel(fn: FunctionBuilder, channels: number, blockVectors: number, ip: Local, op: Local, tmp: Local[]): void {
+function copyPixel(
+  fn: FunctionBuilder,
+  channels: number,
+  blockVectors: number,
+  ip: Local,
+  op: Local,
+  tmp: Local[],
+): void {
   sweepChannels(fn, channels, blockVectors, (blk, off, constOff) => {
     for (let j = 0; j < blk.vectors; j++) loadVec(fn, tmp[j]!, ip, off, constOff + 16 * j);
     for (let j = 0; j < blk.vectors; j++) storeVec(fn, tmp[j]!, op, off, constOff + 16 * j, lanesOf(blk, j));
@@ -152,35 +181,71 @@ export const pad: KernelFamily<PadSpec, CopyVariant, CopyAddresses, undefined> =
     const mapIndex = (idx: Local, n: number): void => {
       if (s.mode === 'edge') {
         fn.i32Const(0).localGet(idx).localGet(idx).i32Const(0).i32LtS().select().localSet(idx);
-        fn.i32Const(n - 1).localGet(idx).localGet(idx).i32Const(n - 1).i32GtS().select().localSet(idx);
+        fn.i32Const(n - 1)
+          .localGet(idx)
+          .localGet(idx)
+          .i32Const(n - 1)
+          .i32GtS()
+          .select()
+          .localSet(idx);
       } else if (s.mode === 'reflect') {
         fn.i32Const(0).localGet(idx).i32Sub().localGet(idx).localGet(idx).i32Const(0).i32LtS().select().localSet(idx);
-        fn.i32Const(2 * (n - 1)).localGet(idx).i32Sub().localGet(idx).localGet(idx).i32Const(n - 1).i32GtS().select();
+        fn.i32Const(2 * (n - 1))
+          .localGet(idx)
+          .i32Sub()
+          .localGet(idx)
+          .localGet(idx)
+          .i32Const(n - 1)
+          .i32GtS()
+          .select();
         fn.localSet(idx);
       }
     };
-    fn.forRange(row, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
-      fn.localGet(row).i32Const(s.outH).i32DivU().localSet(b);
-      fn.localGet(row).localGet(b).i32Const(s.outH).i32Mul().i32Sub().i32Const(s.padTop).i32Sub().localSet(iy);
-      mapIndex(iy, s.inH);
-      // rowOk = 0 <= iy < inH (always true after edge/reflect mapping)
-      fn.localGet(iy).i32Const(s.inH).i32LtU().localSet(rowOk);
-      fn.localGet(b).i32Const(s.inH).i32Mul().localGet(iy).i32Add().i32Const(s.inW * psB).i32Mul();
-      fn.i32Const(a.input.addrBytes).i32Add().localSet(inRow);
-      fn.localGet(row).i32Const(s.outW * opsB).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
-      fn.forRange(ox, (bb) => bb.i32Const(0), (bb) => bb.i32Const(s.outW), 1, () => {
-        fn.localGet(ox).i32Const(s.padLeft).i32Sub().localSet(ix);
-        mapIndex(ix, s.inW);
-        fn.localGet(rowOk).localGet(ix).i32Const(s.inW).i32LtU().i32And().if();
-        fn.localGet(ix).i32Const(psB).i32Mul().localGet(inRow).i32Add().localSet(ip);
-        copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
-        fn.else();
-        sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
-          for (let j = 0; j < blk.vectors; j++) storeVec(fn, fill, op, off, constOff + 16 * j, lanesOf(blk, j));
-        });
-        fn.end();
-        fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
-      });
-    });
+    fn.forRange(
+      row,
+      (bb) => bb.localGet(fn.param(0)),
+      (bb) => bb.localGet(fn.param(1)),
+      1,
+      () => {
+        fn.localGet(row).i32Const(s.outH).i32DivU().localSet(b);
+        fn.localGet(row).localGet(b).i32Const(s.outH).i32Mul().i32Sub().i32Const(s.padTop).i32Sub().localSet(iy);
+        mapIndex(iy, s.inH);
+        // rowOk = 0 <= iy < inH (always true after edge/reflect mapping)
+        fn.localGet(iy).i32Const(s.inH).i32LtU().localSet(rowOk);
+        fn.localGet(b)
+          .i32Const(s.inH)
+          .i32Mul()
+          .localGet(iy)
+          .i32Add()
+          .i32Const(s.inW * psB)
+          .i32Mul();
+        fn.i32Const(a.input.addrBytes).i32Add().localSet(inRow);
+        fn.localGet(row)
+          .i32Const(s.outW * opsB)
+          .i32Mul()
+          .i32Const(a.output.addrBytes)
+          .i32Add()
+          .localSet(op);
+        fn.forRange(
+          ox,
+          (bb) => bb.i32Const(0),
+          (bb) => bb.i32Const(s.outW),
+          1,
+          () => {
+            fn.localGet(ox).i32Const(s.padLeft).i32Sub().localSet(ix);
+            mapIndex(ix, s.inW);
+            fn.localGet(rowOk).localGet(ix).i32Const(s.inW).i32LtU().i32And().if();
+            fn.localGet(ix).i32Const(psB).i32Mul().localGet(inRow).i32Add().localSet(ip);
+            copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
+            fn.else();
+            sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
+              for (let j = 0; j < blk.vectors; j++) storeVec(fn, fill, op, off, constOff + 16 * j, lanesOf(blk, j));
+            });
+            fn.end();
+            fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
+          },
+        );
+      },
+    );
   },
 };

@@ -16,7 +16,14 @@ import {
   vbinary,
   vunary,
 } from './eltwise.js';
-import { firstWriteOutsideSlice, fromNhwc, maxToleranceRatio, randomFloats, runKernel, toNhwc } from './kernel-harness.js';
+import {
+  firstWriteOutsideSlice,
+  fromNhwc,
+  maxToleranceRatio,
+  randomFloats,
+  runKernel,
+  toNhwc,
+} from './kernel-harness.js';
 import type { Activation } from './types.js';
 
 function node(opType: string, floats: Record<string, number> = {}): Node {
@@ -29,8 +36,15 @@ function node(opType: string, floats: Record<string, number> = {}): Node {
 function runUnaryDense(op: UnaryOp, xs: Float32Array, extra: Partial<UnarySpec> = {}): Float32Array {
   const spec: UnarySpec = { op, pixels: xs.length, channels: 1, dense: true, ...extra };
   const v = vunary.variants[0]!;
-  const run = runKernel({ x: { floats: xs.length, init: xs }, y: { floats: xs.length } }, vunary.parallelExtent(spec, v),
-    (fn, a) => vunary.emit(fn, spec, v, { input: { addrBytes: a['x']!, pixelStride: 1 }, output: { addrBytes: a['y']!, pixelStride: 1 } }));
+  const run = runKernel(
+    { x: { floats: xs.length, init: xs }, y: { floats: xs.length } },
+    vunary.parallelExtent(spec, v),
+    (fn, a) =>
+      vunary.emit(fn, spec, v, {
+        input: { addrBytes: a['x']!, pixelStride: 1 },
+        output: { addrBytes: a['y']!, pixelStride: 1 },
+      }),
+  );
   assert.deepEqual(run.guardViolations, []);
   return run.buffers['y']!;
 }
@@ -92,11 +106,12 @@ function unaryReference(op: UnaryOp, x: Tensor, attrs: Record<string, number>, c
   }
   if (op === 'affine') {
     const m = getOp('', 'Mul')!.reference([x, f32([], [attrs['alpha']!])], { node: node('Mul'), opset: 13 })[0]!;
-    return getOp('', 'Add')!.reference([m, f32([], [attrs['beta']!])], { node: node('Add'), opset: 13 })[0]!.data as Float32Array;
+    return getOp('', 'Add')!.reference([m, f32([], [attrs['beta']!])], { node: node('Add'), opset: 13 })[0]!
+      .data as Float32Array;
   }
   if (op === 'silu') {
     const s = getOp('', 'Sigmoid')!.reference([x], { node: node('Sigmoid'), opset: 13 })[0]!;
-    return (getOp('', 'Mul')!.reference([x, s], { node: node('Mul'), opset: 13 })[0]!.data as Float32Array);
+    return getOp('', 'Mul')!.reference([x, s], { node: node('Mul'), opset: 13 })[0]!.data as Float32Array;
   }
   const inputs: (Tensor | undefined)[] = [x];
   if (clip) inputs.push(f32([], [clip[0]]), f32([], [clip[1]]));
@@ -105,7 +120,13 @@ function unaryReference(op: UnaryOp, x: Tensor, attrs: Record<string, number>, c
 }
 
 const SHAPES: [number, number, number, number][] = [
-  [1, 1, 1, 1], [1, 3, 5, 7], [2, 5, 3, 3], [1, 13, 4, 5], [1, 16, 2, 2], [1, 37, 3, 1], [1, 64, 2, 3],
+  [1, 1, 1, 1],
+  [1, 3, 5, 7],
+  [2, 5, 3, 3],
+  [1, 13, 4, 5],
+  [1, 16, 2, 2],
+  [1, 37, 3, 1],
+  [1, 64, 2, 3],
 ];
 
 for (const op of UNARY_OPS) {
@@ -143,17 +164,25 @@ for (const op of UNARY_OPS) {
           const outStride = dense ? C : C + 1;
           const spec: UnarySpec = { op, pixels: N * H * W, channels: C, dense, ...extra };
           const run = runKernel(
-            { x: { floats: N * H * W * inStride, init: toNhwc(x, shape, inStride, dense ? 0 : 1) }, y: { floats: N * H * W * outStride } },
+            {
+              x: { floats: N * H * W * inStride, init: toNhwc(x, shape, inStride, dense ? 0 : 1) },
+              y: { floats: N * H * W * outStride },
+            },
             vunary.parallelExtent(spec, v),
-            (fn, a) => vunary.emit(fn, spec, v, {
-              input: { addrBytes: a['x']! + (dense ? 0 : 4), pixelStride: inStride },
-              output: { addrBytes: a['y']!, pixelStride: outStride },
-            }),
+            (fn, a) =>
+              vunary.emit(fn, spec, v, {
+                input: { addrBytes: a['x']! + (dense ? 0 : 4), pixelStride: inStride },
+                output: { addrBytes: a['y']!, pixelStride: outStride },
+              }),
             3,
           );
           const id = `${vunary.id(spec, v)} ${shape.join('x')} ${dense ? 'dense' : 'strided'}`;
           assert.deepEqual(run.guardViolations, [], id);
-          assert.equal(firstWriteOutsideSlice(run.buffers['y']!, N * H * W, outStride, 0, C), -1, `${id} wrote outside its slice`);
+          assert.equal(
+            firstWriteOutsideSlice(run.buffers['y']!, N * H * W, outStride, 0, C),
+            -1,
+            `${id} wrote outside its slice`,
+          );
           const got = fromNhwc(run.buffers['y']!, shape, outStride, 0);
           const r = maxToleranceRatio(got, want, 1e-6, 2e-6);
           assert.ok(r <= 1, `${id}: error ratio ${r}`);
@@ -163,18 +192,37 @@ for (const op of UNARY_OPS) {
   });
 }
 
-const ONNX_BINARY: Record<string, string> = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div', max: 'Max', min: 'Min', prelu: 'PRelu' };
+const ONNX_BINARY: Record<string, string> = {
+  add: 'Add',
+  sub: 'Sub',
+  mul: 'Mul',
+  div: 'Div',
+  max: 'Max',
+  min: 'Min',
+  prelu: 'PRelu',
+};
 const ACTS: Activation[] = [{ kind: 'none' }, { kind: 'relu' }, { kind: 'sigmoid' }, { kind: 'clip', min: 0, max: 6 }];
 
 for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
   test(`binary ops with broadcast '${broadcast}' match the reference (swapped, constant, fused activation, views)`, () => {
-    const cases: [number, number, number, number][] = [[1, 5, 3, 3], [2, 13, 2, 3], [1, 16, 1, 5], [1, 35, 2, 2], [1, 1, 3, 3]];
+    const cases: [number, number, number, number][] = [
+      [1, 5, 3, 3],
+      [2, 13, 2, 3],
+      [1, 16, 1, 5],
+      [1, 35, 2, 2],
+      [1, 1, 3, 3],
+    ];
     for (const shape of cases) {
       const [N, C, H, W] = shape;
       const P = N * H * W;
       const a = randomFloats(N * C * H * W, 5 + C);
       const bShape = broadcast === 'none' ? shape : broadcast === 'channel' ? [N, C, 1, 1] : [1];
-      let b = randomFloats(bShape.reduce((x, y) => x * y, 1), 9 + C, 0.5, 3);
+      let b = randomFloats(
+        bShape.reduce((x, y) => x * y, 1),
+        9 + C,
+        0.5,
+        3,
+      );
       // PRelu slopes of both signs
       const slopes = randomFloats(b.length, 19 + C, -1, 1);
       for (const op of BINARY_OPS) {
@@ -192,7 +240,14 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
               for (const v of vbinary.variants) {
                 for (const dense of broadcast === 'channel' ? [false] : [true, false]) {
                   const spec: BinarySpec = {
-                    op, broadcast, swapped, constantB, pixels: P, channels: C, dense, activation: act,
+                    op,
+                    broadcast,
+                    swapped,
+                    constantB,
+                    pixels: P,
+                    channels: C,
+                    dense,
+                    activation: act,
                     ...(broadcast === 'channel' && !constantB ? { imagePixels: H * W } : {}),
                   };
                   assert.ok(vbinary.supports(spec, v));
@@ -206,17 +261,26 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
                   if (constantB) {
                     const packed = vbinary.pack(spec, v, { values: bData });
                     bufs['w'] = { floats: packed.length, init: packed };
-                  }
-                  else if (broadcast === 'scalar') bufs['b'] = { floats: 1, init: bData };
+                  } else if (broadcast === 'scalar') bufs['b'] = { floats: 1, init: bData };
                   else bufs['b'] = { floats: (broadcast === 'none' ? P : N) * sb, init: toNhwc(bData, bs, sb) };
-                  const run = runKernel(bufs, vbinary.parallelExtent(spec, v), (fn, ad) => vbinary.emit(fn, spec, v, {
-                    a: { addrBytes: ad['a']!, pixelStride: sa },
-                    output: { addrBytes: ad['y']!, pixelStride: so },
-                    ...(constantB ? { packedB: ad['w']! } : { b: { addrBytes: ad['b']!, pixelStride: sb } }),
-                  }), 3);
+                  const run = runKernel(
+                    bufs,
+                    vbinary.parallelExtent(spec, v),
+                    (fn, ad) =>
+                      vbinary.emit(fn, spec, v, {
+                        a: { addrBytes: ad['a']!, pixelStride: sa },
+                        output: { addrBytes: ad['y']!, pixelStride: so },
+                        ...(constantB ? { packedB: ad['w']! } : { b: { addrBytes: ad['b']!, pixelStride: sb } }),
+                      }),
+                    3,
+                  );
                   const id = `${vbinary.id(spec, v)} ${shape.join('x')}${dense ? ' dense' : ''}${constantB ? ' const' : ''}`;
                   assert.deepEqual(run.guardViolations, [], id);
-                  assert.equal(firstWriteOutsideSlice(run.buffers['y']!, P, so, 0, C), -1, `${id} wrote outside its slice`);
+                  assert.equal(
+                    firstWriteOutsideSlice(run.buffers['y']!, P, so, 0, C),
+                    -1,
+                    `${id} wrote outside its slice`,
+                  );
                   const got = fromNhwc(run.buffers['y']!, shape, so);
                   const r = maxToleranceRatio(got, want, 1e-6, 2e-6);
                   assert.ok(r <= 1, `${id}: error ratio ${r}`);
@@ -240,12 +304,18 @@ test('vector log: relative error < 1e-6 from 1e-37 to 3e38, and log(0), log(inf)
     const ex = new ExpEmitter(fn, false, true);
     const [i, p] = fn.locals('i32', 2);
     const v = fn.local('v128');
-    fn.forRange(i, (b) => b.localGet(fn.param(0)), (b) => b.localGet(fn.param(1)), 1, () => {
-      fn.localGet(i).i32Const(16).i32Mul().localSet(p);
-      fn.localGet(p).v128Load(a['x']!).localSet(v);
-      ex.log(v, v);
-      fn.localGet(p).localGet(v).v128Store(a['y']!);
-    });
+    fn.forRange(
+      i,
+      (b) => b.localGet(fn.param(0)),
+      (b) => b.localGet(fn.param(1)),
+      1,
+      () => {
+        fn.localGet(i).i32Const(16).i32Mul().localSet(p);
+        fn.localGet(p).v128Load(a['x']!).localSet(v);
+        ex.log(v, v);
+        fn.localGet(p).localGet(v).v128Store(a['y']!);
+      },
+    );
   });
   const got = run.buffers['y']!;
   let worst = 0;
@@ -270,7 +340,10 @@ test('softplus and mish over a wide range (no overflow, tiny results keep their 
     assert.ok(Math.abs(sp[i]! - want) <= 1e-6 * want + 1.5e-45, `softplus(${x}) = ${sp[i]}, want ${want}`);
     const wm = x * Math.tanh(want);
     // below x = -87 softplus(x) is denormal, so x * tanh(it) carries |x| denormal spacings of error
-    assert.ok(Math.abs(mish[i]! - wm) <= 1e-6 * Math.abs(wm) + Math.abs(x) * 3e-45, `mish(${x}) = ${mish[i]}, want ${wm}`);
+    assert.ok(
+      Math.abs(mish[i]! - wm) <= 1e-6 * Math.abs(wm) + Math.abs(x) * 3e-45,
+      `mish(${x}) = ${mish[i]}, want ${wm}`,
+    );
   }
 });
 
@@ -279,19 +352,52 @@ test('binary kernels may write in place over A', () => {
   const C = 13;
   const a = randomFloats(P * C, 3);
   const b = randomFloats(C, 4);
-  const spec: BinarySpec = { op: 'mul', broadcast: 'channel', swapped: false, constantB: false, pixels: P, channels: C, dense: false, activation: { kind: 'none' } };
+  const spec: BinarySpec = {
+    op: 'mul',
+    broadcast: 'channel',
+    swapped: false,
+    constantB: false,
+    pixels: P,
+    channels: C,
+    dense: false,
+    activation: { kind: 'none' },
+  };
   const v = vbinary.variants[0]!;
-  const run = runKernel({ a: { floats: P * C, init: a }, b: { floats: C, init: b } }, vbinary.parallelExtent(spec, v),
-    (fn, ad) => vbinary.emit(fn, spec, v, { a: { addrBytes: ad['a']!, pixelStride: C }, b: { addrBytes: ad['b']!, pixelStride: C }, output: { addrBytes: ad['a']!, pixelStride: C } }));
+  const run = runKernel(
+    { a: { floats: P * C, init: a }, b: { floats: C, init: b } },
+    vbinary.parallelExtent(spec, v),
+    (fn, ad) =>
+      vbinary.emit(fn, spec, v, {
+        a: { addrBytes: ad['a']!, pixelStride: C },
+        b: { addrBytes: ad['b']!, pixelStride: C },
+        output: { addrBytes: ad['a']!, pixelStride: C },
+      }),
+  );
   const got = run.buffers['a']!;
   for (let i = 0; i < P * C; i++) assert.equal(got[i], Math.fround(a[i]! * b[i % C]!));
 });
 
 test('specs the kernels cannot compute are refused', () => {
   const v = vbinary.variants[0]!;
-  const base: BinarySpec = { op: 'add', broadcast: 'channel', swapped: false, constantB: false, pixels: 10, channels: 4, dense: false, activation: { kind: 'none' } };
+  const base: BinarySpec = {
+    op: 'add',
+    broadcast: 'channel',
+    swapped: false,
+    constantB: false,
+    pixels: 10,
+    channels: 4,
+    dense: false,
+    activation: { kind: 'none' },
+  };
   assert.equal(vbinary.supports({ ...base, dense: true }, v), false);
   assert.equal(vbinary.supports({ ...base, imagePixels: 3 }, v), false);
   assert.throws(() => vbinary.pack(base, v, { values: new Float32Array(3) }), /expected 4/);
-  assert.throws(() => vbinary.emit(null as never, { ...base, dense: true }, v, { a: { addrBytes: 0, pixelStride: 4 }, output: { addrBytes: 0, pixelStride: 4 } }), /unsupported/);
+  assert.throws(
+    () =>
+      vbinary.emit(null as never, { ...base, dense: true }, v, {
+        a: { addrBytes: 0, pixelStride: 4 },
+        output: { addrBytes: 0, pixelStride: 4 },
+      }),
+    /unsupported/,
+  );
 });

@@ -115,7 +115,11 @@ export class ExpEmitter {
     b.localGet(y).localGet(y).localGet(k['two']!).f32x4Add().f32x4Div().localSet(u);
     b.localGet(u).localGet(u).f32x4Mul().localSet(w);
     b.localGet(k[`l${2 * terms - 1}`]!);
-    for (let i = terms - 2; i >= 0; i--) b.localGet(w).f32x4Mul().localGet(k[`l${2 * i + 1}`]!).f32x4Add();
+    for (let i = terms - 2; i >= 0; i--)
+      b.localGet(w)
+        .f32x4Mul()
+        .localGet(k[`l${2 * i + 1}`]!)
+        .f32x4Add();
     b.localGet(u).f32x4Mul().localGet(k['two']!).f32x4Mul().localSet(dst);
   }
 
@@ -274,7 +278,12 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
   }
 
   all.forEach((r, k) => {
-    fn.localGet(start).i32Const(r.pixelStride * 4).i32Mul().i32Const(r.addrBytes).i32Add().localSet(allPtrs[k]!);
+    fn.localGet(start)
+      .i32Const(r.pixelStride * 4)
+      .i32Mul()
+      .i32Const(r.addrBytes)
+      .i32Add()
+      .localSet(allPtrs[k]!);
   });
   const img = plan.perImage;
   const multiImage = img !== undefined && img.imagePixels < shape.pixels;
@@ -294,7 +303,13 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
   const top = fn.loop();
   fn.localGet(i).localGet(end).i32GeS().brIf(exit);
   sweepChannels(fn, shape.channels, vectors, block);
-  all.forEach((r, k) => fn.localGet(allPtrs[k]!).i32Const(r.pixelStride * 4).i32Add().localSet(allPtrs[k]!));
+  all.forEach((r, k) =>
+    fn
+      .localGet(allPtrs[k]!)
+      .i32Const(r.pixelStride * 4)
+      .i32Add()
+      .localSet(allPtrs[k]!),
+  );
   if (img && multiImage) {
     fn.localGet(left).i32Const(1).i32Sub().localTee(left).i32Eqz().if();
     fn.i32Const(img.imagePixels).localSet(left);
@@ -308,8 +323,26 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
 // ---- unary ------------------------------------------------------------------------------------------------
 
 export const UNARY_OPS = [
-  'relu', 'clip', 'leakyrelu', 'hardsigmoid', 'hardswish', 'sigmoid', 'silu', 'tanh', 'exp', 'sqrt', 'abs', 'neg',
-  'floor', 'ceil', 'reciprocal', 'elu', 'selu', 'softplus', 'mish', 'affine',
+  'relu',
+  'clip',
+  'leakyrelu',
+  'hardsigmoid',
+  'hardswish',
+  'sigmoid',
+  'silu',
+  'tanh',
+  'exp',
+  'sqrt',
+  'abs',
+  'neg',
+  'floor',
+  'ceil',
+  'reciprocal',
+  'elu',
+  'selu',
+  'softplus',
+  'mish',
+  'affine',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 
@@ -318,9 +351,25 @@ export type UnaryOp = (typeof UNARY_OPS)[number];
  * is a Mul-then-Add by scalar constants in one pass, as PP-LCNetV3's learnable affine blocks do).
  */
 export const UNARY_ONNX: Record<UnaryOp, string> = {
-  relu: 'Relu', clip: 'Clip', leakyrelu: 'LeakyRelu', hardsigmoid: 'HardSigmoid', hardswish: 'HardSwish',
-  sigmoid: 'Sigmoid', silu: 'Silu', tanh: 'Tanh', exp: 'Exp', sqrt: 'Sqrt', abs: 'Abs', neg: 'Neg', floor: 'Floor',
-  ceil: 'Ceil', reciprocal: 'Reciprocal', elu: 'Elu', selu: 'Selu', softplus: 'Softplus', mish: 'Mish',
+  relu: 'Relu',
+  clip: 'Clip',
+  leakyrelu: 'LeakyRelu',
+  hardsigmoid: 'HardSigmoid',
+  hardswish: 'HardSwish',
+  sigmoid: 'Sigmoid',
+  silu: 'Silu',
+  tanh: 'Tanh',
+  exp: 'Exp',
+  sqrt: 'Sqrt',
+  abs: 'Abs',
+  neg: 'Neg',
+  floor: 'Floor',
+  ceil: 'Ceil',
+  reciprocal: 'Reciprocal',
+  elu: 'Elu',
+  selu: 'Selu',
+  softplus: 'Softplus',
+  mish: 'Mish',
   affine: 'Mul+Add',
 };
 
@@ -400,7 +449,8 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
       setup() {
         if (act) ep = new EpilogueEmitter(fn, act);
         const needsExp = ['tanh', 'exp', 'elu', 'selu', 'softplus', 'mish'].includes(s.op);
-        if (needsExp) ex = new ExpEmitter(fn, s.op === 'tanh' || s.op === 'mish', s.op === 'softplus' || s.op === 'mish');
+        if (needsExp)
+          ex = new ExpEmitter(fn, s.op === 'tanh' || s.op === 'mish', s.op === 'softplus' || s.op === 'mish');
         const consts = (...vals: number[]): void => {
           c = vals.map((val) => {
             const l = fn.local('v128');
@@ -409,7 +459,8 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
           });
         };
         if (s.op === 'elu') consts(s.alpha ?? 1, 1, 0);
-        else if (s.op === 'selu') consts((s.alpha ?? SELU_ALPHA) * (s.gamma ?? SELU_GAMMA), 1, 0, s.gamma ?? SELU_GAMMA);
+        else if (s.op === 'selu')
+          consts((s.alpha ?? SELU_ALPHA) * (s.gamma ?? SELU_GAMMA), 1, 0, s.gamma ?? SELU_GAMMA);
         else if (s.op === 'reciprocal') consts(1);
         else if (s.op === 'affine') consts(s.alpha ?? 1, s.beta ?? 0);
         else if (s.op === 'softplus' || s.op === 'mish') {
@@ -446,7 +497,12 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
             b.localGet(x!).localGet(c[1]!).v128Or().localSet(sp);
             ex!.exp(sp, sp);
             ex!.log1pUnit(sp, sp);
-            b.localGet(x!).localGet(c[0]!).f32x4Pmax().localGet(sp).f32x4Add().localSet(s.op === 'mish' ? sp : dst);
+            b.localGet(x!)
+              .localGet(c[0]!)
+              .f32x4Pmax()
+              .localGet(sp)
+              .f32x4Add()
+              .localSet(s.op === 'mish' ? sp : dst);
             if (s.op === 'mish') {
               ex!.tanh(dst, sp);
               b.localGet(dst).localGet(x!).f32x4Mul().localSet(dst);

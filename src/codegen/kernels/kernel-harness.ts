@@ -181,8 +181,13 @@ export function maxToleranceRatio(got: ArrayLike<number>, want: ArrayLike<number
  * Checks that every float of `buf` outside the channel slice [channelOffset, channelOffset + C) of each
  * pixel still holds the sentinel; returns the first offending index or -1.
  */
-export function firstWriteOutsideSlice(buf: Float32Array, pixels: number, pixelStride: number, channelOffset: number,
-  channels: number): number {
+export function firstWriteOutsideSlice(
+  buf: Float32Array,
+  pixels: number,
+  pixelStride: number,
+  channelOffset: number,
+  channels: number,
+): number {
   const bits = new Uint32Array(buf.buffer, buf.byteOffset, buf.length);
   for (let p = 0; p < pixels; p++) {
     for (let c = 0; c < pixelStride; c++) {

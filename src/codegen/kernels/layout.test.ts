@@ -7,7 +7,14 @@ import { firstWriteOutsideSlice, fromNhwc, randomFloats, runKernel, toNhwc } fro
 import { type ChannelShuffleSpec, type LayoutSpec, channelShuffle, layout } from './layout.js';
 
 const SHAPES: [number, number, number, number][] = [
-  [1, 3, 5, 7], [2, 5, 3, 4], [1, 1, 1, 1], [1, 8, 2, 9], [1, 13, 4, 4], [1, 4, 3, 3], [1, 2, 6, 1], [1, 3, 224, 5],
+  [1, 3, 5, 7],
+  [2, 5, 3, 4],
+  [1, 1, 1, 1],
+  [1, 8, 2, 9],
+  [1, 13, 4, 4],
+  [1, 4, 3, 3],
+  [1, 2, 6, 1],
+  [1, 3, 224, 5],
 ];
 
 for (const shape of SHAPES) {
@@ -17,16 +24,24 @@ for (const shape of SHAPES) {
     const stride = C + 3;
     for (const v of layout.variants) {
       const to: LayoutSpec = { direction: 'to-nhwc', batch: N, channels: C, height: H, width: W };
-      const run = runKernel({ x: { floats: x.length, init: x }, y: { floats: N * H * W * stride } }, layout.parallelExtent(to, v),
-        (fn, a) => layout.emit(fn, to, v, { nchw: a['x']!, nhwc: { addrBytes: a['y']! + 8, pixelStride: stride } }), 3);
+      const run = runKernel(
+        { x: { floats: x.length, init: x }, y: { floats: N * H * W * stride } },
+        layout.parallelExtent(to, v),
+        (fn, a) => layout.emit(fn, to, v, { nchw: a['x']!, nhwc: { addrBytes: a['y']! + 8, pixelStride: stride } }),
+        3,
+      );
       assert.deepEqual(run.guardViolations, []);
       const y = run.buffers['y']!;
       assert.equal(firstWriteOutsideSlice(y, N * H * W, stride, 2, C), -1, 'to-nhwc wrote outside its slice');
       assert.deepEqual(fromNhwc(y, shape, stride, 2), x);
 
       const back: LayoutSpec = { ...to, direction: 'to-nchw' };
-      const run2 = runKernel({ y: { floats: y.length, init: y }, z: { floats: x.length } }, layout.parallelExtent(back, v),
-        (fn, a) => layout.emit(fn, back, v, { nchw: a['z']!, nhwc: { addrBytes: a['y']! + 8, pixelStride: stride } }), 2);
+      const run2 = runKernel(
+        { y: { floats: y.length, init: y }, z: { floats: x.length } },
+        layout.parallelExtent(back, v),
+        (fn, a) => layout.emit(fn, back, v, { nchw: a['z']!, nhwc: { addrBytes: a['y']! + 8, pixelStride: stride } }),
+        2,
+      );
       assert.deepEqual(run2.guardViolations, []);
       assert.deepEqual(run2.buffers['z']!, x);
     }
@@ -35,11 +50,29 @@ for (const shape of SHAPES) {
 
 function shuffleReference(x: Float32Array, shape: [number, number, number, number], g: number): Float32Array {
   const [N, C, H, W] = shape;
-  const node: Node = { name: 't', opType: 'Transpose', domain: '', inputs: ['x'], outputs: ['y'], attributes: new Map([['perm', { kind: 'ints', value: [0, 2, 1, 3, 4] }]]) };
+  const node: Node = {
+    name: 't',
+    opType: 'Transpose',
+    domain: '',
+    inputs: ['x'],
+    outputs: ['y'],
+    attributes: new Map([['perm', { kind: 'ints', value: [0, 2, 1, 3, 4] }]]),
+  };
   return getOp('', 'Transpose')!.reference([f32([N, g, C / g, H, W], x)], { node, opset: 13 })[0]!.data as Float32Array;
 }
 
-for (const [g, C] of [[2, 2], [2, 6], [2, 10], [2, 16], [2, 40], [2, 48], [2, 58], [3, 9], [4, 8], [1, 5]] as const) {
+for (const [g, C] of [
+  [2, 2],
+  [2, 6],
+  [2, 10],
+  [2, 16],
+  [2, 40],
+  [2, 48],
+  [2, 58],
+  [3, 9],
+  [4, 8],
+  [1, 5],
+] as const) {
   test(`channel shuffle g=${g} C=${C} matches Reshape-Transpose-Reshape`, () => {
     const shape: [number, number, number, number] = [1, C, 3, 5];
     const x = randomFloats(C * 15, C);
@@ -47,9 +80,16 @@ for (const [g, C] of [[2, 2], [2, 6], [2, 10], [2, 16], [2, 40], [2, 48], [2, 58
     const spec: ChannelShuffleSpec = { pixels: 15, channels: C, groups: g };
     for (const v of channelShuffle.variants) {
       assert.ok(channelShuffle.supports(spec, v));
-      const run = runKernel({ x: { floats: 15 * (C + 1), init: toNhwc(x, shape, C + 1, 1) }, y: { floats: 15 * (C + 2) } },
+      const run = runKernel(
+        { x: { floats: 15 * (C + 1), init: toNhwc(x, shape, C + 1, 1) }, y: { floats: 15 * (C + 2) } },
         channelShuffle.parallelExtent(spec, v),
-        (fn, a) => channelShuffle.emit(fn, spec, v, { input: { addrBytes: a['x']! + 4, pixelStride: C + 1 }, output: { addrBytes: a['y']!, pixelStride: C + 2 } }), 2);
+        (fn, a) =>
+          channelShuffle.emit(fn, spec, v, {
+            input: { addrBytes: a['x']! + 4, pixelStride: C + 1 },
+            output: { addrBytes: a['y']!, pixelStride: C + 2 },
+          }),
+        2,
+      );
       assert.deepEqual(run.guardViolations, []);
       assert.equal(firstWriteOutsideSlice(run.buffers['y']!, 15, C + 2, 0, C), -1, 'wrote outside its slice');
       assert.deepEqual(fromNhwc(run.buffers['y']!, shape, C + 2), want);

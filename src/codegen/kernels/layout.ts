@@ -91,7 +91,10 @@ function emitLayout(fn: FunctionBuilder, s: LayoutSpec, a: LayoutAddresses): voi
       // src = plane c of this row at pixel x; planes are planeB apart
       fn.localGet(planeRow).localGet(c).i32Const(planeB).i32Mul().i32Add().localGet(x).i32Const(4).i32Mul().i32Add();
       fn.localSet(src);
-      for (let k = 0; k < 4; k++) fn.localGet(src).v128Load(Math.min(k, lanes - 1) * planeB, 0).localSet(r[k]!);
+      for (let k = 0; k < 4; k++)
+        fn.localGet(src)
+          .v128Load(Math.min(k, lanes - 1) * planeB, 0)
+          .localSet(r[k]!);
       transpose4x4(fn, r, t, o);
       fn.localGet(pixRow).localGet(x).i32Const(psB).i32Mul().i32Add().localGet(c).i32Const(4).i32Mul().i32Add();
       fn.localSet(dst);
@@ -99,7 +102,10 @@ function emitLayout(fn: FunctionBuilder, s: LayoutSpec, a: LayoutAddresses): voi
     } else {
       fn.localGet(pixRow).localGet(x).i32Const(psB).i32Mul().i32Add().localGet(c).i32Const(4).i32Mul().i32Add();
       fn.localSet(src);
-      for (let p = 0; p < 4; p++) fn.localGet(src).v128Load(Math.min(p, pixels - 1) * psB, 0).localSet(r[p]!);
+      for (let p = 0; p < 4; p++)
+        fn.localGet(src)
+          .v128Load(Math.min(p, pixels - 1) * psB, 0)
+          .localSet(r[p]!);
       transpose4x4(fn, r, t, o);
       fn.localGet(planeRow).localGet(c).i32Const(planeB).i32Mul().i32Add().localGet(x).i32Const(4).i32Mul().i32Add();
       fn.localSet(dst);
@@ -109,7 +115,14 @@ function emitLayout(fn: FunctionBuilder, s: LayoutSpec, a: LayoutAddresses): voi
   const fullC = Math.floor(C / 4);
   const restC = C - 4 * fullC;
   const channelSweep = (pixels: number): void => {
-    if (fullC > 0) fn.forRange(c, (bb) => bb.i32Const(0), (bb) => bb.i32Const(4 * fullC), 4, () => tile(pixels, 4));
+    if (fullC > 0)
+      fn.forRange(
+        c,
+        (bb) => bb.i32Const(0),
+        (bb) => bb.i32Const(4 * fullC),
+        4,
+        () => tile(pixels, 4),
+      );
     if (restC > 0) {
       fn.i32Const(4 * fullC).localSet(c);
       tile(pixels, restC);
@@ -117,19 +130,43 @@ function emitLayout(fn: FunctionBuilder, s: LayoutSpec, a: LayoutAddresses): voi
   };
   const fullX = Math.floor(W / 4);
   const restX = W - 4 * fullX;
-  fn.forRange(row, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
-    fn.localGet(row).i32Const(H).i32DivU().localSet(b);
-    fn.localGet(row).localGet(b).i32Const(H).i32Mul().i32Sub().localSet(y);
-    // planeRow = row y of plane 0 of image b in NCHW; pixRow = pixel (b, y, 0) in NHWC
-    fn.localGet(b).i32Const(C * planeB).i32Mul().localGet(y).i32Const(W * 4).i32Mul().i32Add();
-    fn.i32Const(a.nchw).i32Add().localSet(planeRow);
-    fn.localGet(row).i32Const(W * psB).i32Mul().i32Const(a.nhwc.addrBytes).i32Add().localSet(pixRow);
-    if (fullX > 0) fn.forRange(x, (bb) => bb.i32Const(0), (bb) => bb.i32Const(4 * fullX), 4, () => channelSweep(4));
-    if (restX > 0) {
-      fn.i32Const(4 * fullX).localSet(x);
-      channelSweep(restX);
-    }
-  });
+  fn.forRange(
+    row,
+    (bb) => bb.localGet(fn.param(0)),
+    (bb) => bb.localGet(fn.param(1)),
+    1,
+    () => {
+      fn.localGet(row).i32Const(H).i32DivU().localSet(b);
+      fn.localGet(row).localGet(b).i32Const(H).i32Mul().i32Sub().localSet(y);
+      // planeRow = row y of plane 0 of image b in NCHW; pixRow = pixel (b, y, 0) in NHWC
+      fn.localGet(b)
+        .i32Const(C * planeB)
+        .i32Mul()
+        .localGet(y)
+        .i32Const(W * 4)
+        .i32Mul()
+        .i32Add();
+      fn.i32Const(a.nchw).i32Add().localSet(planeRow);
+      fn.localGet(row)
+        .i32Const(W * psB)
+        .i32Mul()
+        .i32Const(a.nhwc.addrBytes)
+        .i32Add()
+        .localSet(pixRow);
+      if (fullX > 0)
+        fn.forRange(
+          x,
+          (bb) => bb.i32Const(0),
+          (bb) => bb.i32Const(4 * fullX),
+          4,
+          () => channelSweep(4),
+        );
+      if (restX > 0) {
+        fn.i32Const(4 * fullX).localSet(x);
+        channelSweep(restX);
+      }
+    },
+  );
 }
 
 // ---- channel shuffle ----------------------------------------------------------------------------------------
@@ -175,12 +212,24 @@ export const channelShuffle: KernelFamily<ChannelShuffleSpec, KernelVariant, Cha
     const K = s.channels / G;
     const [p, ip, op, i] = fn.locals('i32', 4);
     const [va, vb, lo] = fn.locals('v128', 3);
-    fn.localGet(fn.param(0)).i32Const(a.input.pixelStride * 4).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(ip);
-    fn.localGet(fn.param(0)).i32Const(a.output.pixelStride * 4).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
+    fn.localGet(fn.param(0))
+      .i32Const(a.input.pixelStride * 4)
+      .i32Mul()
+      .i32Const(a.input.addrBytes)
+      .i32Add()
+      .localSet(ip);
+    fn.localGet(fn.param(0))
+      .i32Const(a.output.pixelStride * 4)
+      .i32Mul()
+      .i32Const(a.output.addrBytes)
+      .i32Add()
+      .localSet(op);
     // g = 2: interleave 4 channels of each half into 8 output channels
     const pair = (k: number, constIn: number, constOut: number): void => {
       fn.localGet(ip).v128Load(constIn, 0).localSet(va);
-      fn.localGet(ip).v128Load(constIn + K * 4, 0).localSet(vb);
+      fn.localGet(ip)
+        .v128Load(constIn + K * 4, 0)
+        .localSet(vb);
       fn.localGet(va).localGet(vb).i32x4Shuffle(0, 4, 1, 5).localSet(lo);
       storeVec(fn, lo, op, undefined, constOut, Math.min(4, 2 * k));
       if (k > 2) {
@@ -188,35 +237,66 @@ export const channelShuffle: KernelFamily<ChannelShuffleSpec, KernelVariant, Cha
         storeVec(fn, lo, op, undefined, constOut + 16, 2 * k - 4);
       }
     };
-    fn.forRange(p, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
-      if (G === 2) {
-        const full = Math.floor(K / 4);
-        if (full > 4) {
-          // i = byte offset in the input half; output offset is 2i
-          fn.forRange(i, (bb) => bb.i32Const(0), (bb) => bb.i32Const(full * 16), 16, () => {
-            fn.localGet(ip).localGet(i).i32Add().v128Load(0, 0).localSet(va);
-            fn.localGet(ip).localGet(i).i32Add().v128Load(K * 4, 0).localSet(vb);
-            fn.localGet(op).localGet(i).i32Const(2).i32Mul().i32Add();
-            fn.localGet(va).localGet(vb).i32x4Shuffle(0, 4, 1, 5).v128Store(0, 0);
-            fn.localGet(op).localGet(i).i32Const(2).i32Mul().i32Add();
-            fn.localGet(va).localGet(vb).i32x4Shuffle(2, 6, 3, 7).v128Store(16, 0);
-          });
-        } else {
-          for (let q = 0; q < full; q++) pair(4, 16 * q, 32 * q);
-        }
-        if (K % 4) pair(K % 4, 16 * full, 32 * full);
-      } else {
-        // generic g: one float at a time, loop over i, unrolled over the groups
-        fn.forRange(i, (bb) => bb.i32Const(0), (bb) => bb.i32Const(K * 4), 4, () => {
-          for (let j = 0; j < G; j++) {
-            fn.localGet(op).localGet(i).i32Const(G).i32Mul().i32Add();
-            fn.localGet(ip).localGet(i).i32Add().f32Load(j * K * 4, 2);
-            fn.f32Store(j * 4, 2);
+    fn.forRange(
+      p,
+      (bb) => bb.localGet(fn.param(0)),
+      (bb) => bb.localGet(fn.param(1)),
+      1,
+      () => {
+        if (G === 2) {
+          const full = Math.floor(K / 4);
+          if (full > 4) {
+            // i = byte offset in the input half; output offset is 2i
+            fn.forRange(
+              i,
+              (bb) => bb.i32Const(0),
+              (bb) => bb.i32Const(full * 16),
+              16,
+              () => {
+                fn.localGet(ip).localGet(i).i32Add().v128Load(0, 0).localSet(va);
+                fn.localGet(ip)
+                  .localGet(i)
+                  .i32Add()
+                  .v128Load(K * 4, 0)
+                  .localSet(vb);
+                fn.localGet(op).localGet(i).i32Const(2).i32Mul().i32Add();
+                fn.localGet(va).localGet(vb).i32x4Shuffle(0, 4, 1, 5).v128Store(0, 0);
+                fn.localGet(op).localGet(i).i32Const(2).i32Mul().i32Add();
+                fn.localGet(va).localGet(vb).i32x4Shuffle(2, 6, 3, 7).v128Store(16, 0);
+              },
+            );
+          } else {
+            for (let q = 0; q < full; q++) pair(4, 16 * q, 32 * q);
           }
-        });
-      }
-      fn.localGet(ip).i32Const(a.input.pixelStride * 4).i32Add().localSet(ip);
-      fn.localGet(op).i32Const(a.output.pixelStride * 4).i32Add().localSet(op);
-    });
+          if (K % 4) pair(K % 4, 16 * full, 32 * full);
+        } else {
+          // generic g: one float at a time, loop over i, unrolled over the groups
+          fn.forRange(
+            i,
+            (bb) => bb.i32Const(0),
+            (bb) => bb.i32Const(K * 4),
+            4,
+            () => {
+              for (let j = 0; j < G; j++) {
+                fn.localGet(op).localGet(i).i32Const(G).i32Mul().i32Add();
+                fn.localGet(ip)
+                  .localGet(i)
+                  .i32Add()
+                  .f32Load(j * K * 4, 2);
+                fn.f32Store(j * 4, 2);
+              }
+            },
+          );
+        }
+        fn.localGet(ip)
+          .i32Const(a.input.pixelStride * 4)
+          .i32Add()
+          .localSet(ip);
+        fn.localGet(op)
+          .i32Const(a.output.pixelStride * 4)
+          .i32Add()
+          .localSet(op);
+      },
+    );
   },
 };

@@ -62,7 +62,12 @@ for (const c of CASES) {
   const name = `${c.kind}pool ${c.shape.join('x')} k${c.k} s${s} p${p} d${d}${c.ceil ? ' ceil' : ''}${c.includePad ? ' incl' : ''}`;
   test(`${name} matches the reference for every variant, in views, in 1 and 3 chunks`, () => {
     const x = randomFloats(N * C * H * W, 7 + C);
-    const attrs: Record<string, number | number[]> = { kernel_shape: c.k, strides: s, pads: p, ceil_mode: c.ceil ? 1 : 0 };
+    const attrs: Record<string, number | number[]> = {
+      kernel_shape: c.k,
+      strides: s,
+      pads: p,
+      ceil_mode: c.ceil ? 1 : 0,
+    };
     if (c.kind === 'max') attrs['dilations'] = d;
     else attrs['count_include_pad'] = c.includePad ? 1 : 0;
     const op = getOp('', c.kind === 'max' ? 'MaxPool' : 'AveragePool')!;
@@ -71,9 +76,24 @@ for (const c of CASES) {
     const outW = outLen(W, c.k[1], s[1], d[1], p[1], p[3], !!c.ceil);
     assert.deepEqual(want.shape, [N, C, outH, outW]);
     const spec: PoolSpec = {
-      kind: c.kind, batch: N, inH: H, inW: W, channels: C, outH, outW, kernelH: c.k[0], kernelW: c.k[1],
-      strideH: s[0], strideW: s[1], padTop: p[0], padLeft: p[1], padBottom: p[2], padRight: p[3],
-      dilationH: d[0], dilationW: d[1], countIncludePad: !!c.includePad,
+      kind: c.kind,
+      batch: N,
+      inH: H,
+      inW: W,
+      channels: C,
+      outH,
+      outW,
+      kernelH: c.k[0],
+      kernelW: c.k[1],
+      strideH: s[0],
+      strideW: s[1],
+      padTop: p[0],
+      padLeft: p[1],
+      padBottom: p[2],
+      padRight: p[3],
+      dilationH: d[0],
+      dilationW: d[1],
+      countIncludePad: !!c.includePad,
     };
     for (const v of pool.variants) {
       assert.ok(pool.supports(spec, v));
@@ -107,7 +127,11 @@ for (const c of CASES) {
 
 test('interior ranges cover exactly the windows that need no clipping', () => {
   for (const [outLen_, inLen, k, st, pad, d] of [
-    [5, 9, 3, 2, 1, 1], [4, 4, 3, 1, 1, 1], [3, 2, 3, 1, 1, 1], [7, 9, 3, 1, 2, 2], [2, 7, 3, 2, 0, 1],
+    [5, 9, 3, 2, 1, 1],
+    [4, 4, 3, 1, 1, 1],
+    [3, 2, 3, 1, 1, 1],
+    [7, 9, 3, 1, 2, 2],
+    [2, 7, 3, 2, 0, 1],
   ] as const) {
     const [lo, hi] = interiorRange(outLen_, inLen, k, st, pad, d);
     for (let o = 0; o < outLen_; o++) {
@@ -119,7 +143,13 @@ test('interior ranges cover exactly the windows that need no clipping', () => {
 });
 
 for (const kind of ['avg', 'max'] as const) {
-  for (const [N, C, H, W] of [[1, 1, 1, 1], [1, 5, 7, 7], [2, 13, 3, 5], [1, 64, 7, 7], [1, 37, 2, 3]] as const) {
+  for (const [N, C, H, W] of [
+    [1, 1, 1, 1],
+    [1, 5, 7, 7],
+    [2, 13, 3, 5],
+    [1, 64, 7, 7],
+    [1, 37, 2, 3],
+  ] as const) {
     test(`global ${kind} pool ${N}x${C}x${H}x${W} matches the reference for every variant`, () => {
       const x = randomFloats(N * C * H * W, 3 + C);
       const op = getOp('', kind === 'avg' ? 'GlobalAveragePool' : 'GlobalMaxPool')!;

@@ -62,7 +62,14 @@ function checkRefs(what: string, ...refs: [ActivationRef | undefined, number][])
 }
 
 /** [lo, hi): output positions whose window [o*s - pad, o*s - pad + (k-1)*d] lies inside [0, inLen). */
-export function interiorRange(outLen: number, inLen: number, k: number, s: number, pad: number, d: number): [number, number] {
+export function interiorRange(
+  outLen: number,
+  inLen: number,
+  k: number,
+  s: number,
+  pad: number,
+  d: number,
+): [number, number] {
   const lo = Math.min(outLen, Math.ceil(pad / s));
   const last = inLen - 1 - (k - 1) * d + pad;
   const hi = last < 0 ? lo : Math.max(lo, Math.min(outLen, Math.floor(last / s) + 1));
@@ -86,11 +93,20 @@ function emitWindowBounds(
   padLimit: number,
 ): void {
   // kStart = i0 < 0 ? ceil(-i0 / d) : 0
-  fn.i32Const(d - 1).localGet(i0).i32Sub().i32Const(d).i32DivS();
+  fn.i32Const(d - 1)
+    .localGet(i0)
+    .i32Sub()
+    .i32Const(d)
+    .i32DivS();
   fn.i32Const(0).localGet(i0).i32Const(0).i32LtS().select().localSet(kStart);
   // kEnd = min(k, ceil((limit - i0) / d)) (may be <= kStart: no taps)
   const endOf = (lim: number, dst: Local): void => {
-    fn.i32Const(lim + d - 1).localGet(i0).i32Sub().i32Const(d).i32DivS().localSet(dst);
+    fn.i32Const(lim + d - 1)
+      .localGet(i0)
+      .i32Sub()
+      .i32Const(d)
+      .i32DivS()
+      .localSet(dst);
     fn.i32Const(k).localGet(dst).localGet(dst).i32Const(k).i32GtS().select().localSet(dst);
   };
   endOf(limit, kEnd);
@@ -105,8 +121,18 @@ export const pool: KernelFamily<PoolSpec, PoolVariant, PoolAddresses, undefined>
   variants: POOL_VARIANTS,
   supports(s) {
     return (
-      s.batch >= 1 && s.channels >= 1 && s.outH >= 1 && s.outW >= 1 && s.kernelH >= 1 && s.kernelW >= 1 &&
-      s.strideH >= 1 && s.strideW >= 1 && s.dilationH >= 1 && s.dilationW >= 1 && s.padTop >= 0 && s.padLeft >= 0
+      s.batch >= 1 &&
+      s.channels >= 1 &&
+      s.outH >= 1 &&
+      s.outW >= 1 &&
+      s.kernelH >= 1 &&
+      s.kernelW >= 1 &&
+      s.strideH >= 1 &&
+      s.strideW >= 1 &&
+      s.dilationH >= 1 &&
+      s.dilationW >= 1 &&
+      s.padTop >= 0 &&
+      s.padLeft >= 0
     );
   },
   id(s, v) {
@@ -193,42 +219,97 @@ function emitPool(fn: FunctionBuilder, s: PoolSpec, v: PoolVariant, a: PoolAddre
     }
     sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
       for (let j = 0; j < blk.vectors; j++) fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc[j]!);
-      fn.forRange(ky, (bb) => bb.localGet(kyS), (bb) => bb.localGet(kyE), 1, () => {
-        fn.localGet(ky).i32Const(s.dilationH * s.inW * psB).i32Mul().localGet(win).i32Add().localSet(rowPtr);
-        fn.forRange(kx, (bb) => bb.localGet(kxS), (bb) => bb.localGet(kxE), 1, () => {
-          fn.localGet(kx).i32Const(s.dilationW * psB).i32Mul().localGet(rowPtr).i32Add().localSet(tapPtr);
-          for (let j = 0; j < blk.vectors; j++) {
-            loadVec(fn, tmp, tapPtr, off, constOff + 16 * j);
-            combine(j);
-          }
-        });
-      });
+      fn.forRange(
+        ky,
+        (bb) => bb.localGet(kyS),
+        (bb) => bb.localGet(kyE),
+        1,
+        () => {
+          fn.localGet(ky)
+            .i32Const(s.dilationH * s.inW * psB)
+            .i32Mul()
+            .localGet(win)
+            .i32Add()
+            .localSet(rowPtr);
+          fn.forRange(
+            kx,
+            (bb) => bb.localGet(kxS),
+            (bb) => bb.localGet(kxE),
+            1,
+            () => {
+              fn.localGet(kx)
+                .i32Const(s.dilationW * psB)
+                .i32Mul()
+                .localGet(rowPtr)
+                .i32Add()
+                .localSet(tapPtr);
+              for (let j = 0; j < blk.vectors; j++) {
+                loadVec(fn, tmp, tapPtr, off, constOff + 16 * j);
+                combine(j);
+              }
+            },
+          );
+        },
+      );
       finish(blk, off, constOff, isMax ? undefined : scale);
     });
   };
 
-  fn.forRange(r, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
-    fn.localGet(r).i32Const(s.outH).i32DivU().localSet(b);
-    fn.localGet(r).localGet(b).i32Const(s.outH).i32Mul().i32Sub().localSet(oy);
-    fn.localGet(oy).i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iy0);
-    // win = top-left tap of the (possibly clipped) window; may point before the image, never dereferenced there
-    fn.localGet(b).i32Const(s.inH * s.inW * psB).i32Mul();
-    fn.localGet(iy0).i32Const(s.inW).i32Mul().i32Const(s.padLeft).i32Sub().i32Const(psB).i32Mul().i32Add();
-    fn.i32Const(a.input.addrBytes).i32Add().localSet(win);
-    fn.localGet(r).i32Const(s.outW * opsB).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(outp);
-    fn.localGet(oy).i32Const(oyLo).i32Sub().i32Const(oyHi - oyLo).i32LtU().localSet(rowInt);
-    emitWindowBounds(fn, iy0, s.dilationH, s.kernelH, s.inH, kyS, kyE, kyPE, s.inH + s.padBottom);
-    fn.forRange(ox, (bb) => bb.i32Const(0), (bb) => bb.i32Const(s.outW), 1, () => {
-      fn.localGet(rowInt).localGet(ox).i32Const(oxLo).i32Sub().i32Const(oxHi - oxLo).i32LtU().i32And();
-      fn.if();
-      interiorBody();
-      fn.else();
-      genericBody();
-      fn.end();
-      fn.localGet(win).i32Const(s.strideW * psB).i32Add().localSet(win);
-      fn.localGet(outp).i32Const(opsB).i32Add().localSet(outp);
-    });
-  });
+  fn.forRange(
+    r,
+    (bb) => bb.localGet(fn.param(0)),
+    (bb) => bb.localGet(fn.param(1)),
+    1,
+    () => {
+      fn.localGet(r).i32Const(s.outH).i32DivU().localSet(b);
+      fn.localGet(r).localGet(b).i32Const(s.outH).i32Mul().i32Sub().localSet(oy);
+      fn.localGet(oy).i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iy0);
+      // win = top-left tap of the (possibly clipped) window; may point before the image, never dereferenced there
+      fn.localGet(b)
+        .i32Const(s.inH * s.inW * psB)
+        .i32Mul();
+      fn.localGet(iy0).i32Const(s.inW).i32Mul().i32Const(s.padLeft).i32Sub().i32Const(psB).i32Mul().i32Add();
+      fn.i32Const(a.input.addrBytes).i32Add().localSet(win);
+      fn.localGet(r)
+        .i32Const(s.outW * opsB)
+        .i32Mul()
+        .i32Const(a.output.addrBytes)
+        .i32Add()
+        .localSet(outp);
+      fn.localGet(oy)
+        .i32Const(oyLo)
+        .i32Sub()
+        .i32Const(oyHi - oyLo)
+        .i32LtU()
+        .localSet(rowInt);
+      emitWindowBounds(fn, iy0, s.dilationH, s.kernelH, s.inH, kyS, kyE, kyPE, s.inH + s.padBottom);
+      fn.forRange(
+        ox,
+        (bb) => bb.i32Const(0),
+        (bb) => bb.i32Const(s.outW),
+        1,
+        () => {
+          fn.localGet(rowInt)
+            .localGet(ox)
+            .i32Const(oxLo)
+            .i32Sub()
+            .i32Const(oxHi - oxLo)
+            .i32LtU()
+            .i32And();
+          fn.if();
+          interiorBody();
+          fn.else();
+          genericBody();
+          fn.end();
+          fn.localGet(win)
+            .i32Const(s.strideW * psB)
+            .i32Add()
+            .localSet(win);
+          fn.localGet(outp).i32Const(opsB).i32Add().localSet(outp);
+        },
+      );
+    },
+  );
 }
 
 /** GlobalAveragePool / GlobalMaxPool over all `pixels` (H*W) of each image. */
@@ -302,41 +383,77 @@ export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses
         if (dual) fn.v128ConstF32(isMax ? -Infinity : 0).localSet(acc2[j]!);
       }
       if (dual) {
-        fn.forRange(p, (bb) => bb.i32Const(0), (bb) => bb.i32Const(pairs), 1, () => {
-          accumulate(blk, acc, 0);
-          accumulate(blk, acc2, psB);
-          fn.localGet(inp).i32Const(2 * psB).i32Add().localSet(inp);
-        });
+        fn.forRange(
+          p,
+          (bb) => bb.i32Const(0),
+          (bb) => bb.i32Const(pairs),
+          1,
+          () => {
+            accumulate(blk, acc, 0);
+            accumulate(blk, acc2, psB);
+            fn.localGet(inp)
+              .i32Const(2 * psB)
+              .i32Add()
+              .localSet(inp);
+          },
+        );
         if (s.pixels % 2) accumulate(blk, acc, 0);
       } else {
-        fn.forRange(p, (bb) => bb.i32Const(0), (bb) => bb.i32Const(s.pixels), 1, () => {
-          accumulate(blk, acc, 0);
-          fn.localGet(inp).i32Const(psB).i32Add().localSet(inp);
-        });
+        fn.forRange(
+          p,
+          (bb) => bb.i32Const(0),
+          (bb) => bb.i32Const(s.pixels),
+          1,
+          () => {
+            accumulate(blk, acc, 0);
+            fn.localGet(inp).i32Const(psB).i32Add().localSet(inp);
+          },
+        );
       }
       for (let j = 0; j < blk.vectors; j++) {
         if (dual) reduce(acc[j]!, acc2[j]!);
-        if (!isMax) fn.localGet(acc[j]!).v128ConstF32(1 / s.pixels).f32x4Mul().localSet(acc[j]!);
+        if (!isMax)
+          fn.localGet(acc[j]!)
+            .v128ConstF32(1 / s.pixels)
+            .f32x4Mul()
+            .localSet(acc[j]!);
         storeVec(fn, acc[j]!, outp, undefined, 16 * j, lanesOf(blk, j));
       }
     };
-    fn.forRange(item, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
-      fn.localGet(item).i32Const(groups).i32DivU().localSet(b);
-      fn.localGet(item).localGet(b).i32Const(groups).i32Mul().i32Sub().localSet(g);
-      fn.localGet(b).i32Const(s.pixels * psB).i32Mul().localGet(g).i32Const(blockFloats * 4).i32Mul().i32Add();
-      fn.i32Const(a.input.addrBytes).i32Add().localSet(inp);
-      fn.localGet(b).i32Const(a.output.pixelStride * 4).i32Mul().localGet(g).i32Const(blockFloats * 4).i32Mul();
-      fn.i32Add().i32Const(a.output.addrBytes).i32Add().localSet(outp);
-      const rest = s.channels - fullGroups * blockFloats;
-      if (rest === 0) body({ vectors: v.blockVectors, lastLanes: 4 });
-      else if (fullGroups === 0) body({ vectors: Math.ceil(rest / 4), lastLanes: rest % 4 || 4 });
-      else {
-        fn.localGet(g).i32Const(fullGroups).i32LtU().if();
-        body({ vectors: v.blockVectors, lastLanes: 4 });
-        fn.else();
-        body({ vectors: Math.ceil(rest / 4), lastLanes: rest % 4 || 4 });
-        fn.end();
-      }
-    });
+    fn.forRange(
+      item,
+      (bb) => bb.localGet(fn.param(0)),
+      (bb) => bb.localGet(fn.param(1)),
+      1,
+      () => {
+        fn.localGet(item).i32Const(groups).i32DivU().localSet(b);
+        fn.localGet(item).localGet(b).i32Const(groups).i32Mul().i32Sub().localSet(g);
+        fn.localGet(b)
+          .i32Const(s.pixels * psB)
+          .i32Mul()
+          .localGet(g)
+          .i32Const(blockFloats * 4)
+          .i32Mul()
+          .i32Add();
+        fn.i32Const(a.input.addrBytes).i32Add().localSet(inp);
+        fn.localGet(b)
+          .i32Const(a.output.pixelStride * 4)
+          .i32Mul()
+          .localGet(g)
+          .i32Const(blockFloats * 4)
+          .i32Mul();
+        fn.i32Add().i32Const(a.output.addrBytes).i32Add().localSet(outp);
+        const rest = s.channels - fullGroups * blockFloats;
+        if (rest === 0) body({ vectors: v.blockVectors, lastLanes: 4 });
+        else if (fullGroups === 0) body({ vectors: Math.ceil(rest / 4), lastLanes: rest % 4 || 4 });
+        else {
+          fn.localGet(g).i32Const(fullGroups).i32LtU().if();
+          body({ vectors: v.blockVectors, lastLanes: 4 });
+          fn.else();
+          body({ vectors: Math.ceil(rest / 4), lastLanes: rest % 4 || 4 });
+          fn.end();
+        }
+      },
+    );
   },
 };

@@ -14,7 +14,12 @@ import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 export const RESIZE_MODES = ['nearest', 'linear'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
 export const RESIZE_COORD_MODES = [
-  'half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 'align_corners', 'asymmetric', 'tf_half_pixel_for_nn',
+  'half_pixel',
+  'half_pixel_symmetric',
+  'pytorch_half_pixel',
+  'align_corners',
+  'asymmetric',
+  'tf_half_pixel_for_nn',
 ] as const;
 export type ResizeCoordMode = (typeof RESIZE_COORD_MODES)[number];
 /** `legacy` = opset-10 Resize / Upsample rounding (ceil when downsampling, floor otherwise). */
@@ -146,9 +151,17 @@ export const resize: KernelFamily<ResizeSpec, ResizeVariant, ResizeAddresses, un
   variants: RESIZE_VARIANTS,
   supports(s) {
     return (
-      s.batch >= 1 && s.channels >= 1 && s.inH >= 1 && s.inW >= 1 && s.outH >= 1 && s.outW >= 1 && s.scaleH > 0 &&
-      s.scaleW > 0 && (RESIZE_MODES as readonly string[]).includes(s.mode) &&
-      (RESIZE_COORD_MODES as readonly string[]).includes(s.coord) && !shiftsUnscaledAxes(s)
+      s.batch >= 1 &&
+      s.channels >= 1 &&
+      s.inH >= 1 &&
+      s.inW >= 1 &&
+      s.outH >= 1 &&
+      s.outW >= 1 &&
+      s.scaleH > 0 &&
+      s.scaleW > 0 &&
+      (RESIZE_MODES as readonly string[]).includes(s.mode) &&
+      (RESIZE_COORD_MODES as readonly string[]).includes(s.coord) &&
+      !shiftsUnscaledAxes(s)
     );
   },
   id(s, v) {
@@ -202,57 +215,87 @@ function emitResize(fn: FunctionBuilder, s: ResizeSpec, v: ResizeVariant, a: Res
   const va = fn.locals('v128', v.blockVectors);
   const [vb, vc, vd] = fn.locals('v128', 3);
 
-  fn.forRange(row, (bb) => bb.localGet(fn.param(0)), (bb) => bb.localGet(fn.param(1)), 1, () => {
-    fn.localGet(row).i32Const(s.outH).i32DivU().localSet(b);
-    // ytab = &table[oy]
-    fn.localGet(row).localGet(b).i32Const(s.outH).i32Mul().i32Sub().i32Const(12).i32Mul().i32Const(a.tables).i32Add();
-    fn.localSet(ytab);
-    const rowAddr = (word: number, dst: Local): void => {
-      fn.localGet(b).i32Const(s.inH).i32Mul().localGet(ytab).i32Load(word, 2).i32Add().i32Const(s.inW * psB).i32Mul();
-      fn.i32Const(a.input.addrBytes).i32Add().localSet(dst);
-    };
-    rowAddr(0, row0);
-    if (linear) {
-      rowAddr(4, row1);
-      fn.localGet(ytab).v128Load32Splat(8, 2).localSet(wy);
-    }
-    fn.localGet(row).i32Const(s.outW * opsB).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
-    if (s.addend) fn.localGet(row).i32Const(s.outW * apsB).i32Mul().i32Const(a.addend!.addrBytes).i32Add().localSet(ap);
-    fn.i32Const(xTable).localSet(xtab);
-    fn.forRange(ox, (bb) => bb.i32Const(0), (bb) => bb.i32Const(s.outW), 1, () => {
-      fn.localGet(xtab).i32Load(0, 2).i32Const(psB).i32Mul().localTee(p00).localGet(row0).i32Add().localSet(p00);
+  fn.forRange(
+    row,
+    (bb) => bb.localGet(fn.param(0)),
+    (bb) => bb.localGet(fn.param(1)),
+    1,
+    () => {
+      fn.localGet(row).i32Const(s.outH).i32DivU().localSet(b);
+      // ytab = &table[oy]
+      fn.localGet(row).localGet(b).i32Const(s.outH).i32Mul().i32Sub().i32Const(12).i32Mul().i32Const(a.tables).i32Add();
+      fn.localSet(ytab);
+      const rowAddr = (word: number, dst: Local): void => {
+        fn.localGet(b)
+          .i32Const(s.inH)
+          .i32Mul()
+          .localGet(ytab)
+          .i32Load(word, 2)
+          .i32Add()
+          .i32Const(s.inW * psB)
+          .i32Mul();
+        fn.i32Const(a.input.addrBytes).i32Add().localSet(dst);
+      };
+      rowAddr(0, row0);
       if (linear) {
-        fn.localGet(p00).localGet(row0).i32Sub().localGet(row1).i32Add().localSet(p10);
-        fn.localGet(xtab).i32Load(4, 2).i32Const(psB).i32Mul().localTee(p01).localGet(row0).i32Add().localSet(p01);
-        fn.localGet(p01).localGet(row0).i32Sub().localGet(row1).i32Add().localSet(p11);
-        fn.localGet(xtab).v128Load32Splat(8, 2).localSet(wx);
+        rowAddr(4, row1);
+        fn.localGet(ytab).v128Load32Splat(8, 2).localSet(wy);
       }
-      sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
-        for (let j = 0; j < blk.vectors; j++) {
-          const o = constOff + 16 * j;
-          const x = va[j]!;
-          loadVec(fn, x, p00, off, o);
+      fn.localGet(row)
+        .i32Const(s.outW * opsB)
+        .i32Mul()
+        .i32Const(a.output.addrBytes)
+        .i32Add()
+        .localSet(op);
+      if (s.addend)
+        fn.localGet(row)
+          .i32Const(s.outW * apsB)
+          .i32Mul()
+          .i32Const(a.addend!.addrBytes)
+          .i32Add()
+          .localSet(ap);
+      fn.i32Const(xTable).localSet(xtab);
+      fn.forRange(
+        ox,
+        (bb) => bb.i32Const(0),
+        (bb) => bb.i32Const(s.outW),
+        1,
+        () => {
+          fn.localGet(xtab).i32Load(0, 2).i32Const(psB).i32Mul().localTee(p00).localGet(row0).i32Add().localSet(p00);
           if (linear) {
-            const lerp = (lo: Local, hi: Local, w: Local): void => {
-              fn.localGet(lo).localGet(w).localGet(hi).localGet(lo).f32x4Sub().f32x4Mul().f32x4Add().localSet(lo);
-            };
-            loadVec(fn, vb, p01, off, o);
-            loadVec(fn, vc, p10, off, o);
-            loadVec(fn, vd, p11, off, o);
-            lerp(x, vb, wx);
-            lerp(vc, vd, wx);
-            lerp(x, vc, wy);
+            fn.localGet(p00).localGet(row0).i32Sub().localGet(row1).i32Add().localSet(p10);
+            fn.localGet(xtab).i32Load(4, 2).i32Const(psB).i32Mul().localTee(p01).localGet(row0).i32Add().localSet(p01);
+            fn.localGet(p01).localGet(row0).i32Sub().localGet(row1).i32Add().localSet(p11);
+            fn.localGet(xtab).v128Load32Splat(8, 2).localSet(wx);
           }
-          if (s.addend) {
-            loadVec(fn, vb, ap, off, o);
-            fn.localGet(x).localGet(vb).f32x4Add().localSet(x);
-          }
-          storeVec(fn, x, op, off, o, lanesOf(blk, j));
-        }
-      });
-      fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
-      if (s.addend) fn.localGet(ap).i32Const(apsB).i32Add().localSet(ap);
-      fn.localGet(xtab).i32Const(12).i32Add().localSet(xtab);
-    });
-  });
+          sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
+            for (let j = 0; j < blk.vectors; j++) {
+              const o = constOff + 16 * j;
+              const x = va[j]!;
+              loadVec(fn, x, p00, off, o);
+              if (linear) {
+                const lerp = (lo: Local, hi: Local, w: Local): void => {
+                  fn.localGet(lo).localGet(w).localGet(hi).localGet(lo).f32x4Sub().f32x4Mul().f32x4Add().localSet(lo);
+                };
+                loadVec(fn, vb, p01, off, o);
+                loadVec(fn, vc, p10, off, o);
+                loadVec(fn, vd, p11, off, o);
+                lerp(x, vb, wx);
+                lerp(vc, vd, wx);
+                lerp(x, vc, wy);
+              }
+              if (s.addend) {
+                loadVec(fn, vb, ap, off, o);
+                fn.localGet(x).localGet(vb).f32x4Add().localSet(x);
+              }
+              storeVec(fn, x, op, off, o, lanesOf(blk, j));
+            }
+          });
+          fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
+          if (s.addend) fn.localGet(ap).i32Const(apsB).i32Add().localSet(ap);
+          fn.localGet(xtab).i32Const(12).i32Add().localSet(xtab);
+        },
+      );
+    },
+  );
 }

@@ -37,7 +37,13 @@ export function sweepChannels(
   const whole: ChannelBlock = { vectors: blockVectors, lastLanes: 4 };
   if (full > unrollBlocks) {
     const off = fn.local('i32');
-    fn.forRange(off, (b) => b.i32Const(0), (b) => b.i32Const(full * blockBytes), blockBytes, () => body(whole, off, 0));
+    fn.forRange(
+      off,
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(full * blockBytes),
+      blockBytes,
+      () => body(whole, off, 0),
+    );
   } else {
     for (let i = 0; i < full; i++) body(whole, undefined, i * blockBytes);
   }
@@ -52,7 +58,13 @@ export function pushAddr(fn: FunctionBuilder, base: Local, off: Local | undefine
 }
 
 /** Load one vector of `base + off + constOffBytes` into `dst` (whole vector even when partial: see header). */
-export function loadVec(fn: FunctionBuilder, dst: Local, base: Local, off: Local | undefined, constOffBytes: number): void {
+export function loadVec(
+  fn: FunctionBuilder,
+  dst: Local,
+  base: Local,
+  off: Local | undefined,
+  constOffBytes: number,
+): void {
   pushAddr(fn, base, off);
   fn.v128Load(constOffBytes, 0).localSet(dst);
 }

@@ -61,7 +61,10 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
   emit(fn, s, v, a) {
     for (const r of [a.input, a.output]) {
       if (r.addrBytes % 4 !== 0 || r.pixelStride < s.cols) {
-        throw new EdgecnnError(`${this.id(s, v)}: view ${JSON.stringify(r)} does not fit ${s.cols} columns`, 'internal');
+        throw new EdgecnnError(
+          `${this.id(s, v)}: view ${JSON.stringify(r)} does not fit ${s.cols} columns`,
+          'internal',
+        );
       }
     }
     const ex = new ExpEmitter(fn, false, !!s.log);
@@ -80,61 +83,109 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
     // lanes beyond the row's end take `fillWith` (a v128 local) so they cannot affect a reduction
     const maskTail = (fillWith: Local): void => {
       const keep = [0, 1, 2, 3].map((l) => (l < lanes ? -1 : 0));
-      fn.localGet(x).localGet(fillWith).v128ConstI32(keep[0]!, keep[1]!, keep[2]!, keep[3]!).v128Bitselect().localSet(x);
+      fn.localGet(x)
+        .localGet(fillWith)
+        .v128ConstI32(keep[0]!, keep[1]!, keep[2]!, keep[3]!)
+        .v128Bitselect()
+        .localSet(x);
     };
     /** For each vector of the row: load into x, run body(k) with k the accumulator index. */
     const sweep = (load: Local, body: (k: number, constOff: number, storeLanes: number) => void): void => {
       if (full16 > 0) {
-        fn.forRange(c, (b) => b.i32Const(0), (b) => b.i32Const(64 * full16), 64, () => {
-          for (let k = 0; k < 4; k++) {
-            fn.localGet(load).localGet(c).i32Add().v128Load(16 * k, 0).localSet(x);
-            body(k, 16 * k, 4);
-          }
-        });
+        fn.forRange(
+          c,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(64 * full16),
+          64,
+          () => {
+            for (let k = 0; k < 4; k++) {
+              fn.localGet(load)
+                .localGet(c)
+                .i32Add()
+                .v128Load(16 * k, 0)
+                .localSet(x);
+              body(k, 16 * k, 4);
+            }
+          },
+        );
       }
       fn.i32Const(64 * full16).localSet(c);
       for (let k = 0; k < restVec + (lanes ? 1 : 0); k++) {
-        fn.localGet(load).localGet(c).i32Add().v128Load(16 * k, 0).localSet(x);
+        fn.localGet(load)
+          .localGet(c)
+          .i32Add()
+          .v128Load(16 * k, 0)
+          .localSet(x);
         body(k, 16 * k, k === restVec ? lanes : 4);
       }
     };
-    fn.forRange(row, (b) => b.localGet(fn.param(0)), (b) => b.localGet(fn.param(1)), 1, () => {
-      fn.localGet(row).i32Const(a.input.pixelStride * 4).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(ip);
-      fn.localGet(row).i32Const(a.output.pixelStride * 4).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
-      // 1. max
-      for (const l of acc) fn.localGet(ninf).localSet(l);
-      sweep(ip, (k, _o, n) => {
-        if (n < 4) maskTail(ninf);
-        fn.localGet(acc[k]!).localGet(x).f32x4Max().localSet(acc[k]!);
-      });
-      fn.localGet(acc[0]!).localGet(acc[1]!).f32x4Max().localGet(acc[2]!).localGet(acc[3]!).f32x4Max().f32x4Max().localSet(m);
-      horizontal(fn, m, (b) => b.f32x4Max());
-      // 2. e = exp(x - max), summed (and stored for softmax)
-      for (const l of acc) fn.localGet(zero).localSet(l);
-      sweep(ip, (k, o, n) => {
-        fn.localGet(x).localGet(m).f32x4Sub().localSet(x);
-        ex.exp(x, x);
-        if (n < 4) maskTail(zero);
-        fn.localGet(acc[k]!).localGet(x).f32x4Add().localSet(acc[k]!);
-        if (!s.log) storeVec(fn, x, op, c, o, n);
-      });
-      fn.localGet(acc[0]!).localGet(acc[1]!).f32x4Add().localGet(acc[2]!).localGet(acc[3]!).f32x4Add().f32x4Add().localSet(sum);
-      horizontal(fn, sum, (b) => b.f32x4Add());
-      if (s.log) {
-        // 3. out = (x - max) - log(sum): x - max is exact near the max, where the result is small
-        ex.log(sum, sum);
-        sweep(ip, (_k, o, n) => {
-          fn.localGet(x).localGet(m).f32x4Sub().localGet(sum).f32x4Sub().localSet(x);
-          storeVec(fn, x, op, c, o, n);
+    fn.forRange(
+      row,
+      (b) => b.localGet(fn.param(0)),
+      (b) => b.localGet(fn.param(1)),
+      1,
+      () => {
+        fn.localGet(row)
+          .i32Const(a.input.pixelStride * 4)
+          .i32Mul()
+          .i32Const(a.input.addrBytes)
+          .i32Add()
+          .localSet(ip);
+        fn.localGet(row)
+          .i32Const(a.output.pixelStride * 4)
+          .i32Mul()
+          .i32Const(a.output.addrBytes)
+          .i32Add()
+          .localSet(op);
+        // 1. max
+        for (const l of acc) fn.localGet(ninf).localSet(l);
+        sweep(ip, (k, _o, n) => {
+          if (n < 4) maskTail(ninf);
+          fn.localGet(acc[k]!).localGet(x).f32x4Max().localSet(acc[k]!);
         });
-      } else {
-        // 3. scale
-        fn.v128ConstF32(1).localGet(sum).f32x4Div().localSet(m);
-        sweep(op, (_k, o, n) => {
-          fn.localGet(x).localGet(m).f32x4Mul().localSet(x);
-          storeVec(fn, x, op, c, o, n);
+        fn.localGet(acc[0]!)
+          .localGet(acc[1]!)
+          .f32x4Max()
+          .localGet(acc[2]!)
+          .localGet(acc[3]!)
+          .f32x4Max()
+          .f32x4Max()
+          .localSet(m);
+        horizontal(fn, m, (b) => b.f32x4Max());
+        // 2. e = exp(x - max), summed (and stored for softmax)
+        for (const l of acc) fn.localGet(zero).localSet(l);
+        sweep(ip, (k, o, n) => {
+          fn.localGet(x).localGet(m).f32x4Sub().localSet(x);
+          ex.exp(x, x);
+          if (n < 4) maskTail(zero);
+          fn.localGet(acc[k]!).localGet(x).f32x4Add().localSet(acc[k]!);
+          if (!s.log) storeVec(fn, x, op, c, o, n);
         });
-      }
-    });
+        fn.localGet(acc[0]!)
+          .localGet(acc[1]!)
+          .f32x4Add()
+          .localGet(acc[2]!)
+          .localGet(acc[3]!)
+          .f32x4Add()
+          .f32x4Add()
+          .localSet(sum);
+        horizontal(fn, sum, (b) => b.f32x4Add());
+        if (s.log) {
+          // 3. out = (x - max) - log(sum): x - max is exact near the max, where the result is small
+          ex.log(sum, sum);
+          sweep(ip, (_k, o, n) => {
+            fn.localGet(x).localGet(m).f32x4Sub().localGet(sum).f32x4Sub().localSet(x);
+            storeVec(fn, x, op, c, o, n);
+          });
+        } else {
+          // 3. scale
+          fn.v128ConstF32(1).localGet(sum).f32x4Div().localSet(m);
+          sweep(op, (_k, o, n) => {
+            fn.localGet(x).localGet(m).f32x4Mul().localSet(x);
+            storeVec(fn, x, op, c, o, n);
+          });
+        }
+      },
+    );
   },
 };
