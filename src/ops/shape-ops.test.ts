@@ -353,3 +353,13 @@ test('inference never throws on unknown inputs', () => {
     }
   }
 });
+
+test('absurd shapes from data give named errors, not RangeErrors or huge allocations', () => {
+  const huge = 2 ** 40;
+  assert.throws(() => run('ConstantOfShape', [i64([2], [huge, huge])]), /elements, more than 2147483647/);
+  assert.throws(() => run('ConstantOfShape', [i64([1], [-3])]), /invalid dimension -3/);
+  assert.throws(() => run('Expand', [f32([1], [1]), i64([2], [huge, 4])]), /more than/);
+  assert.throws(() => run('Tile', [f32([1], [1]), i64([1], [huge])]), /more than/);
+  assert.throws(() => run('Range', [f32([], [0]), f32([], [Infinity]), f32([], [1])]), /no finite length/);
+  assert.throws(() => run('Pad', [f32([1], [1]), i64([2], [huge, 0])]), /more than/);
+});

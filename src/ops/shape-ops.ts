@@ -12,6 +12,7 @@ import {
   broadcastDims,
   broadcastOffsets,
   broadcastShapes,
+  checkedSize,
   copyElems,
   dimProduct,
   fromNumbers,
@@ -185,9 +186,8 @@ const CONSTANT_OF_SHAPE: OpDef = withFolding({
   sinceVersion: 9,
   reference(inputs, ctx) {
     const shape = readInts(need(inputs, 0, ctx), ctx, 'shape');
-    if (shape.some((d) => d < 0)) throw nodeError(ctx, `shape [${shape.join(',')}] has a negative dimension`);
     const v = constantOfShapeFill(ctx);
-    const data = allocData(v.dtype, sizeOf(shape)) as unknown as unknown[];
+    const data = allocData(v.dtype, checkedSize(shape, ctx)) as unknown as unknown[];
     data.fill((v.data as ArrayLike<unknown>)[0]);
     return [makeTensor(v.dtype, shape, data as unknown as Tensor['data'])];
   },
@@ -264,7 +264,10 @@ const CAST: OpDef = withFolding({
 
 function rangeCount(start: number, limit: number, delta: number, ctx: OpContext): number {
   if (delta === 0) throw nodeError(ctx, 'delta must not be zero');
-  return Math.max(Math.ceil((limit - start) / delta), 0);
+  const n = Math.max(Math.ceil((limit - start) / delta), 0);
+  if (!Number.isFinite(n)) throw nodeError(ctx, `start ${start}, limit ${limit}, delta ${delta} give no finite length`);
+  checkedSize([n], ctx);
+  return n;
 }
 
 const RANGE: OpDef = withFolding({
@@ -800,6 +803,7 @@ const TILE: OpDef = withFolding({
       throw nodeError(ctx, `repeats [${reps.join(',')}] must be ${x.shape.length} non-negative counts`);
     }
     const shape = x.shape.map((d, i) => d * reps[i]!);
+    checkedSize(shape, ctx);
     const maps = shape.map((n, a) => Int32Array.from({ length: n }, (_, o) => o % x.shape[a]!));
     return [gatherByOffsets(x, shape, offsetsFromAxisMaps(shape, x.shape, maps))];
   },
@@ -863,6 +867,7 @@ function padAxisMap(n: number, begin: number, end: number, mode: PadMode, ctx: O
   const padB = Math.max(0, begin);
   const outLen = m + padB + Math.max(0, end);
   if (m < 0 || outLen < 0) throw nodeError(ctx, `pads [${begin}, ${end}] crop more than the axis length ${n}`);
+  checkedSize([outLen], ctx);
   if (m === 0 && outLen > 0 && mode !== 'constant') throw nodeError(ctx, `cannot ${mode}-pad an empty axis`);
   const map = new Int32Array(outLen);
   for (let o = 0; o < outLen; o++) {
@@ -896,6 +901,7 @@ const PAD: OpDef = withFolding({
     const p = padParams(ctx, x.shape.length, inputs)!;
     const maps = x.shape.map((n, a) => padAxisMap(n, p.pads[a]![0], p.pads[a]![1], p.mode, ctx));
     const shape = maps.map((m) => m.length);
+    checkedSize(shape, ctx);
     let fill: number | bigint | string = 0;
     if (ctx.opset < 11) fill = fromNumbers(x.dtype, [], [attrFloat(ctx.node, 'value', 0)]).data[0]!;
     else if (inputs[2] !== undefined && inputs[2].data.length > 0) {

@@ -32,6 +32,24 @@ export function normalizeAxes(axes: readonly number[], rank: number, ctx: OpCont
   return out;
 }
 
+/** Largest element count a reference output may have: index maps are Int32Arrays. */
+export const MAX_TENSOR_ELEMS = 2 ** 31 - 1;
+
+/**
+ * Element count of an output shape, or a named error when a dimension is not a non-negative integer or the
+ * tensor would be too large to allocate (a corrupt shape input must not end in a RangeError or an OOM).
+ */
+export function checkedSize(shape: readonly number[], ctx: OpContext, what = 'output'): number {
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw nodeError(ctx, `${what} shape [${shape.join(',')}] has an invalid dimension ${d}`);
+  }
+  const n = sizeOf(shape);
+  if (n > MAX_TENSOR_ELEMS)
+    throw nodeError(ctx, `${what} shape [${shape.join(',')}] has ${n} elements, more than ${MAX_TENSOR_ELEMS}`);
+  return n;
+}
+
 /** Multidirectional (numpy) broadcast of concrete shapes; throws a named error when incompatible. */
 export function broadcastShapes(shapes: readonly (readonly number[])[], ctx: OpContext): number[] {
   const rank = Math.max(0, ...shapes.map((s) => s.length));
@@ -48,6 +66,7 @@ export function broadcastShapes(shapes: readonly (readonly number[])[], ctx: OpC
       }
     }
   }
+  checkedSize(out, ctx);
   return out;
 }
 
