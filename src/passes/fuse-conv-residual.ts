@@ -1,6 +1,6 @@
 /**
- * Residual fusion: Add(Conv(x), y) (or a two-input Sum) -> edgecnn:FusedConv(x, W, B, y), computing Conv(x) + B + y in the
- * convolution's epilogue. Matches either Add operand order. The Conv (or a FusedConv without activation or
+ * Residual fusion: Add(Conv(x), y) (or a two-input Sum) -> edgecnn:FusedConv(x, W, B, y), computing
+ * Conv(x) + B + y in the convolution's epilogue. Matches either Add operand order. The Conv (or a FusedConv without activation or
  * residual) must feed only the Add, and y must have exactly the Conv output's shape (no broadcasting), which
  * needs shape inference; unknown shapes are skipped with a note. auto_pad is resolved to explicit pads.
  * The fused node takes the Add's place and output name, so y (defined before the Add) is defined before it.

@@ -10,6 +10,7 @@ import {
   indexGraph,
   makeNamer,
   perChannel,
+  replaceUses,
   scaleOutputChannels,
 } from './graph-utils.js';
 
@@ -56,4 +57,27 @@ test('constants, single use, names, per-channel vectors and weight scaling', () 
   const c = cloneGraph(g);
   c.nodes[0]!.inputs[0] = 'changed';
   assert.notEqual(g.nodes[0]!.inputs[0], 'changed');
+});
+
+test('replaceUses reaches outer-scope reads in subgraphs unless a local value shadows the name', () => {
+  const inner = new GraphBuilder('body');
+  inner.node('Neg', ['a'], {}, { outputs: ['n'] });
+  inner.output('a');
+  const shadow = new GraphBuilder('shadow');
+  shadow.node('Neg', ['x'], {}, { outputs: ['a'] });
+  shadow.node('Relu', ['a'], {}, { outputs: ['r'] });
+  shadow.output('r');
+  const b = new GraphBuilder('g');
+  const c = b.input('c', 'bool', []);
+  b.node('Identity', ['x0'], {}, { outputs: ['a'] });
+  b.node(
+    'If',
+    [c],
+    { then_branch: { kind: 'graph', value: inner.graph }, else_branch: { kind: 'graph', value: shadow.graph } },
+    { outputs: ['y'] },
+  );
+  replaceUses(b.graph, 'a', 'z');
+  assert.deepEqual(inner.graph.nodes[0]!.inputs, ['z']);
+  assert.equal(inner.graph.outputs[0]!.name, 'z');
+  assert.deepEqual(shadow.graph.nodes[1]!.inputs, ['a']);
 });

@@ -93,11 +93,28 @@ export function makeNamer(graph: Graph): (base: string) => string {
   };
 }
 
-/** Replace every use of value `from` by `to` (node inputs only; graph outputs untouched). */
+/**
+ * Replace every use of value `from` by `to`: node inputs, and outer-scope reads inside subgraphs (If/Loop
+ * bodies) where no local value shadows the name. Graph outputs are untouched.
+ */
 export function replaceUses(graph: Graph, from: string, to: string): void {
   for (const n of graph.nodes) {
     for (let i = 0; i < n.inputs.length; i++) if (n.inputs[i] === from) n.inputs[i] = to;
+    for (const a of n.attributes.values()) {
+      if (a.kind === 'graph') replaceOuterUses(a.value, from, to);
+      else if (a.kind === 'graphs') for (const g of a.value) replaceOuterUses(g, from, to);
+    }
   }
+}
+
+function replaceOuterUses(sub: Graph, from: string, to: string): void {
+  const shadowed =
+    sub.inputs.some((i) => i.name === from) ||
+    sub.initializers.has(from) ||
+    sub.nodes.some((n) => n.outputs.includes(from));
+  if (shadowed) return;
+  replaceUses(sub, from, to);
+  for (const o of sub.outputs) if (o.name === from) o.name = to;
 }
 
 /**
