@@ -13,7 +13,7 @@ import { runtimeInputs } from '../ops/reference-executor.js';
 import { createSession } from '../runtime/session.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, imageBatch, loadFashionMnist } from '../datasets/fashion-mnist.js';
 import { type LabelledSet, type RunnerFactory, evaluateTop1, referenceRunner } from '../quantize/evaluate.js';
-import { progressBar } from '../quantize/calibrate.js';
+import { type TensorCollector, progressBar } from '../quantize/calibrate.js';
 import { flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
 
@@ -57,6 +57,27 @@ const onnxruntimeRunner: RunnerFactory = async (model) => {
     const out = await session.run({ [name]: new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) });
     const y = out[session.outputNames[0]!]!;
     return makeTensor('float32', y.dims as number[], Float32Array.from(y.data as Float32Array));
+  };
+};
+
+/** onnxruntime-node returning intermediate tensors (made extra graph outputs) for fast calibration. */
+export const onnxruntimeCollector: TensorCollector = async (model, names) => {
+  const ort = (await import('onnxruntime-node').catch(() => {
+    throw new EdgecnnError('engine onnxruntime needs the onnxruntime-node package (npm install onnxruntime-node)', 'bad-argument');
+  })) as typeof import('onnxruntime-node');
+  const input = singleInput(model);
+  const outputs = new Set(model.graph.outputs.map((o) => o.name));
+  const extra = names.filter((n) => !outputs.has(n)).map((name) => ({ name, dtype: 'float32' as const }));
+  const withOutputs: Model = { ...model, graph: { ...model.graph, outputs: [...model.graph.outputs, ...extra], valueInfo: new Map() } };
+  const session = await ort.InferenceSession.create(writeModel(withOutputs), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  return async (x) => {
+    const out = await session.run({ [input]: new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) });
+    const got = new Map<string, Tensor>();
+    for (const n of names) {
+      const y = out[n];
+      if (y) got.set(n, makeTensor('float32', y.dims as number[], Float32Array.from(y.data as Float32Array)));
+    }
+    return got;
   };
 };
 

@@ -2,7 +2,8 @@
  * `edgecnn quantize <model> --calibration <folder | .npy | synthetic[:N] | fashion-mnist[:N]> [--method ...]
  * [--per-channel | --per-tensor] [--activations uint8|int8] [--sensitivity] [--accuracy-budget X --eval DATASET]
  * -o out.onnx`: post-training int8 quantization to a QDQ ONNX file (see src/quantize). Calibration runs on the
- * reference executor with a progress bar; measurements (sensitivity, accuracy) run on --engine.
+ * reference executor (onnxruntime with --engine onnxruntime) with a progress bar; measurements (sensitivity,
+ * accuracy) run on --engine.
  */
 import { statSync } from 'node:fs';
 import { loadCalibrationSamples } from '../datasets/calibration-source.js';
@@ -26,7 +27,7 @@ import {
 } from '../quantize/index.js';
 import { flagBool, flagList, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
-import { DATASETS, ENGINES, RUNNERS, fashionMnistTestSet, modelBatch, parseEngine } from './eval.js';
+import { DATASETS, ENGINES, RUNNERS, fashionMnistTestSet, modelBatch, onnxruntimeCollector, parseEngine } from './eval.js';
 
 export const command: Command = {
   name: 'quantize',
@@ -89,7 +90,10 @@ export const command: Command = {
     const model = await loadModel(modelPath);
     const limit = flagNumber(flags, 'calibration-limit');
     const samples = loadCalibrationSamples(model, source, limit !== undefined ? { limit } : {});
-    const cal = calibrateModel(model, samples, { onProgress: progressBar(`calibrating on ${samples.length} sample(s)`) });
+    const cal = await calibrateModel(model, samples, {
+      onProgress: progressBar(`calibrating on ${samples.length} sample(s) (${engine === 'onnxruntime' ? 'onnxruntime' : 'reference'})`),
+      ...(engine === 'onnxruntime' ? { collector: onnxruntimeCollector } : {}),
+    });
     let result = buildQdqModel(cal, options);
     const factory = RUNNERS[engine];
 

@@ -12,19 +12,27 @@ import { TensorObserver } from './observers.js';
 /** Progress callback: `done` of `total` samples. */
 export type Progress = (done: number, total: number) => void;
 
+/**
+ * Runs a model and returns the named intermediate tensors for one input (an alternative to the reference
+ * executor, e.g. onnxruntime with the tensors made graph outputs). Made once per model.
+ */
+export type TensorCollector = (model: Model, names: readonly string[]) => Promise<(x: Tensor) => Promise<Map<string, Tensor>>>;
+
 export interface CalibrateOptions {
   /** Tensors whose per-channel means are needed (bias correction). */
   channelMeans?: ReadonlySet<string>;
   onProgress?: Progress;
+  /** Collect tensors with this instead of the reference executor. */
+  collector?: TensorCollector;
 }
 
 /** Observe `tensors` over the samples (each sample: one tensor for the model's single input). */
-export function calibrate(
+export async function calibrate(
   model: Model,
   samples: readonly Tensor[],
   tensors: ReadonlySet<string>,
   options: CalibrateOptions = {},
-): Map<string, TensorObserver> {
+): Promise<Map<string, TensorObserver>> {
   const inputs = runtimeInputs(model.graph);
   if (inputs.length !== 1) {
     throw new EdgecnnError(`calibration needs a model with one input, this one has ${inputs.length}`, 'bad-model');
@@ -33,6 +41,21 @@ export function calibrate(
   const inputName = inputs[0]!.name;
   const observers = new Map<string, TensorObserver>();
   for (const t of tensors) observers.set(t, new TensorObserver(options.channelMeans?.has(t) ?? false));
+  if (options.collector) {
+    const names = [...tensors].filter((t) => t !== inputName);
+    const collect = await options.collector(model, names);
+    for (const [i, x] of samples.entries()) {
+      observers.get(inputName)?.observe(x);
+      const got = await collect(x);
+      for (const n of names) {
+        const t = got.get(n);
+        if (t === undefined) throw new EdgecnnError(`calibration: the collector returned no tensor '${n}'`, 'internal');
+        if (t.dtype === 'float32') observers.get(n)!.observe(t);
+      }
+      options.onProgress?.(i + 1, samples.length);
+    }
+    return observers;
+  }
   samples.forEach((x, i) => {
     observers.get(inputName)?.observe(x);
     runReference(

@@ -5,7 +5,7 @@
  */
 export { CALIBRATION_METHODS, ACTIVATION_TYPES, type CalibrationMethod, type ActivationType, type QParams, type Range, computeRange, qparamsFor, parseMethod } from './ranges.js';
 export { TensorObserver, HISTOGRAM_BINS } from './observers.js';
-export { calibrate, progressBar, type Progress } from './calibrate.js';
+export { calibrate, progressBar, type Progress, type TensorCollector } from './calibrate.js';
 export { findLayers, type Layer } from './layers.js';
 export {
   type Calibration,

@@ -12,7 +12,7 @@ import type { Attribute, Graph, Model, Node } from '../ir/graph.js';
 import { opsetVersion } from '../ir/graph.js';
 import { type Tensor, makeTensor } from '../ir/tensor.js';
 import { optimize } from '../passes/index.js';
-import { type Progress, calibrate } from './calibrate.js';
+import { type Progress, type TensorCollector, calibrate } from './calibrate.js';
 import { type Layer, PASS_THROUGH_OPS, findLayers, scaleGroups } from './layers.js';
 import type { TensorObserver } from './observers.js';
 import {
@@ -45,6 +45,10 @@ export interface QuantizeOptions {
    * simulation on float kernels. Never for export.
    */
   simulateWeights?: boolean;
+  /** Quantize activations (default true); false gives a weight-only int8 model (float activations). */
+  quantizeActivations?: boolean;
+  /** Quantize weights (default true); false keeps float weights (activation-only, for error analysis). */
+  quantizeWeights?: boolean;
 }
 
 /** A calibrated float model: reusable to build QDQ models for several methods or layer subsets. */
@@ -83,7 +87,11 @@ export function prepareFloatModel(model: Model): Model {
 }
 
 /** Calibrate a float model on samples (one tensor per sample for its single input). */
-export function calibrateModel(model: Model, samples: readonly Tensor[], options: { onProgress?: Progress; prepared?: boolean } = {}): Calibration {
+export async function calibrateModel(
+  model: Model,
+  samples: readonly Tensor[],
+  options: { onProgress?: Progress; prepared?: boolean; collector?: TensorCollector } = {},
+): Promise<Calibration> {
   const prepared = options.prepared ? model : prepareFloatModel(model);
   const layers = findLayers(prepared.graph);
   if (layers.length === 0) throw new EdgecnnError('the model has no quantizable layers (Conv, Gemm, MatMul, Add, Concat, pooling)', 'bad-model');
@@ -94,14 +102,24 @@ export function calibrateModel(model: Model, samples: readonly Tensor[], options
     tensors.add(l.output);
     if (l.weight) means.add(l.inputs[0]!);
   }
-  const calibrateOptions = options.onProgress ? { channelMeans: means, onProgress: options.onProgress } : { channelMeans: means };
-  const observers = calibrate(prepared, samples, tensors, calibrateOptions);
+  const observers = await calibrate(prepared, samples, tensors, {
+    channelMeans: means,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.collector ? { collector: options.collector } : {}),
+  });
   return { model: prepared, layers, observers, sampleCount: samples.length };
 }
 
 /** Calibrate and quantize in one call. */
-export function quantizeModel(model: Model, samples: readonly Tensor[], options: QuantizeOptions & { onProgress?: Progress } = {}): QuantizeResult {
-  const cal = calibrateModel(model, samples, options.onProgress ? { onProgress: options.onProgress } : {});
+export async function quantizeModel(
+  model: Model,
+  samples: readonly Tensor[],
+  options: QuantizeOptions & { onProgress?: Progress; collector?: TensorCollector } = {},
+): Promise<QuantizeResult> {
+  const cal = await calibrateModel(model, samples, {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.collector ? { collector: options.collector } : {}),
+  });
   return buildQdqModel(cal, options);
 }
 
@@ -133,7 +151,7 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
   const ranges = new Map<string, Range>();
   const clampOf = new Map<string, { lo: number; hi: number }>();
   for (const l of active) if (l.clamp) clampOf.set(l.output, l.clamp);
-  for (const l of active) {
+  for (const l of options.quantizeActivations === false ? [] : active) {
     for (const t of [...l.inputs, l.output]) {
       if (graphOutputs.has(t) || ranges.has(t)) continue;
       const obs = cal.observers.get(t);
@@ -283,7 +301,7 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
     if (droppedClamps.has(n)) continue;
     const l = byNode.get(n);
     let inputs = [...n.inputs];
-    if (l?.weight) inputs = weightInputs(l, n);
+    if (l?.weight && options.quantizeWeights !== false) inputs = weightInputs(l, n);
     inputs = inputs.map((x) => {
       const d = dq.get(x);
       if (d === undefined) return x;

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { EdgecnnError } from '../ir/errors.js';
+import type { Model } from '../ir/graph.js';
+import type { Tensor } from '../ir/tensor.js';
+import { writeModel } from '../onnx/index.js';
+import { runReference } from '../ops/reference-executor.js';
+import { syntheticSamples } from '../datasets/calibration-source.js';
+import { agreement } from './evaluate.js';
+import { buildQdqModel, calibrateModel, quantizeModel, quantizeWeight } from './quantize-model.js';
+import { tinyQuantModel } from './testing.js';
+import { makeTensor } from '../ir/tensor.js';
+
+const samples = syntheticSamples([1, 3, 12, 12], 12);
+const probe = syntheticSamples([1, 3, 12, 12], 3, 777);
+
+function outputs(model: Model, xs: readonly Tensor[]): Tensor[] {
+  return xs.map((x) => runReference(model, { input: x })['output']!);
+}
+
+function scaleOf(m: Model, tensor: string): { scale: number; zp: number } {
+  const q = m.graph.nodes.find((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === tensor);
+  assert.ok(q, `tensor '${tensor}' should be quantized`);
+  return { scale: Number(m.graph.initializers.get(q.inputs[1]!)!.data[0]), zp: Number(m.graph.initializers.get(q.inputs[2]!)!.data[0]) };
+}
+
+test('every method gives a QDQ model close to float on unseen inputs', async () => {
+  const cal = await calibrateModel(tinyQuantModel(), samples);
+  const want = outputs(cal.model, probe);
+  for (const method of ['minmax', 'percentile', 'mse', 'entropy'] as const) {
+    const got = outputs(buildQdqModel(cal, { method }).model, probe);
+    for (let i = 0; i < probe.length; i++) {
+      const a = agreement(want[i]!, got[i]!);
+      assert.ok(a.cosine > 0.99, `${method}: cosine ${a.cosine}`);
+    }
+  }
+});
+
+test('structure: int8 per-channel weights, int32 biases, clamp folded into a zero-point-at-qmin range', async () => {
+  const { model, layers } = await quantizeModel(tinyQuantModel(), samples, { method: 'minmax' });
+  const g = model.graph;
+  const w1 = [...g.initializers.entries()].find(([k]) => k.startsWith('w1_quantized'))![1];
+  assert.equal(w1.dtype, 'int8');
+  assert.deepEqual(g.initializers.get('w1_scale')!.shape, [8]);
+  assert.equal(g.initializers.get('b1_quantized')!.dtype, 'int32');
+  assert.ok(!g.initializers.has('w1'), 'the float weight is dropped');
+  // dw's Clip(0, 6) is enforced by the quantizer: removed, zero point 0 (uint8 qmin).
+  assert.ok(!g.nodes.some((n) => n.name === 'dw_relu6'));
+  assert.equal(layers.find((l) => l.name === 'dw')!.clampFolded, true);
+  const dwOut = tinyQuantModel().graph.nodes.find((n) => n.name === 'dw_relu6')!.outputs[0]!;
+  assert.equal(scaleOf(model, dwOut).zp, 0);
+  // Bias scale = input scale * weight scale per channel.
+  const inS = scaleOf(model, tinyQuantModel().graph.nodes.find((n) => n.name === 'stem_relu')!.outputs[0]!).scale;
+  const bs = g.initializers.get('b1_scale')!.data as Float32Array;
+  const ws = g.initializers.get('w1_scale')!.data as Float32Array;
+  assert.equal(bs[3], Math.fround(inS * ws[3]!));
+});
+
+test('Concat inputs and output share parameters; Add inputs share parameters', async () => {
+  const src = tinyQuantModel();
+  const { model } = await quantizeModel(src, samples, { method: 'percentile' });
+  const byName = (n: string): string => src.graph.nodes.find((x) => x.name === n)!.outputs[0]!;
+  const cat = [byName('branch_a_relu'), byName('branch_b'), byName('concat')].map((t) => scaleOf(model, t));
+  assert.deepEqual(cat[0], cat[2]);
+  assert.deepEqual(cat[1], cat[2]);
+  const add = [byName('stem_relu'), byName('pw')].map((t) => scaleOf(model, t));
+  assert.deepEqual(add[0], add[1]);
+  const own = await quantizeModel(src, samples, { method: 'percentile', unifyAddScales: false });
+  assert.notDeepEqual(scaleOf(own.model, byName('stem_relu')), scaleOf(own.model, byName('pw')));
+});
+
+test('onnxruntime-node runs the QDQ export and agrees with the reference executor on it', async () => {
+  const ort = (await import('onnxruntime-node')).default;
+  for (const activations of ['uint8', 'int8'] as const) {
+    const { model } = await quantizeModel(tinyQuantModel(), samples, { method: 'mse', activations });
+    const session = await ort.InferenceSession.create(writeModel(model), { logSeverityLevel: 3 });
+    for (const x of probe) {
+      const ours = runReference(model, { input: x })['output']!;
+      const theirs = (await session.run({ input: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 12, 12]) }))['output']!;
+      const a = agreement(ours, makeTensor('float32', [1, 5], theirs.data as Float32Array));
+      // Both compute in int8 with identical parameters; only float rounding of the requantization may differ.
+      assert.ok(a.maxAbsDiff < 2e-2, `${activations}: max |diff| ${a.maxAbsDiff}`);
+      assert.ok(a.cosine > 0.9999, `${activations}: cosine ${a.cosine}`);
+    }
+  }
+});
+
+test('bias correction removes the mean output shift from weight rounding', async () => {
+  // Weight-only quantization isolates the effect: the corrected model's mean error per output is smaller.
+  const cal = await calibrateModel(tinyQuantModel(), samples);
+  const want = outputs(cal.model, samples);
+  const meanErr = (bc: boolean): number => {
+    const got = outputs(buildQdqModel(cal, { quantizeActivations: false, biasCorrection: bc }).model, samples);
+    const e = new Float64Array(5);
+    got.forEach((g, i) => g.data.forEach((v, k) => (e[k]! += (Number(v) - Number(want[i]!.data[k])) / samples.length)));
+    return Math.hypot(...e);
+  };
+  assert.ok(meanErr(true) < meanErr(false), `corrected ${meanErr(true)} vs uncorrected ${meanErr(false)}`);
+});
+
+test('fp32 layers stay float; per-tensor weights have one scale', async () => {
+  const cal = await calibrateModel(tinyQuantModel(), samples);
+  const r = buildQdqModel(cal, { fp32Layers: ['pw', 'fc'], perChannel: false });
+  const pw = r.model.graph.nodes.find((n) => n.name === 'pw')!;
+  assert.equal(pw.inputs[1], 'w2', 'pw keeps its float weight');
+  assert.equal(r.layers.find((l) => l.name === 'fc')!.quantized, false);
+  assert.deepEqual(r.model.graph.initializers.get('w1_scale')!.shape, []);
+  assert.throws(() => buildQdqModel(cal, { fp32Layers: ['nope'] }), (e: unknown) => e instanceof EdgecnnError && /'nope' is not a quantizable layer/.test(e.message));
+});
+
+test('symmetric weights: |q| <= 127 and the largest weight maps to +-127', () => {
+  const w = makeTensor('float32', [2, 3], Float32Array.from([0.5, -1, 0.25, 0, 0, 0]));
+  const { q, scales } = quantizeWeight(w, 0, true);
+  assert.deepEqual([...q], [64, -127, 32, 0, 0, 0]);
+  assert.equal(scales[1], 1);
+});
