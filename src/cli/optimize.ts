@@ -98,14 +98,13 @@ export function outputDrift(
   return { maxAbs, maxMagnitude };
 }
 
-function countsTable(before: Map<string, number>, after: Map<string, number>): string {
-  const ops = [...new Set([...before.keys(), ...after.keys()])].sort();
+/** Per-operator counts: the input, the optimized graph (fused nodes, as the code generator gets it), the file. */
+function countsTable(before: Map<string, number>, fused: Map<string, number>, written: Map<string, number>): string {
+  const ops = [...new Set([...before.keys(), ...fused.keys(), ...written.keys()])].sort();
   const w = Math.max(8, ...ops.map((o) => o.length));
-  const lines = [`${'operator'.padEnd(w)}  before   after`];
-  for (const op of ops)
-    lines.push(
-      `${op.padEnd(w)}  ${String(before.get(op) ?? 0).padStart(6)}  ${String(after.get(op) ?? 0).padStart(6)}`,
-    );
+  const cell = (m: Map<string, number>, op: string): string => String(m.get(op) ?? 0).padStart(7);
+  const lines = [`${'operator'.padEnd(w)}   before    fused  written`];
+  for (const op of ops) lines.push(`${op.padEnd(w)}  ${cell(before, op)}  ${cell(fused, op)}  ${cell(written, op)}`);
   return lines.join('\n');
 }
 
@@ -173,12 +172,13 @@ export const command: Command = {
     });
     await saveModel(result.model, output);
     const before = opCounts(model.graph);
+    const fused = opCounts((result.fused ?? result.model).graph);
     const after = opCounts(result.model.graph);
     console.log(
       `${modelPath}: ${model.graph.nodes.length} nodes -> ${result.model.graph.nodes.length} nodes; wrote ${output}`,
     );
     if (flagBool(flags, 'report')) {
-      console.log(`\n${formatPassTable(result.passes)}\n\n${countsTable(before, after)}`);
+      console.log(`\n${formatPassTable(result.passes)}\n\n${countsTable(before, fused, after)}`);
     } else if (result.notes.length > 0) {
       console.log(`${result.notes.length} note(s) on what was skipped (see --report)`);
     }

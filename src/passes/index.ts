@@ -6,7 +6,7 @@
 import { EdgecnnError } from '../ir/errors.js';
 import { EDGECNN_DOMAIN, type Model } from '../ir/graph.js';
 import { type PassRecord, runPasses } from './instrument.js';
-import { ALL_PASSES, type OptLevel, OPT_LEVELS, pipelineFor } from './pipeline.js';
+import { ALL_PASSES, EXPORT_PASSES, type OptLevel, OPT_LEVELS, pipelineFor } from './pipeline.js';
 
 export interface OptimizeOptions {
   /** 0 = none, 1 = standard simplifications, 2 = + fusion into edgecnn ops (default 2). */
@@ -31,6 +31,8 @@ export interface OptimizeResult {
   passes: PassRecord[];
   /** Everything passes skipped or could not do, prefixed by the pass name. */
   notes: string[];
+  /** With `forExport`: the optimized graph before its fused nodes were expanded (what the code generator gets). */
+  fused?: Model;
 }
 
 /** Optimize a model (see OptimizeOptions). */
@@ -50,23 +52,42 @@ export function optimize(model: Model, options: OptimizeOptions = {}): OptimizeR
   }
   const disabled = new Set(options.disablePasses ?? []);
   model = constantInitializerInputs(model, level);
-  const pipelineOptions = { hardActivations: options.hardActivations === true, forExport: options.forExport === true };
-  const passes = pipelineFor(level, pipelineOptions).filter((p) => !disabled.has(p.name));
-  const run = runPasses(model, passes, {
+  const passes = pipelineFor(level, { hardActivations: options.hardActivations === true }).filter(
+    (p) => !disabled.has(p.name),
+  );
+  const instrument = {
     ...(options.printAfter ? { printAfter: options.printAfter } : {}),
     ...(options.print ? { print: options.print } : {}),
     ...(options.verifyEach ? { verifyEach: true } : {}),
     ...(options.inputShapes ? { inputShapes: options.inputShapes } : {}),
-  });
-  const out = run.model;
-  const usesEdgecnn = out.graph.nodes.some((n) => n.domain === EDGECNN_DOMAIN);
-  const imports = out.opsetImports.filter((o) => o.domain !== EDGECNN_DOMAIN);
-  if (usesEdgecnn) imports.push({ domain: EDGECNN_DOMAIN, version: 1 });
-  return {
-    model: { ...out, opsetImports: imports },
+  };
+  const run = runPasses(model, passes, instrument);
+  let fused: Model | undefined;
+  if (options.forExport) {
+    fused = withImports(run.model);
+    const tail = runPasses(
+      run.model,
+      EXPORT_PASSES.filter((p) => !disabled.has(p.name)),
+      instrument,
+    );
+    run.model = tail.model;
+    run.records.push(...tail.records);
+  }
+  const result: OptimizeResult = {
+    model: withImports(run.model),
     passes: run.records,
     notes: run.records.flatMap((r) => r.notes.map((n) => `${r.name}: ${n}`)),
   };
+  if (fused) result.fused = fused;
+  return result;
+}
+
+/** Import the edgecnn domain exactly when the graph uses it. */
+function withImports(out: Model): Model {
+  const usesEdgecnn = out.graph.nodes.some((n) => n.domain === EDGECNN_DOMAIN);
+  const imports = out.opsetImports.filter((o) => o.domain !== EDGECNN_DOMAIN);
+  if (usesEdgecnn) imports.push({ domain: EDGECNN_DOMAIN, version: 1 });
+  return { ...out, opsetImports: imports };
 }
 
 /**

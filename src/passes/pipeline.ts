@@ -48,7 +48,7 @@ export interface PipelineOptions {
 
 /** The passes for an optimization level, in order. Names may repeat (a cleanup pass runs more than once). */
 export function pipelineFor(level: OptLevel, options: PipelineOptions = {}): Pass[] {
-  if (level === 0) return options.forExport ? [expandFusedNodesPass] : [];
+  if (level === 0) return options.forExport ? [...EXPORT_PASSES] : [];
   const fusing = level >= 2;
   const passes: Pass[] = [
     inferShapesPass,
@@ -70,9 +70,12 @@ export function pipelineFor(level: OptLevel, options: PipelineOptions = {}): Pas
   ];
   if (options.hardActivations) passes.push(substituteHardActivationsPass);
   if (fusing) passes.push(fuseConvResidualPass, fuseConvActivationPass, eliminateDeadNodesPass);
-  if (options.forExport) passes.push(expandFusedNodesPass, eliminateDeadNodesPass);
+  if (options.forExport) passes.push(...EXPORT_PASSES);
   return passes;
 }
+
+/** The export tail: fused nodes back to standard ONNX, then cleanup. */
+export const EXPORT_PASSES: readonly Pass[] = [expandFusedNodesPass, eliminateDeadNodesPass];
 
 /** Every pass by name (for --disable-pass / --print-after validation). */
 export const ALL_PASSES: readonly Pass[] = [
