@@ -231,3 +231,20 @@ test('QuantizeLinear -> DequantizeLinear pairs become one fake-quantize kernel, 
     assert.equal(maxAbsDiff((await sess.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!), 0, qType);
   }
 });
+
+test('reshapes between NHWC and flat values are layout kernels, not fallbacks', async () => {
+  const g = new GraphBuilder('reshapes');
+  const x = g.input('x', 'float32', [2, 3, 4, 5]);
+  const flat = g.node('Flatten', [g.node('Relu', [x])], { axis: 1 });
+  const back = g.node('Reshape', [
+    g.node('Sigmoid', [flat]),
+    g.init('shape', { dtype: 'int64', shape: [4], data: new BigInt64Array([2n, 6n, 2n, 5n]) }),
+  ]);
+  const y = g.node('Relu', [back], {}, { outputs: ['y'] });
+  g.output(y, 'float32', [2, 6, 2, 5]);
+  const model = g.model(13);
+  const s = await createSession(model);
+  assert.deepEqual(s.fallbackNodes, []);
+  const x0 = randomF32([2, 3, 4, 5], 41);
+  assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) < 1e-6);
+});

@@ -54,8 +54,14 @@ export function isSmallOp(key: string): boolean {
   );
 }
 
+const RESHAPES = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
+
 const MOVES: Record<string, true> = {
   Identity: true,
+  Reshape: true,
+  Flatten: true,
+  Squeeze: true,
+  Unsqueeze: true,
   'edgecnn:ChannelShuffle': true,
   'edgecnn:ToNHWC': true,
   'edgecnn:ToNCHW': true,
@@ -354,7 +360,14 @@ function lowerGlobalPool(node: Node, ctx: SelectContext): LoweredKernel | undefi
 function lowerMove(node: Node, ctx: SelectContext): LoweredKernel | undefined {
   const x = arena(ctx, node.inputs[0]);
   const y = arena(ctx, node.outputs[0]);
-  if (!x || !y || x.type.shape.join() !== y.type.shape.join()) return undefined;
+  if (!x || !y || sizeOf(x.type.shape) !== sizeOf(y.type.shape)) return undefined;
+  if (RESHAPES.has(node.opType)) {
+    // Not an alias (assign-layouts made those views): row-major order of the NCHW tensor <-> NHWC.
+    if (x.layout === 'nhwc' && y.layout === 'flat') return lowerEdge(node, x, y, ctx);
+    if (x.layout === 'flat' && y.layout === 'nhwc') return lowerEdge(node, x, y, ctx);
+    return undefined;
+  }
+  if (x.type.shape.join() !== y.type.shape.join()) return undefined;
   if (node.opType === 'ToNHWC' || node.opType === 'ToNCHW') return lowerEdge(node, x, y, ctx);
   if (x.layout !== y.layout) return undefined;
   const g = geometry(x);
@@ -374,9 +387,12 @@ function lowerMove(node: Node, ctx: SelectContext): LoweredKernel | undefined {
   return v && wrap(channelShuffle, spec, v, bytes, [], addrs);
 }
 
-/** The edge conversions added by edge-layouts.ts: dense NCHW staging <-> the NHWC value. */
+/**
+ * The edge conversions added by edge-layouts.ts (dense NCHW staging <-> the NHWC value), and reshapes between
+ * an NHWC value and a flat one (whose row-major order is the NCHW order).
+ */
 function lowerEdge(node: Node, x: ValueLayout, y: ValueLayout, ctx: SelectContext): LoweredKernel | undefined {
-  const toNhwc = node.opType === 'ToNHWC';
+  const toNhwc = y.layout === 'nhwc';
   const nhwc = toNhwc ? y : x;
   const [N, C, H, W] = nhwc.type.shape as [number, number, number, number];
   const spec: LayoutSpec = { direction: toNhwc ? 'to-nhwc' : 'to-nchw', batch: N, channels: C, height: H, width: W };
