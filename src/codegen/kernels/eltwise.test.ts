@@ -203,7 +203,7 @@ const ONNX_BINARY: Record<string, string> = {
 };
 const ACTS: Activation[] = [{ kind: 'none' }, { kind: 'relu' }, { kind: 'sigmoid' }, { kind: 'clip', min: 0, max: 6 }];
 
-for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
+for (const broadcast of ['none', 'channel', 'scalar', 'pixel'] as Broadcast[]) {
   test(`binary ops with broadcast '${broadcast}' match the reference (swapped, constant, fused activation, views)`, () => {
     const cases: [number, number, number, number][] = [
       [1, 5, 3, 3],
@@ -216,7 +216,13 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
       const [N, C, H, W] = shape;
       const P = N * H * W;
       const a = randomFloats(N * C * H * W, 5 + C);
-      const bShape = broadcast === 'none' ? shape : broadcast === 'channel' ? [N, C, 1, 1] : [1];
+      const bShapes: Record<Broadcast, number[]> = {
+        none: shape,
+        channel: [N, C, 1, 1],
+        scalar: [1],
+        pixel: [N, 1, H, W],
+      };
+      const bShape = bShapes[broadcast];
       let b = randomFloats(
         bShape.reduce((x, y) => x * y, 1),
         9 + C,
@@ -227,7 +233,7 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
       const slopes = randomFloats(b.length, 19 + C, -1, 1);
       for (const op of BINARY_OPS) {
         for (const swapped of broadcast === 'none' || op === 'prelu' ? [false] : [false, true]) {
-          for (const constantB of broadcast === 'none' ? [false] : [false, true]) {
+          for (const constantB of broadcast === 'none' || broadcast === 'pixel' ? [false] : [false, true]) {
             // a constant per-channel B is one vector for all images
             const bs = constantB && broadcast === 'channel' ? [1, C, 1, 1] : bShape;
             const bAll = op === 'prelu' ? slopes : b;
@@ -238,7 +244,7 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
             for (const act of ACTS) {
               const want = base.map((x) => applyActivationScalar(act, x));
               for (const v of vbinary.variants) {
-                for (const dense of broadcast === 'channel' ? [false] : [true, false]) {
+                for (const dense of broadcast === 'channel' || broadcast === 'pixel' ? [false] : [true, false]) {
                   const spec: BinarySpec = {
                     op,
                     broadcast,
@@ -253,7 +259,7 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
                   assert.ok(vbinary.supports(spec, v));
                   const sa = dense ? C : C + 3;
                   const so = dense ? C : C + 1;
-                  const sb = broadcast === 'channel' ? C + 2 : sa;
+                  const sb = broadcast === 'channel' ? C + 2 : broadcast === 'pixel' ? 3 : sa;
                   const bufs: Record<string, { floats: number; init?: Float32Array }> = {
                     a: { floats: P * sa, init: toNhwc(a, shape, sa) },
                     y: { floats: P * so },
@@ -262,7 +268,7 @@ for (const broadcast of ['none', 'channel', 'scalar'] as Broadcast[]) {
                     const packed = vbinary.pack(spec, v, { values: bData });
                     bufs['w'] = { floats: packed.length, init: packed };
                   } else if (broadcast === 'scalar') bufs['b'] = { floats: 1, init: bData };
-                  else bufs['b'] = { floats: (broadcast === 'none' ? P : N) * sb, init: toNhwc(bData, bs, sb) };
+                  else bufs['b'] = { floats: (broadcast === 'channel' ? N : P) * sb, init: toNhwc(bData, bs, sb) };
                   const run = runKernel(
                     bufs,
                     vbinary.parallelExtent(spec, v),

@@ -203,13 +203,20 @@ interface MapPlan {
   ins: readonly ActivationRef[];
   /** A per-channel vector per image (pointer advanced every `imagePixels` pixels); sweep mode only. */
   perImage?: { addrBytes: number; strideBytes: number; imagePixels: number };
+  /** One value per pixel (splat across the channels into `chan.pixel`); sweep mode only. */
+  perPixel?: ActivationRef;
   /** Hoist constants (runs before any loop). */
   setup(): void;
   /**
    * Compute `dst` for vector j of a block from the loaded full-size inputs; `chan` addresses the same
-   * channels in the per-image vector (pointer local, optional running offset, constant offset).
+   * channels in the per-image vector (pointer local, optional running offset, constant offset) and holds the
+   * pixel's splat per-pixel value.
    */
-  compute(loaded: readonly Local[], dst: Local, chan: { ptr: Local; off: Local | undefined; constOff: number }): void;
+  compute(
+    loaded: readonly Local[],
+    dst: Local,
+    chan: { ptr: Local; off: Local | undefined; constOff: number; pixel: Local },
+  ): void;
 }
 
 function mapExtent(shape: EltwiseShape, vectors: number): number {
@@ -238,11 +245,13 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
   const loaded = fn.locals('v128', plan.ins.length);
   const dst = fn.local('v128');
   const i = fn.local('i32');
+  const pixPtr = fn.local('i32');
+  const pixVal = fn.local('v128');
 
   const block = (blk: ChannelBlock, off: Local | undefined, constOff: number): void => {
     for (let j = 0; j < blk.vectors; j++) {
       plan.ins.forEach((_, k) => loadVec(fn, loaded[k]!, ptrs[k]!, off, constOff + 16 * j));
-      plan.compute(loaded, dst, { ptr: chanPtr, off, constOff: constOff + 16 * j });
+      plan.compute(loaded, dst, { ptr: chanPtr, off, constOff: constOff + 16 * j, pixel: pixVal });
       storeVec(fn, dst, outp, off, constOff + 16 * j, lanesOf(blk, j));
     }
   };
@@ -285,6 +294,14 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
       .i32Add()
       .localSet(allPtrs[k]!);
   });
+  const px = plan.perPixel;
+  if (px)
+    fn.localGet(start)
+      .i32Const(px.pixelStride * 4)
+      .i32Mul()
+      .i32Const(px.addrBytes)
+      .i32Add()
+      .localSet(pixPtr);
   const img = plan.perImage;
   const multiImage = img !== undefined && img.imagePixels < shape.pixels;
   const left = fn.local('i32');
@@ -302,7 +319,13 @@ function emitMap(fn: FunctionBuilder, plan: MapPlan): void {
   const exit = fn.block();
   const top = fn.loop();
   fn.localGet(i).localGet(end).i32GeS().brIf(exit);
+  if (px) fn.localGet(pixPtr).v128Load32Splat(0, 2).localSet(pixVal);
   sweepChannels(fn, shape.channels, vectors, block);
+  if (px)
+    fn.localGet(pixPtr)
+      .i32Const(px.pixelStride * 4)
+      .i32Add()
+      .localSet(pixPtr);
   all.forEach((r, k) =>
     fn
       .localGet(allPtrs[k]!)
@@ -546,8 +569,12 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'max', 'min', 'prelu'] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 
-/** How operand B covers the output: same shape, one [C] vector per image (or one for all), one scalar. */
-export const BROADCASTS = ['none', 'channel', 'scalar'] as const;
+/**
+ * How operand B covers the output: same shape; one [C] vector per image (or one for all); one scalar; one value
+ * per pixel broadcast across the channels (B [N, 1, H, W], e.g. a spatial attention map, or [rows, 1] against
+ * flat [rows, cols], e.g. LayerNorm's mean and deviation).
+ */
+export const BROADCASTS = ['none', 'channel', 'scalar', 'pixel'] as const;
 export type Broadcast = (typeof BROADCASTS)[number];
 
 export interface BinarySpec extends EltwiseShape {
@@ -567,7 +594,8 @@ export interface BinaryAddresses {
   a: ActivationRef;
   /**
    * Runtime B: same shape as A (none), [N, C, 1, 1] NHWC with one pixel per image (channel: image n's
-   * vector at addrBytes + n * pixelStride * 4), or one float (scalar). Absent when constantB.
+   * vector at addrBytes + n * pixelStride * 4), one float (scalar), or one float per output pixel (pixel: pixel
+   * p's at addrBytes + p * pixelStride * 4). Absent when constantB.
    */
   b?: ActivationRef;
   /** The packed constant B (constantB). */
@@ -580,7 +608,7 @@ export interface BinaryWeights {
   values: Float32Array;
 }
 
-const BROADCAST_TAG: Record<Broadcast, string> = { none: '', channel: 'c', scalar: 's' };
+const BROADCAST_TAG: Record<Broadcast, string> = { none: '', channel: 'c', scalar: 's', pixel: 'p' };
 
 /** Binary elementwise ops with broadcasts and a fused activation. Output may alias A (or B when same shape). */
 export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, BinaryWeights> = {
@@ -588,7 +616,8 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
   variants: ELTWISE_VARIANTS,
   supports(s) {
     if (!(s.pixels >= 1 && s.channels >= 1)) return false;
-    if (s.broadcast === 'channel' && s.dense) return false;
+    if ((s.broadcast === 'channel' || s.broadcast === 'pixel') && s.dense) return false;
+    if (s.broadcast === 'pixel' && s.constantB) return false;
     if (s.broadcast === 'none' && s.constantB) return false;
     if (s.op === 'prelu' && s.swapped) return false;
     if (s.broadcast === 'channel' && !s.constantB && s.imagePixels !== undefined) {
@@ -632,6 +661,9 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
     if (s.constantB) bAddr = a.packedB;
     else if (s.broadcast !== 'none') bAddr = a.b?.addrBytes;
     if (s.broadcast !== 'none' && bAddr === undefined) throw new EdgecnnError(`${id}: missing B`, 'internal');
+    if (s.broadcast === 'pixel' && !(a.b!.pixelStride >= 1 && a.b!.addrBytes % 4 === 0)) {
+      throw new EdgecnnError(`${id}: bad per-pixel view ${JSON.stringify(a.b)}`, 'internal');
+    }
     let ep: EpilogueEmitter | undefined;
     let bScalar: Local | undefined;
     const bVec = fn.local('v128');
@@ -654,6 +686,7 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
         let y: Local;
         if (s.broadcast === 'none') y = loaded[1]!;
         else if (s.broadcast === 'scalar') y = bScalar!;
+        else if (s.broadcast === 'pixel') y = chan.pixel;
         else {
           loadVec(fn, bVec, chan.ptr, chan.off, chan.constOff);
           y = bVec;
@@ -687,6 +720,7 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
         ep!.apply(dst);
       },
     };
+    if (s.broadcast === 'pixel') plan.perPixel = a.b!;
     if (s.broadcast === 'channel') {
       const imagePixels = s.constantB ? s.pixels : (s.imagePixels ?? s.pixels);
       const strideBytes = s.constantB ? 0 : a.b!.pixelStride * 4;
