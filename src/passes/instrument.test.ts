@@ -54,3 +54,19 @@ test('records time, node counts and notes per pass; print-after prints only the 
   assert.match(table, /drop-first +\d+\.\d\d +2 +1/);
   assert.match(table, /notes:\n {2}note-only: nothing to do/);
 });
+
+test('a pass that throws is undone and noted, unless verify-each asks for the error', () => {
+  const half: Pass = {
+    name: 'half-then-throw',
+    summary: 'edits, then fails',
+    run: (g) => {
+      g.nodes.pop();
+      throw new Error('cannot handle this');
+    },
+  };
+  const r = runPasses(model(), [half, noteOnly]);
+  assert.equal(r.model.graph.nodes.length, 2);
+  assert.deepEqual(r.records[0]!.notes, ['failed and was skipped: cannot handle this']);
+  assert.equal(r.records[1]!.name, 'note-only');
+  assert.throws(() => runPasses(model(), [half], { verifyEach: true }), /cannot handle this/);
+});

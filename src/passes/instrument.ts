@@ -1,7 +1,8 @@
 /**
  * Pass instruments: run a list of passes and record, for each, wall time, node count before/after and the
  * notes it left; optionally print the graph after named passes (`--print-after`) and verify the graph after
- * every pass (`--verify-each`), failing with the name of the pass that broke an invariant.
+ * every pass (`--verify-each`), failing with the name of the pass that broke an invariant. Without verify-each a
+ * pass that throws is undone (the graph it was given is restored) and noted, so the others still run.
  */
 import { EdgecnnError } from '../ir/errors.js';
 import type { Graph, Model } from '../ir/graph.js';
@@ -45,7 +46,16 @@ export function runPasses(
     const ctx = makePassContext(withGraph(model, graph), notes, options.inputShapes);
     const nodesBefore = graph.nodes.length;
     const t0 = performance.now();
-    graph = pass.run(graph, ctx);
+    // A pass edits in place, so keep the graph it was given: a pass that fails on an unforeseen input is
+    // undone and reported instead of taking the whole optimization down (tests, with verifyEach, rethrow).
+    const saved = options.verifyEach ? undefined : cloneGraph(graph);
+    try {
+      graph = pass.run(graph, ctx);
+    } catch (e) {
+      if (!saved) throw e;
+      graph = saved;
+      notes.push(`failed and was skipped: ${e instanceof Error ? e.message : String(e)}`);
+    }
     const timeMs = performance.now() - t0;
     records.push({ name: pass.name, timeMs, nodesBefore, nodesAfter: graph.nodes.length, notes });
     if (printAfter.has(pass.name)) print(`// after ${pass.name}\n${printGraph(graph)}`);
