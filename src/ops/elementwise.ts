@@ -21,6 +21,7 @@ import {
   nodeError,
   readNumbers,
   readScalar,
+  requireInput,
   withFolding,
 } from './tensor-util.js';
 import type { OpContext, OpDef } from './types.js';
@@ -45,12 +46,6 @@ function accepts(cls: TypeClass, d: DType): boolean {
 
 function checkType(cls: TypeClass, t: Tensor, ctx: OpContext, what = 'input'): void {
   if (!accepts(cls, t.dtype)) throw nodeError(ctx, `${what} has dtype ${t.dtype}, which this op does not accept`);
-}
-
-function needInput(inputs: readonly (Tensor | undefined)[], i: number, ctx: OpContext): Tensor {
-  const t = inputs[i];
-  if (t === undefined) throw nodeError(ctx, `input ${i} is missing`);
-  return t;
 }
 
 /** Scalar functions built once per call from the node's attributes and extra scalar inputs. */
@@ -248,7 +243,7 @@ function unaryOp(row: UnaryRow): OpDef {
     domain: '',
     sinceVersion: row.sinceVersion,
     reference(inputs, ctx) {
-      const x = needInput(inputs, 0, ctx);
+      const x = requireInput(inputs, 0, ctx);
       checkType(row.types, x, ctx);
       const extra = inputs.slice(1);
       for (const e of extra)
@@ -351,8 +346,8 @@ function binaryOp(row: BinaryRow): OpDef {
     domain: '',
     sinceVersion: row.sinceVersion,
     reference(inputs, ctx) {
-      const a = needInput(inputs, 0, ctx);
-      const b0 = needInput(inputs, 1, ctx);
+      const a = requireInput(inputs, 0, ctx);
+      const b0 = requireInput(inputs, 1, ctx);
       const b = row.adaptB ? row.adaptB(a, b0, ctx) : b0;
       checkType(row.types, a, ctx, 'input A');
       checkType(row.mixed ? 'numeric' : row.types, b, ctx, 'input B');
@@ -494,9 +489,9 @@ const WHERE: OpDef = withFolding({
   domain: '',
   sinceVersion: 9,
   reference(inputs, ctx) {
-    const c = needInput(inputs, 0, ctx);
-    const x = needInput(inputs, 1, ctx);
-    const y = needInput(inputs, 2, ctx);
+    const c = requireInput(inputs, 0, ctx);
+    const x = requireInput(inputs, 1, ctx);
+    const y = requireInput(inputs, 2, ctx);
     if (c.dtype !== 'bool') throw nodeError(ctx, `condition must be bool, got ${c.dtype}`);
     if (x.dtype !== y.dtype) throw nodeError(ctx, `X and Y have different dtypes ${x.dtype} and ${y.dtype}`);
     const shape = broadcastShapes([c.shape, x.shape, y.shape], ctx);

@@ -19,7 +19,7 @@ import {
   readNumbers,
   withFolding,
 } from './tensor-util.js';
-import type { OpContext, OpDef, ValueType } from './types.js';
+import type { OpContext, OpDef } from './types.js';
 
 /** A reduction: acc = step(acc, x) from `init` over the reduced elements, then finish(acc, count). */
 export interface ReduceRow {

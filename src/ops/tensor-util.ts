@@ -17,6 +17,13 @@ export function nodeError(ctx: OpContext, message: string, code: ErrorCode = 'ba
   return new EdgecnnError(`node '${n.name}' (${n.opType}): ${message}`, code);
 }
 
+/** Input `i` of a reference call, or a named error when the (required) input is missing. */
+export function requireInput(inputs: readonly (Tensor | undefined)[], i: number, ctx: OpContext): Tensor {
+  const t = inputs[i];
+  if (t === undefined) throw nodeError(ctx, `input ${i} is missing`);
+  return t;
+}
+
 /** Map a possibly negative `axis` into [0, rank); throws a named error when out of range. */
 export function normalizeAxis(axis: number, rank: number, ctx: OpContext, what = 'axis'): number {
   if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
