@@ -262,13 +262,13 @@ function lowerBinary(node: Node, op: BinaryOp, ctx: SelectContext): LoweredKerne
   return wrap(vbinary, spec, v, bytes, [ai], (a) => ({ a: aRef(a), b: refOf(node, B, a.inputs[bi]), output: yRef(a) }));
 }
 
-/** A constant broadcasting along channels only: [C,1,1] or [1,C,1,1] against NCHW; [K] or [1,K] against flat [M,K]. */
+/** A constant broadcasting along channels only: [C,1,1] or [1,C,1,1] against NCHW; [K] or [1,..,K] against flat [..,K]. */
 function isChannelVector(shape: number[], y: ValueLayout): boolean {
   const ys = y.type.shape;
   const keep = y.layout === 'nhwc' ? 3 : 1;
   while (shape.length > keep && shape[0] === 1) shape.shift();
   if (y.layout === 'nhwc') return shape.length === 3 && shape[0] === ys[1] && shape[1] === 1 && shape[2] === 1;
-  return ys.length === 2 && shape.length === 1 && shape[0] === ys[1];
+  return ys.length >= 1 && shape.length === 1 && shape[0] === ys[ys.length - 1];
 }
 
 function lowerPool(node: Node, ctx: SelectContext): LoweredKernel | undefined {
