@@ -124,6 +124,8 @@ export function checkConvCase<V extends KernelVariant>(
   const packed = h.put(family.pack(spec, vr, { weights: w, ...(bias ? { bias } : {}) }));
   const zb = family.zeroBytes(spec, vr);
   const zero = zb > 0 ? h.allocZero(zb) : undefined;
+  const sb = family.scratchBytes?.(spec, vr) ?? 0;
+  const scratch = sb > 0 ? h.alloc(Math.ceil(sb / 4)) : undefined;
   const id = family.id(spec, vr);
   const k = h.build(id, (fn) =>
     family.emit(fn, spec, vr, {
@@ -132,6 +134,7 @@ export function checkConvCase<V extends KernelVariant>(
       output: { addrBytes: outBuf + outOff * 4, pixelStride: psOut },
       ...(resBuf !== undefined ? { residual: { addrBytes: resBuf, pixelStride: psRes } } : {}),
       ...(zero !== undefined ? { zero } : {}),
+      ...(scratch !== undefined ? { scratch } : {}),
     }),
   );
   const extent = family.parallelExtent(spec, vr);

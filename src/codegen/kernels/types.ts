@@ -93,6 +93,11 @@ export interface KernelFamily<S, V extends KernelVariant, A, W> {
   /** Bytes of an always-zero read-only region the kernel needs (0 if none); its address goes in `A`. */
   zeroBytes(spec: S, variant: V): number;
   /**
+   * Bytes of private scratch the step needs (absent or 0 if none), 16-byte aligned; its address goes in `A`
+   * (`scratch`). Each item of the parallel extent uses its own slice, so ranges may still run concurrently.
+   */
+  scratchBytes?(spec: S, variant: V): number;
+  /**
    * Emit the body of `fn`, a function `(start: i32, end: i32) -> ()` (params 0 and 1), computing items
    * [start, end) of the parallel extent. Addresses become i32 constants in the code.
    */
@@ -165,6 +170,8 @@ export interface ConvAddresses {
   residual?: ActivationRef;
   /** Address of the family's `zeroBytes` all-zero region (when it asks for one). */
   zero?: number;
+  /** Address of the family's `scratchBytes` region (when it asks for one). */
+  scratch?: number;
 }
 
 /** ONNX Conv weights [outC, inC / group, kH, kW] and optional bias [outC]. */
