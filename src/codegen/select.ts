@@ -224,6 +224,8 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
     return { addrBytes: addr, pixelStride: l.pixelStride };
   };
   const actBytes = 4 * (size(x) + size(out) * (res ? 2 : 1));
+  // The epilogue reads each residual element right before storing the output element at the same position,
+  // so the output may take over the residual's storage (ResNet/MobileNet skip connections).
 
   const pointwise =
     spec.kernelH === 1 &&
@@ -250,7 +252,7 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
         weights: [bytesOf(packed)],
         scratchBytes: 0,
         zeroBytes: family.zeroBytes(gs, v),
-        inPlaceInputs: [],
+        inPlaceInputs: res ? [3] : [],
         usesRelaxedSimd: v.isa === 'wasmrelaxed',
         emit(fn, a) {
           const addrs: GemmAddresses = { a: ref(x, a.inputs[0]), packedB: a.weights[0]!, c: ref(out, a.outputs[0]) };
@@ -281,7 +283,7 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
     weights: [bytesOf(packed)],
     scratchBytes: 0,
     zeroBytes: family.zeroBytes(spec, v),
-    inPlaceInputs: [],
+    inPlaceInputs: res ? [3] : [],
     usesRelaxedSimd: v.isa === 'wasmrelaxed',
     emit(fn, a) {
       const addrs: ConvAddresses = {
