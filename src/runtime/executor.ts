@@ -11,7 +11,7 @@ import type { OpDef } from '../ops/types.js';
 import { readValue, writeValue } from './arena-io.js';
 import type { CompiledModel, CompiledStep, FallbackStep } from './compiled-model.js';
 
-type KernelFn = (start: number, end: number) => void;
+export type KernelFn = (start: number, end: number) => void;
 
 /** Time of one step in one profiled run. */
 export interface StepTiming {
@@ -35,12 +35,28 @@ export interface Executor {
 /** Finds the reference implementation of a fallback node (the op table, plus e.g. the optimizer's fused ops). */
 export type OpLookup = (domain: string, opType: string) => OpDef | undefined;
 
-export async function instantiate(compiled: CompiledModel, lookup: OpLookup = getOp): Promise<Executor> {
+/**
+ * Optional multi-threading (src/runtime/threads/): supplies the memory (shared) and the module bytes (importing
+ * it as shared), starts its workers once the module is compiled, and runs each kernel step, possibly split
+ * across threads; `local` runs a sub-range on the calling thread. Fallback steps never go through it.
+ */
+export interface ParallelRunner {
+  readonly memory: WebAssembly.Memory;
+  readonly wasm: Uint8Array;
+  start(module: WebAssembly.Module): Promise<void>;
+  runKernel(stepIndex: number, extent: number, local: KernelFn): void;
+}
+
+export async function instantiate(
+  compiled: CompiledModel,
+  lookup: OpLookup = getOp,
+  parallel?: ParallelRunner,
+): Promise<Executor> {
   const pages = Math.ceil(compiled.memoryBytes / 65536);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const memory = parallel?.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages });
   let module: WebAssembly.Module;
   try {
-    module = await WebAssembly.compile(compiled.wasm as Uint8Array<ArrayBuffer>);
+    module = await WebAssembly.compile((parallel?.wasm ?? compiled.wasm) as Uint8Array<ArrayBuffer>);
   } catch (e) {
     const hint = compiled.usesRelaxedSimd
       ? ' (the module uses relaxed SIMD; Node 20 needs --experimental-wasm-relaxed-simd)'
@@ -50,6 +66,7 @@ export async function instantiate(compiled: CompiledModel, lookup: OpLookup = ge
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const bytes = new Uint8Array(memory.buffer);
   for (const w of compiled.weights) bytes.set(w.data, w.offsetBytes);
+  await parallel?.start(module);
   const mem = new Float32Array(memory.buffer);
 
   const fns: (KernelFn | undefined)[] = compiled.steps.map((s) => {
@@ -71,8 +88,10 @@ export async function instantiate(compiled: CompiledModel, lookup: OpLookup = ge
     return out;
   };
   const runStep = (s: CompiledStep, i: number): void => {
-    if (s.kind === 'kernel') fns[i]!(0, s.parallelExtent);
-    else runFallback(s, mem, jsValues, lookup);
+    if (s.kind === 'kernel') {
+      if (parallel) parallel.runKernel(i, s.parallelExtent, fns[i]!);
+      else fns[i]!(0, s.parallelExtent);
+    } else runFallback(s, mem, jsValues, lookup);
   };
 
   return {
