@@ -16,6 +16,12 @@ export interface GateOptions {
   maxRegression?: number;
   /** Tolerated absolute output difference; undefined skips the drift gate. */
   maxDrift?: number;
+  /**
+   * A configuration id (e.g. `ort-node/t1`) whose median change between the two runs is taken as the machine's
+   * own drift: current samples are scaled by baseline/current median of that configuration before testing.
+   * Because configurations are interleaved, this cancels load that slowed the whole machine since the baseline.
+   */
+  normalizeBy?: string;
   /** Confidence of the significance test (default 0.99). */
   confidence?: number;
 }
@@ -119,7 +125,28 @@ export function gate(current: BenchReport, baseline: BenchReport, opts: GateOpti
   const confidence = opts.confidence ?? 0.99;
   const rows: GateRow[] = [];
   let passed = true;
+  let factor = 1;
+  if (opts.normalizeBy !== undefined) {
+    const nc = cur.find((c) => c.id === opts.normalizeBy);
+    const nb = baseline.configs.find((c) => c.id === opts.normalizeBy && ok(c));
+    if (!nc || !nb) {
+      throw new EdgecnnError(
+        `--normalize-by ${opts.normalizeBy}: that configuration must have run in both this run and the baseline ` +
+          `(this run: ${cur.map((c) => c.id).join(', ')}; baseline: ${baseline.configs
+            .filter(ok)
+            .map((c) => c.id)
+            .join(', ')})`,
+        'bad-argument',
+      );
+    }
+    factor = nb.measured!.summary.medianMs / nc.measured!.summary.medianMs;
+    lines.push(
+      `machine drift from ${opts.normalizeBy}: median ${nb.measured!.summary.medianMs.toFixed(3)} -> ` +
+        `${nc.measured!.summary.medianMs.toFixed(3)} ms; current samples scaled by ${factor.toFixed(3)}`,
+    );
+  }
   for (const c of cur) {
+    if (c.id === opts.normalizeBy) continue;
     const gating = !anyOurs || c.target.startsWith('edgecnn');
     const b = baseline.configs.find((x) => x.id === c.id && ok(x));
     const row: GateRow = { config: c.id, gating };
@@ -134,15 +161,20 @@ export function gate(current: BenchReport, baseline: BenchReport, opts: GateOpti
         row.note = 'fewer than 8 samples on a side: too few for the test';
         lines.push(`${c.id}: ${row.note}`);
       } else {
-        const v = detectRegression(c.measured!.samplesMs, b.measured!.samplesMs, {
-          threshold: opts.maxRegression,
-          confidence,
-        });
+        const v = detectRegression(
+          c.measured!.samplesMs.map((x) => x * factor),
+          b.measured!.samplesMs,
+          {
+            threshold: opts.maxRegression,
+            confidence,
+          },
+        );
         row.verdict = v;
         const change = v.ratio - 1;
         const what = v.regressed ? 'REGRESSED' : 'ok';
         lines.push(
           `${c.id}: median ${b.measured!.summary.medianMs.toFixed(3)} -> ${c.measured!.summary.medianMs.toFixed(3)} ms ` +
+            (factor !== 1 ? `(normalized ${(c.measured!.summary.medianMs * factor).toFixed(3)} ms) ` : '') +
             `(${change >= 0 ? '+' : ''}${pct(change)}, 95% CI of ratio [${v.interval.lo.toFixed(3)}, ${v.interval.hi.toFixed(3)}]); ` +
             `Mann-Whitney U one-sided p=${v.pValue.toPrecision(3)} for "slower than baseline +${pct(opts.maxRegression)}" ` +
             `at ${pct(confidence)} confidence: ${what}${gating ? '' : ' (peer, informational)'}`,
@@ -171,6 +203,15 @@ export function gate(current: BenchReport, baseline: BenchReport, opts: GateOpti
         if (row.driftExceeded && gating) passed = false;
       }
     }
+  }
+  // An edgecnn configuration that ran in the baseline but not now is a regression of the worst kind.
+  for (const b of baseline.configs.filter((x) => ok(x) && x.target.startsWith('edgecnn'))) {
+    if (cur.some((c) => c.id === b.id)) continue;
+    const now = current.configs.find((c) => c.id === b.id);
+    const why = now ? `${now.status}: ${now.reason ?? 'no samples'}` : 'not measured in this run';
+    rows.push({ config: b.id, gating: true, note: why });
+    lines.push(`${b.id}: measured in the baseline but ${why}: FAILED`);
+    passed = false;
   }
   if (!rows.some((r) => r.gating && (r.verdict || r.drift !== undefined))) {
     lines.push('warning: no configuration could be compared with the baseline');

@@ -58,6 +58,10 @@ export const command: Command = {
     baseline: { type: 'string', description: 'a previous --json report to compare against' },
     'max-regression': { type: 'string', description: 'fail when slower than the baseline by more than this (e.g. 5%)' },
     'max-drift': { type: 'number', description: 'fail when outputs differ from the baseline by more than this' },
+    'normalize-by': {
+      type: 'string',
+      description: 'cancel machine drift: scale by the change of this configuration (e.g. ort-node/t1)',
+    },
     confidence: { type: 'number', description: 'confidence of the regression test (default 0.99)' },
   },
   async run(positionals, p) {
@@ -90,6 +94,13 @@ export const command: Command = {
       const sha256 = modelHash(bytes);
       baseline = readBaseline(baselinePath, sha256);
       assertComparable({ model: { name: basename(modelPath), sha256 }, environment: environment() }, baseline);
+      const norm = flagString(p, 'normalize-by');
+      if (norm !== undefined && !baseline.configs.some((c) => c.id === norm && c.status === 'ok')) {
+        throw new EdgecnnError(
+          `--normalize-by ${norm}: the baseline has no measured configuration '${norm}'`,
+          'bad-argument',
+        );
+      }
     }
     const threads = flagList(p, 'threads').map(Number);
     const profileRuns = positiveInt(p, 'profile-runs') ?? (htmlOut ? 10 : 0);
@@ -114,6 +125,7 @@ export const command: Command = {
         maxRegression: maxRegressionText === undefined ? undefined : parseFraction(maxRegressionText, 'max-regression'),
         maxDrift,
         confidence,
+        normalizeBy: flagString(p, 'normalize-by'),
       });
       gateLines.push(...g.lines);
       if (!g.passed) exit = 1;
