@@ -40,7 +40,7 @@ const close = (got: Tensor, want: number[]) => {
   const g = vals(got).map(Number);
   assert.equal(g.length, want.length);
   g.forEach((v, i) =>
-    assert.ok(Math.abs(v - want[i]!) <= 1e-6 * (1 + Math.abs(want[i]!)), `[${i}] ${v} vs ${want[i]}`),
+    assert.ok(v === want[i] || Math.abs(v - want[i]!) <= 1e-6 * (1 + Math.abs(want[i]!)), `[${i}] ${v} vs ${want[i]}`),
   );
 };
 
@@ -128,7 +128,9 @@ test('integer Div truncates toward zero; int64 arithmetic is exact', () => {
   const b = makeTensor('int32', [4], Int32Array.of(2, 2, -2, -2));
   assert.deepEqual(vals(run('Div', [a, b])), [3, -3, -3, 3]);
   assert.deepEqual(vals(run('Div', [i64([2], [7, -7]), i64([1], [2])])), [3n, -3n]);
-  assert.throws(() => run('Div', [i64([1], [1]), i64([1], [0])]), /division by zero/);
+  assert.throws(() => run('Div', [i64([1], [1]), i64([1], [0])]), /node 'n' \(Div\): integer division by zero/);
+  assert.throws(() => run('Div', [a, makeTensor('int32', [1], Int32Array.of(0))]), /division by zero/);
+  close(run('Div', [f32([2], [1, -1]), f32([1], [0])]), [Infinity, -Infinity]);
   const big = 2n ** 62n;
   assert.deepEqual(vals(run('Add', [i64([1], [big]), i64([1], [1n])])), [big + 1n]);
   // int32 multiply wraps like C, even when the exact product exceeds 2^53.

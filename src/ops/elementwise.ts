@@ -6,7 +6,6 @@
  * PRelu, whose slope broadcasts one way to X's shape. Where is the only ternary op and lives here too.
  */
 import { type DType, allocData, isFloatDType, isIntegerDType } from '../ir/dtype.js';
-import { EdgecnnError } from '../ir/errors.js';
 import { attrFloat } from '../ir/graph.js';
 import { type Tensor, makeTensor, sizeOf } from '../ir/tensor.js';
 import {
@@ -283,10 +282,8 @@ export interface BinaryRow {
   unidirectional?: true;
   /** Rewrites B before broadcasting, for semantics of old opsets (PRelu-6 slope per channel). */
   adaptB?(a: Tensor, b: Tensor, ctx: OpContext): Tensor;
-}
-
-function intDivByZero(): never {
-  throw new EdgecnnError('integer division by zero in Div', 'numerical');
+  /** Rejects B values the op cannot take (integer division by zero), with a named error. */
+  checkB?(b: Tensor, ctx: OpContext): void;
 }
 
 /** One row per binary op; sorted by opType. */
@@ -297,8 +294,13 @@ export const BINARY_ROWS: readonly BinaryRow[] = [
     sinceVersion: 7,
     types: 'numeric',
     num: (a, b) => a / b,
-    int: (a, b) => (b === 0 ? intDivByZero() : Math.trunc(a / b)),
-    big: (a, b) => (b === 0n ? intDivByZero() : a / b),
+    int: (a, b) => Math.trunc(a / b),
+    big: (a, b) => a / b,
+    checkB: (b, ctx) => {
+      if (isIntegerDType(b.dtype) && readNumbers(b).includes(0)) {
+        throw nodeError(ctx, 'integer division by zero (divisor B holds a 0)', 'numerical');
+      }
+    },
   },
   {
     opType: 'Equal',
@@ -349,6 +351,7 @@ function binaryOp(row: BinaryRow): OpDef {
       const a = requireInput(inputs, 0, ctx);
       const b0 = requireInput(inputs, 1, ctx);
       const b = row.adaptB ? row.adaptB(a, b0, ctx) : b0;
+      row.checkB?.(b, ctx);
       checkType(row.types, a, ctx, 'input A');
       checkType(row.mixed ? 'numeric' : row.types, b, ctx, 'input B');
       if (!row.mixed && a.dtype !== b.dtype) {
