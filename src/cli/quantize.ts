@@ -18,6 +18,7 @@ import {
   calibrateModel,
   evaluateTop1,
   fitAccuracyBudget,
+  fitCosineBudget,
   formatLayerTable,
   formatMixedPrecision,
   formatSensitivityTable,
@@ -50,6 +51,7 @@ export const command: Command = {
     'accuracy-budget': { type: 'number', description: 'max top-1 loss in points; keeps sensitive layers fp32 (needs --eval)' },
     eval: { type: 'string', description: `evaluation dataset for the budget: ${DATASETS.join(', ')}` },
     'eval-limit': { type: 'number', description: 'evaluation images for the budget (default 2000)' },
+    'min-cosine': { type: 'number', description: 'keep sensitive layers fp32 until the output cosine vs fp32 on calibration samples reaches this' },
     engine: { type: 'string', description: `engine for measurements: ${ENGINES.join(', ')} (default reference)` },
     layers: { type: 'boolean', description: 'print the per-layer table' },
   },
@@ -97,7 +99,10 @@ export const command: Command = {
     let result = buildQdqModel(cal, options);
     const factory = RUNNERS[engine];
 
-    const wantSensitivity = flagBool(flags, 'sensitivity') || budget !== undefined;
+    const minCosine = flagNumber(flags, 'min-cosine');
+    if (minCosine !== undefined && !(minCosine > 0 && minCosine <= 1)) throw new EdgecnnError(`--min-cosine must be in (0, 1], got ${minCosine}`, 'bad-argument');
+    if (minCosine !== undefined && budget !== undefined) throw new EdgecnnError('--min-cosine and --accuracy-budget exclude each other', 'bad-argument');
+    const wantSensitivity = flagBool(flags, 'sensitivity') || budget !== undefined || minCosine !== undefined;
     let ranked: Awaited<ReturnType<typeof layerSensitivity>> = [];
     if (wantSensitivity) {
       const n = flagNumber(flags, 'sensitivity-samples') ?? 2;
@@ -115,6 +120,20 @@ export const command: Command = {
       });
       result = mp.result;
       console.log(`mixed precision on the first ${evalLimit} ${evalSet} test images (engine ${engine}):\n${formatMixedPrecision(mp, budget)}\n`);
+    }
+    if (minCosine !== undefined) {
+      const n = flagNumber(flags, 'sensitivity-samples') ?? 2;
+      const mp = await fitCosineBudget(cal, ranked, samples.slice(0, n), minCosine, {
+        ...options,
+        runner: factory,
+        onStep: (s) => console.error(`  fp32 layers: ${s.fp32Layers.length}, cosine ${(s.accuracy / 100).toFixed(5)}`),
+      });
+      result = mp.result;
+      console.log(
+        `mixed precision for output cosine >= ${minCosine} on ${Math.min(n, samples.length)} calibration sample(s): cosine ${(mp.accuracy / 100).toFixed(5)} ` +
+          `(${mp.withinBudget ? 'met' : 'NOT met'}) with ${mp.kept.length} layer(s) fp32` +
+          (mp.kept.length > 0 ? ':\n' + mp.kept.map((k) => `  ${k.layer}: ${k.reason}`).join('\n') : '') + '\n',
+      );
     }
     await saveModel(result.model, output);
     const fp32Run = await RUNNERS.reference(cal.model);

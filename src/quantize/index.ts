@@ -19,6 +19,6 @@ export {
   quantizeWeight,
 } from './quantize-model.js';
 export { type Runner, type RunnerFactory, type LabelledSet, type Top1, type Agreement, agreement, evaluateTop1, referenceRunner } from './evaluate.js';
-export { type SensitivityRow, type MixedPrecisionResult, fitAccuracyBudget, layerSensitivity } from './sensitivity.js';
+export { type SensitivityRow, type MixedPrecisionResult, fitAccuracyBudget, fitCosineBudget, layerSensitivity } from './sensitivity.js';
 export { formatLayerTable, formatSensitivityTable, formatMixedPrecision } from './report.js';
 export { readQdqParams, type TensorQuantParams } from './qdq-import.js';

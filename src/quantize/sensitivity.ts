@@ -106,3 +106,30 @@ export async function fitAccuracyBudget(
   }
   return { result, floatAccuracy, accuracy, withinBudget: floatAccuracy - accuracy <= budget, steps, kept };
 }
+
+/**
+ * Output-fidelity budget: keep layers fp32 in sensitivity order until the mean cosine similarity between the
+ * float and quantized outputs on `samples` reaches `minCosine` (for models without a labelled set).
+ */
+export async function fitCosineBudget(
+  cal: Calibration,
+  ranked: readonly SensitivityRow[],
+  samples: readonly Tensor[],
+  minCosine: number,
+  options: QuantizeOptions & { runner?: RunnerFactory; onStep?: (step: MixedPrecisionStep) => void } = {},
+): Promise<MixedPrecisionResult> {
+  const factory = options.runner ?? referenceRunner;
+  const ref = await outputs(await factory(cal.model), samples);
+  const evaluate = async (m: QuantizeResult['model']): Promise<number> => {
+    if (m === cal.model) return 100;
+    const got = await outputs(await factory(m), samples);
+    return (100 * got.reduce((s, g, k) => s + agreement(ref[k]!, g).cosine, 0)) / samples.length;
+  };
+  const r = await fitAccuracyBudget(cal, ranked, 100 * (1 - minCosine), evaluate, options);
+  for (const k of r.kept) k.reason = k.reason.replace(/^loss ([0-9.]+) points > budget [0-9.e-]+/, (_, l: string) => `cosine ${(1 - Number(l) / 100).toFixed(4)} < ${minCosine}`);
+  for (const k of r.kept) {
+    const rep = r.result.layers.find((l) => l.name === k.layer);
+    if (rep) rep.reason = k.reason;
+  }
+  return r;
+}
