@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Attribute, Node } from '../../ir/graph.js';
-import { f32 } from '../../ir/tensor.js';
+import { f32, i64 } from '../../ir/tensor.js';
 import { getOp } from '../../ops/registry.js';
 import {
   firstWriteOutsideSlice,
@@ -11,7 +11,7 @@ import {
   runKernel,
   toNhwc,
 } from './kernel-harness.js';
-import { type PoolSpec, globalPool, interiorRange, pool } from './pool.js';
+import { type ChannelPoolSpec, type PoolSpec, channelPool, globalPool, interiorRange, pool } from './pool.js';
 
 function node(opType: string, attrs: Record<string, number | number[]>): Node {
   const attributes = new Map<string, Attribute>();
@@ -183,4 +183,43 @@ for (const kind of ['avg', 'max'] as const) {
       }
     });
   }
+}
+
+for (const kind of ['avg', 'max', 'sum'] as const) {
+  test(`channel ${kind} pool (Reduce over C, keepdims) matches the reference on awkward channel counts`, () => {
+    const opType = { avg: 'ReduceMean', max: 'ReduceMax', sum: 'ReduceSum' }[kind];
+    for (const C of [1, 3, 5, 13, 16, 17, 40, 100]) {
+      const shape: [number, number, number, number] = [2, C, 3, 4];
+      const x = randomFloats(24 * C, C + 31);
+      const n = node(opType, { axes: [1], keepdims: 1 });
+      const inputs = opType === 'ReduceSum' ? [f32(shape, x), i64([1], [1])] : [f32(shape, x)];
+      if (opType === 'ReduceSum') {
+        n.attributes.delete('axes');
+        n.inputs = ['x', 'axes'];
+      }
+      const want = getOp('', opType)!.reference(inputs, { node: n, opset: 13 })[0]!;
+      assert.deepEqual(want.shape, [2, 1, 3, 4]);
+      const spec: ChannelPoolSpec = { kind, pixels: 24, channels: C };
+      for (const v of channelPool.variants) {
+        const run = runKernel(
+          { x: { floats: 24 * (C + 2), init: toNhwc(x, shape, C + 2, 1) }, y: { floats: 24 * 2 } },
+          channelPool.parallelExtent(spec, v),
+          (fn, a) =>
+            channelPool.emit(fn, spec, v, {
+              input: { addrBytes: a['x']! + 4, pixelStride: C + 2 },
+              output: { addrBytes: a['y']! + 4, pixelStride: 2 },
+            }),
+          3,
+        );
+        const id = `${channelPool.id(spec, v)} C=${C}`;
+        assert.deepEqual(run.guardViolations, [], id);
+        const y = run.buffers['y']!;
+        assert.equal(firstWriteOutsideSlice(y, 24, 2, 1, 1), -1, `${id} wrote outside its slice`);
+        const got = fromNhwc(y, [2, 1, 3, 4], 2, 1);
+        // f32 summation of C values in [-4, 4]: absolute error grows with C (cancellation), not with the result
+        const r = maxToleranceRatio(got, want.data as Float32Array, kind === 'sum' ? 1e-6 * C : 1e-6, 2e-6);
+        assert.ok(r <= 1, `${id}: error ratio ${r}`);
+      }
+    }
+  });
 }

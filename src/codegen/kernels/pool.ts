@@ -457,3 +457,113 @@ export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses
     );
   },
 };
+
+/** Reduction over the channels of each pixel: ReduceMean/ReduceMax/ReduceSum over C (NHWC) or the last axis. */
+export const CHANNEL_POOL_KINDS = ['avg', 'max', 'sum'] as const;
+export type ChannelPoolKind = (typeof CHANNEL_POOL_KINDS)[number];
+
+export interface ChannelPoolSpec {
+  kind: ChannelPoolKind;
+  pixels: number;
+  channels: number;
+}
+
+/**
+ * Channel pooling: one output float per pixel (CBAM's channel mean/max maps, LayerNorm's row mean). Up to four
+ * vector accumulators per pixel, the partial last vector masked to the identity (0 or -inf), then a
+ * horizontal reduction; the output view holds one channel (its pixel stride may be wider).
+ */
+export const channelPool: KernelFamily<ChannelPoolSpec, PoolVariant, PoolAddresses, undefined> = {
+  family: 'channelpool',
+  variants: [POOL_VARIANTS[0]!],
+  supports(s) {
+    return s.pixels >= 1 && s.channels >= 1 && (CHANNEL_POOL_KINDS as readonly string[]).includes(s.kind);
+  },
+  id(s, v) {
+    return `f32-c${s.kind}pool-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s) {
+    return s.pixels;
+  },
+  pack() {
+    return new Float32Array(0);
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    checkRefs(`channel pool ${this.id(s, v)}`, [a.input, s.channels], [a.output, 1]);
+    const isMax = s.kind === 'max';
+    const [p, inp, outp] = fn.locals('i32', 3);
+    const acc = fn.locals('v128', v.blockVectors);
+    const tmp = fn.local('v128');
+    const ident = fn.local('v128');
+    fn.v128ConstF32(isMax ? -Infinity : 0).localSet(ident);
+    const combine = (dst: Local, src: Local): void => {
+      fn.localGet(dst).localGet(src);
+      if (isMax) fn.f32x4Max();
+      else fn.f32x4Add();
+      fn.localSet(dst);
+    };
+    fn.localGet(fn.param(0))
+      .i32Const(a.input.pixelStride * 4)
+      .i32Mul()
+      .i32Const(a.input.addrBytes)
+      .i32Add();
+    fn.localSet(inp);
+    fn.localGet(fn.param(0))
+      .i32Const(a.output.pixelStride * 4)
+      .i32Mul()
+      .i32Const(a.output.addrBytes)
+      .i32Add();
+    fn.localSet(outp);
+    fn.forRange(
+      p,
+      (bb) => bb.localGet(fn.param(0)),
+      (bb) => bb.localGet(fn.param(1)),
+      1,
+      () => {
+        for (const l of acc) fn.localGet(ident).localSet(l);
+        sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
+          for (let j = 0; j < blk.vectors; j++) {
+            loadVec(fn, tmp, inp, off, constOff + 16 * j);
+            const lanes = lanesOf(blk, j);
+            if (lanes < 4) {
+              // lanes past the row end (neighbouring data) take the identity
+              const keep = [0, 1, 2, 3].map((l) => (l < lanes ? -1 : 0)) as [number, number, number, number];
+              fn.localGet(tmp)
+                .localGet(ident)
+                .v128ConstI32(...keep)
+                .v128Bitselect()
+                .localSet(tmp);
+            }
+            combine(acc[j]!, tmp);
+          }
+        });
+        for (let j = 1; j < v.blockVectors; j++) combine(acc[0]!, acc[j]!);
+        const a0 = acc[0]!;
+        fn.localGet(a0).localGet(a0).localGet(a0).i32x4Shuffle(2, 3, 0, 1);
+        if (isMax) fn.f32x4Max();
+        else fn.f32x4Add();
+        fn.localSet(a0);
+        fn.localGet(a0).localGet(a0).localGet(a0).i32x4Shuffle(1, 0, 3, 2);
+        if (isMax) fn.f32x4Max();
+        else fn.f32x4Add();
+        if (s.kind === 'avg') fn.v128ConstF32(1 / s.channels).f32x4Mul();
+        fn.localSet(a0);
+        fn.localGet(outp).localGet(a0).v128Store32Lane(0, 0, 0);
+        fn.localGet(inp)
+          .i32Const(a.input.pixelStride * 4)
+          .i32Add()
+          .localSet(inp);
+        fn.localGet(outp)
+          .i32Const(a.output.pixelStride * 4)
+          .i32Add()
+          .localSet(outp);
+      },
+    );
+  },
+};

@@ -1,5 +1,5 @@
 /**
- * Contract checks over every small kernel family (pool, eltwise, layout, copy, softmax, resize): non-empty
+ * Contract checks over every small kernel family (pools, eltwise, layout, copy, softmax, resize): non-empty
  * variant lists, ids in the `<dtype>-<family>[-<epilogue>]-<tile>-<isa>` grammar and distinct per variant;
  * and the harness's own detectors (guards, slice gaps), so that the kernel tests relying on them can fail.
  */
@@ -9,7 +9,7 @@ import { copy, pad } from './copy.js';
 import { vbinary, vunary } from './eltwise.js';
 import { SENTINEL_BITS, firstWriteOutsideSlice, runKernel } from './kernel-harness.js';
 import { channelShuffle, layout } from './layout.js';
-import { globalPool, pool } from './pool.js';
+import { channelPool, globalPool, pool } from './pool.js';
 import { resize } from './resize.js';
 import { softmax } from './softmax.js';
 import type { KernelFamily, KernelVariant } from './types.js';
@@ -51,6 +51,7 @@ test('every small family has variants, grammatical and distinct ids, and support
     countIncludePad: false,
   });
   check(globalPool, { kind: 'avg', batch: 1, pixels: 49, channels: 5 });
+  check(channelPool, { kind: 'max', pixels: 49, channels: 5 });
   check(vunary, { op: 'sigmoid', ...px });
   check(vbinary, {
     op: 'add',
