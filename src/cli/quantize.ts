@@ -38,7 +38,7 @@ export const command: Command = {
     output: { type: 'string', description: 'output ONNX file (same as -o)' },
     calibration: { type: 'string', description: 'calibration samples: image folder, .npy, synthetic[:N], fashion-mnist[:N] (training images)' },
     'calibration-limit': { type: 'number', description: 'use at most N calibration samples' },
-    method: { type: 'string', description: 'activation ranges: minmax, percentile (default), entropy, mse' },
+    method: { type: 'string', description: 'activation ranges: minmax, percentile, entropy, mse (default)' },
     percentile: { type: 'number', description: 'percentile for --method percentile (default 99.99)' },
     'per-channel': { type: 'boolean', description: 'per-output-channel weight scales (the default)' },
     'per-tensor': { type: 'boolean', description: 'one weight scale per tensor instead' },
@@ -78,7 +78,7 @@ export const command: Command = {
     if (budget !== undefined && !(budget >= 0)) throw new EdgecnnError(`--accuracy-budget must be >= 0, got ${budget}`, 'bad-argument');
     const engine = parseEngine(flagString(flags, 'engine'), 'reference');
     const options: QuantizeOptions = {
-      method: parseMethod(flagString(flags, 'method') ?? 'percentile'),
+      method: parseMethod(flagString(flags, 'method') ?? 'mse'),
       perChannel: !flagBool(flags, 'per-tensor'),
       activations: act as ActivationType,
       biasCorrection: !flagBool(flags, 'no-bias-correction'),

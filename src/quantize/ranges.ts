@@ -100,23 +100,19 @@ function mseCost(obs: TensorObserver, r: Range): number {
 }
 
 /**
- * KL(P || Q): P is the histogram restricted to [lo, hi] with the clipped tails added to the edge bins; Q spreads
- * each of the 256 quantization levels' mass evenly over the non-empty bins it covers.
+ * KL(P || Q) as TensorRT computes it: P is the histogram restricted to [lo, hi] with the clipped tails added to
+ * the edge bins; Q quantizes the restricted histogram without the tails into 256 levels, each level's mass
+ * spread evenly over the non-empty bins it covers. Ranges of fewer bins than levels are not candidates (Q would
+ * equal P and every such range would look perfect).
  */
 function klCost(obs: TensorObserver, r: Range): number {
   const w = (2 * obs.halfRange) / HISTOGRAM_BINS;
   const first = Math.max(0, Math.floor((r.lo + obs.halfRange) / w));
   const last = Math.min(HISTOGRAM_BINS - 1, Math.ceil((r.hi + obs.halfRange) / w) - 1);
   const L = last - first + 1;
-  if (L <= 0) return Infinity;
+  if (L < LEVELS) return Infinity;
   const p = new Float64Array(L);
-  let below = 0;
-  let above = 0;
-  for (let b = 0; b < first; b++) below += obs.hist[b]!;
-  for (let b = last + 1; b < HISTOGRAM_BINS; b++) above += obs.hist[b]!;
   for (let i = 0; i < L; i++) p[i] = obs.hist[first + i]!;
-  p[0]! += below;
-  p[L - 1]! += above;
   const q = new Float64Array(L);
   for (let j = 0; j < LEVELS; j++) {
     const a = Math.floor((j * L) / LEVELS);
@@ -129,14 +125,25 @@ function klCost(obs: TensorObserver, r: Range): number {
     }
     for (let i = a; i < e; i++) if (p[i]! > 0) q[i] = mass / nonEmpty;
   }
-  let total = 0;
-  for (let i = 0; i < L; i++) total += p[i]!;
-  if (total === 0) return 0;
+  let below = 0;
+  let above = 0;
+  for (let b = 0; b < first; b++) below += obs.hist[b]!;
+  for (let b = last + 1; b < HISTOGRAM_BINS; b++) above += obs.hist[b]!;
+  p[0]! += below;
+  p[L - 1]! += above;
+  let pt = 0;
+  let qt = 0;
+  for (let i = 0; i < L; i++) {
+    pt += p[i]!;
+    qt += q[i]!;
+  }
+  if (pt === 0 || qt === 0) return 0;
   let kl = 0;
   for (let i = 0; i < L; i++) {
     if (p[i]! === 0) continue;
-    // q[i] > 0 whenever p[i] > 0 by construction (each non-empty bin shares its level's mass).
-    kl += (p[i]! / total) * Math.log(p[i]! / q[i]!);
+    // An edge bin that held only clipped values has q = 0: smooth it so that clipping costs, not breaks.
+    const qi = Math.max(q[i]! / qt, 1e-12);
+    kl += (p[i]! / pt) * Math.log(p[i]! / pt / qi);
   }
   return kl;
 }
