@@ -136,3 +136,12 @@ export function formatSuiteMarkdown(
   for (const s of skipped) out.push('', `- ${s.model}: not run (${s.reason})`);
   return out.join('\n') + '\n';
 }
+
+/** JSON indented for reading, with arrays of plain numbers kept on one line (samples, output values). */
+export function toReadableJson(value: unknown): string {
+  // Only arrays that JSON.stringify broke over lines are touched: a string value never holds a raw newline.
+  return JSON.stringify(value, null, 1).replace(
+    /\[\n\s*(-?[\d.e+-]+(?:,\n\s*-?[\d.e+-]+)*)\n\s*\]/g,
+    (_, body: string) => `[${body.replace(/\s+/g, '')}]`,
+  );
+}

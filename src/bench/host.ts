@@ -34,8 +34,18 @@ export type HostReply =
   | { op: 'memory'; peakRssBytes: number }
   | { op: 'error'; message: string; unavailable: boolean };
 
-/** Peak resident set size of this process so far (bytes). */
+/**
+ * Peak resident set size of this process so far (bytes). On Linux this is VmHWM from /proc/self/status,
+ * which belongs to this process's own address space; getrusage's maxRSS is not used there because Linux
+ * carries it across fork and exec, so a child would report its parent's peak whenever that is higher.
+ */
 export function peakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: fall through to getrusage
+  }
   return process.resourceUsage().maxRSS * 1024;
 }
 

@@ -12,7 +12,7 @@ import { flagList, flagNumber, flagString, parseArgs } from '../cli/args.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { benchModel } from './bench-model.js';
 import { environment, packageRoot } from './environment.js';
-import { formatSuiteMarkdown } from './format.js';
+import { formatSuiteMarkdown, toReadableJson } from './format.js';
 import type { BenchReport } from './harness.js';
 import { createProgress } from './progress.js';
 
@@ -77,7 +77,7 @@ export async function runSuite(argv: readonly string[]): Promise<number> {
   const out = flagString(p, 'out') ?? join(packageRoot(), 'bench', 'results');
   mkdirSync(out, { recursive: true });
   const suite: SuiteFile = { schema: 'edgecnn-bench-suite/1', machineKind: kind, reports, skipped };
-  writeFileSync(join(out, `${kind}.json`), JSON.stringify(suite, null, 1) + '\n');
+  writeFileSync(join(out, `${kind}.json`), toReadableJson(suite) + '\n');
   writeFileSync(join(out, `${kind}.md`), formatSuiteMarkdown(reports, skipped));
   console.log(formatSuiteMarkdown(reports, skipped));
   console.log(`wrote ${join(out, kind)}.{md,json}`);

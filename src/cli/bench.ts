@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { assertComparable, gate, readBaseline } from '../bench/baseline.js';
 import { benchModel } from '../bench/bench-model.js';
 import { environment, modelHash } from '../bench/environment.js';
-import { formatReportText } from '../bench/format.js';
+import { formatReportText, toReadableJson } from '../bench/format.js';
 import { createProgress } from '../bench/progress.js';
 import type { BenchReport } from '../bench/harness.js';
 import { EdgecnnError } from '../ir/errors.js';
@@ -131,7 +131,7 @@ export const command: Command = {
       if (!g.passed) exit = 1;
     }
     if (jsonOut) {
-      const text = JSON.stringify(report, null, 1);
+      const text = toReadableJson(report);
       if (jsonOut === '-') process.stdout.write(text + '\n');
       else writeFileSync(jsonOut, text + '\n');
     }
