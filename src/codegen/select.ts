@@ -16,6 +16,7 @@ import { activationFromOnnx } from './kernels/epilogue.js';
 import { type ConvVariant, conv } from './kernels/conv.js';
 import { type DwconvVariant, dwconv } from './kernels/dwconv.js';
 import { type GemmVariant, gemm } from './kernels/gemm.js';
+import { type WinogradVariant, winograd } from './kernels/winograd.js';
 import { lowerFakeQuantize } from './compile/lower-fake-quant.js';
 import { lowerSmall } from './compile/lower-small.js';
 import type {
@@ -85,9 +86,10 @@ export interface Families {
   gemm?: KernelFamily<GemmSpec, GemmVariant, GemmAddresses, GemmWeights>;
   conv?: KernelFamily<ConvSpec, ConvVariant, ConvAddresses, ConvWeights>;
   dwconv?: KernelFamily<ConvSpec, DwconvVariant, ConvAddresses, ConvWeights>;
+  winograd?: KernelFamily<ConvSpec, WinogradVariant, ConvAddresses, ConvWeights>;
 }
 
-export const FAMILIES: Families = { gemm, conv, dwconv };
+export const FAMILIES: Families = { gemm, conv, dwconv, winograd };
 
 /** The kernel for `node`, or undefined when it must run on the reference fallback. */
 export function selectKernel(node: Node, ctx: SelectContext, families: Families = FAMILIES): LoweredKernel | undefined {
@@ -268,9 +270,16 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
   if (depthwise && families.dwconv) {
     family = families.dwconv;
     v = pickVariant(families.dwconv, spec, ctx.relaxedSimd, dwconvCost);
-  } else if (families.conv) {
-    family = families.conv;
-    v = pickVariant(families.conv, spec, ctx.relaxedSimd, convCost);
+  } else {
+    // Winograd F(2x2,3x3) where its family says it wins (3x3 stride 1, enough tiles and channels), else direct.
+    const w = families.winograd ? pickVariant(families.winograd, spec, ctx.relaxedSimd) : undefined;
+    if (w && families.winograd) {
+      family = families.winograd;
+      v = w;
+    } else if (families.conv) {
+      family = families.conv;
+      v = pickVariant(families.conv, spec, ctx.relaxedSimd, convCost);
+    }
   }
   if (!family || !v) return undefined;
   const packed = family.pack(spec, v, bias ? { weights: w, bias } : { weights: w });
@@ -281,7 +290,7 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
     bytesMoved: actBytes + packed.byteLength,
     fused,
     weights: [bytesOf(packed)],
-    scratchBytes: 0,
+    scratchBytes: family.scratchBytes?.(spec, v) ?? 0,
     zeroBytes: family.zeroBytes(spec, v),
     inPlaceInputs: res ? [3] : [],
     usesRelaxedSimd: v.isa === 'wasmrelaxed',
@@ -293,6 +302,7 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
       };
       if (res) addrs.residual = ref(res, a.inputs[3]);
       if (a.zero !== undefined) addrs.zero = a.zero;
+      if (a.scratch !== undefined) addrs.scratch = a.scratch;
       family.emit(fn, spec, v, addrs);
     },
   };

@@ -29,7 +29,7 @@ function randomCnn(seed: number): { model: Model; inputShape: number[] } {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const g = new GraphBuilder(`random${seed}`);
   const c0 = pick([1, 3, 5]);
-  const h0 = pick([7, 9, 12]);
+  const h0 = pick([7, 9, 12, 16]);
   const inputShape = [1, c0, h0, h0 + 1];
   let wseed = seed * 1000;
   const vals: Val[] = [{ name: g.input('x', 'float32', inputShape), c: c0, h: h0, w: h0 + 1 }];
@@ -52,8 +52,10 @@ function randomCnn(seed: number): { model: Model; inputShape: number[] } {
     const kind = r();
     let y: Val;
     if (kind < 0.3) {
-      const k = pick([1, 1, 3]);
-      y = conv(x, pick([2, 5, 7, 13, 16, 17]), k, k === 3 && x.h > 4 && r() < 0.3 ? 2 : 1);
+      // Wide 3x3 stride-1 convolutions on big enough maps go to Winograd; others to direct/GEMM kernels.
+      const wide = x.c >= 8 && x.h * x.w >= 144 && r() < 0.6;
+      const k = wide ? 3 : pick([1, 1, 3]);
+      y = conv(x, pick([2, 5, 7, 13, 16, 17]), k, !wide && k === 3 && x.h > 4 && r() < 0.3 ? 2 : 1);
       const act = pick(['', 'Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'LeakyRelu']);
       if (act === 'Clip') {
         y = {
