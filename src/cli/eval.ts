@@ -10,7 +10,6 @@ import type { Model } from '../ir/graph.js';
 import { type Tensor, makeTensor } from '../ir/tensor.js';
 import { loadModel, writeModel } from '../onnx/index.js';
 import { runtimeInputs } from '../ops/reference-executor.js';
-import { createSession } from '../runtime/session.js';
 import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, imageBatch, loadFashionMnist } from '../datasets/fashion-mnist.js';
 import { type LabelledSet, type RunnerFactory, evaluateTop1, referenceRunner } from '../quantize/evaluate.js';
 import { type TensorCollector, progressBar } from '../quantize/calibrate.js';
@@ -27,8 +26,12 @@ export function parseEngine(s: string | undefined, dflt: Engine): Engine {
   return s as Engine;
 }
 
-/** The wasm session as a runner factory. Input shapes are fixed per batch size, so sessions are cached by shape. */
+/**
+ * The wasm session as a runner factory. Input shapes are fixed per batch size, so sessions are cached by shape.
+ * The runtime is imported only when this engine is chosen.
+ */
 const wasmRunner: RunnerFactory = async (model) => {
+  const { createSession } = await import('../runtime/session.js');
   const name = singleInput(model);
   const sessions = new Map<string, Awaited<ReturnType<typeof createSession>>>();
   return async (x) => {
