@@ -4,7 +4,14 @@ import type { Node } from '../../ir/graph.js';
 import { f32 } from '../../ir/tensor.js';
 import { getOp } from '../../ops/registry.js';
 import { firstWriteOutsideSlice, fromNhwc, randomFloats, runKernel, toNhwc } from './kernel-harness.js';
-import { type ChannelShuffleSpec, type LayoutSpec, channelShuffle, layout } from './layout.js';
+import {
+  type ChannelShuffleSpec,
+  type LayoutSpec,
+  type TransposeSpec,
+  channelShuffle,
+  layout,
+  transpose,
+} from './layout.js';
 
 const SHAPES: [number, number, number, number][] = [
   [1, 3, 5, 7],
@@ -99,4 +106,76 @@ for (const [g, C] of [
 
 test('channel shuffle refuses channel counts that do not split into the groups', () => {
   assert.equal(channelShuffle.supports({ pixels: 4, channels: 10, groups: 3 }, channelShuffle.variants[0]!), false);
+});
+
+const TRANSPOSES: [number[], number[]][] = [
+  [
+    [2, 3, 4, 5],
+    [0, 2, 1, 3],
+  ],
+  [
+    [2, 3, 4, 5],
+    [0, 1, 3, 2],
+  ],
+  [
+    [2, 3, 4, 5],
+    [3, 2, 1, 0],
+  ],
+  [
+    [1, 3, 6, 9],
+    [0, 2, 3, 1],
+  ],
+  [[7], [0]],
+  [
+    [5, 1],
+    [1, 0],
+  ],
+  [
+    [1, 40, 8, 13],
+    [0, 2, 1, 3],
+  ],
+  [
+    [2, 3, 5, 4, 3],
+    [0, 3, 1, 4, 2],
+  ],
+  [
+    [2, 1, 3, 2, 2, 3],
+    [5, 4, 3, 2, 1, 0],
+  ],
+];
+
+for (const [shape, perm] of TRANSPOSES) {
+  test(`transpose ${shape.join('x')} perm ${perm.join(',')} matches the reference exactly`, () => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = randomFloats(n, n);
+    const node: Node = {
+      name: 't',
+      opType: 'Transpose',
+      domain: '',
+      inputs: ['x'],
+      outputs: ['y'],
+      attributes: new Map([['perm', { kind: 'ints', value: perm }]]),
+    };
+    const want = getOp('', 'Transpose')!.reference([f32(shape, x)], { node, opset: 13 })[0]!;
+    const spec: TransposeSpec = { shape, perm };
+    for (const v of transpose.variants) {
+      assert.ok(transpose.supports(spec, v));
+      const run = runKernel(
+        { x: { floats: n, init: x }, y: { floats: n } },
+        transpose.parallelExtent(spec, v),
+        (fn, a) => transpose.emit(fn, spec, v, { input: a['x']!, output: a['y']! }),
+        3,
+      );
+      assert.deepEqual(run.guardViolations, []);
+      assert.deepEqual(run.buffers['y']!, want.data);
+    }
+  });
+}
+
+test('transpose refuses a perm that is not a permutation', () => {
+  assert.equal(transpose.supports({ shape: [2, 3], perm: [0, 0] }, transpose.variants[0]!), false);
+  assert.equal(
+    transpose.supports({ shape: [2, 3, 1, 1, 1, 1, 1], perm: [0, 1, 2, 3, 4, 5, 6] }, transpose.variants[0]!),
+    false,
+  );
 });

@@ -1,5 +1,6 @@
 /**
- * Layout conversions at the graph's edges and ShuffleNet's channel shuffle, over NHWC views.
+ * Layout conversions at the graph's edges, ShuffleNet's channel shuffle over NHWC views, and a generic transpose of
+ * flat row-major tensors (attention heads).
  * NCHW <-> NHWC move 4 pixels x 4 channels per step: four 16-byte loads, a 4x4 transpose in eight
  * i32x4 shuffles, four stores; remainder channels/pixels store only their lanes (loads may read past a row:
  * the memory plan allows 16 bytes of over-read). The parallel dimension is image rows (batch * H).
@@ -8,7 +9,7 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
-import { storeVec } from './simd-loops.js';
+import { lanesOf, loadVec, storeVec, sweepChannels } from './simd-loops.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 
 /** Conversion direction: `to-nhwc` reads a dense NCHW buffer, `to-nchw` writes one. */
@@ -296,6 +297,146 @@ export const channelShuffle: KernelFamily<ChannelShuffleSpec, KernelVariant, Cha
           .i32Const(a.output.pixelStride * 4)
           .i32Add()
           .localSet(op);
+      },
+    );
+  },
+};
+
+// ---- generic transpose (flat row-major tensors) ---------------------------------------------------------------
+
+/** ONNX Transpose of a dense row-major tensor (rank 1..6) into a dense row-major output. */
+export interface TransposeSpec {
+  /** Input dims. */
+  shape: readonly number[];
+  /** Output axis i is input axis perm[i]. */
+  perm: readonly number[];
+}
+
+export interface TransposeAddresses {
+  input: number;
+  output: number;
+}
+
+function transposeGeometry(s: TransposeSpec): {
+  outShape: number[];
+  inStrideOfOut: number[];
+  rows: number;
+  cols: number;
+} {
+  const r = s.shape.length;
+  const inStrides = new Array<number>(r);
+  for (let i = r - 1, acc = 1; i >= 0; i--) {
+    inStrides[i] = acc;
+    acc *= s.shape[i]!;
+  }
+  const outShape = s.perm.map((p) => s.shape[p]!);
+  const inStrideOfOut = s.perm.map((p) => inStrides[p]!);
+  const cols = outShape[r - 1] ?? 1;
+  const rows = outShape.slice(0, -1).reduce((a, b) => a * b, 1);
+  return { outShape, inStrideOfOut, rows, cols };
+}
+
+/**
+ * Generic transpose (attention heads, NHWC<->NCHW of flat values). The parallel dimension is output rows; a row's
+ * input start comes from its output coordinates (div/mod by the compile-time dims). When the output's last axis
+ * is also the input's last (stride 1) a row is a contiguous copy in vectors; otherwise elements are gathered one
+ * by one at the input stride (four per step).
+ */
+export const transpose: KernelFamily<TransposeSpec, KernelVariant, TransposeAddresses, undefined> = {
+  family: 'transpose',
+  variants: [{ tile: 'x4', isa: 'wasmsimd' }],
+  supports(s) {
+    const r = s.shape.length;
+    if (r < 1 || r > 6 || s.perm.length !== r || s.shape.some((d) => !(d >= 1))) return false;
+    return [...s.perm].sort((a, b) => a - b).every((p, i) => p === i);
+  },
+  id(s, v) {
+    return `f32-transpose-${s.perm.join('')}-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s) {
+    return transposeGeometry(s).rows;
+  },
+  pack() {
+    return new Float32Array(0);
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    if (!this.supports(s, v) || a.input % 4 !== 0 || a.output % 4 !== 0) {
+      throw new EdgecnnError(`${this.id(s, v)}: bad spec or addresses`, 'internal');
+    }
+    const { outShape, inStrideOfOut, cols } = transposeGeometry(s);
+    const r = outShape.length;
+    const [row, q, coord, ip, op, c] = fn.locals('i32', 6);
+    const tmp = fn.local('v128');
+    const contiguous = inStrideOfOut[r - 1] === 1;
+    const step = inStrideOfOut[r - 1]! * 4;
+    fn.forRange(
+      row,
+      (bb) => bb.localGet(fn.param(0)),
+      (bb) => bb.localGet(fn.param(1)),
+      1,
+      () => {
+        // ip = input + 4 * sum(coord_i * inStride_i) over the output's leading axes (innermost first)
+        fn.localGet(row).localSet(q);
+        fn.i32Const(a.input).localSet(ip);
+        for (let i = r - 2; i >= 0; i--) {
+          const d = outShape[i]!;
+          if (i > 0) fn.localGet(q).i32Const(d).i32RemU().localSet(coord);
+          else fn.localGet(q).localSet(coord);
+          fn.localGet(coord)
+            .i32Const(inStrideOfOut[i]! * 4)
+            .i32Mul()
+            .localGet(ip)
+            .i32Add()
+            .localSet(ip);
+          if (i > 0) fn.localGet(q).i32Const(d).i32DivU().localSet(q);
+        }
+        fn.localGet(row)
+          .i32Const(cols * 4)
+          .i32Mul()
+          .i32Const(a.output)
+          .i32Add()
+          .localSet(op);
+        if (contiguous) {
+          sweepChannels(fn, cols, 4, (blk, off, constOff) => {
+            for (let j = 0; j < blk.vectors; j++) {
+              loadVec(fn, tmp, ip, off, constOff + 16 * j);
+              storeVec(fn, tmp, op, off, constOff + 16 * j, lanesOf(blk, j));
+            }
+          });
+          return;
+        }
+        const quads = Math.floor(cols / 4);
+        if (quads > 0) {
+          fn.forRange(
+            c,
+            (bb) => bb.i32Const(0),
+            (bb) => bb.i32Const(quads),
+            1,
+            () => {
+              for (let k = 0; k < 4; k++)
+                fn.localGet(op)
+                  .localGet(ip)
+                  .f32Load(k * step, 2)
+                  .f32Store(4 * k, 2);
+              fn.localGet(ip)
+                .i32Const(4 * step)
+                .i32Add()
+                .localSet(ip);
+              fn.localGet(op).i32Const(16).i32Add().localSet(op);
+            },
+          );
+        }
+        for (let k = 0; k < cols % 4; k++)
+          fn.localGet(op)
+            .localGet(ip)
+            .f32Load(k * step, 2)
+            .f32Store(4 * k, 2);
       },
     );
   },
