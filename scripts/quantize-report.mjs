@@ -12,7 +12,14 @@ import { loadModel, writeModel } from '../dist/onnx/index.js';
 import { makeTensor } from '../dist/ir/tensor.js';
 import { syntheticSamples, loadCalibrationSamples } from '../dist/datasets/calibration-source.js';
 import {
-  agreement, buildQdqModel, calibrateModel, evaluateTop1, fitCosineBudget, formatSensitivityTable, layerSensitivity, CALIBRATION_METHODS,
+  agreement,
+  buildQdqModel,
+  calibrateModel,
+  evaluateTop1,
+  fitCosineBudget,
+  formatSensitivityTable,
+  layerSensitivity,
+  CALIBRATION_METHODS,
 } from '../dist/quantize/index.js';
 import { RUNNERS, fashionMnistTestSet, onnxruntimeCollector, parseEngine } from '../dist/cli/eval.js';
 
@@ -23,7 +30,10 @@ const engine = parseEngine(opt('engine', 'onnxruntime'), 'onnxruntime');
 const run = RUNNERS[engine];
 const collector = engine === 'onnxruntime' ? { collector: onnxruntimeCollector } : {};
 const MODELS = resolve('../shared/models');
-const f32 = (p) => { const b = readFileSync(p); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)); };
+const f32 = (p) => {
+  const b = readFileSync(p);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
 const all = !['fashion', 'torchvision', 'sensitivity', 'qdq'].some(flag);
 const say = (s = '') => console.log(s);
 
@@ -41,7 +51,9 @@ if (all || flag('fashion')) {
     for (const method of CALIBRATION_METHODS) {
       const q = buildQdqModel(cal, { method, perChannel });
       const r = await evaluateTop1(await run(q.model), data, { batch: 100 });
-      say(`| int8 ${method}${perChannel ? '' : ' per-tensor'} | ${r.top1.toFixed(2)} | ${(r.top1 - fp.top1).toFixed(2)} |`);
+      say(
+        `| int8 ${method}${perChannel ? '' : ' per-tensor'} | ${r.top1.toFixed(2)} | ${(r.top1 - fp.top1).toFixed(2)} |`,
+      );
     }
   }
   const nb = await evaluateTop1(await run(buildQdqModel(cal, { biasCorrection: false }).model), data, { batch: 100 });
@@ -52,10 +64,17 @@ if (all || flag('fashion')) {
 }
 
 if (all || flag('torchvision')) {
-  const names = opt('models', 'mobilenet_v2,mobilenet_v3_small,efficientnet_b0,resnet18,squeezenet1_1,shufflenet_v2_x1_0').split(',');
+  const names = opt(
+    'models',
+    'mobilenet_v2,mobilenet_v3_small,efficientnet_b0,resnet18,squeezenet1_1,shufflenet_v2_x1_0',
+  ).split(',');
   const n = Number(opt('samples', '8'));
-  say(`## torchvision models, synthetic calibration (${n} seeded N(0,1) samples), cosine vs PyTorch fp32 on NAME.input.f32, engine ${engine}`);
-  say('| model | int8 layers | cosine all-int8 (mse) | best method: cosine | mixed (min-cosine 0.99 on 2 calib. samples): fp32 layers, cosine | size int8 / fp32 |');
+  say(
+    `## torchvision models, synthetic calibration (${n} seeded N(0,1) samples), cosine vs PyTorch fp32 on NAME.input.f32, engine ${engine}`,
+  );
+  say(
+    '| model | int8 layers | cosine all-int8 (mse) | best method: cosine | mixed (min-cosine 0.99 on 2 calib. samples): fp32 layers, cosine | size int8 / fp32 |',
+  );
   say('|---|---|---|---|---|---|');
   for (const name of names) {
     const model = await loadModel(resolve(MODELS, `${name}.onnx`));
@@ -76,7 +95,9 @@ if (all || flag('torchvision')) {
     const c1 = await cos(mp.result.model);
     const bytes = writeModel(base.model).length;
     const q = base.layers.filter((l) => l.quantized).length;
-    say(`| ${name} | ${q}/${base.layers.length} | ${c0.toFixed(4)} | ${best[0]}: ${best[1].toFixed(4)} | ${mp.kept.length}: ${c1.toFixed(4)} | ${(bytes / statSync(resolve(MODELS, `${name}.onnx`)).size).toFixed(3)} |`);
+    say(
+      `| ${name} | ${q}/${base.layers.length} | ${c0.toFixed(4)} | ${best[0]}: ${best[1].toFixed(4)} | ${mp.kept.length}: ${c1.toFixed(4)} | ${(bytes / statSync(resolve(MODELS, `${name}.onnx`)).size).toFixed(3)} |`,
+    );
   }
   say();
 }
@@ -86,7 +107,9 @@ if (all || flag('sensitivity')) {
   const samples = syntheticSamples([1, 3, 224, 224], 8);
   const cal = await calibrateModel(model, samples, collector);
   const rows = await layerSensitivity(cal, samples.slice(0, 2), { runner: run, allLayers: true });
-  say(`## mobilenet_v2 sensitivity: output SQNR / cosine vs fp32 with only that layer int8 (2 synthetic samples, engine ${engine})`);
+  say(
+    `## mobilenet_v2 sensitivity: output SQNR / cosine vs fp32 with only that layer int8 (2 synthetic samples, engine ${engine})`,
+  );
   say(formatSensitivityTable(rows.slice(0, Number(opt('rows', '15')))));
   say(`(${rows.length} layers; least sensitive: ${rows.at(-1).layer} ${rows.at(-1).sqnrDb.toFixed(1)} dB)`);
   say();
@@ -99,14 +122,23 @@ if (all || flag('qdq')) {
   say('|---|---|---|---|---|');
   const x = makeTensor('float32', [1, 3, 224, 224], f32(resolve(MODELS, 'mobilenet_v2.input.f32')));
   const want = makeTensor('float32', [1, 1000], f32(resolve(MODELS, 'mobilenet_v2.output.f32')));
-  const ours = await calibrateModel(await loadModel(resolve(MODELS, 'mobilenet_v2.onnx')), syntheticSamples([1, 3, 224, 224], 8), collector);
+  const ours = await calibrateModel(
+    await loadModel(resolve(MODELS, 'mobilenet_v2.onnx')),
+    syntheticSamples([1, 3, 224, 224], 8),
+    collector,
+  );
   const fm = await loadModel('fixtures/fashion-mnist-dsconv.onnx');
   const fmCal = await calibrateModel(fm, loadCalibrationSamples(fm, 'fashion-mnist:512'), collector);
   const fx = fashionMnistTestSet(fm).batch(0, 100);
   const cases = [
     ['edgecnn QDQ export of fashion-mnist-dsconv (100 test images)', buildQdqModel(fmCal, {}).model, fx, undefined],
     ['edgecnn QDQ export of mobilenet_v2', buildQdqModel(ours, {}).model, x, want],
-    ['mobilenet_v2.int8_qdq.onnx (other tool)', await loadModel(resolve(MODELS, 'mobilenet_v2.int8_qdq.onnx')), x, want],
+    [
+      'mobilenet_v2.int8_qdq.onnx (other tool)',
+      await loadModel(resolve(MODELS, 'mobilenet_v2.int8_qdq.onnx')),
+      x,
+      want,
+    ],
   ];
   for (const [label, m, input, ref] of cases) {
     const a = await (await RUNNERS.reference(m))(input);
@@ -115,7 +147,9 @@ if (all || flag('qdq')) {
     const o = (await s.run({ [inName]: new ort.Tensor('float32', input.data, [...input.shape]) }))[s.outputNames[0]];
     const b = makeTensor('float32', a.shape, o.data);
     const g = agreement(a, b);
-    say(`| ${label} | ${g.cosine.toFixed(6)} | ${g.maxAbsDiff.toExponential(2)} | ${ref ? agreement(ref, a).cosine.toFixed(4) : ''} | ${ref ? agreement(ref, b).cosine.toFixed(4) : ''} |`);
+    say(
+      `| ${label} | ${g.cosine.toFixed(6)} | ${g.maxAbsDiff.toExponential(2)} | ${ref ? agreement(ref, a).cosine.toFixed(4) : ''} | ${ref ? agreement(ref, b).cosine.toFixed(4) : ''} |`,
+    );
   }
   say();
 }

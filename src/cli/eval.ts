@@ -22,7 +22,8 @@ export const DATASETS = ['fashion-mnist'] as const;
 
 export function parseEngine(s: string | undefined, dflt: Engine): Engine {
   if (s === undefined) return dflt;
-  if (!(ENGINES as readonly string[]).includes(s)) throw new EdgecnnError(`unknown engine '${s}' (expected ${ENGINES.join(', ')})`, 'bad-argument');
+  if (!(ENGINES as readonly string[]).includes(s))
+    throw new EdgecnnError(`unknown engine '${s}' (expected ${ENGINES.join(', ')})`, 'bad-argument');
   return s as Engine;
 }
 
@@ -52,10 +53,17 @@ const onnxruntimeRunner: RunnerFactory = async (model) => {
   try {
     ort = (await import('onnxruntime-node')) as typeof import('onnxruntime-node');
   } catch {
-    throw new EdgecnnError('engine onnxruntime needs the onnxruntime-node package (npm install onnxruntime-node)', 'bad-argument');
+    throw new EdgecnnError(
+      'engine onnxruntime needs the onnxruntime-node package (npm install onnxruntime-node)',
+      'bad-argument',
+    );
   }
   const name = singleInput(model);
-  const session = await ort.InferenceSession.create(writeModel(model), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(writeModel(model), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  });
   return async (x) => {
     const out = await session.run({ [name]: new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) });
     const y = out[session.outputNames[0]!]!;
@@ -66,13 +74,23 @@ const onnxruntimeRunner: RunnerFactory = async (model) => {
 /** onnxruntime-node returning intermediate tensors (made extra graph outputs) for fast calibration. */
 export const onnxruntimeCollector: TensorCollector = async (model, names) => {
   const ort = (await import('onnxruntime-node').catch(() => {
-    throw new EdgecnnError('engine onnxruntime needs the onnxruntime-node package (npm install onnxruntime-node)', 'bad-argument');
+    throw new EdgecnnError(
+      'engine onnxruntime needs the onnxruntime-node package (npm install onnxruntime-node)',
+      'bad-argument',
+    );
   })) as typeof import('onnxruntime-node');
   const input = singleInput(model);
   const outputs = new Set(model.graph.outputs.map((o) => o.name));
   const extra = names.filter((n) => !outputs.has(n)).map((name) => ({ name, dtype: 'float32' as const }));
-  const withOutputs: Model = { ...model, graph: { ...model.graph, outputs: [...model.graph.outputs, ...extra], valueInfo: new Map() } };
-  const session = await ort.InferenceSession.create(writeModel(withOutputs), { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+  const withOutputs: Model = {
+    ...model,
+    graph: { ...model.graph, outputs: [...model.graph.outputs, ...extra], valueInfo: new Map() },
+  };
+  const session = await ort.InferenceSession.create(writeModel(withOutputs), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  });
   return async (x) => {
     const out = await session.run({ [input]: new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) });
     const got = new Map<string, Tensor>();
@@ -84,11 +102,16 @@ export const onnxruntimeCollector: TensorCollector = async (model, names) => {
   };
 };
 
-export const RUNNERS: Record<Engine, RunnerFactory> = { reference: referenceRunner, wasm: wasmRunner, onnxruntime: onnxruntimeRunner };
+export const RUNNERS: Record<Engine, RunnerFactory> = {
+  reference: referenceRunner,
+  wasm: wasmRunner,
+  onnxruntime: onnxruntimeRunner,
+};
 
 function singleInput(model: Model): string {
   const inputs = runtimeInputs(model.graph);
-  if (inputs.length !== 1) throw new EdgecnnError(`expected a model with one input, this one has ${inputs.length}`, 'bad-model');
+  if (inputs.length !== 1)
+    throw new EdgecnnError(`expected a model with one input, this one has ${inputs.length}`, 'bad-model');
   return inputs[0]!.name;
 }
 
@@ -104,7 +127,10 @@ export function fashionMnistTestSet(model: Model): LabelledSet {
   const name = singleInput(model);
   const shape = model.graph.inputs.find((i) => i.name === name)?.shape;
   if (!shape || shape.length !== 4 || shape[1] !== 1 || shape[2] !== 28 || shape[3] !== 28) {
-    throw new EdgecnnError(`fashion-mnist needs a model input of shape Nx1x28x28, got ${shape?.map((d) => d ?? '?').join('x') ?? 'unknown'}`, 'bad-input');
+    throw new EdgecnnError(
+      `fashion-mnist needs a model input of shape Nx1x28x28, got ${shape?.map((d) => d ?? '?').join('x') ?? 'unknown'}`,
+      'bad-input',
+    );
   }
   const ds = loadFashionMnist('test');
   return { count: ds.count, labels: ds.labels, batch: (s, n) => imageBatch(ds, s, n) };
@@ -121,18 +147,28 @@ export const command: Command = {
     batch: { type: 'number', description: 'images per run when the model batch is symbolic (default 100)' },
   },
   async run(positionals, flags) {
-    if (positionals.length !== 1) throw new EdgecnnError(`eval needs exactly one model file, got ${positionals.length}`, 'bad-argument');
+    if (positionals.length !== 1)
+      throw new EdgecnnError(`eval needs exactly one model file, got ${positionals.length}`, 'bad-argument');
     const dataset = flagString(flags, 'dataset');
-    if (dataset !== 'fashion-mnist') throw new EdgecnnError(`--dataset must be one of ${DATASETS.join(', ')}, got ${dataset ?? 'nothing'}`, 'bad-argument');
+    if (dataset !== 'fashion-mnist')
+      throw new EdgecnnError(
+        `--dataset must be one of ${DATASETS.join(', ')}, got ${dataset ?? 'nothing'}`,
+        'bad-argument',
+      );
     const limit = flagNumber(flags, 'limit');
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new EdgecnnError(`--limit must be a positive integer, got ${limit}`, 'bad-argument');
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1))
+      throw new EdgecnnError(`--limit must be a positive integer, got ${limit}`, 'bad-argument');
     const engine = parseEngine(flagString(flags, 'engine'), 'reference');
     const model = await loadModel(positionals[0]!);
     const data = fashionMnistTestSet(model);
     const batch = modelBatch(model, flagNumber(flags, 'batch') ?? 100);
     const run = await RUNNERS[engine](model);
     const start = Date.now();
-    const r = await evaluateTop1(run, data, { ...(limit !== undefined ? { limit } : {}), batch, onProgress: progressBar('eval') });
+    const r = await evaluateTop1(run, data, {
+      ...(limit !== undefined ? { limit } : {}),
+      batch,
+      onProgress: progressBar('eval'),
+    });
     console.log(
       `${positionals[0]}: top-1 ${r.top1.toFixed(2)}% (${r.correct}/${r.total} Fashion-MNIST test images, engine ${engine}, ` +
         `${((Date.now() - start) / 1000).toFixed(1)} s; input normalised as (p/255 - ${FASHION_MNIST_MEAN}) / ${FASHION_MNIST_STD})`,

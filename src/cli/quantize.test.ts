@@ -10,7 +10,8 @@ import { tinyQuantModel } from '../quantize/testing.js';
 
 const MAIN = resolve('dist/cli/main.js');
 const FIXTURE = resolve('fixtures/fashion-mnist-dsconv.onnx');
-const noData = findFashionMnist() === undefined ? 'Fashion-MNIST not found in ../shared/datasets or /usr/share/datasets' : false;
+const noData =
+  findFashionMnist() === undefined ? 'Fashion-MNIST not found in ../shared/datasets or /usr/share/datasets' : false;
 
 function cli(...args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
@@ -28,27 +29,52 @@ test('quantize: usage errors are one clear line', async () => {
   const model = join(dir, 'tiny.onnx');
   await saveModel(tinyQuantModel(), model);
   assert.match(cli('quantize', model, '-o', join(dir, 'o.onnx')).err, /needs --calibration/);
-  assert.match(cli('quantize', model, '--calibration', 'synthetic:2', '--method', 'kl', '-o', join(dir, 'o.onnx')).err, /unknown calibration method 'kl'/);
-  assert.match(cli('quantize', model, '--calibration', 'synthetic:2', '--accuracy-budget', '1', '-o', join(dir, 'o.onnx')).err, /needs --eval/);
-  assert.match(cli('quantize', model, '--calibration', 'nowhere/x.npy', '-o', join(dir, 'o.onnx')).err, /calibration source 'nowhere\/x.npy'/);
-  assert.match(cli('eval', model, '--dataset', 'fashion-mnist').err, /fashion-mnist needs a model input of shape Nx1x28x28/);
-  const ok = cli('quantize', model, '--calibration', 'synthetic:4', '--sensitivity', '--layers', '-o', join(dir, 'o.onnx'));
+  assert.match(
+    cli('quantize', model, '--calibration', 'synthetic:2', '--method', 'kl', '-o', join(dir, 'o.onnx')).err,
+    /unknown calibration method 'kl'/,
+  );
+  assert.match(
+    cli('quantize', model, '--calibration', 'synthetic:2', '--accuracy-budget', '1', '-o', join(dir, 'o.onnx')).err,
+    /needs --eval/,
+  );
+  assert.match(
+    cli('quantize', model, '--calibration', 'nowhere/x.npy', '-o', join(dir, 'o.onnx')).err,
+    /calibration source 'nowhere\/x.npy'/,
+  );
+  assert.match(
+    cli('eval', model, '--dataset', 'fashion-mnist').err,
+    /fashion-mnist needs a model input of shape Nx1x28x28/,
+  );
+  const ok = cli(
+    'quantize',
+    model,
+    '--calibration',
+    'synthetic:4',
+    '--sensitivity',
+    '--layers',
+    '-o',
+    join(dir, 'o.onnx'),
+  );
   assert.equal(ok.code, 0, ok.err);
   assert.match(ok.out, /sensitivity: output SQNR/);
   assert.match(ok.out, /wrote .*10\/10 layers int8 \(mse, per-channel weights, uint8 activations\)/);
   assert.ok(statSync(join(dir, 'o.onnx')).size > 0);
 });
 
-test('Fashion-MNIST fixture: fp32 and int8 top-1 on 300 test images (reference executor)', { skip: noData || (!existsSync(FIXTURE) && 'fixture missing') }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edgecnn-fm-'));
-  const fp32 = cli('eval', FIXTURE, '--dataset', 'fashion-mnist', '--limit', '300');
-  assert.equal(fp32.code, 0, fp32.err);
-  const a = top1(fp32.out);
-  assert.ok(a > 80, `fp32 top-1 ${a}`);
-  const out = join(dir, 'int8.onnx');
-  const q = cli('quantize', FIXTURE, '--calibration', 'fashion-mnist:128', '-o', out);
-  assert.equal(q.code, 0, q.err);
-  const b = top1(cli('eval', out, '--dataset', 'fashion-mnist', '--limit', '300').out);
-  // 300 images: one image is 0.33 points; the full-set gap is reported by scripts/quantize-report.mjs.
-  assert.ok(b >= a - 2, `int8 ${b}% vs fp32 ${a}%`);
-});
+test(
+  'Fashion-MNIST fixture: fp32 and int8 top-1 on 300 test images (reference executor)',
+  { skip: noData || (!existsSync(FIXTURE) && 'fixture missing') },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgecnn-fm-'));
+    const fp32 = cli('eval', FIXTURE, '--dataset', 'fashion-mnist', '--limit', '300');
+    assert.equal(fp32.code, 0, fp32.err);
+    const a = top1(fp32.out);
+    assert.ok(a > 80, `fp32 top-1 ${a}`);
+    const out = join(dir, 'int8.onnx');
+    const q = cli('quantize', FIXTURE, '--calibration', 'fashion-mnist:128', '-o', out);
+    assert.equal(q.code, 0, q.err);
+    const b = top1(cli('eval', out, '--dataset', 'fashion-mnist', '--limit', '300').out);
+    // 300 images: one image is 0.33 points; the full-set gap is reported by scripts/quantize-report.mjs.
+    assert.ok(b >= a - 2, `int8 ${b}% vs fp32 ${a}%`);
+  },
+);

@@ -28,7 +28,15 @@ import {
 } from '../quantize/index.js';
 import { flagBool, flagList, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
-import { DATASETS, ENGINES, RUNNERS, fashionMnistTestSet, modelBatch, onnxruntimeCollector, parseEngine } from './eval.js';
+import {
+  DATASETS,
+  ENGINES,
+  RUNNERS,
+  fashionMnistTestSet,
+  modelBatch,
+  onnxruntimeCollector,
+  parseEngine,
+} from './eval.js';
 
 export const command: Command = {
   name: 'quantize',
@@ -36,7 +44,10 @@ export const command: Command = {
   summary: 'Post-training int8 quantization to QDQ ONNX (calibration, sensitivity, mixed precision)',
   flags: {
     output: { type: 'string', description: 'output ONNX file (same as -o)' },
-    calibration: { type: 'string', description: 'calibration samples: image folder, .npy, synthetic[:N], fashion-mnist[:N] (training images)' },
+    calibration: {
+      type: 'string',
+      description: 'calibration samples: image folder, .npy, synthetic[:N], fashion-mnist[:N] (training images)',
+    },
     'calibration-limit': { type: 'number', description: 'use at most N calibration samples' },
     method: { type: 'string', description: 'activation ranges: minmax, percentile, entropy, mse (default)' },
     percentile: { type: 'number', description: 'percentile for --method percentile (default 99.99)' },
@@ -48,10 +59,16 @@ export const command: Command = {
     'fp32-layer': { type: 'string', multiple: true, description: 'keep this layer (node name) in fp32 (repeatable)' },
     sensitivity: { type: 'boolean', description: 'print the per-layer sensitivity table' },
     'sensitivity-samples': { type: 'number', description: 'samples for the sensitivity table (default 2)' },
-    'accuracy-budget': { type: 'number', description: 'max top-1 loss in points; keeps sensitive layers fp32 (needs --eval)' },
+    'accuracy-budget': {
+      type: 'number',
+      description: 'max top-1 loss in points; keeps sensitive layers fp32 (needs --eval)',
+    },
     eval: { type: 'string', description: `evaluation dataset for the budget: ${DATASETS.join(', ')}` },
     'eval-limit': { type: 'number', description: 'evaluation images for the budget (default 2000)' },
-    'min-cosine': { type: 'number', description: 'keep sensitive layers fp32 until the output cosine vs fp32 on calibration samples reaches this' },
+    'min-cosine': {
+      type: 'number',
+      description: 'keep sensitive layers fp32 until the output cosine vs fp32 on calibration samples reaches this',
+    },
     engine: { type: 'string', description: `engine for measurements: ${ENGINES.join(', ')} (default reference)` },
     layers: { type: 'boolean', description: 'print the per-layer table' },
   },
@@ -64,18 +81,28 @@ export const command: Command = {
       if (output === undefined) throw new EdgecnnError('-o needs a file name', 'bad-argument');
       rest.splice(o, 2);
     }
-    if (rest.length !== 1) throw new EdgecnnError(`quantize needs exactly one model file, got ${rest.length}`, 'bad-argument');
+    if (rest.length !== 1)
+      throw new EdgecnnError(`quantize needs exactly one model file, got ${rest.length}`, 'bad-argument');
     if (!output) throw new EdgecnnError('quantize needs an output file: -o <out.onnx>', 'bad-argument');
     const source = flagString(flags, 'calibration');
-    if (!source) throw new EdgecnnError('quantize needs --calibration <folder | file.npy | synthetic[:N] | fashion-mnist[:N]>', 'bad-argument');
+    if (!source)
+      throw new EdgecnnError(
+        'quantize needs --calibration <folder | file.npy | synthetic[:N] | fashion-mnist[:N]>',
+        'bad-argument',
+      );
     const act = flagString(flags, 'activations') ?? 'uint8';
-    if (!(ACTIVATION_TYPES as readonly string[]).includes(act)) throw new EdgecnnError(`--activations must be uint8 or int8, got ${act}`, 'bad-argument');
-    if (flagBool(flags, 'per-channel') && flagBool(flags, 'per-tensor')) throw new EdgecnnError('--per-channel and --per-tensor exclude each other', 'bad-argument');
+    if (!(ACTIVATION_TYPES as readonly string[]).includes(act))
+      throw new EdgecnnError(`--activations must be uint8 or int8, got ${act}`, 'bad-argument');
+    if (flagBool(flags, 'per-channel') && flagBool(flags, 'per-tensor'))
+      throw new EdgecnnError('--per-channel and --per-tensor exclude each other', 'bad-argument');
     const budget = flagNumber(flags, 'accuracy-budget');
     const evalSet = flagString(flags, 'eval');
-    if (budget !== undefined && evalSet === undefined) throw new EdgecnnError('--accuracy-budget needs --eval <dataset>', 'bad-argument');
-    if (evalSet !== undefined && !(DATASETS as readonly string[]).includes(evalSet)) throw new EdgecnnError(`--eval must be one of ${DATASETS.join(', ')}, got ${evalSet}`, 'bad-argument');
-    if (budget !== undefined && !(budget >= 0)) throw new EdgecnnError(`--accuracy-budget must be >= 0, got ${budget}`, 'bad-argument');
+    if (budget !== undefined && evalSet === undefined)
+      throw new EdgecnnError('--accuracy-budget needs --eval <dataset>', 'bad-argument');
+    if (evalSet !== undefined && !(DATASETS as readonly string[]).includes(evalSet))
+      throw new EdgecnnError(`--eval must be one of ${DATASETS.join(', ')}, got ${evalSet}`, 'bad-argument');
+    if (budget !== undefined && !(budget >= 0))
+      throw new EdgecnnError(`--accuracy-budget must be >= 0, got ${budget}`, 'bad-argument');
     const engine = parseEngine(flagString(flags, 'engine'), 'reference');
     const options: QuantizeOptions = {
       method: parseMethod(flagString(flags, 'method') ?? 'mse'),
@@ -93,33 +120,46 @@ export const command: Command = {
     const limit = flagNumber(flags, 'calibration-limit');
     const samples = loadCalibrationSamples(model, source, limit !== undefined ? { limit } : {});
     const cal = await calibrateModel(model, samples, {
-      onProgress: progressBar(`calibrating on ${samples.length} sample(s) (${engine === 'onnxruntime' ? 'onnxruntime' : 'reference'})`),
+      onProgress: progressBar(
+        `calibrating on ${samples.length} sample(s) (${engine === 'onnxruntime' ? 'onnxruntime' : 'reference'})`,
+      ),
       ...(engine === 'onnxruntime' ? { collector: onnxruntimeCollector } : {}),
     });
     let result = buildQdqModel(cal, options);
     const factory = RUNNERS[engine];
 
     const minCosine = flagNumber(flags, 'min-cosine');
-    if (minCosine !== undefined && !(minCosine > 0 && minCosine <= 1)) throw new EdgecnnError(`--min-cosine must be in (0, 1], got ${minCosine}`, 'bad-argument');
-    if (minCosine !== undefined && budget !== undefined) throw new EdgecnnError('--min-cosine and --accuracy-budget exclude each other', 'bad-argument');
+    if (minCosine !== undefined && !(minCosine > 0 && minCosine <= 1))
+      throw new EdgecnnError(`--min-cosine must be in (0, 1], got ${minCosine}`, 'bad-argument');
+    if (minCosine !== undefined && budget !== undefined)
+      throw new EdgecnnError('--min-cosine and --accuracy-budget exclude each other', 'bad-argument');
     const wantSensitivity = flagBool(flags, 'sensitivity') || budget !== undefined || minCosine !== undefined;
     let ranked: Awaited<ReturnType<typeof layerSensitivity>> = [];
     if (wantSensitivity) {
       const n = flagNumber(flags, 'sensitivity-samples') ?? 2;
-      ranked = await layerSensitivity(cal, samples.slice(0, n), { ...options, runner: factory, onProgress: progressBar(`sensitivity (${engine})`) });
-      console.log(`\nsensitivity: output SQNR vs fp32 with only that layer int8 (${Math.min(n, samples.length)} calibration sample(s), engine ${engine})\n${formatSensitivityTable(ranked)}\n`);
+      ranked = await layerSensitivity(cal, samples.slice(0, n), {
+        ...options,
+        runner: factory,
+        onProgress: progressBar(`sensitivity (${engine})`),
+      });
+      console.log(
+        `\nsensitivity: output SQNR vs fp32 with only that layer int8 (${Math.min(n, samples.length)} calibration sample(s), engine ${engine})\n${formatSensitivityTable(ranked)}\n`,
+      );
     }
     if (budget !== undefined) {
       const data = fashionMnistTestSet(cal.model);
       const evalLimit = flagNumber(flags, 'eval-limit') ?? 2000;
       const batch = modelBatch(cal.model, 100);
-      const evaluate = async (m: typeof model): Promise<number> => (await evaluateTop1(await factory(m), data, { limit: evalLimit, batch })).top1;
+      const evaluate = async (m: typeof model): Promise<number> =>
+        (await evaluateTop1(await factory(m), data, { limit: evalLimit, batch })).top1;
       const mp = await fitAccuracyBudget(cal, ranked, budget, evaluate, {
         ...options,
         onStep: (s) => console.error(`  fp32 layers: ${s.fp32Layers.length}, top-1 ${s.accuracy.toFixed(2)}%`),
       });
       result = mp.result;
-      console.log(`mixed precision on the first ${evalLimit} ${evalSet} test images (engine ${engine}):\n${formatMixedPrecision(mp, budget)}\n`);
+      console.log(
+        `mixed precision on the first ${evalLimit} ${evalSet} test images (engine ${engine}):\n${formatMixedPrecision(mp, budget)}\n`,
+      );
     }
     if (minCosine !== undefined) {
       const n = flagNumber(flags, 'sensitivity-samples') ?? 2;
@@ -132,7 +172,8 @@ export const command: Command = {
       console.log(
         `mixed precision for output cosine >= ${minCosine} on ${Math.min(n, samples.length)} calibration sample(s): cosine ${(mp.accuracy / 100).toFixed(5)} ` +
           `(${mp.withinBudget ? 'met' : 'NOT met'}) with ${mp.kept.length} layer(s) fp32` +
-          (mp.kept.length > 0 ? ':\n' + mp.kept.map((k) => `  ${k.layer}: ${k.reason}`).join('\n') : '') + '\n',
+          (mp.kept.length > 0 ? ':\n' + mp.kept.map((k) => `  ${k.layer}: ${k.reason}`).join('\n') : '') +
+          '\n',
       );
     }
     await saveModel(result.model, output);

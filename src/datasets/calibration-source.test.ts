@@ -28,7 +28,10 @@ test('.npy batches split along axis 0; a wrong shape is a named error', () => {
   assert.equal(s.length, 2);
   assert.equal((s[1]!.data as Float32Array)[0], 3 * 12 * 12);
   writeFileSync(join(dir, 'bad.npy'), writeNpy(makeTensor('float32', [2, 3, 10, 12], new Float32Array(720))));
-  assert.throws(() => loadCalibrationSamples(tinyQuantModel(), join(dir, 'bad.npy')), /2x3x10x12 does not hold samples of the input shape 1x3x12x12/);
+  assert.throws(
+    () => loadCalibrationSamples(tinyQuantModel(), join(dir, 'bad.npy')),
+    /2x3x10x12 does not hold samples of the input shape 1x3x12x12/,
+  );
   assert.throws(() => loadCalibrationSamples(tinyQuantModel(), join(dir, 'missing.npy')), /is not synthetic\[:N\]/);
   assert.throws(() => loadCalibrationSamples(tinyQuantModel(), 'synthetic:0'), /positive integer/);
   assert.throws(() => loadCalibrationSamples(tinyQuantModel(), dir), /holds no \.png/);
@@ -37,6 +40,9 @@ test('.npy batches split along axis 0; a wrong shape is a named error', () => {
 test('stackSamples batches along axis 0', () => {
   const s = syntheticSamples([1, 2], 5);
   const b = stackSamples(s, 2);
-  assert.deepEqual(b.map((t) => t.shape[0]), [2, 2, 1]);
+  assert.deepEqual(
+    b.map((t) => t.shape[0]),
+    [2, 2, 1],
+  );
   assert.deepEqual([...b[1]!.data.slice(2)], [...s[3]!.data]);
 });

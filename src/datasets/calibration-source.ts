@@ -19,13 +19,17 @@ import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, imageBatch, loadFashionMnist } f
 /** The model's single input: name and concrete per-sample shape (symbolic batch -> 1). */
 export function sampleShape(model: Model): { name: string; shape: number[] } {
   const inputs = runtimeInputs(model.graph);
-  if (inputs.length !== 1) throw new EdgecnnError(`calibration needs a model with one input, this one has ${inputs.length}`, 'bad-model');
+  if (inputs.length !== 1)
+    throw new EdgecnnError(`calibration needs a model with one input, this one has ${inputs.length}`, 'bad-model');
   const vi = model.graph.inputs.find((i) => i.name === inputs[0]!.name)!;
   if (!vi.shape) throw new EdgecnnError(`input '${vi.name}' has no declared shape; calibration needs one`, 'bad-model');
   const shape = vi.shape.map((d, i) => {
     if (typeof d === 'number') return d;
     if (i === 0) return 1;
-    throw new EdgecnnError(`input '${vi.name}' has a symbolic dimension ${i} ('${String(d)}'); calibration needs concrete sizes`, 'bad-model');
+    throw new EdgecnnError(
+      `input '${vi.name}' has a symbolic dimension ${i} ('${String(d)}'); calibration needs concrete sizes`,
+      'bad-model',
+    );
   });
   return { name: vi.name, shape };
 }
@@ -52,7 +56,8 @@ function countSuffix(spec: string, prefix: string, dflt: number): number | undef
   if (spec === prefix) return dflt;
   if (!spec.startsWith(prefix + ':')) return undefined;
   const n = Number(spec.slice(prefix.length + 1));
-  if (!Number.isInteger(n) || n < 1) throw new EdgecnnError(`'${spec}': the sample count must be a positive integer`, 'bad-argument');
+  if (!Number.isInteger(n) || n < 1)
+    throw new EdgecnnError(`'${spec}': the sample count must be a positive integer`, 'bad-argument');
   return n;
 }
 
@@ -60,10 +65,14 @@ function countSuffix(spec: string, prefix: string, dflt: number): number | undef
 function splitBatch(t: Tensor, shape: readonly number[], where: string): Tensor[] {
   const per = sizeOf(shape);
   const same = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
-  const batched = t.shape.length === shape.length && shape[0] === 1 && t.shape.slice(1).every((d, i) => d === shape[i + 1]);
+  const batched =
+    t.shape.length === shape.length && shape[0] === 1 && t.shape.slice(1).every((d, i) => d === shape[i + 1]);
   const stacked = t.shape.length === shape.length + 1 && t.shape.slice(1).every((d, i) => d === shape[i]);
   if (!same && !batched && !stacked) {
-    throw new EdgecnnError(`${where}: array of shape ${t.shape.join('x')} does not hold samples of the input shape ${shape.join('x')}`, 'bad-input');
+    throw new EdgecnnError(
+      `${where}: array of shape ${t.shape.join('x')} does not hold samples of the input shape ${shape.join('x')}`,
+      'bad-input',
+    );
   }
   let data: Float32Array;
   if (t.dtype === 'float32') data = t.data as Float32Array;
@@ -77,13 +86,17 @@ function splitBatch(t: Tensor, shape: readonly number[], where: string): Tensor[
 
 function imageFolderSamples(dir: string, shape: readonly number[], limit: number): Tensor[] {
   if (shape.length !== 4 || (shape[1] !== 3 && shape[1] !== 1)) {
-    throw new EdgecnnError(`a folder of images needs a model input of shape Nx3xHxW or Nx1xHxW, not ${shape.join('x')}`, 'bad-input');
+    throw new EdgecnnError(
+      `a folder of images needs a model input of shape Nx3xHxW or Nx1xHxW, not ${shape.join('x')}`,
+      'bad-input',
+    );
   }
   const files = readdirSync(dir)
     .filter((f) => ['.png', '.jpg', '.jpeg'].includes(extname(f).toLowerCase()))
     .sort()
     .slice(0, limit);
-  if (files.length === 0) throw new EdgecnnError(`calibration folder '${dir}' holds no .png/.jpg/.jpeg images`, 'bad-input');
+  if (files.length === 0)
+    throw new EdgecnnError(`calibration folder '${dir}' holds no .png/.jpg/.jpeg images`, 'bad-input');
   const [, C, H, W] = shape as [number, number, number, number];
   return files.map((f) => {
     const img = decodeImage(new Uint8Array(readFileSync(join(dir, f))), join(dir, f));
@@ -108,7 +121,10 @@ export function loadCalibrationSamples(model: Model, source: string, options: { 
   if (fm !== undefined) {
     const n = options.limit ?? fm;
     if (shape.length !== 4 || shape[1] !== 1 || shape[2] !== 28 || shape[3] !== 28) {
-      throw new EdgecnnError(`fashion-mnist calibration needs a model input of shape Nx1x28x28, not ${shape.join('x')}`, 'bad-input');
+      throw new EdgecnnError(
+        `fashion-mnist calibration needs a model input of shape Nx1x28x28, not ${shape.join('x')}`,
+        'bad-input',
+      );
     }
     const ds = loadFashionMnist('train');
     // Spread over the training set (stride) rather than its first images, deterministically.
@@ -116,7 +132,10 @@ export function loadCalibrationSamples(model: Model, source: string, options: { 
     return Array.from({ length: Math.min(n, ds.count) }, (_, i) => imageBatch(ds, i * stride, 1));
   }
   if (!existsSync(source)) {
-    throw new EdgecnnError(`calibration source '${source}' is not synthetic[:N], fashion-mnist[:N], an existing .npy file or a folder of images`, 'missing-file');
+    throw new EdgecnnError(
+      `calibration source '${source}' is not synthetic[:N], fashion-mnist[:N], an existing .npy file or a folder of images`,
+      'missing-file',
+    );
   }
   if (statSync(source).isDirectory()) return imageFolderSamples(source, shape, options.limit ?? 1000);
   if (extname(source).toLowerCase() === '.npy') {

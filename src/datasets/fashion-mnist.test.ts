@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EdgecnnError } from '../ir/errors.js';
-import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, findFashionMnist, imageBatch, loadFashionMnist, parseIdxImages, parseIdxLabels } from './fashion-mnist.js';
+import {
+  FASHION_MNIST_MEAN,
+  FASHION_MNIST_STD,
+  findFashionMnist,
+  imageBatch,
+  loadFashionMnist,
+  parseIdxImages,
+  parseIdxLabels,
+} from './fashion-mnist.js';
 
 function idxImages(count: number, rows: number, cols: number, fill: (i: number) => number): Uint8Array {
   const b = new Uint8Array(16 + count * rows * cols);
@@ -25,7 +33,10 @@ test('IDX images and labels parse big-endian headers', () => {
 test('bad IDX magic and truncation are named errors', () => {
   const bad = idxImages(1, 2, 2, () => 0);
   bad[3] = 0x01;
-  assert.throws(() => parseIdxImages(bad, 'x.idx'), (e: unknown) => e instanceof EdgecnnError && /x\.idx: bad IDX image magic 0x801/.test(e.message));
+  assert.throws(
+    () => parseIdxImages(bad, 'x.idx'),
+    (e: unknown) => e instanceof EdgecnnError && /x\.idx: bad IDX image magic 0x801/.test(e.message),
+  );
   assert.throws(() => parseIdxImages(idxImages(3, 2, 2, () => 0).subarray(0, 20), 'y'), /truncated/);
   assert.throws(() => parseIdxLabels(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 5, 1]), 'l'), /truncated/);
 });
@@ -39,11 +50,15 @@ test('imageBatch normalises as the training script does', () => {
   assert.ok(Math.abs((t.data as Float32Array)[0]! - (p / 255 - FASHION_MNIST_MEAN) / FASHION_MNIST_STD) < 1e-6);
 });
 
-test('the real test split loads: 10,000 images, labels 0..9', { skip: findFashionMnist() === undefined && 'Fashion-MNIST not found in ../shared/datasets or /usr/share/datasets' }, () => {
-  const ds = loadFashionMnist('test');
-  assert.equal(ds.count, 10000);
-  assert.deepEqual([ds.rows, ds.cols], [28, 28]);
-  const counts = new Array<number>(10).fill(0);
-  for (const l of ds.labels) counts[l]!++;
-  assert.deepEqual(counts, new Array(10).fill(1000), 'Fashion-MNIST test is balanced: 1000 per class');
-});
+test(
+  'the real test split loads: 10,000 images, labels 0..9',
+  { skip: findFashionMnist() === undefined && 'Fashion-MNIST not found in ../shared/datasets or /usr/share/datasets' },
+  () => {
+    const ds = loadFashionMnist('test');
+    assert.equal(ds.count, 10000);
+    assert.deepEqual([ds.rows, ds.cols], [28, 28]);
+    const counts = new Array<number>(10).fill(0);
+    for (const l of ds.labels) counts[l]!++;
+    assert.deepEqual(counts, new Array(10).fill(1000), 'Fashion-MNIST test is balanced: 1000 per class');
+  },
+);

@@ -53,14 +53,17 @@ export function fashionMnistCandidates(cwd = process.cwd()): string[] {
 
 /** The first candidate folder holding the dataset, or undefined. */
 export function findFashionMnist(cwd = process.cwd()): string | undefined {
-  return fashionMnistCandidates(cwd).find((d) => FILES.test.every((f) => existsSync(join(d, f + '.gz')) || existsSync(join(d, f))));
+  return fashionMnistCandidates(cwd).find((d) =>
+    FILES.test.every((f) => existsSync(join(d, f + '.gz')) || existsSync(join(d, f))),
+  );
 }
 
 function readMaybeGz(dir: string, base: string): Uint8Array {
   const gz = join(dir, base + '.gz');
   const plain = join(dir, base);
   const path = existsSync(gz) ? gz : plain;
-  if (!existsSync(path)) throw new EdgecnnError(`Fashion-MNIST file '${base}(.gz)' not found in ${dir}`, 'missing-file');
+  if (!existsSync(path))
+    throw new EdgecnnError(`Fashion-MNIST file '${base}(.gz)' not found in ${dir}`, 'missing-file');
   const raw = new Uint8Array(readFileSync(path));
   if (raw[0] !== 0x1f || raw[1] !== 0x8b) return raw;
   try {
@@ -71,16 +74,21 @@ function readMaybeGz(dir: string, base: string): Uint8Array {
 }
 
 /** Parse an IDX image file (magic 0x803). */
-export function parseIdxImages(bytes: Uint8Array, where = 'IDX images'): { count: number; rows: number; cols: number; pixels: Uint8Array } {
+export function parseIdxImages(
+  bytes: Uint8Array,
+  where = 'IDX images',
+): { count: number; rows: number; cols: number; pixels: Uint8Array } {
   if (bytes.length < 16) throw new EdgecnnError(`${where}: too short for an IDX image header`, 'bad-input');
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = v.getUint32(0);
-  if (magic !== 0x803) throw new EdgecnnError(`${where}: bad IDX image magic 0x${magic.toString(16)} (want 0x803)`, 'bad-input');
+  if (magic !== 0x803)
+    throw new EdgecnnError(`${where}: bad IDX image magic 0x${magic.toString(16)} (want 0x803)`, 'bad-input');
   const count = v.getUint32(4);
   const rows = v.getUint32(8);
   const cols = v.getUint32(12);
   const need = 16 + count * rows * cols;
-  if (bytes.length < need) throw new EdgecnnError(`${where}: truncated (${bytes.length} bytes, header says ${need})`, 'bad-input');
+  if (bytes.length < need)
+    throw new EdgecnnError(`${where}: truncated (${bytes.length} bytes, header says ${need})`, 'bad-input');
   return { count, rows, cols, pixels: bytes.subarray(16, need) };
 }
 
@@ -89,9 +97,11 @@ export function parseIdxLabels(bytes: Uint8Array, where = 'IDX labels'): Uint8Ar
   if (bytes.length < 8) throw new EdgecnnError(`${where}: too short for an IDX label header`, 'bad-input');
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = v.getUint32(0);
-  if (magic !== 0x801) throw new EdgecnnError(`${where}: bad IDX label magic 0x${magic.toString(16)} (want 0x801)`, 'bad-input');
+  if (magic !== 0x801)
+    throw new EdgecnnError(`${where}: bad IDX label magic 0x${magic.toString(16)} (want 0x801)`, 'bad-input');
   const count = v.getUint32(4);
-  if (bytes.length < 8 + count) throw new EdgecnnError(`${where}: truncated (${bytes.length} bytes, header says ${8 + count})`, 'bad-input');
+  if (bytes.length < 8 + count)
+    throw new EdgecnnError(`${where}: truncated (${bytes.length} bytes, header says ${8 + count})`, 'bad-input');
   return bytes.subarray(8, 8 + count);
 }
 

@@ -16,7 +16,10 @@ export type Progress = (done: number, total: number) => void;
  * Runs a model and returns the named intermediate tensors for one input (an alternative to the reference
  * executor, e.g. onnxruntime with the tensors made graph outputs). Made once per model.
  */
-export type TensorCollector = (model: Model, names: readonly string[]) => Promise<(x: Tensor) => Promise<Map<string, Tensor>>>;
+export type TensorCollector = (
+  model: Model,
+  names: readonly string[],
+) => Promise<(x: Tensor) => Promise<Map<string, Tensor>>>;
 
 export interface CalibrateOptions {
   /** Tensors whose per-channel means are needed (bias correction). */

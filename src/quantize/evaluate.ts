@@ -17,7 +17,8 @@ export type RunnerFactory = (model: Model) => Promise<Runner>;
 /** The reference executor as a runner factory. */
 export const referenceRunner: RunnerFactory = async (model) => {
   const inputs = runtimeInputs(model.graph);
-  if (inputs.length !== 1) throw new EdgecnnError(`expected a model with one input, this one has ${inputs.length}`, 'bad-model');
+  if (inputs.length !== 1)
+    throw new EdgecnnError(`expected a model with one input, this one has ${inputs.length}`, 'bad-model');
   const name = inputs[0]!.name;
   const out = model.graph.outputs[0]!.name;
   return async (x) => runReference(model, { [name]: x })[out]!;
@@ -41,7 +42,11 @@ export interface Top1 {
  * Top-1 accuracy of `run` on the first `limit` items. `batch` is the batch the model accepts (1 for a fixed
  * batch-1 input; more when its batch dimension is symbolic).
  */
-export async function evaluateTop1(run: Runner, data: LabelledSet, options: { limit?: number; batch?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Top1> {
+export async function evaluateTop1(
+  run: Runner,
+  data: LabelledSet,
+  options: { limit?: number; batch?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Top1> {
   const total = Math.min(options.limit ?? data.count, data.count);
   const bs = Math.max(1, options.batch ?? 1);
   let correct = 0;
@@ -49,7 +54,8 @@ export async function evaluateTop1(run: Runner, data: LabelledSet, options: { li
     const n = Math.min(bs, total - s);
     const y = await run(data.batch(s, n));
     const classes = y.data.length / n;
-    if (!Number.isInteger(classes) || classes < 1) throw new EdgecnnError(`model output of shape ${y.shape.join('x')} is not [${n}, classes]`, 'bad-model');
+    if (!Number.isInteger(classes) || classes < 1)
+      throw new EdgecnnError(`model output of shape ${y.shape.join('x')} is not [${n}, classes]`, 'bad-model');
     const v = y.data as Float32Array;
     for (let i = 0; i < n; i++) {
       let best = 0;
@@ -71,7 +77,10 @@ export interface Agreement {
 /** How closely `b` matches the reference `a`. */
 export function agreement(a: Tensor, b: Tensor): Agreement {
   if (a.data.length !== b.data.length) {
-    throw new EdgecnnError(`cannot compare outputs of shapes ${a.shape.join('x')} and ${b.shape.join('x')}`, 'bad-input');
+    throw new EdgecnnError(
+      `cannot compare outputs of shapes ${a.shape.join('x')} and ${b.shape.join('x')}`,
+      'bad-input',
+    );
   }
   const x = a.data as Float32Array;
   const y = b.data as Float32Array;

@@ -58,7 +58,10 @@ function clampBounds(graph: Graph, index: GraphIndex, n: Node): { lo: number; hi
 }
 
 function isFloatTensor(graph: Graph, name: string): boolean {
-  const vi = graph.valueInfo.get(name) ?? graph.inputs.find((i) => i.name === name) ?? graph.outputs.find((o) => o.name === name);
+  const vi =
+    graph.valueInfo.get(name) ??
+    graph.inputs.find((i) => i.name === name) ??
+    graph.outputs.find((o) => o.name === name);
   return vi?.dtype === undefined || vi.dtype === 'float32';
 }
 
@@ -82,7 +85,8 @@ export function findLayers(graph: Graph): Layer[] {
     } else if (op === 'Gemm') {
       const w = constIn(graph, index, node.inputs[1]);
       if (!w || w.dtype !== 'float32' || w.shape.length !== 2 || !graph.initializers.has(node.inputs[1]!)) continue;
-      if (attrInt(node, 'transA', 0) !== 0 || attrFloat(node, 'alpha', 1) !== 1 || attrFloat(node, 'beta', 1) !== 1) continue;
+      if (attrInt(node, 'transA', 0) !== 0 || attrFloat(node, 'alpha', 1) !== 1 || attrFloat(node, 'beta', 1) !== 1)
+        continue;
       const c = node.inputs[2] ? constIn(graph, index, node.inputs[2]) : undefined;
       if (node.inputs[2] && (!c || c.shape.length !== 1)) continue;
       weight = { name: node.inputs[1]!, axis: attrInt(node, 'transB', 0) === 1 ? 0 : 1 };
@@ -93,7 +97,10 @@ export function findLayers(graph: Graph): Layer[] {
       if (!w || w.dtype !== 'float32' || w.shape.length !== 2 || !graph.initializers.has(node.inputs[1]!)) continue;
       weight = { name: node.inputs[1]!, axis: 1 };
       inputs = [node.inputs[0]!];
-    } else if ((ACTIVATION_OPS as readonly string[]).includes(op) || (PASS_THROUGH_OPS as readonly string[]).includes(op)) {
+    } else if (
+      (ACTIVATION_OPS as readonly string[]).includes(op) ||
+      (PASS_THROUGH_OPS as readonly string[]).includes(op)
+    ) {
       if (op === 'MaxPool' && node.outputs.length > 1 && node.outputs[1]) continue;
       if (op === 'Reshape') inputs = [node.inputs[0]!];
       else inputs = node.inputs.filter((i) => i !== '');
@@ -108,7 +115,12 @@ export function findLayers(graph: Graph): Layer[] {
     if (bias) layer.bias = bias;
     const out = node.outputs[0]!;
     const users = index.consumers.get(out) ?? [];
-    if (!index.graphOutputs.has(out) && users.length === 1 && op !== 'Concat' && !(PASS_THROUGH_OPS as readonly string[]).includes(op)) {
+    if (
+      !index.graphOutputs.has(out) &&
+      users.length === 1 &&
+      op !== 'Concat' &&
+      !(PASS_THROUGH_OPS as readonly string[]).includes(op)
+    ) {
       const b = clampBounds(graph, index, users[0]!);
       if (b) {
         layer.clamp = { node: users[0]!, ...b };

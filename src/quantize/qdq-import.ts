@@ -32,7 +32,16 @@ export interface QdqSummary {
   qoperatorNodes: Node[];
 }
 
-export const QOPERATOR_OPS = ['QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger', 'QLinearAdd', 'QLinearConcat', 'QLinearGlobalAveragePool', 'QLinearAveragePool'] as const;
+export const QOPERATOR_OPS = [
+  'QLinearConv',
+  'QLinearMatMul',
+  'ConvInteger',
+  'MatMulInteger',
+  'QLinearAdd',
+  'QLinearConcat',
+  'QLinearGlobalAveragePool',
+  'QLinearAveragePool',
+] as const;
 
 /** The quantization parameters and integer-runnable ops of a QDQ or QOperator model. */
 export function readQdqParams(model: Model): QdqSummary {
@@ -58,11 +67,17 @@ export function readQdqParams(model: Model): QdqSummary {
     if (perAxis) p.axis = attrInt(n, 'axis', 1);
     params.push(p);
   }
-  const fromDq = (name: string): boolean => index.producer.get(name)?.opType === 'DequantizeLinear' || constantOf(g, index, name) !== undefined;
+  const fromDq = (name: string): boolean =>
+    index.producer.get(name)?.opType === 'DequantizeLinear' || constantOf(g, index, name) !== undefined;
   const integerOps = g.nodes.filter((n) => {
     if (n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear' || n.opType === 'Constant') return false;
     const ins = n.inputs.filter((i) => i !== '');
-    if (ins.length === 0 || !ins.every(fromDq) || !ins.some((i) => index.producer.get(i)?.opType === 'DequantizeLinear')) return false;
+    if (
+      ins.length === 0 ||
+      !ins.every(fromDq) ||
+      !ins.some((i) => index.producer.get(i)?.opType === 'DequantizeLinear')
+    )
+      return false;
     return n.outputs.every((o) => {
       const users = index.consumers.get(o) ?? [];
       return users.length > 0 && users.every((u) => u.opType === 'QuantizeLinear');

@@ -21,7 +21,10 @@ function outputs(model: Model, xs: readonly Tensor[]): Tensor[] {
 function scaleOf(m: Model, tensor: string): { scale: number; zp: number } {
   const q = m.graph.nodes.find((n) => n.opType === 'QuantizeLinear' && n.inputs[0] === tensor);
   assert.ok(q, `tensor '${tensor}' should be quantized`);
-  return { scale: Number(m.graph.initializers.get(q.inputs[1]!)!.data[0]), zp: Number(m.graph.initializers.get(q.inputs[2]!)!.data[0]) };
+  return {
+    scale: Number(m.graph.initializers.get(q.inputs[1]!)!.data[0]),
+    zp: Number(m.graph.initializers.get(q.inputs[2]!)!.data[0]),
+  };
 }
 
 test('every method gives a QDQ model close to float on unseen inputs', async () => {
@@ -76,7 +79,9 @@ test('onnxruntime-node runs the QDQ export and agrees with the reference executo
     const session = await ort.InferenceSession.create(writeModel(model), { logSeverityLevel: 3 });
     for (const x of probe) {
       const ours = runReference(model, { input: x })['output']!;
-      const theirs = (await session.run({ input: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 12, 12]) }))['output']!;
+      const theirs = (await session.run({ input: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 12, 12]) }))[
+        'output'
+      ]!;
       const a = agreement(ours, makeTensor('float32', [1, 5], theirs.data as Float32Array));
       // Both compute in int8 with identical parameters; only float rounding of the requantization may differ.
       assert.ok(a.maxAbsDiff < 2e-2, `${activations}: max |diff| ${a.maxAbsDiff}`);
@@ -105,7 +110,10 @@ test('fp32 layers stay float; per-tensor weights have one scale', async () => {
   assert.equal(pw.inputs[1], 'w2', 'pw keeps its float weight');
   assert.equal(r.layers.find((l) => l.name === 'fc')!.quantized, false);
   assert.deepEqual(r.model.graph.initializers.get('w1_scale')!.shape, []);
-  assert.throws(() => buildQdqModel(cal, { fp32Layers: ['nope'] }), (e: unknown) => e instanceof EdgecnnError && /'nope' is not a quantizable layer/.test(e.message));
+  assert.throws(
+    () => buildQdqModel(cal, { fp32Layers: ['nope'] }),
+    (e: unknown) => e instanceof EdgecnnError && /'nope' is not a quantizable layer/.test(e.message),
+  );
 });
 
 test('symmetric weights: |q| <= 127 and the largest weight maps to +-127', () => {

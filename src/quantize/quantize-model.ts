@@ -94,7 +94,11 @@ export async function calibrateModel(
 ): Promise<Calibration> {
   const prepared = options.prepared ? model : prepareFloatModel(model);
   const layers = findLayers(prepared.graph);
-  if (layers.length === 0) throw new EdgecnnError('the model has no quantizable layers (Conv, Gemm, MatMul, Add, Concat, pooling)', 'bad-model');
+  if (layers.length === 0)
+    throw new EdgecnnError(
+      'the model has no quantizable layers (Conv, Gemm, MatMul, Add, Concat, pooling)',
+      'bad-model',
+    );
   const tensors = new Set<string>();
   const means = new Set<string>();
   for (const l of layers) {
@@ -139,12 +143,20 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
   const src = cal.model.graph;
   const fp32 = new Set(options.fp32Layers ?? []);
   const known = new Set(cal.layers.map((l) => l.name));
-  for (const n of fp32) if (!known.has(n)) throw new EdgecnnError(`--fp32-layer '${n}' is not a quantizable layer of this model`, 'bad-argument');
+  for (const n of fp32)
+    if (!known.has(n))
+      throw new EdgecnnError(`--fp32-layer '${n}' is not a quantizable layer of this model`, 'bad-argument');
   const graphOutputs = new Set(src.outputs.map((o) => o.name));
   const active = cal.layers.filter((l) => !fp32.has(l.name));
   const reports = new Map<string, LayerReport>();
   for (const l of cal.layers) {
-    reports.set(l.name, { name: l.name, opType: l.opType, quantized: !fp32.has(l.name), clampFolded: false, ...(fp32.has(l.name) ? { reason: 'kept fp32 by request' } : {}) });
+    reports.set(l.name, {
+      name: l.name,
+      opType: l.opType,
+      quantized: !fp32.has(l.name),
+      clampFolded: false,
+      ...(fp32.has(l.name) ? { reason: 'kept fp32 by request' } : {}),
+    });
   }
 
   // Tensors carrying Q/DQ, and their ranges (clamp-intersected, then united per scale group).
@@ -189,7 +201,11 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
   }
 
   // Rewrite.
-  const names = new Set<string>([...src.initializers.keys(), ...src.inputs.map((i) => i.name), ...src.nodes.flatMap((n) => n.outputs)]);
+  const names = new Set<string>([
+    ...src.initializers.keys(),
+    ...src.inputs.map((i) => i.name),
+    ...src.nodes.flatMap((n) => n.outputs),
+  ]);
   const fresh = (base: string): string => {
     let n = base;
     for (let k = 1; names.has(n); k++) n = `${base}_${k}`;
@@ -202,7 +218,11 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
   const producedByLayer = new Set(active.map((l) => l.output));
   const dq = new Map<string, string>();
   const scalar = (dtype: 'float32' | 'uint8' | 'int8', v: number): Tensor =>
-    makeTensor(dtype, [], dtype === 'float32' ? Float32Array.of(v) : dtype === 'uint8' ? Uint8Array.of(v) : Int8Array.of(v));
+    makeTensor(
+      dtype,
+      [],
+      dtype === 'float32' ? Float32Array.of(v) : dtype === 'uint8' ? Uint8Array.of(v) : Int8Array.of(v),
+    );
 
   const emitQdq = (t: string): void => {
     const p = params.get(t);
@@ -227,7 +247,8 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
     const rep = reports.get(l.name)!;
     rep.weightSqnrDb = weightSqnr(w, q, scales, l.weight!.axis);
     let bias = l.bias ? (src.initializers.get(l.bias) ?? undefined) : undefined;
-    if (l.bias && !bias) throw new EdgecnnError(`layer '${l.name}': bias '${l.bias}' is not an initializer`, 'bad-model');
+    if (l.bias && !bias)
+      throw new EdgecnnError(`layer '${l.name}': bias '${l.bias}' is not an initializer`, 'bad-model');
     if ((options.biasCorrection ?? true) && l.opType !== 'MatMul') {
       const means = cal.observers.get(l.inputs[0]!)?.channelMeans();
       if (means) {
@@ -270,7 +291,9 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
     initializers.set(zName, makeTensor('int8', perChannel ? [axisLen] : [], new Int8Array(perChannel ? axisLen : 1)));
     const wAttrs = new Map<string, Attribute>();
     if (perChannel) wAttrs.set('axis', { kind: 'int', value: l.weight!.axis });
-    nodes.push(node(fresh(`${l.weight!.name}_DequantizeLinear`), 'DequantizeLinear', [qName, sName, zName], [dName], wAttrs));
+    nodes.push(
+      node(fresh(`${l.weight!.name}_DequantizeLinear`), 'DequantizeLinear', [qName, sName, zName], [dName], wAttrs),
+    );
     inputs[1] = dName;
     if (bias) {
       if (inScale === undefined) {
@@ -288,7 +311,9 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
         initializers.set(bsName, makeTensor('float32', [axisLen], bq.scales));
         initializers.set(bzName, makeTensor('int32', [axisLen], new Int32Array(axisLen)));
         const bAttrs = new Map<string, Attribute>([['axis', { kind: 'int', value: 0 }]]);
-        nodes.push(node(fresh(`${base}_DequantizeLinear`), 'DequantizeLinear', [bqName, bsName, bzName], [bdName], bAttrs));
+        nodes.push(
+          node(fresh(`${base}_DequantizeLinear`), 'DequantizeLinear', [bqName, bsName, bzName], [bdName], bAttrs),
+        );
         inputs[2] = bdName;
       }
     }
@@ -312,7 +337,8 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
     let outputs = n.outputs;
     if (l?.clamp && droppedClamps.has(l.clamp.node)) outputs = [l.clamp.node.outputs[0]!, ...n.outputs.slice(1)];
     nodes.push({ ...n, inputs, outputs, attributes: new Map(n.attributes) });
-    for (const o of outputs) if (!graphOutputs.has(o) && (producedByLayer.has(o) || isLayerInput(active, o))) emitQdq(o);
+    for (const o of outputs)
+      if (!graphOutputs.has(o) && (producedByLayer.has(o) || isLayerInput(active, o))) emitQdq(o);
   }
   for (const l of active) {
     const p = params.get(l.output);
@@ -320,13 +346,22 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
     if (p && r) reports.get(l.name)!.output = { ...p, ...r };
   }
   for (const l of active) {
-    if (l.clamp && !droppedClamps.has(l.clamp.node)) notes.push(`${l.name}: ${l.clamp.node.opType} kept (its output range is wider than the clamp, shared with a scale group)`);
+    if (l.clamp && !droppedClamps.has(l.clamp.node))
+      notes.push(
+        `${l.name}: ${l.clamp.node.opType} kept (its output range is wider than the clamp, shared with a scale group)`,
+      );
   }
 
   // Float weights replaced by int8 ones are dropped (they would double the file).
   const used = new Set<string>([...nodes.flatMap((n) => n.inputs), ...src.outputs.map((o) => o.name)]);
   for (const name of [...initializers.keys()]) if (!used.has(name)) initializers.delete(name);
-  const graph: Graph = { ...src, inputs: src.inputs.filter((i) => !src.initializers.has(i.name) || used.has(i.name)), nodes, initializers, valueInfo: new Map() };
+  const graph: Graph = {
+    ...src,
+    inputs: src.inputs.filter((i) => !src.initializers.has(i.name) || used.has(i.name)),
+    nodes,
+    initializers,
+    valueInfo: new Map(),
+  };
   const model: Model = {
     ...cal.model,
     producerName: 'edgecnn',
@@ -340,7 +375,13 @@ function isLayerInput(layers: readonly Layer[], t: string): boolean {
   return layers.some((l) => l.inputs.includes(t));
 }
 
-function node(name: string, opType: string, inputs: string[], outputs: string[], attributes = new Map<string, Attribute>()): Node {
+function node(
+  name: string,
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  attributes = new Map<string, Attribute>(),
+): Node {
   return { name, opType, domain: '', inputs, outputs, attributes };
 }
 
@@ -386,7 +427,12 @@ function weightSqnr(w: Tensor, q: Int8Array, scales: Float64Array, axis: number)
 }
 
 /** int32 bias with scale in_scale * w_scale[m] (float32 product, as the int8 kernels will compute it). */
-function quantizeBias(b: Tensor, wScales: Float64Array, inScale: number, len: number): { q: Int32Array; scales: Float32Array; real: Float32Array } {
+function quantizeBias(
+  b: Tensor,
+  wScales: Float64Array,
+  inScale: number,
+  len: number,
+): { q: Int32Array; scales: Float32Array; real: Float32Array } {
   const bd = b.data as Float32Array;
   const q = new Int32Array(len);
   const scales = new Float32Array(len);
@@ -406,7 +452,14 @@ function quantizeBias(b: Tensor, wScales: Float64Array, inScale: number, len: nu
  * (w_q - w) * mean(input channel). Convolution borders (zero padding) are ignored. For Conv, `conv` gives
  * the group count; Gemm weights are [N, K] (axis 0) or [K, N] (axis 1).
  */
-function biasShift(w: Tensor, q: Int8Array, scales: Float64Array, axis: number, means: Float64Array, conv: Node | undefined): Float64Array | undefined {
+function biasShift(
+  w: Tensor,
+  q: Int8Array,
+  scales: Float64Array,
+  axis: number,
+  means: Float64Array,
+  conv: Node | undefined,
+): Float64Array | undefined {
   const d = w.data as Float32Array;
   if (conv) {
     const [M, Cg] = [w.shape[0]!, w.shape[1]!];

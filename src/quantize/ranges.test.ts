@@ -17,7 +17,8 @@ test('histogram growth merges bins exactly: same as binning at the final range',
   const grown = observe(batches);
   const R = grown.halfRange;
   const direct = new Float64Array(HISTOGRAM_BINS);
-  for (const v of batches.flat()) direct[Math.min(HISTOGRAM_BINS - 1, Math.floor(((Math.fround(v) + R) * HISTOGRAM_BINS) / (2 * R)))]! += 1;
+  for (const v of batches.flat())
+    direct[Math.min(HISTOGRAM_BINS - 1, Math.floor(((Math.fround(v) + R) * HISTOGRAM_BINS) / (2 * R)))]! += 1;
   assert.equal(grown.count, 2000);
   assert.deepEqual([...grown.hist], [...direct]);
   assert.ok(R >= 7 * 0.9 && R < 7 * 2 * 1.01);
@@ -56,7 +57,10 @@ test('mse clips a long Laplace tail but keeps (nearly) the full range of uniform
   const ol = observe([lap]);
   const c = computeRange(ol, 'mse');
   // ACIQ (Banner et al.) puts the 8-bit MSE optimum for Laplace(b = 1) near +-9.9: clipped, but not far.
-  assert.ok(c.hi < 0.95 * ol.max && c.lo > 0.95 * ol.min && c.hi > 7 && c.lo < -7, `laplace: [${c.lo}, ${c.hi}] of [${ol.min}, ${ol.max}]`);
+  assert.ok(
+    c.hi < 0.95 * ol.max && c.lo > 0.95 * ol.min && c.hi > 7 && c.lo < -7,
+    `laplace: [${c.lo}, ${c.hi}] of [${ol.min}, ${ol.max}]`,
+  );
   const r = seededRandom(4);
   const o = observe([Array.from({ length: 20000 }, () => r() * 4 - 2)]);
   const g = computeRange(o, 'mse');

@@ -34,7 +34,10 @@ export interface RangeOptions {
 
 export function parseMethod(s: string): CalibrationMethod {
   if (!(CALIBRATION_METHODS as readonly string[]).includes(s)) {
-    throw new EdgecnnError(`unknown calibration method '${s}' (expected ${CALIBRATION_METHODS.join(', ')})`, 'bad-argument');
+    throw new EdgecnnError(
+      `unknown calibration method '${s}' (expected ${CALIBRATION_METHODS.join(', ')})`,
+      'bad-argument',
+    );
   }
   return s as CalibrationMethod;
 }

@@ -11,7 +11,8 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.map(line)].join('\n');
 }
 
-const num = (v: number | undefined, digits = 1): string => (v === undefined ? '' : Number.isFinite(v) ? v.toFixed(digits) : 'inf');
+const num = (v: number | undefined, digits = 1): string =>
+  v === undefined ? '' : Number.isFinite(v) ? v.toFixed(digits) : 'inf';
 
 /** One row per layer. */
 export function formatLayerTable(layers: readonly LayerReport[]): string {
@@ -44,7 +45,11 @@ export function formatMixedPrecision(m: MixedPrecisionResult, budget: number): s
       `(loss ${(m.floatAccuracy - m.accuracy).toFixed(2)} points, budget ${budget}: ${m.withinBudget ? 'met' : 'NOT met'})`,
     table(
       ['step', 'fp32 layers', 'top-1 %'],
-      m.steps.map((s, i) => [String(i), s.fp32Layers.length === 0 ? '(none)' : s.fp32Layers.join(', '), s.accuracy.toFixed(2)]),
+      m.steps.map((s, i) => [
+        String(i),
+        s.fp32Layers.length === 0 ? '(none)' : s.fp32Layers.join(', '),
+        s.accuracy.toFixed(2),
+      ]),
     ),
   ];
   if (m.kept.length > 0) lines.push('kept fp32:', ...m.kept.map((k) => `  ${k.layer}: ${k.reason}`));

@@ -13,7 +13,10 @@ test('sensitivity ranks every weighted layer by output SQNR, worst first', async
   const rows = await layerSensitivity(cal, samples.slice(0, 2), { method: 'minmax' });
   assert.deepEqual(rows.map((r) => r.layer).sort(), ['branch_a', 'dw', 'fc', 'pw', 'stem']);
   for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1]!.sqnrDb <= rows[i]!.sqnrDb);
-  assert.ok(rows.every((r) => r.sqnrDb > 15 && r.sqnrDb < 200 && r.cosine > 0.95), JSON.stringify(rows));
+  assert.ok(
+    rows.every((r) => r.sqnrDb > 15 && r.sqnrDb < 200 && r.cosine > 0.95),
+    JSON.stringify(rows),
+  );
   const all = await layerSensitivity(cal, samples.slice(0, 1), { allLayers: true });
   assert.ok(all.some((r) => r.opType === 'Concat') && all.some((r) => r.opType === 'Add'));
 });
@@ -24,13 +27,23 @@ test('mixed precision keeps layers fp32 in sensitivity order until the budget is
   // A stand-in accuracy that rises by 1 point per fp32 layer, so the loop must keep exactly 2 layers for budget 1.
   const evaluate = async (m: Model): Promise<number> => {
     if (m === cal.model) return 100;
-    const floatConvs = m.graph.nodes.filter((n) => ['Conv', 'Gemm'].includes(n.opType) && !m.graph.nodes.some((d) => d.opType === 'DequantizeLinear' && d.outputs[0] === n.inputs[1])).length;
+    const floatConvs = m.graph.nodes.filter(
+      (n) =>
+        ['Conv', 'Gemm'].includes(n.opType) &&
+        !m.graph.nodes.some((d) => d.opType === 'DequantizeLinear' && d.outputs[0] === n.inputs[1]),
+    ).length;
     return 97 + floatConvs;
   };
   const r = await fitAccuracyBudget(cal, ranked, 1, evaluate);
   assert.equal(r.withinBudget, true);
-  assert.deepEqual(r.kept.map((k) => k.layer), ranked.slice(0, 2).map((x) => x.layer));
-  assert.deepEqual(r.steps.map((s) => s.accuracy), [97, 98, 99]);
+  assert.deepEqual(
+    r.kept.map((k) => k.layer),
+    ranked.slice(0, 2).map((x) => x.layer),
+  );
+  assert.deepEqual(
+    r.steps.map((s) => s.accuracy),
+    [97, 98, 99],
+  );
   for (const k of r.kept) {
     const rep = r.result.layers.find((l) => l.name === k.layer)!;
     assert.equal(rep.quantized, false);

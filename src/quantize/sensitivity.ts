@@ -28,7 +28,11 @@ async function outputs(run: Runner, samples: readonly Tensor[]): Promise<Tensor[
 export async function layerSensitivity(
   cal: Calibration,
   samples: readonly Tensor[],
-  options: QuantizeOptions & { runner?: RunnerFactory; allLayers?: boolean; onProgress?: (done: number, total: number) => void } = {},
+  options: QuantizeOptions & {
+    runner?: RunnerFactory;
+    allLayers?: boolean;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<SensitivityRow[]> {
   const factory = options.runner ?? referenceRunner;
   const ref = await outputs(await factory(cal.model), samples);
@@ -126,7 +130,11 @@ export async function fitCosineBudget(
     return (100 * got.reduce((s, g, k) => s + agreement(ref[k]!, g).cosine, 0)) / samples.length;
   };
   const r = await fitAccuracyBudget(cal, ranked, 100 * (1 - minCosine), evaluate, options);
-  for (const k of r.kept) k.reason = k.reason.replace(/^loss ([0-9.]+) points > budget [0-9.e-]+/, (_, l: string) => `cosine ${(1 - Number(l) / 100).toFixed(4)} < ${minCosine}`);
+  for (const k of r.kept)
+    k.reason = k.reason.replace(
+      /^loss ([0-9.]+) points > budget [0-9.e-]+/,
+      (_, l: string) => `cosine ${(1 - Number(l) / 100).toFixed(4)} < ${minCosine}`,
+    );
   for (const k of r.kept) {
     const rep = r.result.layers.find((l) => l.name === k.layer);
     if (rep) rep.reason = k.reason;
