@@ -1,14 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Node } from '../../ir/graph.js';
+import type { Attribute, Node } from '../../ir/graph.js';
 import { f32 } from '../../ir/tensor.js';
 import { getOp } from '../../ops/registry.js';
 import { firstWriteOutsideSlice, fromNhwc, randomFloats, runKernel, toNhwc } from './kernel-harness.js';
 import {
   type ChannelShuffleSpec,
+  type DepthSpaceKind,
+  type DepthSpaceSpec,
   type LayoutSpec,
   type TransposeSpec,
   channelShuffle,
+  depthSpace,
   layout,
   transpose,
 } from './layout.js';
@@ -179,3 +182,47 @@ test('transpose refuses a perm that is not a permutation', () => {
     false,
   );
 });
+
+const DEPTH_SPACE: { kind: DepthSpaceKind; b: number; shape: [number, number, number, number] }[] = [
+  { kind: 'depth-to-space-dcr', b: 2, shape: [1, 12, 3, 4] },
+  { kind: 'depth-to-space-dcr', b: 3, shape: [2, 18, 2, 3] },
+  { kind: 'depth-to-space-crd', b: 2, shape: [1, 20, 3, 2] },
+  { kind: 'depth-to-space-crd', b: 3, shape: [1, 9, 2, 2] },
+  { kind: 'space-to-depth', b: 2, shape: [1, 5, 4, 6] },
+  { kind: 'space-to-depth', b: 3, shape: [2, 3, 6, 3] },
+];
+
+for (const c of DEPTH_SPACE) {
+  test(`${c.kind} b=${c.b} ${c.shape.join('x')} matches the reference on channel-slice views`, () => {
+    const [N, C, H, W] = c.shape;
+    const x = randomFloats(N * C * H * W, C * H);
+    const opType = c.kind === 'space-to-depth' ? 'SpaceToDepth' : 'DepthToSpace';
+    const attributes = new Map<string, Attribute>([['blocksize', { kind: 'int', value: c.b }]]);
+    if (c.kind !== 'space-to-depth')
+      attributes.set('mode', { kind: 'string', value: c.kind === 'depth-to-space-crd' ? 'CRD' : 'DCR' });
+    const node: Node = { name: 'd', opType, domain: '', inputs: ['x'], outputs: ['y'], attributes };
+    const want = getOp('', opType)!.reference([f32(c.shape, x)], { node, opset: 13 })[0]!;
+    const [, oC, oH, oW] = want.shape as [number, number, number, number];
+    const spec: DepthSpaceSpec = { kind: c.kind, blocksize: c.b, batch: N, channels: C, height: H, width: W };
+    for (const v of depthSpace.variants) {
+      assert.ok(depthSpace.supports(spec, v));
+      const run = runKernel(
+        {
+          x: { floats: N * H * W * (C + 1), init: toNhwc(x, c.shape, C + 1, 1) },
+          y: { floats: N * oH * oW * (oC + 2) },
+        },
+        depthSpace.parallelExtent(spec, v),
+        (fn, a) =>
+          depthSpace.emit(fn, spec, v, {
+            input: { addrBytes: a['x']! + 4, pixelStride: C + 1 },
+            output: { addrBytes: a['y']! + 4, pixelStride: oC + 2 },
+          }),
+        2,
+      );
+      assert.deepEqual(run.guardViolations, []);
+      const y = run.buffers['y']!;
+      assert.equal(firstWriteOutsideSlice(y, N * oH * oW, oC + 2, 1, oC), -1, 'wrote outside its slice');
+      assert.deepEqual(fromNhwc(y, [N, oC, oH, oW], oC + 2, 1), want.data);
+    }
+  });
+}

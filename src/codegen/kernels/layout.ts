@@ -441,3 +441,172 @@ export const transpose: KernelFamily<TransposeSpec, KernelVariant, TransposeAddr
     );
   },
 };
+
+// ---- DepthToSpace / SpaceToDepth ------------------------------------------------------------------------------
+
+export const DEPTH_SPACE_KINDS = ['depth-to-space-dcr', 'depth-to-space-crd', 'space-to-depth'] as const;
+export type DepthSpaceKind = (typeof DEPTH_SPACE_KINDS)[number];
+
+/** ONNX DepthToSpace (DCR or CRD mode) / SpaceToDepth over NHWC views; shapes are the input's. */
+export interface DepthSpaceSpec {
+  kind: DepthSpaceKind;
+  blocksize: number;
+  batch: number;
+  /** Input channels, height, width. */
+  channels: number;
+  height: number;
+  width: number;
+}
+
+function depthSpaceOut(s: DepthSpaceSpec): { C: number; H: number; W: number } {
+  const b = s.blocksize;
+  return s.kind === 'space-to-depth'
+    ? { C: s.channels * b * b, H: s.height / b, W: s.width / b }
+    : { C: s.channels / (b * b), H: s.height * b, W: s.width * b };
+}
+
+/**
+ * Pixel shuffles. DCR DepthToSpace and SpaceToDepth move whole runs of C' = C / b^2 contiguous channels between
+ * an input pixel and an output pixel (vector copies, block offsets compile-time constants); CRD DepthToSpace
+ * (PyTorch's PixelShuffle) gathers each output pixel's channels at stride b^2. The parallel dimension is output
+ * rows.
+ */
+export const depthSpace: KernelFamily<DepthSpaceSpec, KernelVariant, ChannelShuffleAddresses, undefined> = {
+  family: 'depthspace',
+  variants: [{ tile: '16c', isa: 'wasmsimd' }],
+  supports(s) {
+    const b = s.blocksize;
+    if (!(b >= 1 && s.batch >= 1 && s.channels >= 1 && s.height >= 1 && s.width >= 1)) return false;
+    return s.kind === 'space-to-depth' ? s.height % b === 0 && s.width % b === 0 : s.channels % (b * b) === 0;
+  },
+  id(s, v) {
+    const k = { 'depth-to-space-dcr': 'd2s', 'depth-to-space-crd': 'd2scrd', 'space-to-depth': 's2d' }[s.kind];
+    return `f32-${k}-b${s.blocksize}-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s) {
+    return s.batch * depthSpaceOut(s).H;
+  },
+  pack() {
+    return new Float32Array(0);
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    const o = depthSpaceOut(s);
+    if (!this.supports(s, v) || a.input.pixelStride < s.channels || a.output.pixelStride < o.C) {
+      throw new EdgecnnError(`${this.id(s, v)}: bad spec or views`, 'internal');
+    }
+    const b = s.blocksize;
+    const psB = a.input.pixelStride * 4;
+    const opsB = a.output.pixelStride * 4;
+    const [row, img, y, i, src, op, x, c] = fn.locals('i32', 8);
+    const tmp = fn.locals('v128', 4);
+    // copy `n` contiguous channels from src + srcOff to op + dstOff
+    const run = (n: number, srcOff: number, dstOff: number): void => {
+      sweepChannels(fn, n, 4, (blk, off, constOff) => {
+        for (let j = 0; j < blk.vectors; j++) loadVec(fn, tmp[j]!, src, off, srcOff + constOff + 16 * j);
+        for (let j = 0; j < blk.vectors; j++)
+          storeVec(fn, tmp[j]!, op, off, dstOff + constOff + 16 * j, lanesOf(blk, j));
+      });
+    };
+    fn.forRange(
+      row,
+      (bb) => bb.localGet(fn.param(0)),
+      (bb) => bb.localGet(fn.param(1)),
+      1,
+      () => {
+        fn.localGet(row).i32Const(o.H).i32DivU().localSet(img);
+        fn.localGet(row).localGet(img).i32Const(o.H).i32Mul().i32Sub().localSet(y);
+        fn.localGet(row)
+          .i32Const(o.W * opsB)
+          .i32Mul()
+          .i32Const(a.output.addrBytes)
+          .i32Add()
+          .localSet(op);
+        if (s.kind === 'space-to-depth') {
+          // output pixel (y, x) gathers input pixels (y*b + i, x*b + j): constant offsets from (y*b, x*b)
+          fn.localGet(img)
+            .i32Const(s.height * s.width * psB)
+            .i32Mul();
+          fn.localGet(y)
+            .i32Const(b * s.width * psB)
+            .i32Mul()
+            .i32Add()
+            .i32Const(a.input.addrBytes)
+            .i32Add()
+            .localSet(src);
+          fn.forRange(
+            x,
+            (bb) => bb.i32Const(0),
+            (bb) => bb.i32Const(o.W),
+            1,
+            () => {
+              for (let bi = 0; bi < b; bi++) {
+                for (let bj = 0; bj < b; bj++)
+                  run(s.channels, (bi * s.width + bj) * psB, (bi * b + bj) * s.channels * 4);
+              }
+              fn.localGet(src)
+                .i32Const(b * psB)
+                .i32Add()
+                .localSet(src);
+              fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
+            },
+          );
+          return;
+        }
+        // depth to space: output row y reads input row y / b, block row i = y % b
+        const Cp = o.C;
+        fn.localGet(y).i32Const(b).i32RemU().localSet(i);
+        fn.localGet(img).i32Const(s.height).i32Mul().localGet(y).i32Const(b).i32DivU().i32Add();
+        fn.i32Const(s.width * psB)
+          .i32Mul()
+          .i32Const(a.input.addrBytes)
+          .i32Add();
+        // DCR: block (i, j) is channels [(i*b + j) C', ...); CRD: channel c*b*b + i*b + j
+        fn.localGet(i)
+          .i32Const((s.kind === 'depth-to-space-dcr' ? b * Cp : b) * 4)
+          .i32Mul()
+          .i32Add()
+          .localSet(src);
+        fn.forRange(
+          x,
+          (bb) => bb.i32Const(0),
+          (bb) => bb.i32Const(s.width),
+          1,
+          () => {
+            for (let bj = 0; bj < b; bj++) {
+              if (s.kind === 'depth-to-space-dcr') run(Cp, bj * Cp * 4, bj * opsB);
+              else {
+                fn.forRange(
+                  c,
+                  (bb) => bb.i32Const(0),
+                  (bb) => bb.i32Const(Cp * 4),
+                  4,
+                  () => {
+                    fn.localGet(op).localGet(c).i32Add();
+                    fn.localGet(src)
+                      .localGet(c)
+                      .i32Const(b * b)
+                      .i32Mul()
+                      .i32Add()
+                      .f32Load(bj * 4, 2);
+                    fn.f32Store(bj * opsB, 2);
+                  },
+                );
+              }
+            }
+            fn.localGet(src).i32Const(psB).i32Add().localSet(src);
+            fn.localGet(op)
+              .i32Const(b * opsB)
+              .i32Add()
+              .localSet(op);
+          },
+        );
+      },
+    );
+  },
+};

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copy, pad } from './copy.js';
 import { vbinary, vunary } from './eltwise.js';
 import { SENTINEL_BITS, firstWriteOutsideSlice, runKernel } from './kernel-harness.js';
-import { channelShuffle, layout, transpose } from './layout.js';
+import { channelShuffle, depthSpace, layout, transpose } from './layout.js';
 import { channelPool, globalPool, pool } from './pool.js';
 import { resize } from './resize.js';
 import { softmax } from './softmax.js';
@@ -65,6 +65,7 @@ test('every small family has variants, grammatical and distinct ids, and support
   check(layout, { direction: 'to-nhwc', batch: 1, channels: 3, height: 4, width: 4 });
   check(channelShuffle, { pixels: 4, channels: 8, groups: 2 });
   check(transpose, { shape: [1, 4, 3, 8], perm: [0, 2, 1, 3] });
+  check(depthSpace, { kind: 'depth-to-space-crd', blocksize: 2, batch: 1, channels: 8, height: 3, width: 3 });
   check(copy, px);
   check(pad, {
     mode: 'reflect',
