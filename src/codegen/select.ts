@@ -17,6 +17,7 @@ import { type ConvVariant, conv } from './kernels/conv.js';
 import { type DwconvVariant, dwconv } from './kernels/dwconv.js';
 import { type GemmVariant, gemm } from './kernels/gemm.js';
 import { type WinogradVariant, winograd } from './kernels/winograd.js';
+import { lowerConvTransposeGemm, lowerPixelScatter } from './compile/lower-conv-transpose.js';
 import { lowerFakeQuantize } from './compile/lower-fake-quant.js';
 import { lowerSmall } from './compile/lower-small.js';
 import type {
@@ -107,6 +108,10 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
     case 'edgecnn:FusedGemm':
     case 'MatMul':
       return lowerGemm(node, ctx, families);
+    case 'edgecnn:ConvTransposeGemm':
+      return lowerConvTransposeGemm(node, ctx);
+    case 'edgecnn:PixelScatter':
+      return lowerPixelScatter(node, ctx);
     case 'edgecnn:FakeQuantize':
       return lowerFakeQuantize(node, ctx);
     default:

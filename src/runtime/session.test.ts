@@ -248,3 +248,35 @@ test('reshapes between NHWC and flat values are layout kernels, not fallbacks', 
   const x0 = randomF32([2, 3, 4, 5], 41);
   assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) < 1e-6);
 });
+
+test('ConvTranspose with kernel == stride runs as a GEMM plus a pixel scatter and matches the reference', async () => {
+  for (const [k, cout, bias] of [
+    [2, 5, true],
+    [3, 1, false],
+    [2, 16, true],
+  ] as const) {
+    const g = new GraphBuilder('deconv');
+    const x = g.input('x', 'float32', [2, 3, 4, 5]);
+    const inputs = [g.node('Relu', [x]), g.randomInit('w', [3, cout, k, k], 51)];
+    if (bias) inputs.push(g.randomInit('b', [cout], 52));
+    const up = g.node('ConvTranspose', inputs, { kernel_shape: [k, k], strides: [k, k] });
+    // The output is also a concat slice: the scatter writes with the concat's pixel stride.
+    const side = g.node('Conv', [
+      g.node('AveragePool', [x], { kernel_shape: [1, 1] }),
+      g.randomInit('w2', [2, 3, 1, 1], 53),
+    ]);
+    const sideUp = g.node(
+      'Resize',
+      [side, '', g.init('sc', { dtype: 'float32', shape: [4], data: new Float32Array([1, 1, k, k]) })],
+      { mode: 'nearest' },
+    );
+    const y = g.node('Concat', [up, sideUp], { axis: 1 }, { outputs: ['y'] });
+    g.output(y, 'float32', [2, cout + 2, 4 * k, 5 * k]);
+    const model = g.model(13);
+    const s = await createSession(model);
+    assert.deepEqual(s.fallbackNodes, [], `k=${k}`);
+    assert.ok(s.steps.some((st) => st.kernelId.startsWith(`f32-pixelscatter-${k}x${k}`)));
+    const x0 = randomF32([2, 3, 4, 5], 54);
+    assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) < 1e-5, `k=${k}`);
+  }
+});

@@ -24,9 +24,13 @@ import { ModuleBuilder } from '../wasm/index.js';
 import { type LayoutResult, type ValueLayout, assignLayouts } from './assign-layouts.js';
 import { addEdgeConversions } from './edge-layouts.js';
 import { fuseChannelShuffle } from './fuse-channel-shuffle.js';
+import { fuseConvTranspose } from './fuse-conv-transpose.js';
 import { fuseFakeQuantize } from './fuse-fake-quant.js';
 import { ALIGN_BYTES, type MemoryPlan, type TensorLifetime, alignUp, planMemory } from './memory-plan.js';
 import { type PreparedGraph, checkInputShapes, prepareGraph } from './prepare.js';
+
+/** edgecnn ops the compiler itself introduces: they have kernels and no reference implementation. */
+const MUST_LOWER = ['ChannelShuffle', 'ToNHWC', 'ToNCHW', 'FakeQuantize', 'ConvTransposeGemm', 'PixelScatter'];
 
 export interface CompileOptions {
   /** Concrete shapes for graph inputs with symbolic dims, e.g. `{ x: [1, 3, 640, 640] }`. */
@@ -58,7 +62,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
   const prepared0 = prepareGraph(optimized, options.inputShapes);
   const prepared: PreparedGraph = {
     ...prepared0,
-    nodes: fuseFakeQuantize(prepared0, fuseChannelShuffle(prepared0)),
+    nodes: fuseConvTranspose(prepared0, fuseFakeQuantize(prepared0, fuseChannelShuffle(prepared0))),
   };
   const lay = assignLayouts(prepared);
   const edges = addEdgeConversions(prepared, lay);
@@ -83,11 +87,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     if (lay.viewNodes.has(node)) return;
     const touchesArena = [...node.inputs, ...node.outputs].some((v) => v && layouts.get(v)?.layout !== 'js');
     const kernel = touchesArena ? select(node, ctx) : undefined;
-    if (
-      !kernel &&
-      node.domain === 'edgecnn' &&
-      ['ChannelShuffle', 'ToNHWC', 'ToNCHW', 'FakeQuantize'].includes(node.opType)
-    ) {
+    if (!kernel && node.domain === 'edgecnn' && MUST_LOWER.includes(node.opType)) {
       throw new EdgecnnError(`node '${node.name}': no kernel for ${node.opType}`, 'internal');
     }
     lowered.push(kernel ? { node, index, kernel } : { node, index });
