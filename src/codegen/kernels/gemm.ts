@@ -26,11 +26,16 @@ export interface GemmVariant extends KernelVariant {
    * (M = 1 classifier heads, squeeze-excite) that threads could not otherwise split.
    */
   readonly split: 'm' | 'n';
+  /**
+   * Accumulator sets used round-robin over k (summed before the epilogue). With one row the FMA latency chain,
+   * not throughput, bounds a 1xNR tile; independent sets hide it (measured 1x8: 5 -> ~20 GFLOP/s with FMA).
+   */
+  readonly kacc: number;
 }
 
-function v(mr: number, nr: number, isa: Isa, kUnroll = 1, split: 'm' | 'n' = 'm'): GemmVariant {
-  const tile = `${mr}x${nr}${kUnroll === 1 ? '' : `k${kUnroll}`}${split === 'n' ? 'n' : ''}`;
-  return { tile, mr, nr, isa, kUnroll, split };
+function v(mr: number, nr: number, isa: Isa, kUnroll = 1, split: 'm' | 'n' = 'm', kacc = 1): GemmVariant {
+  const tile = `${mr}x${nr}${kUnroll === 1 ? '' : `k${kUnroll}`}${kacc === 1 ? '' : `a${kacc}`}${split === 'n' ? 'n' : ''}`;
+  return { tile, mr, nr, isa, kUnroll, split, kacc };
 }
 
 /** Bytes of packed B a panel block may span (fits comfortably in a 1-2 MiB L2 with A and C traffic). */
@@ -42,11 +47,15 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
   v(4, 8, 'wasmrelaxed'),
   v(2, 16, 'wasmrelaxed'),
   v(3, 8, 'wasmrelaxed'),
+  v(1, 8, 'wasmrelaxed', 1, 'm', 4),
+  v(1, 8, 'wasmrelaxed', 1, 'n', 4),
   v(1, 8, 'wasmrelaxed'),
   v(1, 8, 'wasmrelaxed', 1, 'n'),
   v(4, 8, 'wasmsimd'),
   v(2, 16, 'wasmsimd'),
   v(3, 8, 'wasmsimd'),
+  v(1, 8, 'wasmsimd', 1, 'm', 4),
+  v(1, 8, 'wasmsimd', 1, 'n', 4),
   v(1, 8, 'wasmsimd'),
   v(1, 8, 'wasmsimd', 1, 'n'),
 ];
@@ -107,7 +116,7 @@ function emitTile(
   spec: GemmSpec,
   vr: GemmVariant,
   ep: EpilogueEmitter,
-  acc: Local[][],
+  sets: Local[][][],
   bVec: Local[],
   aSplat: Local,
   ptr: { a: Local; b: Local; c: Local; r: Local | undefined; ka: Local; kb: Local; kEnd: Local },
@@ -120,6 +129,10 @@ function emitTile(
   const nvec = Math.ceil(cols / 4);
   const nrBytes = vr.nr * 4;
   const relaxed = vr.isa === 'wasmrelaxed';
+  const acc = sets[0]!;
+  for (let s = 1; s < sets.length; s++) {
+    for (let i = 0; i < rows; i++) for (let j = 0; j < nvec; j++) fn.v128ConstI32(0).localSet(sets[s]![i]![j]!);
+  }
   for (let j = 0; j < nvec; j++) {
     fn.localGet(ptr.b)
       .v128Load(j * 16, 4)
@@ -127,8 +140,8 @@ function emitTile(
     for (let i = 1; i < rows; i++) fn.localTee(acc[i]![j]!);
     fn.drop();
   }
-  // One k step at byte offsets (aOff into A rows, bOff into the packed rows).
-  const step = (aOff: number, bOff: number): void => {
+  // One k step at byte offsets (aOff into A rows, bOff into the packed rows), into accumulator set `set`.
+  const step = (aOff: number, bOff: number, set = 0): void => {
     for (let j = 0; j < nvec; j++)
       fn.localGet(ptr.kb)
         .v128Load(bOff + j * 16, 4)
@@ -138,7 +151,7 @@ function emitTile(
         .v128Load32Splat(i * aRowBytes + aOff)
         .localSet(aSplat);
       for (let j = 0; j < nvec; j++) {
-        const a = acc[i]![j]!;
+        const a = sets[set]![i]![j]!;
         if (relaxed) {
           fn.localGet(aSplat).localGet(bVec[j]!).localGet(a).f32x4RelaxedMadd().localSet(a);
         } else {
@@ -147,10 +160,51 @@ function emitTile(
       }
     }
   };
-  const u = vr.kUnroll;
-  const kMain = Math.floor(spec.k / u) * u;
   fn.localGet(ptr.a).localSet(ptr.ka);
   fn.localGet(ptr.b).i32Const(nrBytes).i32Add().localSet(ptr.kb);
+  if (sets.length > 1) {
+    // Round-robin accumulator sets; pointers advance after every step so all loads use the same offsets.
+    const na = sets.length;
+    const advance = (): void => {
+      fn.localGet(ptr.ka).i32Const(4).i32Add().localSet(ptr.ka);
+      fn.localGet(ptr.kb).i32Const(nrBytes).i32Add().localSet(ptr.kb);
+    };
+    const kMainA = Math.floor(spec.k / na) * na;
+    if (kMainA > 0) {
+      fn.localGet(ptr.kb)
+        .i32Const(kMainA * nrBytes)
+        .i32Add()
+        .localSet(ptr.kEnd);
+      const top = fn.loop();
+      for (let st = 0; st < na; st++) {
+        step(0, 0, st);
+        advance();
+      }
+      fn.localGet(ptr.kb).localGet(ptr.kEnd).i32Ne().brIf(top);
+      fn.end();
+    }
+    for (let st = 0; st < spec.k - kMainA; st++) {
+      step(0, 0, st);
+      advance();
+    }
+    for (let st = 1; st < na; st++) {
+      for (let i = 0; i < rows; i++) {
+        for (let j = 0; j < nvec; j++)
+          fn.localGet(acc[i]![j]!).localGet(sets[st]![i]![j]!).f32x4Add().localSet(acc[i]![j]!);
+      }
+    }
+    emitTileEpilogue(fn, ep, {
+      acc,
+      rows,
+      cols,
+      cPtr: ptr.c,
+      cRowBytes,
+      ...(ptr.r !== undefined ? { rPtr: ptr.r, rRowBytes } : {}),
+    });
+    return;
+  }
+  const u = vr.kUnroll;
+  const kMain = Math.floor(spec.k / u) * u;
   if (kMain > 0) {
     fn.localGet(ptr.kb)
       .i32Const(kMain * nrBytes)
@@ -237,7 +291,7 @@ export function emitGemmBody(
   }
 
   const ep = new EpilogueEmitter(fn, spec.epilogue.activation, vr.isa === 'wasmrelaxed');
-  const acc = Array.from({ length: mr }, () => fn.locals('v128', nvecFull));
+  const sets = Array.from({ length: vr.kacc }, () => Array.from({ length: mr }, () => fn.locals('v128', nvecFull)));
   const bVec = fn.locals('v128', nvecFull);
   const aSplat = fn.local('v128');
   const tile = fn.local('i32');
@@ -275,7 +329,7 @@ export function emitGemmBody(
         .i32Add()
         .localSet(ptr.c);
       if (ptr.r !== undefined) fn.localGet(ptr.kEnd).localGet(rTile).i32Add().localSet(ptr.r);
-      emitTile(fn, spec, vr, ep, acc, bVec, aSplat, ptr, rows, nr, aRowBytes, cRowBytes, rRowBytes);
+      emitTile(fn, spec, vr, ep, sets, bVec, aSplat, ptr, rows, nr, aRowBytes, cRowBytes, rRowBytes);
       fn.localGet(p).i32Const(1).i32Add().localSet(p).br(top);
       fn.end().end();
     }
@@ -294,7 +348,7 @@ export function emitGemmBody(
           .i32Const(fullPanels * nr * 4)
           .i32Add()
           .localSet(ptr.r);
-      emitTile(fn, spec, vr, ep, acc, bVec, aSplat, ptr, rows, colsLast, aRowBytes, cRowBytes, rRowBytes);
+      emitTile(fn, spec, vr, ep, sets, bVec, aSplat, ptr, rows, colsLast, aRowBytes, cRowBytes, rRowBytes);
       fn.end();
     }
   };
