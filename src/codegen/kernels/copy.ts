@@ -58,6 +58,7 @@ export const copy: KernelFamily<CopySpec, CopyVariant, CopyAddresses, undefined>
   },
   emit(fn, s, v, a) {
     const id = this.id(s, v);
+    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
     checkView(id, a.input, s.channels, s.dense);
     checkView(id, a.output, s.channels, s.dense);
     const start = fn.param(0);

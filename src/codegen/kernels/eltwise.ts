@@ -459,6 +459,8 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
     return 0;
   },
   emit(fn, s, v, a) {
+    if (!this.supports(s, v))
+      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
     checkViews(this.id(s, v), s, [a.input, a.output]);
     const act = unaryActivation(s);
     let ep: EpilogueEmitter | undefined;

@@ -68,6 +68,8 @@ export const layout: KernelFamily<LayoutSpec, KernelVariant, LayoutAddresses, un
     return 0;
   },
   emit(fn, s, v, a) {
+    if (!this.supports(s, v))
+      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
     if (a.nhwc.addrBytes % 4 !== 0 || a.nchw % 4 !== 0 || a.nhwc.pixelStride < s.channels) {
       throw new EdgecnnError(`${this.id(s, v)}: bad views ${JSON.stringify(a)}`, 'internal');
     }

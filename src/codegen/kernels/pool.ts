@@ -153,6 +153,8 @@ export const pool: KernelFamily<PoolSpec, PoolVariant, PoolAddresses, undefined>
     return 0;
   },
   emit(fn, s, v, a) {
+    if (!this.supports(s, v))
+      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
     checkRefs(`pool ${this.id(s, v)}`, [a.input, s.channels], [a.output, s.channels]);
     emitPool(fn, s, v, a);
   },
@@ -351,6 +353,8 @@ export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses
     return 0;
   },
   emit(fn, s, v, a) {
+    if (!this.supports(s, v))
+      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
     checkRefs(`global pool ${this.id(s, v)}`, [a.input, s.channels], [a.output, s.channels]);
     const isMax = s.kind === 'max';
     const groups = channelGroups(s, v);
@@ -495,6 +499,8 @@ export const channelPool: KernelFamily<ChannelPoolSpec, PoolVariant, PoolAddress
     return 0;
   },
   emit(fn, s, v, a) {
+    if (!this.supports(s, v))
+      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
     checkRefs(`channel pool ${this.id(s, v)}`, [a.input, s.channels], [a.output, 1]);
     const isMax = s.kind === 'max';
     const [p, inp, outp] = fn.locals('i32', 3);

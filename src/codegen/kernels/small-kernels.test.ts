@@ -112,3 +112,61 @@ test('the harness reports a kernel that writes past its buffer or into a slice g
   assert.equal(firstWriteOutsideSlice(untouched, 2, 5, 1, 3), -1);
   assert.equal(new Uint32Array(untouched.buffer)[0], SENTINEL_BITS);
 });
+
+test('emitting a spec a family does not support throws a named internal error instead of generating code', () => {
+  const never = null as never;
+  const ref = { addrBytes: 0, pixelStride: 4 };
+  assert.throws(
+    () =>
+      pool.emit(
+        never,
+        {
+          kind: 'avg',
+          batch: 1,
+          inH: 4,
+          inW: 4,
+          channels: 4,
+          outH: 2,
+          outW: 2,
+          kernelH: 0,
+          kernelW: 3,
+          strideH: 1,
+          strideW: 1,
+          padTop: 0,
+          padLeft: 0,
+          padBottom: 0,
+          padRight: 0,
+          dilationH: 1,
+          dilationW: 1,
+          countIncludePad: false,
+        },
+        pool.variants[0]!,
+        { input: ref, output: ref },
+      ),
+    /avgpool-0x3s1.*unsupported spec/,
+  );
+  assert.throws(
+    () =>
+      vunary.emit(never, { op: 'gelu' as never, pixels: 4, channels: 4, dense: true }, vunary.variants[0]!, {
+        input: ref,
+        output: ref,
+      }),
+    /unsupported spec/,
+  );
+  assert.throws(
+    () => copy.emit(never, { pixels: 0, channels: 4, dense: true }, copy.variants[0]!, { input: ref, output: ref }),
+    /unsupported spec/,
+  );
+  assert.throws(
+    () => softmax.emit(never, { rows: 1, cols: 0 }, softmax.variants[0]!, { input: ref, output: ref }),
+    /unsupported spec/,
+  );
+  assert.throws(
+    () =>
+      channelShuffle.emit(never, { pixels: 4, channels: 10, groups: 3 }, channelShuffle.variants[0]!, {
+        input: ref,
+        output: ref,
+      }),
+    /bad spec/,
+  );
+});

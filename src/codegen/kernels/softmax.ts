@@ -59,6 +59,8 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
     return 0;
   },
   emit(fn, s, v, a) {
+    if (!this.supports(s, v))
+      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
     for (const r of [a.input, a.output]) {
       if (r.addrBytes % 4 !== 0 || r.pixelStride < s.cols) {
         throw new EdgecnnError(
