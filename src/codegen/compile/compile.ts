@@ -1,8 +1,9 @@
 /**
  * compileModel: the whole lowering, in order: (optional) graph optimization -> concrete shapes and constant
- * folding (prepare) -> layout assignment with zero-copy concat/split views (assign-layouts) -> kernel selection
- * per node, reference fallback otherwise (select) -> static memory plan (memory-plan) -> one wasm module with
- * one exported function per kernel step. Memory map: [0, 64) unused, packed weights, activation arena, shared
+ * folding (prepare) -> lowering rewrites into kernel-shaped edgecnn ops (LOWERING_REWRITES) -> layout
+ * assignment with zero-copy concat/split views (assign-layouts) and edge conversions (edge-layouts) -> kernel
+ * selection per node, reference fallback otherwise (select) -> static memory plan (memory-plan) -> one wasm
+ * module with one exported function per kernel step. Memory map: [0, 64) unused, packed weights, activation arena, shared
  * scratch, the shared all-zero region, 16 bytes of slack (kernels may over-read by that much). Every address is
  * a compile-time constant baked into the kernels.
  */
@@ -28,6 +29,9 @@ import { fuseConvTranspose } from './fuse-conv-transpose.js';
 import { fuseFakeQuantize } from './fuse-fake-quant.js';
 import { ALIGN_BYTES, type MemoryPlan, type TensorLifetime, alignUp, planMemory } from './memory-plan.js';
 import { type PreparedGraph, checkInputShapes, prepareGraph } from './prepare.js';
+
+/** Graph rewrites at lowering level (patterns one kernel computes), applied in this order. */
+const LOWERING_REWRITES = [fuseChannelShuffle, fuseFakeQuantize, fuseConvTranspose] as const;
 
 /** edgecnn ops the compiler itself introduces: they have kernels and no reference implementation. */
 const MUST_LOWER = ['ChannelShuffle', 'ToNHWC', 'ToNCHW', 'FakeQuantize', 'ConvTransposeGemm', 'PixelScatter'];
@@ -60,10 +64,8 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
   checkInputShapes(model, options.inputShapes ?? {});
   const optimized = options.optimize ? options.optimize(model) : model;
   const prepared0 = prepareGraph(optimized, options.inputShapes);
-  const prepared: PreparedGraph = {
-    ...prepared0,
-    nodes: fuseConvTranspose(prepared0, fuseFakeQuantize(prepared0, fuseChannelShuffle(prepared0))),
-  };
+  const nodes = LOWERING_REWRITES.reduce<Node[]>((ns, rewrite) => rewrite(prepared0, ns), [...prepared0.nodes]);
+  const prepared: PreparedGraph = { ...prepared0, nodes };
   const lay = assignLayouts(prepared);
   const edges = addEdgeConversions(prepared, lay);
   const { layouts } = lay;

@@ -10,16 +10,16 @@ import { attrInts } from '../../ir/graph.js';
 import type { PreparedGraph } from './prepare.js';
 
 /** The rewritten node list (the prepared graph is not modified). */
-export function fuseChannelShuffle(prep: PreparedGraph): Node[] {
+export function fuseChannelShuffle(prep: PreparedGraph, nodes: readonly Node[]): Node[] {
   const uses = new Map<string, number>();
-  for (const n of prep.nodes) for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
+  for (const n of nodes) for (const x of n.inputs) if (x) uses.set(x, (uses.get(x) ?? 0) + 1);
   for (const o of prep.outputNames) uses.set(o, (uses.get(o) ?? 0) + 1);
   const producer = new Map<string, Node>();
-  for (const n of prep.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  for (const n of nodes) for (const o of n.outputs) if (o) producer.set(o, n);
 
   const drop = new Set<Node>();
   const replace = new Map<Node, Node>();
-  for (const r2 of prep.nodes) {
+  for (const r2 of nodes) {
     if (r2.opType !== 'Reshape' || r2.domain !== '') continue;
     const t = producer.get(r2.inputs[0]!);
     if (!t || t.opType !== 'Transpose' || uses.get(t.outputs[0]!) !== 1) continue;
@@ -44,5 +44,5 @@ export function fuseChannelShuffle(prep: PreparedGraph): Node[] {
       attributes: new Map([['group', { kind: 'int', value: g }]]),
     });
   }
-  return prep.nodes.filter((n) => !drop.has(n)).map((n) => replace.get(n) ?? n);
+  return nodes.filter((n) => !drop.has(n)).map((n) => replace.get(n) ?? n);
 }
