@@ -475,7 +475,8 @@ export interface ChannelPoolSpec {
 /**
  * Channel pooling: one output float per pixel (CBAM's channel mean/max maps, LayerNorm's row mean). Up to four
  * vector accumulators per pixel, the partial last vector masked to the identity (0 or -inf), then a
- * horizontal reduction; the output view holds one channel (its pixel stride may be wider).
+ * horizontal reduction; the output view holds one channel (its pixel stride may be wider). Max uses pmax (one
+ * instruction; like MaxPool here, a NaN input is not guaranteed to propagate).
  */
 export const channelPool: KernelFamily<ChannelPoolSpec, PoolVariant, PoolAddresses, undefined> = {
   family: 'channelpool',
@@ -510,7 +511,7 @@ export const channelPool: KernelFamily<ChannelPoolSpec, PoolVariant, PoolAddress
     fn.v128ConstF32(isMax ? -Infinity : 0).localSet(ident);
     const combine = (dst: Local, src: Local): void => {
       fn.localGet(dst).localGet(src);
-      if (isMax) fn.f32x4Max();
+      if (isMax) fn.f32x4Pmax();
       else fn.f32x4Add();
       fn.localSet(dst);
     };
@@ -552,11 +553,11 @@ export const channelPool: KernelFamily<ChannelPoolSpec, PoolVariant, PoolAddress
         for (let j = 1; j < v.blockVectors; j++) combine(acc[0]!, acc[j]!);
         const a0 = acc[0]!;
         fn.localGet(a0).localGet(a0).localGet(a0).i32x4Shuffle(2, 3, 0, 1);
-        if (isMax) fn.f32x4Max();
+        if (isMax) fn.f32x4Pmax();
         else fn.f32x4Add();
         fn.localSet(a0);
         fn.localGet(a0).localGet(a0).localGet(a0).i32x4Shuffle(1, 0, 3, 2);
-        if (isMax) fn.f32x4Max();
+        if (isMax) fn.f32x4Pmax();
         else fn.f32x4Add();
         if (s.kind === 'avg') fn.v128ConstF32(1 / s.channels).f32x4Mul();
         fn.localSet(a0);

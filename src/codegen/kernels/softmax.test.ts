@@ -63,3 +63,27 @@ for (const log of [false, true])
       }
     });
   }
+
+test('a NaN anywhere in a row makes that whole row NaN (as the reference), other rows unaffected', () => {
+  for (const log of [false, true]) {
+    const x = randomFloats(2 * 21, 5);
+    x[13] = NaN;
+    const spec: SoftmaxSpec = { rows: 2, cols: 21, log };
+    const v = softmax.variants[0]!;
+    const run = runKernel({ x: { floats: 42, init: x }, y: { floats: 42 } }, 2, (fn, a) =>
+      softmax.emit(fn, spec, v, {
+        input: { addrBytes: a['x']!, pixelStride: 21 },
+        output: { addrBytes: a['y']!, pixelStride: 21 },
+      }),
+    );
+    const y = run.buffers['y']!;
+    assert.ok(
+      y.subarray(0, 21).every((e) => Number.isNaN(e)),
+      `${softmax.id(spec, v)}: row 0 should be NaN`,
+    );
+    assert.ok(
+      y.subarray(21).every((e) => Number.isFinite(e)),
+      `${softmax.id(spec, v)}: row 1 should be finite`,
+    );
+  }
+});

@@ -1,9 +1,9 @@
 /**
  * Softmax (and LogSoftmax) over the last axis of a row-major [rows, cols] view, one row per work item.
- * Three passes per row: the max (four vector accumulators, the partial last vector masked to -inf), then
- * e = exp(x - max) summed (and stored, for Softmax; masked tail lanes never reach the sum or memory), then
- * Softmax scales by 1/sum while LogSoftmax writes (x - max) - log(sum). exp and log are the shared vector
- * ones (relative error ~2e-7). In place is safe: each element is read before it is written.
+ * Three passes per row: the max (four vector accumulators with pmax, the partial last vector masked to -inf; a
+ * NaN still poisons its row through exp), then e = exp(x - max) summed (and stored, for Softmax; masked tail
+ * lanes never reach the sum or memory), then Softmax scales by 1/sum while LogSoftmax writes
+ * (x - max) - log(sum). exp and log are the shared vector ones (relative error ~2e-7). In place is safe.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -143,17 +143,17 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
         for (const l of acc) fn.localGet(ninf).localSet(l);
         sweep(ip, (k, _o, n) => {
           if (n < 4) maskTail(ninf);
-          fn.localGet(acc[k]!).localGet(x).f32x4Max().localSet(acc[k]!);
+          fn.localGet(acc[k]!).localGet(x).f32x4Pmax().localSet(acc[k]!);
         });
         fn.localGet(acc[0]!)
           .localGet(acc[1]!)
-          .f32x4Max()
+          .f32x4Pmax()
           .localGet(acc[2]!)
           .localGet(acc[3]!)
-          .f32x4Max()
-          .f32x4Max()
+          .f32x4Pmax()
+          .f32x4Pmax()
           .localSet(m);
-        horizontal(fn, m, (b) => b.f32x4Max());
+        horizontal(fn, m, (b) => b.f32x4Pmax());
         // 2. e = exp(x - max), summed (and stored for softmax)
         for (const l of acc) fn.localGet(zero).localSet(l);
         sweep(ip, (k, o, n) => {
