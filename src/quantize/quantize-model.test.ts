@@ -42,10 +42,10 @@ test('every method gives a QDQ model close to float on unseen inputs', async () 
 test('structure: int8 per-channel weights, int32 biases, clamp folded into a zero-point-at-qmin range', async () => {
   const { model, layers } = await quantizeModel(tinyQuantModel(), samples, { method: 'minmax' });
   const g = model.graph;
-  const w1 = [...g.initializers.entries()].find(([k]) => k.startsWith('w1_quantized'))![1];
+  const w1 = [...g.initializers.entries()].find(([k]) => k.startsWith('w1_q'))![1];
   assert.equal(w1.dtype, 'int8');
   assert.deepEqual(g.initializers.get('w1_scale')!.shape, [8]);
-  assert.equal(g.initializers.get('b1_quantized')!.dtype, 'int32');
+  assert.equal(g.initializers.get('b1_q')!.dtype, 'int32');
   assert.ok(!g.initializers.has('w1'), 'the float weight is dropped');
   // dw's Clip(0, 6) is enforced by the quantizer: removed, zero point 0 (uint8 qmin).
   assert.ok(!g.nodes.some((n) => n.name === 'dw_relu6'));
