@@ -51,7 +51,7 @@ export class KernelHarness {
 
   /**
    * Build a module with one `(start, end) -> ()` function whose body `emit` writes, and return it.
-   * `relaxed` only documents intent: the caller must run where relaxed SIMD is available.
+   * Kernels using relaxed SIMD only compile where the engine has it (see relaxed-child.ts for tests).
    */
   build(
     name: string,
