@@ -1,12 +1,9 @@
 /**
- * Elementwise kernels over NHWC views: binary ops (Add/Sub/Mul/Div/Max/Min) with the broadcasts CNNs use
- * (same shape; a per-channel vector [C] per image, e.g. squeeze-excite's x * s; a scalar), an optional fused
- * activation, and unary activations as their own kernels. When every view is dense (pixel stride == C) and no
- * per-channel broadcast is involved, the data is one flat array and the work items are runs of
- * `4 * vectors` floats; otherwise the work items are pixels and each pixel's channels are swept in blocks.
- * exp(x) = 2^n1 * 2^n2 * p(r): n = round(x log2e) (magic-number rounding) split in two halves so that both scale factors stay normal
- * (exact results down to denormals, overflow to +inf above ln(FLT_MAX)), r = x - n ln2 (two-part ln2),
- * p a degree-5 minimax polynomial on [-ln2/2, ln2/2]; relative error < 2e-7, NaN in gives NaN out.
+ * Elementwise kernels over NHWC views: binary ops with the broadcasts CNNs use (same shape, per-channel vector per
+ * image, scalar, per-pixel value) and a fused activation, and unary ops. Dense views without per-channel/pixel
+ * broadcast run as one flat array in runs of 4*vectors floats; otherwise work items are pixels, channels swept.
+ * exp(x) = p(r) * 2^n1 * 2^n2: n = round(x log2e) split in halves so both factors stay normal (exact down to
+ * denormals, +inf past ln(FLT_MAX)), r = x - n ln2 in two parts, p a degree-5 minimax fit: rel. error < 2e-7.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';

@@ -1,11 +1,9 @@
 /**
- * Layout conversions at the graph's edges, ShuffleNet's channel shuffle over NHWC views, and a generic transpose of
- * flat row-major tensors (attention heads).
- * NCHW <-> NHWC move 4 pixels x 4 channels per step: four 16-byte loads, a 4x4 transpose in eight
- * i32x4 shuffles, four stores; remainder channels/pixels store only their lanes (loads may read past a row:
- * the memory plan allows 16 bytes of over-read). The parallel dimension is image rows (batch * H).
- * Channel shuffle (Reshape [N, g, C/g, H, W] -> Transpose(0, 2, 1, 3, 4) -> Reshape [N, C, H, W]) permutes each
- * pixel's channels: out[g * i + j] = in[(C / g) * j + i]; for g = 2 two 4-channel loads interleave into 8.
+ * Data movement between layouts: NCHW <-> NHWC at the graph's edges (4 pixels x 4 channels per step, a 4x4
+ * transpose in eight shuffles, lane-exact tails), ShuffleNet's channel shuffle (out[g*i + j] = in[(C/g)*j + i]
+ * per pixel; g = 2 interleaves two 4-channel loads), DepthToSpace/SpaceToDepth over NHWC views, and a generic
+ * transpose of flat row-major tensors. Loads may read past a row (the memory plan allows 16 bytes); stores never
+ * leave the destination view.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';

@@ -1,10 +1,9 @@
 /**
- * Max/average pooling over NHWC views, channels in SIMD lanes (blocks of 4*blockVectors channels).
- * The parallel dimension is output rows (batch * outH). Output pixels whose whole window lies inside the
- * input ("interior", a compile-time rectangle) run a fully unrolled tap sequence with constant load offsets;
- * border pixels clip the window at run time (ky/kx bounds per row/pixel) and, for averages, compute the divisor
- * exactly as ONNX does: real taps (count_include_pad=0) or taps inside the explicit padding (=1), never the
- * ceil_mode overhang. Global pools reduce all pixels of one image for one channel block per work item.
+ * Max/average pooling over NHWC views (channels in SIMD lanes, blocks of 4*blockVectors), parallel over output
+ * rows. Pixels whose window lies inside the input (a compile-time rectangle) run unrolled taps with constant
+ * load offsets; border pixels clip the window at run time and average over ONNX's divisor (real taps, or taps
+ * inside the explicit padding, never the ceil_mode overhang). Global pools reduce one (image, channel block)
+ * per work item; channel pools reduce each pixel's channels.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
