@@ -66,6 +66,8 @@ export async function instantiate(
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
   const bytes = new Uint8Array(memory.buffer);
   for (const w of compiled.weights) bytes.set(w.data, w.offsetBytes);
+  // Touch the arena once now (fresh pages are mapped on first write), so the first run does not pay the faults.
+  bytes.fill(0, compiled.arena.offsetBytes, compiled.arena.offsetBytes + compiled.arena.arenaBytes);
   await parallel?.start(module);
   const mem = new Float32Array(memory.buffer);
 
