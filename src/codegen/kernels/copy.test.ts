@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Node } from '../../ir/graph.js';
 import { f32, i64 } from '../../ir/tensor.js';
 import { getOp } from '../../ops/registry.js';
-import { type CopySpec, PAD_MODES, type PadSpec, copy, pad } from './copy.js';
+import { type CopySpec, PAD_MODES, type PadSpec, type SpatialSliceSpec, copy, pad, spatialSlice } from './copy.js';
 import { firstWriteOutsideSlice, fromNhwc, randomFloats, runKernel, toNhwc } from './kernel-harness.js';
 
 for (const C of [1, 3, 5, 13, 16, 17, 64, 100]) {
@@ -115,3 +115,84 @@ for (const mode of PAD_MODES) {
     });
   }
 }
+
+const SLICES: {
+  shape: [number, number, number, number];
+  starts: [number, number];
+  ends: [number, number];
+  steps: [number, number];
+}[] = [
+  { shape: [1, 3, 8, 8], starts: [0, 0], ends: [8, 8], steps: [2, 2] },
+  { shape: [1, 3, 8, 8], starts: [1, 0], ends: [8, 8], steps: [2, 2] },
+  { shape: [2, 13, 7, 9], starts: [1, 2], ends: [6, 9], steps: [1, 3] },
+  { shape: [1, 5, 6, 7], starts: [5, 6], ends: [-10, 0], steps: [-2, -1] },
+  { shape: [1, 17, 4, 5], starts: [3, 1], ends: [4, 2], steps: [1, 1] },
+];
+
+for (const c of SLICES) {
+  test(`spatial Slice ${c.shape.join('x')} starts ${c.starts} ends ${c.ends} steps ${c.steps} matches the reference`, () => {
+    const [N, C, H, W] = c.shape;
+    const x = randomFloats(N * C * H * W, C + H);
+    const node: Node = {
+      name: 's',
+      opType: 'Slice',
+      domain: '',
+      inputs: ['x', 'b', 'e', 'a', 't'],
+      outputs: ['y'],
+      attributes: new Map(),
+    };
+    const want = getOp('', 'Slice')!.reference(
+      [f32(c.shape, x), i64([2], c.starts), i64([2], c.ends), i64([2], [2, 3]), i64([2], c.steps)],
+      { node, opset: 13 },
+    )[0]!;
+    const [, , outH, outW] = want.shape as [number, number, number, number];
+    const spec: SpatialSliceSpec = {
+      batch: N,
+      inH: H,
+      inW: W,
+      channels: C,
+      outH,
+      outW,
+      startH: c.starts[0],
+      startW: c.starts[1],
+      stepH: c.steps[0],
+      stepW: c.steps[1],
+    };
+    const v = spatialSlice.variants[0]!;
+    assert.ok(spatialSlice.supports(spec, v));
+    const run = runKernel(
+      {
+        x: { floats: N * H * W * (C + 1), init: toNhwc(x, c.shape, C + 1, 1) },
+        y: { floats: N * outH * outW * (C + 3) },
+      },
+      spatialSlice.parallelExtent(spec, v),
+      (fn, a) =>
+        spatialSlice.emit(fn, spec, v, {
+          input: { addrBytes: a['x']! + 4, pixelStride: C + 1 },
+          output: { addrBytes: a['y']! + 8, pixelStride: C + 3 },
+        }),
+      2,
+    );
+    assert.deepEqual(run.guardViolations, []);
+    const y = run.buffers['y']!;
+    assert.equal(firstWriteOutsideSlice(y, N * outH * outW, C + 3, 2, C), -1, 'wrote outside its slice');
+    assert.deepEqual(fromNhwc(y, [N, C, outH, outW], C + 3, 2), want.data);
+  });
+}
+
+test('a spatial slice reaching outside the input is refused', () => {
+  const s: SpatialSliceSpec = {
+    batch: 1,
+    inH: 4,
+    inW: 4,
+    channels: 2,
+    outH: 3,
+    outW: 2,
+    startH: 0,
+    startW: 0,
+    stepH: 2,
+    stepW: 1,
+  };
+  assert.equal(spatialSlice.supports(s, spatialSlice.variants[0]!), false);
+  assert.equal(spatialSlice.supports({ ...s, outH: 2 }, spatialSlice.variants[0]!), true);
+});

@@ -250,3 +250,95 @@ export const pad: KernelFamily<PadSpec, CopyVariant, CopyAddresses, undefined> =
     );
   },
 };
+
+// ---- spatial Slice ---------------------------------------------------------------------------------------------
+
+/**
+ * ONNX Slice over H and W of an NHWC tensor with resolved starts and steps (negative steps walk backwards):
+ * output pixel (y, x) is input pixel (startH + y * stepH, startW + x * stepW). Channel slices are views and
+ * need no kernel; e.g. YOLOv5's Focus takes x[:, :, ::2, ::2] and its three phase-shifted siblings.
+ */
+export interface SpatialSliceSpec {
+  batch: number;
+  inH: number;
+  inW: number;
+  channels: number;
+  outH: number;
+  outW: number;
+  startH: number;
+  startW: number;
+  stepH: number;
+  stepW: number;
+}
+
+/** Spatial slice with steps (a strided pixel gather). */
+export const spatialSlice: KernelFamily<SpatialSliceSpec, CopyVariant, CopyAddresses, undefined> = {
+  family: 'slice',
+  variants: COPY_VARIANTS,
+  supports(s) {
+    if (!(s.batch >= 1 && s.channels >= 1 && s.outH >= 1 && s.outW >= 1 && s.stepH !== 0 && s.stepW !== 0))
+      return false;
+    const inside = (start: number, step: number, n: number, len: number): boolean =>
+      start >= 0 && start < len && start + (n - 1) * step >= 0 && start + (n - 1) * step < len;
+    return inside(s.startH, s.stepH, s.outH, s.inH) && inside(s.startW, s.stepW, s.outW, s.inW);
+  },
+  id(s, v) {
+    return `f32-slice-s${s.stepH}x${s.stepW}-${v.tile}-${v.isa}`;
+  },
+  parallelExtent(s) {
+    return s.batch * s.outH;
+  },
+  pack() {
+    return new Float32Array(0);
+  },
+  zeroBytes() {
+    return 0;
+  },
+  macs() {
+    return 0;
+  },
+  emit(fn, s, v, a) {
+    const id = this.id(s, v);
+    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    checkView(id, a.input, s.channels, false);
+    checkView(id, a.output, s.channels, false);
+    const psB = a.input.pixelStride * 4;
+    const opsB = a.output.pixelStride * 4;
+    const [row, b, ip, op, ox] = fn.locals('i32', 5);
+    const tmp = fn.locals('v128', v.blockVectors);
+    fn.forRange(
+      row,
+      (bb) => bb.localGet(fn.param(0)),
+      (bb) => bb.localGet(fn.param(1)),
+      1,
+      () => {
+        fn.localGet(row).i32Const(s.outH).i32DivU().localSet(b);
+        // ip = pixel (b, startH + oy * stepH, startW)
+        fn.localGet(b).i32Const(s.inH).i32Mul();
+        fn.localGet(row).localGet(b).i32Const(s.outH).i32Mul().i32Sub().i32Const(s.stepH).i32Mul().i32Add();
+        fn.i32Const(s.startH).i32Add().i32Const(s.inW).i32Mul().i32Const(s.startW).i32Add().i32Const(psB).i32Mul();
+        fn.i32Const(a.input.addrBytes).i32Add().localSet(ip);
+        fn.localGet(row)
+          .i32Const(s.outW * opsB)
+          .i32Mul()
+          .i32Const(a.output.addrBytes)
+          .i32Add()
+          .localSet(op);
+        fn.forRange(
+          ox,
+          (bb) => bb.i32Const(0),
+          (bb) => bb.i32Const(s.outW),
+          1,
+          () => {
+            copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
+            fn.localGet(ip)
+              .i32Const(s.stepW * psB)
+              .i32Add()
+              .localSet(ip);
+            fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
+          },
+        );
+      },
+    );
+  },
+};

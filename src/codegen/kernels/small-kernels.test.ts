@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copy, pad } from './copy.js';
+import { copy, pad, spatialSlice } from './copy.js';
 import { vbinary, vunary } from './eltwise.js';
 import { SENTINEL_BITS, firstWriteOutsideSlice, runKernel } from './kernel-harness.js';
 import { channelShuffle, depthSpace, layout, transpose } from './layout.js';
@@ -78,6 +78,18 @@ test('every small family has variants, grammatical and distinct ids, and support
     padLeft: 1,
     outH: 6,
     outW: 6,
+  });
+  check(spatialSlice, {
+    batch: 1,
+    inH: 8,
+    inW: 8,
+    channels: 3,
+    outH: 4,
+    outW: 4,
+    startH: 1,
+    startW: 0,
+    stepH: 2,
+    stepW: 2,
   });
   check(softmax, { rows: 1, cols: 1000 });
   check(resize, {
