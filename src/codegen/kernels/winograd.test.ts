@@ -53,6 +53,8 @@ test('winograd applies only to 3x3 stride-1 undilated ungrouped convolutions', (
   const vr = WINOGRAD_VARIANTS[0]!;
   assert.equal(winograd.supports(convSpecOf(c3(16, 16, 14, 14, 1)), vr), true);
   assert.equal(winograd.supports(convSpecOf(c3(16, 16, 7, 7, 1)), vr), false, 'too few tiles');
+  assert.equal(winograd.supports(convSpecOf(c3(64, 64, 320, 320, 1)), vr), false, 'scratch too large');
+  assert.equal(winograd.supports(convSpecOf(c3(64, 64, 56, 56, 1)), vr), true);
   assert.equal(winograd.supports(convSpecOf(c3(4, 16, 14, 14, 1)), vr), false, 'too few input channels');
   assert.equal(winograd.supports(convSpecOf(c3(16, 16, 28, 28, 1, { stride: [2, 2] })), vr), false);
   assert.equal(winograd.supports(convSpecOf(c3(16, 16, 14, 14, 1, { group: 2 })), vr), false);

@@ -57,6 +57,9 @@ interface Geometry {
 /** Output tiles below which direct convolution wins (see `supports`). */
 const MIN_TILES = 36;
 
+/** Largest scratch (V and M for every item) a Winograd step may ask for. */
+const MAX_SCRATCH_BYTES = 32 * 1024 * 1024;
+
 /** GEMM rows per item below which weight traffic (16 B matrices re-read per item) dominates. */
 const MIN_GEMM_ROWS = 48;
 
@@ -462,15 +465,14 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
 export const winograd: KernelFamily<ConvSpec, WinogradVariant, ConvAddresses, ConvWeights> = {
   family: 'winograd',
   variants: WINOGRAD_VARIANTS,
-  supports(spec) {
+  supports(spec, vr) {
     // Measured on V8 x64 (ResNet-18 layers): 1.6x faster than direct conv at 56x56x64 .. 14x14x256, but 1.3x
     // slower at 7x7x512 (16 tiles: the 16 B matrices' traffic dominates); tiny channel counts are all transform.
-    return (
-      applicable(spec) &&
-      Math.ceil(spec.outH / 2) * Math.ceil(spec.outW / 2) >= MIN_TILES &&
-      spec.inC >= 8 &&
-      spec.outC >= 8
-    );
+    // The scratch is ~4x the layer's activations; large inputs (detectors at 640x640) stay on direct conv.
+    if (!applicable(spec) || spec.inC < 8 || spec.outC < 8) return false;
+    const g = geometry(spec, vr);
+    const scratch = spec.batch * (g.tilesH / g.rowsPerItem) * g.itemScratchBytes;
+    return g.tilesH * g.tilesW >= MIN_TILES && scratch <= MAX_SCRATCH_BYTES;
   },
   id(spec, vr) {
     return kernelId('f32', 'winograd', spec.epilogue, vr.tile, vr.isa);
