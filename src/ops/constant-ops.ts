@@ -2,7 +2,8 @@
  * Operators that produce or pass values rather than move them: Constant, ConstantOfShape, Range, Cast, and the
  * inference-mode pass-throughs Identity and Dropout. Cast is the one place values change type: integers wrap
  * like a C cast (through BigInt for 64-bit), floats truncate toward zero, bool is `!= 0`, float16 is decoded
- * and re-encoded with round-to-nearest-even. String tensors are rejected with a named error.
+ * and re-encoded with round-to-nearest-even. Numbers become strings in plain notation with the shortest
+ * round-tripping digits; strings parse as number literals (INF/NaN included) and anything else is a named error.
  */
 import { type DType, allocData, dtypeFromOnnxCode, isIntegerDType } from '../ir/dtype.js';
 import { type Dim, attrInt, attrTensor } from '../ir/graph.js';
@@ -13,8 +14,10 @@ import {
   isBigIntDType,
   nodeError,
   readInts,
+  numberToFloat16Bits,
   readNumbers,
   requireInput,
+  toBigIntTrunc,
   typeOfTensor,
   withFolding,
 } from './tensor-util.js';
@@ -137,7 +140,6 @@ function castTarget(ctx: OpContext): DType {
   if (code === undefined) throw nodeError(ctx, "attribute 'to' is required");
   const d = dtypeFromOnnxCode(code);
   if (d === undefined) throw nodeError(ctx, `target type code ${code} is not supported`, 'unsupported-operator');
-  if (d === 'string') throw nodeError(ctx, 'casting to string is not supported', 'unsupported-operator');
   return d;
 }
 
@@ -154,8 +156,9 @@ const INT_BITS: Partial<Record<DType, [number, boolean]>> = {
 
 /** Cast one tensor: integers wrap like a C cast, floats truncate toward zero, bool is `!= 0`. */
 export function castTensor(x: Tensor, to: DType, ctx: OpContext): Tensor {
-  if (x.dtype === 'string') throw nodeError(ctx, 'casting from string is not supported', 'unsupported-operator');
   if (x.dtype === to) return x;
+  if (x.dtype === 'string') return parseStrings(x, to, ctx);
+  if (to === 'string') return makeTensor('string', x.shape, formatNumbers(x));
   const bits = INT_BITS[to];
   if (isBigIntDType(x.dtype) && bits !== undefined) {
     // Integer to integer through BigInt keeps int64 values exact.
@@ -184,6 +187,65 @@ export function castTensor(x: Tensor, to: DType, ctx: OpContext): Tensor {
     return makeTensor(to, x.shape, out);
   }
   return fromNumbers(to, x.shape, readNumbers(x));
+}
+
+/**
+ * Numbers to strings in plain notation (ONNX Cast-13): the shortest digits that read back to the same value in
+ * the source precision (so float32 0.1 is "0.1", not "0.10000000149011612"), and INF, -INF, NaN.
+ */
+function formatNumbers(x: Tensor): string[] {
+  if (isBigIntDType(x.dtype)) return Array.from(x.data as BigInt64Array, (v) => v.toString());
+  const v = readNumbers(x);
+  const same: (a: number, b: number) => boolean =
+    x.dtype === 'float32'
+      ? (a, b) => Math.fround(a) === b
+      : x.dtype === 'float16'
+        ? (a, b) => numberToFloat16Bits(a) === numberToFloat16Bits(b)
+        : (a, b) => a === b;
+  return Array.from(v, (n) => {
+    if (Number.isNaN(n)) return 'NaN';
+    if (!Number.isFinite(n)) return n > 0 ? 'INF' : '-INF';
+    let p = 1;
+    while (p < 17 && !same(Number(n.toPrecision(p)), n)) p++;
+    return plainDecimal(Number(n.toPrecision(p)));
+  });
+}
+
+/** A finite number written without an exponent (JS switches to e-notation below 1e-6 and from 1e21). */
+function plainDecimal(n: number): string {
+  const s = String(n);
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (m === null) return s;
+  const [, sign, lead, frac = '', expText] = m;
+  const digits = lead! + frac;
+  const exp = Number(expText);
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  return sign + digits + '0'.repeat(Math.max(0, exp - frac.length));
+}
+
+const SPECIAL_FLOATS: Record<string, number> = { INF: Infinity, '+INF': Infinity, '-INF': -Infinity, NAN: NaN };
+
+/** Strings to numbers: plain or scientific literals, case-insensitive INF/+INF/-INF/NaN; anything else is an error. */
+function parseStrings(x: Tensor, to: DType, ctx: OpContext): Tensor {
+  const src = x.data as string[];
+  const values = src.map((raw) => {
+    const t = raw.trim();
+    const special = SPECIAL_FLOATS[t.toUpperCase()];
+    if (special !== undefined) return special;
+    const v = t === '' ? NaN : Number(t);
+    if (Number.isNaN(v)) throw nodeError(ctx, `cannot cast the string '${raw}' to ${to}: not a number literal`);
+    return v;
+  });
+  if (isBigIntDType(to)) {
+    // Integer literals go through BigInt so that int64 values beyond 2^53 stay exact.
+    const out = allocData(to, src.length) as BigInt64Array;
+    src.forEach((raw, i) => {
+      const t = raw.trim();
+      out[i] = /^[+-]?\d+$/.test(t) ? BigInt(t) : toBigIntTrunc(values[i]!, to as 'int64' | 'uint64');
+    });
+    return makeTensor(to, x.shape, out);
+  }
+  return fromNumbers(to, x.shape, values);
 }
 
 const CAST: OpDef = withFolding({

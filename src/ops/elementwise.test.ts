@@ -148,6 +148,9 @@ test('Pow accepts an exponent of another dtype; Equal gives bool', () => {
   const eq = run('Equal', [i64([3], [1, 2, 3]), i64([1], [2])]);
   assert.equal(eq.dtype, 'bool');
   assert.deepEqual(vals(eq), [0, 1, 0]);
+  const words = makeTensor('string', [3], ['a', 'b', 'a']);
+  assert.deepEqual(vals(run('Equal', [words, makeTensor('string', [], ['a'])], {}, 19)), [1, 0, 1]);
+  assert.throws(() => run('Add', [words, words]), /dtype string, which this op does not accept/);
 });
 
 test('PRelu broadcasts the slope one way; opset 6 applies a 1-D slope per channel', () => {

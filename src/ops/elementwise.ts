@@ -26,7 +26,7 @@ import {
 import type { OpContext, OpDef } from './types.js';
 
 /** Which element types an op accepts (ONNX type constraints, widest version in 7..21). */
-export const TYPE_CLASSES = ['float', 'signed', 'numeric', 'numeric-or-bool'] as const;
+export const TYPE_CLASSES = ['float', 'signed', 'numeric', 'numeric-or-bool', 'any'] as const;
 /** One of TYPE_CLASSES. */
 export type TypeClass = (typeof TYPE_CLASSES)[number];
 
@@ -40,6 +40,8 @@ function accepts(cls: TypeClass, d: DType): boolean {
       return isNumericDType(d);
     case 'numeric-or-bool':
       return d !== 'string';
+    case 'any':
+      return true;
   }
 }
 
@@ -274,6 +276,8 @@ export interface BinaryRow {
   big?(a: bigint, b: bigint): bigint;
   /** Replaces `num` for integer dtypes (truncating division, 32-bit wrapping multiply). */
   int?(a: number, b: number): number;
+  /** String version (Equal from opset 19); rows without it reject string inputs. */
+  str?(a: string, b: string): number;
   /** Output is bool (comparison); `num`/`big` return 1 or 0. */
   boolOut?: true;
   /** B may have another numeric dtype than A (Pow's exponent). */
@@ -305,8 +309,9 @@ export const BINARY_ROWS: readonly BinaryRow[] = [
   {
     opType: 'Equal',
     sinceVersion: 7,
-    types: 'numeric-or-bool',
+    types: 'any',
     boolOut: true,
+    str: (a, b) => (a === b ? 1 : 0),
     num: (a, b) => (a === b ? 1 : 0),
     big: (a, b) => (a === b ? 1n : 0n),
   },
@@ -377,6 +382,15 @@ function binaryOp(row: BinaryRow): OpDef {
         const out = allocData(outDtype, n) as BigInt64Array;
         for (let k = 0; k < n; k++) out[k] = row.big(da[ia ? ia[k]! : k]!, db[ib ? ib[k]! : k]!);
         return [makeTensor(outDtype, shape, out)];
+      }
+      if (a.dtype === 'string' || b.dtype === 'string') {
+        const str = row.str;
+        if (str === undefined) throw nodeError(ctx, 'string inputs are not accepted');
+        const da = a.data as string[];
+        const db = b.data as string[];
+        const r = new Float64Array(n);
+        for (let k = 0; k < n; k++) r[k] = str(da[ia ? ia[k]! : k]!, db[ib ? ib[k]! : k]!);
+        return [fromNumbers(outDtype, shape, r)];
       }
       const va = numberView(a);
       const vb = numberView(b);
