@@ -1,0 +1,103 @@
+/**
+ * Thread-scaling benchmark: `node dist/bench/threads.js [--models resnet18,mobilenet_v2] [--threads 1,2]
+ * [--rounds 30] [--chunks 4] [--min-cost 100000]`. One session per thread count over the same compiled model;
+ * rounds interleave the thread counts (t1, t2, t1, t2, ...) so machine noise hits all of them alike. Prints per
+ * thread count p10/median/p90 and the distribution of per-round speedups over one thread, since on a shared
+ * machine one run means little. Models come from ../shared/models (relative to the working directory).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { makeTensor } from '../ir/tensor.js';
+import { createSession, type Session } from '../runtime/session.js';
+import { poolDefaults } from '../runtime/threads/thread-pool.js';
+import { quantile } from './stats.js';
+
+/** One model's result: samples per thread count (ms), and per-round speedups t1/tN. */
+export interface ScalingResult {
+  model: string;
+  threads: number[];
+  samplesMs: Record<number, number[]>;
+  speedups: Record<number, number[]>;
+  stats: Record<number, unknown>;
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toFixed(1);
+}
+
+async function benchModel(
+  dir: string,
+  model: string,
+  threadCounts: number[],
+  rounds: number,
+  poolOpts: { chunksPerThread?: number; minParallelCost?: number },
+): Promise<ScalingResult> {
+  const bytes = new Uint8Array(readFileSync(resolve(dir, `${model}.onnx`)));
+  const raw = readFileSync(resolve(dir, `${model}.input.f32`));
+  const x = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const sessions: Session[] = [];
+  Object.assign(poolDefaults, poolOpts);
+  for (const t of threadCounts) sessions.push(await createSession(bytes, { threads: t }));
+  const input = { [sessions[0]!.inputNames[0]!]: makeTensor('float32', [1, 3, 224, 224], x) };
+  for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(input); // warm-up (tier-up, page faults)
+  const samplesMs: Record<number, number[]> = {};
+  for (const t of threadCounts) samplesMs[t] = [];
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order too, so neither count always runs right after the other.
+    const order = r % 2 === 0 ? sessions.map((_, i) => i) : sessions.map((_, i) => sessions.length - 1 - i);
+    for (const i of order) {
+      const t0 = performance.now();
+      await sessions[i]!.run(input);
+      samplesMs[threadCounts[i]!]!.push(performance.now() - t0);
+    }
+  }
+  const speedups: Record<number, number[]> = {};
+  const base = samplesMs[threadCounts[0]!]!;
+  for (const t of threadCounts) speedups[t] = samplesMs[t]!.map((v, i) => base[i]! / v);
+  const stats: Record<number, unknown> = {};
+  sessions.forEach((s, i) => (stats[threadCounts[i]!] = s.threadStats?.()));
+  for (const s of sessions) await s.close();
+  return { model, threads: threadCounts, samplesMs, speedups, stats };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string', default: 'resnet18,mobilenet_v2' },
+      threads: { type: 'string', default: '1,2' },
+      rounds: { type: 'string', default: '30' },
+      chunks: { type: 'string' },
+      'min-cost': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const dir = resolve(process.cwd(), '../shared/models');
+  if (!existsSync(dir)) {
+    console.log(`skipped: ${dir} is absent (the shared models live in ../shared/models)`);
+    return;
+  }
+  const threadCounts = values.threads!.split(',').map(Number);
+  const poolOpts = {
+    ...(values.chunks ? { chunksPerThread: Number(values.chunks) } : {}),
+    ...(values['min-cost'] ? { minParallelCost: Number(values['min-cost']) } : {}),
+  };
+  const results: ScalingResult[] = [];
+  console.log('| model | threads | p10 ms | median ms | p90 ms | speedup p10 | speedup median | speedup p90 |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const m of values.models!.split(',')) {
+    const r = await benchModel(dir, m, threadCounts, Number(values.rounds), poolOpts);
+    results.push(r);
+    for (const t of threadCounts) {
+      const s = r.samplesMs[t]!;
+      const sp = r.speedups[t]!;
+      console.log(
+        `| ${m} | ${t} | ${fmt(quantile(s, 0.1))} | ${fmt(quantile(s, 0.5))} | ${fmt(quantile(s, 0.9))} | ` +
+          `${quantile(sp, 0.1).toFixed(2)} | ${quantile(sp, 0.5).toFixed(2)} | ${quantile(sp, 0.9).toFixed(2)} |`,
+      );
+    }
+  }
+  if (values.json) console.log(JSON.stringify(results));
+}
+
+await main();

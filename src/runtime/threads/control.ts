@@ -1,0 +1,78 @@
+/**
+ * The control block shared by the main thread and the workers: an Int32Array over its own SharedArrayBuffer.
+ * Per parallel step (epoch e) the main thread writes the step's parameters into slot e&1, resets DONE, sets
+ * NEXT = tag(e) | 0, then publishes EPOCH = e. Threads claim chunk indices by compare-exchange on NEXT, which
+ * succeeds only while NEXT still carries tag(e): a worker that wakes late cannot claim work of a newer step
+ * with an older step's parameters. The barrier is DONE === chunk count, so the main thread never waits for a
+ * worker that took no chunk (a descheduled worker costs nothing). Hot words sit 64 bytes apart.
+ */
+
+/** Word indices in the control Int32Array. */
+export const EPOCH = 0;
+/** Parameter slots for even and odd epochs: function index, item extent, items per chunk, chunk count. */
+export const SLOT = [16, 20] as const;
+export const STOP = 24;
+/** Busy-wait iterations before a sleeping wait (set by the pool, read by the workers at every wait). */
+export const SPIN = 25;
+export const NEXT = 32;
+export const DONE = 48;
+/** Worker w's count of chunks run is at STATS + 2*w, its count of steps it took part in at STATS + 2*w + 1. */
+export const STATS = 64;
+
+/** Low bits of NEXT count chunks claimed; the high bits are the epoch's tag. */
+export const CHUNK_BITS = 10;
+export const MAX_CHUNKS = (1 << (CHUNK_BITS - 1)) - 1;
+const TAG_MASK = (1 << (31 - CHUNK_BITS)) - 1;
+
+/** NEXT's value at the start of epoch `e` (non-negative: the sign bit is never used). */
+export function epochTag(e: number): number {
+  return (e & TAG_MASK) << CHUNK_BITS;
+}
+
+/** Words needed for `workers` workers. */
+export function controlWords(workers: number): number {
+  return STATS + 2 * workers;
+}
+
+type KernelFn = (start: number, end: number) => void;
+
+/**
+ * Claim and run chunks of epoch `e` until none are left or a newer epoch began; returns chunks run. Used by
+ * the main thread and the workers alike, so both follow the same protocol.
+ */
+export function runChunks(ctl: Int32Array, e: number, fns: readonly (KernelFn | undefined)[]): number {
+  const base = SLOT[e & 1];
+  const fn = fns[ctl[base]!];
+  const extent = ctl[base + 1]!;
+  const chunk = ctl[base + 2]!;
+  const nChunks = ctl[base + 3]!;
+  const tag = epochTag(e);
+  const lowMask = (1 << CHUNK_BITS) - 1;
+  let ran = 0;
+  for (;;) {
+    const v = Atomics.load(ctl, NEXT);
+    if (v - (v & lowMask) !== tag) return ran;
+    const c = v & lowMask;
+    if (c >= nChunks) return ran;
+    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    // The tag matched at the claim, so slot e&1 still held this epoch's parameters when read above.
+    const start = c * chunk;
+    fn!(start, Math.min(extent, start + chunk));
+    ran++;
+    if (Atomics.add(ctl, DONE, 1) + 1 === nChunks) Atomics.notify(ctl, DONE);
+  }
+}
+
+/** Messages from the pool to a worker (the first and only message is `init`). */
+export interface InitMessage {
+  type: 'init';
+  id: number;
+  control: SharedArrayBuffer;
+  memory: WebAssembly.Memory;
+  module: WebAssembly.Module;
+  /** Export name per step index (null for fallback steps, which never run on workers). */
+  exports: (string | null)[];
+}
+
+/** Messages from a worker to the pool. */
+export type WorkerReply = { type: 'ready'; id: number } | { type: 'error'; id: number; message: string };

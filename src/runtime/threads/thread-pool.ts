@@ -1,0 +1,317 @@
+/**
+ * Runs kernel steps across threads over one shared WebAssembly.Memory. The main thread and N-1 workers
+ * (worker_threads in Node, module Web Workers in browsers) each instantiate the same module bytes over the
+ * same memory. Per step, work items [0, parallelExtent) are claimed in chunks from an atomic counter (so a
+ * descheduled thread only delays the chunk it holds), then a barrier on the count of chunks done: spin, then
+ * Atomics.wait (spin only on a browser main thread, where waiting is forbidden). Steps whose cost is below `minParallelCost` stay on the
+ * calling thread: waking a worker costs more than they take. Fallback steps never reach the pool.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import type { CompiledModel, CompiledStep } from '../compiled-model.js';
+import type { ParallelRunner } from '../executor.js';
+import { detectFeatures } from '../features.js';
+import {
+  DONE,
+  EPOCH,
+  MAX_CHUNKS,
+  NEXT,
+  SLOT,
+  SPIN,
+  STATS,
+  STOP,
+  controlWords,
+  epochTag,
+  runChunks,
+  type InitMessage,
+  type WorkerReply,
+} from './control.js';
+import { withSharedMemoryImport } from './shared-memory-import.js';
+
+/** Most threads the default picks (more rarely pays off for batch-1 CNNs, and phones throttle). */
+export const MAX_DEFAULT_THREADS = 4;
+
+/** The headers a page needs for SharedArrayBuffer (cross-origin isolation). */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+} as const;
+
+/** Why threads cannot run here (undefined when they can). */
+export function threadsUnavailableReason(): string | undefined {
+  if (detectFeatures().threads) return undefined;
+  const g = globalThis as { crossOriginIsolated?: boolean; document?: unknown; WorkerGlobalScope?: unknown };
+  const inBrowser = g.document !== undefined || g.WorkerGlobalScope !== undefined;
+  if (inBrowser && g.crossOriginIsolated !== true) {
+    return (
+      'SharedArrayBuffer is unavailable because the page is not cross-origin isolated; serve it with the headers ' +
+      Object.entries(ISOLATION_HEADERS)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(' and ')
+    );
+  }
+  return 'this engine cannot create a shared WebAssembly.Memory (SharedArrayBuffer)';
+}
+
+let warned = false;
+/** Where the single-thread notice goes (console.warn by default; pages and tests may redirect it). */
+export let onSingleThreadNotice: (message: string) => void = (m) => console.warn(m);
+/** Redirect the single-thread notice (returns the previous sink). */
+export function setSingleThreadNotice(sink: (message: string) => void): (message: string) => void {
+  const prev = onSingleThreadNotice;
+  onSingleThreadNotice = sink;
+  return prev;
+}
+
+/** Logical cores, from the browser or Node (1 when unknown). */
+export async function coreCount(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
+  const proc = (globalThis as { process?: { versions?: { node?: string } } }).process;
+  if (proc?.versions?.node) {
+    const os = await import('node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  }
+  return 1;
+}
+
+/**
+ * The thread count to use for a request (`'auto'` or undefined: min(cores, 4)). Without shared memory it is 1,
+ * and the first such request says so once (naming the missing COOP/COEP headers in a browser).
+ */
+export async function resolveThreads(requested: number | 'auto' | undefined): Promise<number> {
+  if (
+    requested !== undefined &&
+    requested !== 'auto' &&
+    (!Number.isInteger(requested) || requested < 1 || requested > 256)
+  ) {
+    throw new EdgecnnError(
+      `threads must be a whole number from 1 to 256 or 'auto', got ${String(requested)}`,
+      'bad-argument',
+    );
+  }
+  const want =
+    requested === undefined || requested === 'auto' ? Math.min(await coreCount(), MAX_DEFAULT_THREADS) : requested;
+  if (want <= 1) return 1;
+  const reason = threadsUnavailableReason();
+  if (reason === undefined) return want;
+  if (!warned) {
+    warned = true;
+    onSingleThreadNotice(`edgecnn: running single-threaded: ${reason}.`);
+  }
+  return 1;
+}
+
+export interface ThreadPoolOptions {
+  /** Total threads including the calling one (>= 2 to be useful). */
+  threads: number;
+  /** The worker script (default: worker-entry.js beside this module, as built in dist/ and dist/web/). */
+  workerUrl?: URL | string;
+  /** Steps costing less than this (MACs, or bytes moved / 4 for memory-bound steps) run on one thread. */
+  minParallelCost?: number;
+  /** Chunks per thread per step: more balances a noisy machine better, fewer costs fewer atomics. */
+  chunksPerThread?: number;
+  /** Busy-wait iterations before sleeping, for workers and the barrier. */
+  spin?: number;
+}
+
+/** What ran where, for tests and the demo page. */
+export interface ThreadPoolStats {
+  threads: number;
+  /** Steps split across threads, and steps kept on the calling thread. */
+  parallelSteps: number;
+  serialSteps: number;
+  /** Per worker: chunks run, and parallel steps joined. */
+  workerSlices: number[];
+  workerEpochs: number[];
+}
+
+export interface ThreadPool extends ParallelRunner {
+  readonly threads: number;
+  stats(): ThreadPoolStats;
+  /** Stop the workers; the pool (and an executor using it) must not run afterwards. */
+  close(): Promise<void>;
+}
+
+/** Default cost threshold, measured on 2 vCPUs: below ~0.1 M MACs a split step lost to the wake-up. */
+export const DEFAULT_MIN_PARALLEL_COST = 100_000;
+
+/** Tuning defaults for pools created without explicit values (sessions); benchmarks change them. */
+export const poolDefaults: Required<Omit<ThreadPoolOptions, 'threads' | 'workerUrl'>> = {
+  minParallelCost: DEFAULT_MIN_PARALLEL_COST,
+  chunksPerThread: 4,
+  spin: 20_000,
+};
+
+function stepCost(s: CompiledStep): number {
+  return Math.max(s.macs, s.bytesMoved / 4);
+}
+
+interface WorkerHandle {
+  post(m: InitMessage): void;
+  onReply(f: (r: WorkerReply) => void, fail: (e: unknown) => void): void;
+  terminate(): Promise<unknown> | void;
+  /** Let the process exit while this worker waits (Node; a no-op in browsers). */
+  unref(): void;
+}
+
+async function spawnWorker(url: URL | string): Promise<WorkerHandle> {
+  const g = globalThis as {
+    Worker?: new (u: URL | string, o: { type: 'module' }) => BrowserWorker;
+    document?: unknown;
+    WorkerGlobalScope?: unknown;
+  };
+  const inBrowser = g.document !== undefined || g.WorkerGlobalScope !== undefined;
+  if (inBrowser && g.Worker) {
+    const w = new g.Worker(url, { type: 'module' });
+    return {
+      post: (m) => w.postMessage(m),
+      onReply: (f, fail) => {
+        w.addEventListener('message', (ev) => f(ev.data as WorkerReply));
+        w.addEventListener('error', (ev) =>
+          fail(new Error((ev as { message?: string }).message ?? 'worker failed to load')),
+        );
+      },
+      terminate: () => w.terminate(),
+      unref: () => {},
+    };
+  }
+  const { Worker } = await import('node:worker_threads');
+  const w = new Worker(typeof url === 'string' ? new URL(url) : url);
+  return {
+    post: (m) => w.postMessage(m),
+    onReply: (f, fail) => {
+      w.on('message', f);
+      w.on('error', fail);
+    },
+    terminate: () => w.terminate(),
+    unref: () => w.unref(),
+  };
+}
+
+interface BrowserWorker {
+  postMessage(m: unknown): void;
+  addEventListener(t: 'message' | 'error', f: (ev: { data?: unknown }) => void): void;
+  terminate(): void;
+}
+
+/** Whether this thread may block in Atomics.wait (not a browser's main thread). */
+function canBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Create a pool for `compiled`: its shared memory and shared-import module bytes go to `instantiate`, which
+ * calls `start(module)` once the main instance exists; then workers instantiate the same module.
+ */
+export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOptions): ThreadPool {
+  const threads = opts.threads;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new EdgecnnError(`threads must be a whole number >= 1, got ${threads}`, 'bad-argument');
+  }
+  const reason = threadsUnavailableReason();
+  if (reason !== undefined && threads > 1)
+    throw new EdgecnnError(`cannot run on ${threads} threads: ${reason}`, 'bad-argument');
+  const pages = Math.ceil(compiled.memoryBytes / 65536);
+  const memory =
+    threads > 1
+      ? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+      : new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const wasm = threads > 1 ? withSharedMemoryImport(compiled.wasm) : compiled.wasm;
+  const nWorkers = threads - 1;
+  const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(Math.max(nWorkers, 0))));
+  const spin = opts.spin ?? poolDefaults.spin;
+  ctl[SPIN] = spin;
+  const minCost = opts.minParallelCost ?? poolDefaults.minParallelCost;
+  const chunksPerThread = opts.chunksPerThread ?? poolDefaults.chunksPerThread;
+  const blocking = threads > 1 && canBlock();
+  const workers: WorkerHandle[] = [];
+  let parallelSteps = 0;
+  let serialSteps = 0;
+  let closed = false;
+
+  const steps = compiled.steps;
+  const localFns: (((start: number, end: number) => void) | undefined)[] = steps.map(() => undefined);
+  const parallel = steps.map((s) => s.kind === 'kernel' && s.parallelExtent >= 2 && stepCost(s) >= minCost);
+
+  return {
+    threads,
+    memory,
+    wasm,
+    async start(module) {
+      if (nWorkers === 0) return;
+      const url = opts.workerUrl ?? new URL('./worker-entry.js', import.meta.url);
+      const exports = steps.map((s) => (s.kind === 'kernel' ? s.exportName : null));
+      const handles = await Promise.all(Array.from({ length: nWorkers }, () => spawnWorker(url)));
+      workers.push(...handles);
+      await Promise.all(
+        handles.map(
+          (w, id) =>
+            new Promise<void>((resolve, reject) => {
+              w.onReply(
+                (r) =>
+                  r.type === 'ready'
+                    ? resolve()
+                    : reject(new EdgecnnError(`worker ${id} failed: ${r.message}`, 'internal')),
+                (e) => reject(new EdgecnnError(`worker ${id} failed to start: ${String(e)}`, 'internal')),
+              );
+              w.post({ type: 'init', id, control: ctl.buffer as SharedArrayBuffer, memory, module, exports });
+            }),
+        ),
+      );
+      // Only now: a referenced worker blocked in Atomics.wait would keep the process alive when a session is
+      // never closed, and unref() must follow the listeners (adding a 'message' listener re-references it).
+      for (const w of handles) w.unref();
+    },
+    runKernel(index, extent, local) {
+      if (closed) throw new EdgecnnError('the thread pool was closed', 'bad-argument');
+      if (nWorkers === 0 || !parallel[index]) {
+        serialSteps++;
+        local(0, extent);
+        return;
+      }
+      parallelSteps++;
+      const chunk = Math.max(1, Math.ceil(extent / Math.min(MAX_CHUNKS, threads * chunksPerThread)));
+      const nChunks = Math.ceil(extent / chunk);
+      const e = ctl[EPOCH]! + 1;
+      const base = SLOT[e & 1];
+      ctl[base] = index;
+      ctl[base + 1] = extent;
+      ctl[base + 2] = chunk;
+      ctl[base + 3] = nChunks;
+      localFns[index] = local;
+      Atomics.store(ctl, DONE, 0);
+      Atomics.store(ctl, NEXT, epochTag(e));
+      Atomics.store(ctl, EPOCH, e);
+      Atomics.notify(ctl, EPOCH);
+      runChunks(ctl, e, localFns);
+      let d = Atomics.load(ctl, DONE);
+      for (let i = 0; d !== nChunks && (i < spin || !blocking); i++) d = Atomics.load(ctl, DONE);
+      while (d !== nChunks) {
+        Atomics.wait(ctl, DONE, d);
+        d = Atomics.load(ctl, DONE);
+      }
+    },
+    stats() {
+      return {
+        threads,
+        parallelSteps,
+        serialSteps,
+        workerSlices: Array.from({ length: nWorkers }, (_, w) => ctl[STATS + 2 * w]!),
+        workerEpochs: Array.from({ length: nWorkers }, (_, w) => ctl[STATS + 2 * w + 1]!),
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      Atomics.store(ctl, STOP, 1);
+      Atomics.add(ctl, EPOCH, 1);
+      Atomics.notify(ctl, EPOCH);
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}

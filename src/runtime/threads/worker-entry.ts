@@ -1,0 +1,59 @@
+/**
+ * A pool worker (worker_threads in Node, a module Web Worker in browsers): instantiates the model's module
+ * over the shared memory, then loops: wait for a new epoch (spin SPIN times, then Atomics.wait), then claim
+ * and run chunks of that epoch's step (control.ts) until none are left.
+ * It never touches JS-side values or fallback steps, and never copies weights: the main thread owns both.
+ */
+import { EPOCH, SPIN, STATS, STOP, runChunks, type InitMessage, type WorkerReply } from './control.js';
+
+type KernelFn = (start: number, end: number) => void;
+
+function serve(msg: InitMessage, reply: (r: WorkerReply) => void): void {
+  let fns: (KernelFn | undefined)[];
+  try {
+    const instance = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } });
+    fns = msg.exports.map((name) => (name === null ? undefined : (instance.exports[name] as KernelFn)));
+  } catch (e) {
+    reply({ type: 'error', id: msg.id, message: String(e) });
+    return;
+  }
+  reply({ type: 'ready', id: msg.id });
+  loop(new Int32Array(msg.control), fns, msg.id);
+}
+
+function loop(ctl: Int32Array, fns: (KernelFn | undefined)[], id: number): void {
+  let seen = Atomics.load(ctl, EPOCH);
+  const statsAt = STATS + 2 * id;
+  for (;;) {
+    let e = Atomics.load(ctl, EPOCH);
+    if (e === seen) {
+      const spin = Atomics.load(ctl, SPIN);
+      for (let i = 0; i < spin && e === seen; i++) e = Atomics.load(ctl, EPOCH);
+      while (e === seen) {
+        Atomics.wait(ctl, EPOCH, seen);
+        e = Atomics.load(ctl, EPOCH);
+      }
+    }
+    seen = e;
+    if (Atomics.load(ctl, STOP) !== 0) return;
+    const ran = runChunks(ctl, e, fns);
+    if (ran > 0) {
+      ctl[statsAt] = ctl[statsAt]! + ran;
+      ctl[statsAt + 1] = ctl[statsAt + 1]! + 1;
+    }
+  }
+}
+
+// Browser worker: `self` is a WorkerGlobalScope; Node worker: the parentPort of node:worker_threads.
+const g = globalThis as unknown as {
+  WorkerGlobalScope?: unknown;
+  postMessage?: (m: unknown) => void;
+  addEventListener?: (t: 'message', f: (ev: { data: InitMessage }) => void, o?: { once: boolean }) => void;
+};
+if (g.WorkerGlobalScope !== undefined && g.addEventListener && g.postMessage) {
+  const post = g.postMessage.bind(globalThis);
+  g.addEventListener('message', (ev) => serve(ev.data, post), { once: true });
+} else {
+  const { parentPort } = await import('node:worker_threads');
+  parentPort?.once('message', (m: InitMessage) => serve(m, (r) => parentPort.postMessage(r)));
+}
