@@ -16,6 +16,7 @@ import type { OpDef } from '../ops/types.js';
 import type { ArenaSummary, CompiledModel, CompiledStep } from './compiled-model.js';
 import { type StepTiming, instantiate } from './executor.js';
 import { RELAXED_SIMD_NODE_FLAG, detectFeatures } from './features.js';
+import { type ThreadPoolStats, createThreadPool, resolveThreads } from './threads/thread-pool.js';
 
 export const BACKENDS = ['wasm', 'reference'] as const;
 export type Backend = (typeof BACKENDS)[number];
@@ -30,6 +31,11 @@ export interface SessionOptions {
   optimize?: boolean;
   /** Override kernel selection (tests). */
   select?: CompileOptions['select'];
+  /**
+   * Threads for the wasm backend (default 1): 'auto' is min(cores, 4). Without SharedArrayBuffer (a page that
+   * is not cross-origin isolated) it runs on one thread and says so once.
+   */
+  threads?: number | 'auto';
 }
 
 export interface Session {
@@ -44,6 +50,12 @@ export interface Session {
   readonly steps: readonly CompiledStep[];
   /** The compiled artifact (wasm backend only). */
   readonly compiled?: CompiledModel;
+  /** Threads the session runs on (1 for the reference backend or without shared memory). */
+  readonly threads: number;
+  /** What ran where (multi-threaded sessions only). */
+  threadStats?(): ThreadPoolStats;
+  /** Stop worker threads (a no-op for single-threaded sessions); the session must not run afterwards. */
+  close(): Promise<void>;
   run(inputs: Record<string, Tensor>): Promise<Record<string, Tensor>>;
   /** Run once, timing each step (wasm backend); the reference backend reports one span per node. */
   runProfiled(inputs: Record<string, Tensor>): Promise<{ outputs: Record<string, Tensor>; steps: StepTiming[] }>;
@@ -113,7 +125,9 @@ async function wasmSession(model: Model, options: SessionOptions): Promise<Sessi
   }
   if (options.select) compileOptions.select = options.select;
   const compiled = compileModel(model, compileOptions);
-  const exec = await instantiate(compiled, lookupOp);
+  const threads = await resolveThreads(options.threads ?? 1);
+  const pool = threads > 1 ? createThreadPool(compiled, { threads }) : undefined;
+  const exec = await instantiate(compiled, lookupOp, pool);
   const specs: InputSpec[] = compiled.inputs.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape }));
   return {
     backend: 'wasm',
@@ -124,6 +138,9 @@ async function wasmSession(model: Model, options: SessionOptions): Promise<Sessi
     arena: compiled.arena,
     steps: compiled.steps,
     compiled,
+    threads,
+    ...(pool ? { threadStats: () => pool.stats() } : {}),
+    close: async () => pool?.close(),
     async run(inputs) {
       validateInputs(specs, inputs);
       return exec.run(inputs);
@@ -159,6 +176,8 @@ function referenceSession(model: Model, options: SessionOptions): Session {
     fallbackNodes: g.nodes.map((n) => n.name),
     arena: { offsetBytes: 0, arenaBytes: 0, lowerBoundBytes: 0 },
     steps: [],
+    threads: 1,
+    close: async () => {},
     async run(inputs) {
       return run(inputs);
     },
