@@ -163,3 +163,19 @@ test('a two-input Sum is a residual Add too', () => {
   );
   assertEquivalent(before, after);
 });
+
+test('a residual with the same symbolic batch fuses; an unknown spatial size does not', () => {
+  for (const [hw, fused] of [
+    [[5, 5], true],
+    [['H', 'W'], false],
+  ] as const) {
+    const b = new GraphBuilder('g');
+    const x = b.input('x', 'float32', ['N', 2, ...hw]);
+    b.randomInit('w', [2, 2, 3, 3], 1);
+    const c = b.node('Conv', [x, 'w'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
+    b.output(b.node('Add', [c, x], {}, { outputs: ['y'] }));
+    const r = applyPasses(b.model(13), FUSION);
+    assert.equal(r.model.graph.nodes[0]!.opType === 'FusedConv', fused, JSON.stringify(hw));
+    if (!fused) assert.match(r.notes.join('\n'), /try --input-shape/);
+  }
+});

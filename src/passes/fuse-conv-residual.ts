@@ -2,7 +2,7 @@
  * Residual fusion: Add(Conv(x), y) (or a two-input Sum) -> edgecnn:FusedConv(x, W, B, y), computing
  * Conv(x) + B + y in the convolution's epilogue. Matches either Add operand order. The Conv (or a FusedConv without activation or
  * residual) must feed only the Add, and y must have exactly the Conv output's shape (no broadcasting), which
- * needs shape inference; unknown shapes are skipped with a note. auto_pad is resolved to explicit pads.
+ * needs shape inference (equal numbers or equal symbolic dims); unknown dims are skipped with a note. auto_pad is resolved to explicit pads.
  * The fused node takes the Add's place and output name, so y (defined before the Add) is defined before it.
  */
 import type { Graph, Node } from '../ir/graph.js';
@@ -62,11 +62,16 @@ export function fuseConvResidual(graph: Graph, ctx: Pick<PassContext, 'types' | 
       if (!conv || dead.has(conv) || !isOpenConv(conv) || !hasSingleUse(index, v) || y === v) continue;
       const vs = types.get(v);
       const ys = types.get(y);
-      if (!isConcrete(vs?.shape) || !isConcrete(ys?.shape)) {
-        ctx.note(`left Add '${add.name}' unfused: shapes of '${v}' or '${y}' unknown`);
+      const a = vs?.shape;
+      const c = ys?.shape;
+      // Equal means provably equal: numbers, or the same symbolic name (one dim_param is one size in a model).
+      if (!a || !c || a.some((d) => d === null) || c.some((d) => d === null)) {
+        ctx.note(`left Add '${add.name}' unfused: shapes of '${v}' or '${y}' unknown (try --input-shape)`);
         continue;
       }
-      if (vs.shape.join(',') !== ys.shape.join(',') || vs.dtype !== 'float32' || ys.dtype !== 'float32') continue;
+      if (a.length !== c.length || a.some((d, i) => d !== c[i]) || vs?.dtype !== 'float32' || ys?.dtype !== 'float32') {
+        continue;
+      }
       const attributes = fusedConvAttributes(graph, conv, types);
       if (!attributes) {
         ctx.note(`left Conv '${conv.name}' unfused: auto_pad needs an unknown input shape`);
