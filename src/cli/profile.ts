@@ -54,8 +54,12 @@ export function formatProfileText(p: ProfileSummary, top: number): string {
       g.gflops.toFixed(2),
       formatBytes(g.bytesMoved),
     ]);
+  const sum = p.nodes.reduce((a, n) => a + n.medianMs, 0);
   return [
-    `${p.runs} profiled runs; median total ${p.totalMedianMs.toFixed(3)} ms (sum of per-node medians ${p.nodes.reduce((a, n) => a + n.medianMs, 0).toFixed(3)} ms)`,
+    `${p.runs} profiled runs; median run ${p.totalMedianMs.toFixed(3)} ms, sum of per-node medians ${sum.toFixed(3)} ms` +
+      (p.totalMedianMs > 1.25 * sum
+        ? ' (the gap is time the process was descheduled: the machine is busy; per-node medians mostly escape it)'
+        : ''),
     '',
     `top ${nodes.length} nodes by median time:`,
     table(['node', 'op', 'ms', 'share', 'MACs', 'GFLOP/s', 'bytes', 'FLOP/B', 'kernel', ''], nodes),
