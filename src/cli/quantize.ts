@@ -6,6 +6,7 @@
  * accuracy) run on --engine.
  */
 import { statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { loadCalibrationSamples } from '../datasets/calibration-source.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { loadModel, saveModel } from '../onnx/index.js';
@@ -71,6 +72,7 @@ export const command: Command = {
     },
     engine: { type: 'string', description: `engine for measurements: ${ENGINES.join(', ')} (default reference)` },
     layers: { type: 'boolean', description: 'print the per-layer table' },
+    report: { type: 'string', description: 'write a JSON report (layers, sensitivity, mixed-precision steps, notes)' },
   },
   async run(positionals, flags) {
     const rest = [...positionals];
@@ -135,6 +137,7 @@ export const command: Command = {
       throw new EdgecnnError('--min-cosine and --accuracy-budget exclude each other', 'bad-argument');
     const wantSensitivity = flagBool(flags, 'sensitivity') || budget !== undefined || minCosine !== undefined;
     let ranked: Awaited<ReturnType<typeof layerSensitivity>> = [];
+    let mixed: Awaited<ReturnType<typeof fitAccuracyBudget>> | undefined;
     if (wantSensitivity) {
       const n = flagNumber(flags, 'sensitivity-samples') ?? 2;
       ranked = await layerSensitivity(cal, samples.slice(0, n), {
@@ -169,6 +172,7 @@ export const command: Command = {
         onStep: (s) => console.error(`  fp32 layers: ${s.fp32Layers.length}, cosine ${(s.accuracy / 100).toFixed(5)}`),
       });
       result = mp.result;
+      mixed = mp;
       console.log(
         `mixed precision for output cosine >= ${minCosine} on ${Math.min(n, samples.length)} calibration sample(s): cosine ${(mp.accuracy / 100).toFixed(5)} ` +
           `(${mp.withinBudget ? 'met' : 'NOT met'}) with ${mp.kept.length} layer(s) fp32` +
@@ -185,6 +189,31 @@ export const command: Command = {
     const outSize = statSync(output).size;
     if (flagBool(flags, 'layers')) console.log(formatLayerTable(result.layers) + '\n');
     for (const n of result.notes) console.log(`note: ${n}`);
+    const reportPath = flagString(flags, 'report');
+    if (reportPath) {
+      const json = {
+        model: modelPath,
+        output,
+        options: { ...options, fp32Layers: [...(options.fp32Layers ?? [])] },
+        calibration: { source, samples: samples.length },
+        layers: result.layers,
+        sensitivity: ranked,
+        mixedPrecision: mixed && {
+          floatMetric: mixed.floatAccuracy,
+          metric: mixed.accuracy,
+          withinBudget: mixed.withinBudget,
+          steps: mixed.steps,
+          keptFp32: mixed.kept,
+        },
+        notes: result.notes,
+        agreementOnCalibrationSample: a,
+        sizeBytes: { input: inSize, output: outSize },
+      };
+      await writeFile(
+        reportPath,
+        JSON.stringify(json, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2),
+      );
+    }
     console.log(
       `wrote ${output}: ${quantized}/${result.layers.length} layers int8 (${options.method}, ${options.perChannel ? 'per-channel' : 'per-tensor'} weights, ${act} activations), ` +
         `${outSize} bytes (${((100 * outSize) / inSize).toFixed(1)}% of ${inSize}); on calibration sample 1: cosine ${a.cosine.toFixed(6)}, SQNR ${a.sqnrDb.toFixed(1)} dB vs fp32`,
