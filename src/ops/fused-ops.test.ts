@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GraphBuilder, attr, randomF32 } from '../ir/builder.js';
 import { EdgecnnError } from '../ir/errors.js';
-import { runReference } from '../ops/reference-executor.js';
+import { runReference } from './reference-executor.js';
 import { FUSED_OPS, FusedConv, FusedGemm, Silu } from './fused-ops.js';
 
 test('FusedConv reference = activation(Conv + B + Residual) computed by the plain graph (5 channels, 7x6)', () => {

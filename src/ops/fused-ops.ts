@@ -10,9 +10,9 @@
 import { EdgecnnError } from '../ir/errors.js';
 import { EDGECNN_DOMAIN, type Node, attrFloats, attrString } from '../ir/graph.js';
 import { type Tensor, makeTensor } from '../ir/tensor.js';
-import { Conv } from '../ops/conv.js';
-import { Gemm } from '../ops/matmul.js';
-import type { OpContext, OpDef, ValueType } from '../ops/types.js';
+import { Conv } from './conv.js';
+import { Gemm } from './matmul.js';
+import type { OpContext, OpDef, ValueType } from './types.js';
 
 /** Activation names a fused node's `activation` attribute may hold. */
 export const ACTIVATIONS = ['Relu', 'Clip', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Sigmoid', 'Silu'] as const;

@@ -9,7 +9,7 @@
 import type { Attribute, Graph, Node } from '../ir/graph.js';
 import { EDGECNN_DOMAIN } from '../ir/graph.js';
 import { f32 } from '../ir/tensor.js';
-import { type Activation, readActivation } from './fused-ops.js';
+import { type Activation, readActivation } from '../ops/fused-ops.js';
 import { makeNamer } from './graph-utils.js';
 import type { Pass, PassContext } from './pass.js';
 

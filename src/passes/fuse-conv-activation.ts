@@ -7,7 +7,7 @@
  */
 import type { Attribute, Graph, Node } from '../ir/graph.js';
 import { EDGECNN_DOMAIN, attrFloat, isDefaultDomain } from '../ir/graph.js';
-import { type Activation } from './fused-ops.js';
+import { type Activation } from '../ops/fused-ops.js';
 import { fusedConvAttributes } from './fuse-conv-residual.js';
 import { type GraphIndex, constantOf, hasSingleUse, indexGraph, isOp, removeNodes } from './graph-utils.js';
 import type { Pass, PassContext } from './pass.js';

@@ -104,4 +104,4 @@ function constantInitializerInputs(model: Model, level: number): Model {
 export { ALL_PASSES, OPT_LEVELS, pipelineFor, type OptLevel } from './pipeline.js';
 export { type PassRecord, formatPassTable } from './instrument.js';
 export type { Pass, PassContext } from './pass.js';
-export { FUSED_OPS } from './fused-ops.js';
+export { FUSED_OPS } from '../ops/fused-ops.js';

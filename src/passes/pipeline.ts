@@ -6,7 +6,7 @@
  *            CSE, BatchNorm folding, per-channel Mul/Add folding, Pad folding, layout-chain and Gemm-input cleanup.
  *   level 2: level 1 + fusion into edgecnn operators, which the code generator consumes.
  *
- * Fused operators (domain `edgecnn`, version 1; reference implementations in fused-ops.ts):
+ * Fused operators (domain `edgecnn`, version 1; reference implementations in src/ops/fused-ops.ts):
  *   FusedConv(X, W, B?, Residual?) -> Y = activation(Conv(X, W) + B + Residual)
  *     Conv attributes kernel_shape, strides, pads, dilations, group (auto_pad always resolved to explicit pads;
  *     kernel_shape always present); Residual has exactly Y's shape.
