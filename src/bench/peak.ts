@@ -1,5 +1,6 @@
 /**
- * Machine peak vs our GEMM, measured in the same process, interleaved, medians of several samples.
+ * Machine peak vs our GEMM, measured in the same process, interleaved, medians of several samples (CPU time
+ * on Node, see `sampleMs`).
  * Peak kernels are generated unrolled loops over 12 independent f32x4 accumulators (enough to hide the
  * mul+add and fma latencies on two FP ports): `acc = acc * y + z` as f32x4.mul + f32x4.add (the SIMD128
  * mul+add peak, 8 flops per pair) and as f32x4.relaxed_madd (when the engine has it). The GEMM is each
@@ -58,9 +59,20 @@ function median(xs: number[]): number {
 }
 
 /** Time `fn` (ms) per call, calling it `reps` times per sample. */
+/**
+ * Time `fn` (ms) per call, calling it `reps` times per sample. On Node this is the process's CPU time, not
+ * wall time: on a shared machine (load far above the core count) wall time mostly measures how long the
+ * process waited to be scheduled, while CPU time stays what the kernel costs (single-threaded kernels only).
+ */
 function sampleMs(fn: () => void, reps: number): number {
+  const cpu = typeof process !== 'undefined' && typeof process.cpuUsage === 'function';
+  const c0 = cpu ? process.cpuUsage() : undefined;
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) fn();
+  if (c0) {
+    const c = process.cpuUsage(c0);
+    return (c.user + c.system) / 1000 / reps;
+  }
   return (performance.now() - t0) / reps;
 }
 
