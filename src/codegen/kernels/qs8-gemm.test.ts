@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type Qs8ConvSpec, type Qs8ConvWeights, QS8_GEMM_VARIANTS, isPointwise, qs8Gemm } from './qs8-gemm.js';
+import { qs8Conv } from './qs8-conv.js';
+import { compareNhwc, nchwToNhwc, randomInt8, referenceQConv, runBytes } from './qs8-testing.js';
+import { convOutputSize } from './types.js';
+
+interface Case {
+  n?: number;
+  c: number;
+  m: number;
+  h: number;
+  w: number;
+  k?: number;
+  s?: number;
+  p?: number;
+  d?: number;
+  zIn?: number;
+  zOut?: number;
+  clamp?: [number, number];
+  strideExtra?: number;
+  noBias?: boolean;
+}
+
+function specOf(c: Case): Qs8ConvSpec {
+  const k = c.k ?? 1;
+  const s = c.s ?? 1;
+  const p = c.p ?? 0;
+  const d = c.d ?? 1;
+  return {
+    batch: c.n ?? 1,
+    inH: c.h,
+    inW: c.w,
+    inC: c.c,
+    outH: convOutputSize(c.h, k, s, p, p, d),
+    outW: convOutputSize(c.w, k, s, p, p, d),
+    outC: c.m,
+    kernelH: k,
+    kernelW: k,
+    strideH: s,
+    strideW: s,
+    padTop: p,
+    padLeft: p,
+    dilationH: d,
+    dilationW: d,
+    group: 1,
+    outMin: c.clamp?.[0] ?? -128,
+    outMax: c.clamp?.[1] ?? 127,
+  };
+}
+
+/** Run one case through the family and compare with QLinearConv; returns the comparison. */
+function check(c: Case, seed: number, chunks: number) {
+  const s = specOf(c);
+  const kk = s.inC * s.kernelH * s.kernelW;
+  const x = randomInt8(s.batch * s.inC * s.inH * s.inW, seed);
+  const weights = randomInt8(s.outC * kk, seed + 1, -127, 127);
+  const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
+  const quant = { inScale: 0.05, inZero: c.zIn ?? 7, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: c.zOut ?? -5 };
+  const biasInt = c.noBias ? undefined : Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000);
+  const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
+  const w: Qs8ConvWeights = { weights, quant, ...(bias ? { bias } : {}) };
+  const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
+  const fam = isPointwise(s) ? qs8Gemm : qs8Conv;
+  const v = QS8_GEMM_VARIANTS[0]!;
+  const packed = fam.pack(s, v, w);
+  const inStride = s.inC + (c.strideExtra ?? 0);
+  const outStride = s.outC + (c.strideExtra ?? 0);
+  const pixIn = s.batch * s.inH * s.inW;
+  const pixOut = s.batch * s.outH * s.outW;
+  const run = runBytes(
+    {
+      x: { bytes: pixIn * inStride, init: nchwToNhwc(x, s.batch, s.inC, s.inH * s.inW, inStride, 99) },
+      w: { bytes: packed.length, init: packed },
+      y: { bytes: pixOut * outStride, init: new Int8Array(pixOut * outStride).fill(42) },
+    },
+    fam.parallelExtent(s),
+    (fn, a) =>
+      fam.emit(fn, s, v, {
+        input: { addrBytes: a['x']!, pixelStride: inStride },
+        packedWeights: a['w']!,
+        output: { addrBytes: a['y']!, pixelStride: outStride },
+      }),
+    chunks,
+  );
+  assert.deepEqual(run.guardViolations, [], `guards ${JSON.stringify(c)}`);
+  // The clamp of a fused activation applies on top of the plain requantization.
+  const clamped = want.map((q) => Math.min(s.outMax, Math.max(s.outMin, q)));
+  const cmp = compareNhwc(run.buffers['y']!, Int8Array.from(clamped), s.batch, s.outC, s.outH * s.outW, outStride);
+  for (let i = 0; i < pixOut; i++)
+    for (let ch = s.outC; ch < outStride; ch++) assert.equal(run.buffers['y']![i * outStride + ch], 42, 'wrote a gap');
+  return { cmp, id: fam.id(s, v) };
+}
+
+test('qs8 GEMM (1x1 conv) matches QLinearConv to 1 LSB on awkward shapes', () => {
+  const cases: Case[] = [
+    { c: 1, m: 1, h: 1, w: 1 },
+    { c: 3, m: 5, h: 3, w: 5 },
+    { c: 8, m: 8, h: 2, w: 2 },
+    { c: 17, m: 13, h: 5, w: 7, zIn: -128, zOut: 127 },
+    { c: 24, m: 9, h: 7, w: 3, strideExtra: 5 },
+    { c: 64, m: 24, h: 3, w: 3, clamp: [-5, 100] },
+    { c: 9, m: 16, h: 1, w: 9, n: 2, noBias: true },
+  ];
+  let total = 0;
+  let ones = 0;
+  cases.forEach((c, i) => {
+    for (const chunks of [1, 3]) {
+      const { cmp, id } = check(c, 10 + i, chunks);
+      assert.ok(id.startsWith('qs8-gemm-'), id);
+      assert.ok(cmp.maxDiff <= 1, `${JSON.stringify(c)}: max diff ${cmp.maxDiff}`);
+      total += cmp.total;
+      ones += cmp.offByOne;
+    }
+  });
+  assert.ok(ones <= total * 0.01, `${ones} of ${total} outputs off by one`);
+});
+
+test('qs8 dense conv (3x3, strides, pads, dilation, first layer) matches QLinearConv to 1 LSB', () => {
+  const cases: Case[] = [
+    { c: 3, m: 16, h: 9, w: 11, k: 3, s: 2, p: 1 },
+    { c: 5, m: 7, h: 6, w: 7, k: 3, s: 1, p: 1, zIn: -100 },
+    { c: 16, m: 12, h: 5, w: 5, k: 3, s: 1, p: 0 },
+    { c: 4, m: 9, h: 8, w: 9, k: 5, s: 2, p: 2, strideExtra: 3 },
+    { c: 6, m: 8, h: 7, w: 7, k: 3, s: 1, p: 2, d: 2, n: 2, clamp: [0, 127] },
+    { c: 2, m: 3, h: 4, w: 4, k: 1, s: 2, p: 0 },
+  ];
+  let total = 0;
+  let ones = 0;
+  cases.forEach((c, i) => {
+    for (const chunks of [1, 4]) {
+      const { cmp, id } = check(c, 40 + i, chunks);
+      assert.ok(id.startsWith('qs8-conv-'), id);
+      assert.ok(cmp.maxDiff <= 1, `${JSON.stringify(c)}: max diff ${cmp.maxDiff}`);
+      total += cmp.total;
+      ones += cmp.offByOne;
+    }
+  });
+  assert.ok(ones <= total * 0.01, `${ones} of ${total} outputs off by one`);
+});

@@ -1,0 +1,271 @@
+/**
+ * qs8 GEMM over NHWC int8 pixels (1x1 convolutions), and the dot-product tile the dense qs8 conv reuses.
+ * Tile `4x8c2`: 4 output pixels x 8 output channels, two i32x4 accumulators per pixel. The reduction runs over
+ * segments (one per kernel tap) of Cp = roundUp(C_in, 8) channels: 8 input bytes are widened to i16 with one
+ * v128.load8x8_s, each channel pair is broadcast by a shuffle and i32x4.dot_i16x8_s multiplies it with the
+ * packed pair layout [w(k,n), w(k+1,n)] for 4 channels. Channels past C_in read garbage times zero weights.
+ * Packed: a pad row of input-zero bytes, then per 8-channel block the requantize header and the weights.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+import {
+  QS8_BLOCK,
+  QS8_HEADER_BYTES,
+  type Qs8Quant,
+  checkQuant,
+  emitRequantize,
+  emitStoreBytes,
+  packHeader,
+} from './requantize.js';
+import type { ActivationRef, ConvSpec, KernelVariant } from './types.js';
+import { checkConvSpec } from './types.js';
+
+/** A quantized convolution: ConvSpec geometry (its epilogue unused) and int8 output clamp bounds. */
+export interface Qs8ConvSpec extends Omit<ConvSpec, 'epilogue'> {
+  /** Output clamp in the int8 domain (fused ReLU/ReLU6 narrow it). */
+  outMin: number;
+  outMax: number;
+}
+
+/** int8 activation views: pixel strides are in bytes (= elements). */
+export interface Qs8ConvAddresses {
+  input: ActivationRef;
+  packedWeights: number;
+  output: ActivationRef;
+}
+
+/** Signed int8 weights [outC, inC / group, kH, kW], real-valued bias, quantization parameters. */
+export interface Qs8ConvWeights {
+  weights: Int8Array;
+  bias?: Float32Array;
+  quant: Qs8Quant;
+}
+
+export interface Qs8GemmVariant extends KernelVariant {
+  readonly mr: number;
+}
+
+/** Pixels per tile. */
+export const QS8_GEMM_VARIANTS: readonly Qs8GemmVariant[] = [{ tile: '4x8c2', isa: 'wasmsimd', mr: 4 }];
+
+/** Bytes of the pad row at the start of the packed weights (covers an 8-byte over-read). */
+export function padRowBytes(inC: number): number {
+  return Math.ceil((Math.ceil(inC / 8) * 8 + 16) / 16) * 16;
+}
+
+/** True for the 1x1 / stride 1 / unpadded / ungrouped convolutions this file's GEMM computes. */
+export function isPointwise(s: Qs8ConvSpec): boolean {
+  return (
+    s.group === 1 &&
+    s.kernelH === 1 &&
+    s.kernelW === 1 &&
+    s.strideH === 1 &&
+    s.strideW === 1 &&
+    s.padTop === 0 &&
+    s.padLeft === 0 &&
+    s.outH === s.inH &&
+    s.outW === s.inW
+  );
+}
+
+function checkSpec(s: Qs8ConvSpec, what: string): void {
+  checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, what);
+  if (s.group !== 1) throw new EdgecnnError(`${what}: group ${s.group} is not 1`, 'internal');
+  if (!(s.outMin >= -128 && s.outMax <= 127 && s.outMin <= s.outMax)) {
+    throw new EdgecnnError(`${what}: clamp [${s.outMin}, ${s.outMax}] is not an int8 range`, 'internal');
+  }
+}
+
+/** Packed size/offsets of a dense qs8 conv. */
+function geometry(s: Qs8ConvSpec): { cp: number; taps: number; padBytes: number; blockBytes: number; blocks: number } {
+  const cp = Math.ceil(s.inC / 8) * 8;
+  const taps = s.kernelH * s.kernelW;
+  return {
+    cp,
+    taps,
+    padBytes: padRowBytes(s.inC),
+    blockBytes: QS8_HEADER_BYTES + taps * cp * 8,
+    blocks: Math.ceil(s.outC / QS8_BLOCK),
+  };
+}
+
+/** Pack dense (group 1) conv weights into the pair layout (see the file header). */
+export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): Uint8Array {
+  checkSpec(s, what);
+  checkQuant(w.quant, what);
+  const g = geometry(s);
+  const kk = s.inC * g.taps;
+  if (w.weights.length !== s.outC * kk) {
+    throw new EdgecnnError(`${what}: ${w.weights.length} weights, expected ${s.outC * kk}`, 'bad-model');
+  }
+  const out = new Uint8Array(g.padBytes + g.blocks * g.blockBytes);
+  out.fill(w.quant.inZero & 0xff, 0, g.padBytes);
+  const view = new DataView(out.buffer);
+  const i8 = new Int8Array(out.buffer);
+  const sum = new Float64Array(s.outC);
+  for (let n = 0; n < s.outC; n++) for (let i = 0; i < kk; i++) sum[n] += w.weights[n * kk + i]!;
+  for (let b = 0; b < g.blocks; b++) {
+    const base = g.padBytes + b * g.blockBytes;
+    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, (n) => sum[n]!, (n) => w.bias?.[n] ?? 0);
+    for (let t = 0; t < g.taps; t++) {
+      for (let c = 0; c < s.inC; c++) {
+        const kc = c >> 3;
+        const j = (c & 7) >> 1;
+        for (let nn = 0; nn < QS8_BLOCK; nn++) {
+          const n = b * QS8_BLOCK + nn;
+          if (n >= s.outC) break;
+          const h = nn >> 2;
+          const at = base + QS8_HEADER_BYTES + ((t * (g.cp / 8) + kc) * 8 + j * 2 + h) * 8 + (nn & 3) * 2 + (c & 1);
+          i8[at] = w.weights[n * kk + c * g.taps + t]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end). `tileId` is only
+ * for error messages.
+ */
+export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, mr: number, a: Qs8ConvAddresses, what: string): void {
+  checkSpec(s, what);
+  const g = geometry(s);
+  const pointwise = isPointwise(s);
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [p, t0, t1, wp, oc, ko, wk] = fn.locals('i32', 7);
+  const pr = fn.locals('i32', mr);
+  const iyb = fn.locals('i32', mr);
+  const ixb = fn.locals('i32', mr);
+  const bb = fn.locals('i32', mr);
+  const ptr = fn.locals('i32', mr);
+  const op = fn.locals('i32', mr);
+  const acc = Array.from({ length: mr }, () => fn.locals('v128', 2));
+  const av = fn.locals('v128', mr);
+  const [w0, w1, bc, lo, hi, res] = fn.locals('v128', 6);
+  fn.v128ConstF32(s.outMin).localSet(lo);
+  fn.v128ConstF32(s.outMax).localSet(hi);
+  const plane = s.outH * s.outW;
+  const inStride = a.input.pixelStride;
+  const padAddr = a.packedWeights;
+
+  const setPtrs = (ky: number, kx: number): void => {
+    for (let r = 0; r < mr; r++) {
+      if (pointwise) continue;
+      const iy = (): void => void fn.localGet(iyb[r]!).i32Const(ky * s.dilationH).i32Add();
+      const ix = (): void => void fn.localGet(ixb[r]!).i32Const(kx * s.dilationW).i32Add();
+      iy();
+      fn.localGet(bb[r]!).i32Add().i32Const(s.inW).i32Mul();
+      ix();
+      fn.i32Add().i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
+      fn.i32Const(padAddr);
+      iy();
+      fn.i32Const(s.inH).i32LtU();
+      ix();
+      fn.i32Const(s.inW).i32LtU().i32And().select().localSet(ptr[r]!);
+    }
+  };
+
+  const block = (lanes: number): void => {
+    for (let r = 0; r < mr; r++) {
+      fn.localGet(wp).v128Load(0).localSet(acc[r]![0]!);
+      fn.localGet(wp).v128Load(16).localSet(acc[r]![1]!);
+    }
+    for (let t = 0; t < g.taps; t++) {
+      setPtrs(Math.floor(t / s.kernelW), t % s.kernelW);
+      fn.localGet(wp).i32Const(QS8_HEADER_BYTES + t * g.cp * 8).i32Add().localSet(wk);
+      fn.forRange(
+        ko,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(g.cp),
+        8,
+        () => {
+          for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
+          for (let j = 0; j < 4; j++) {
+            fn.localGet(wk).v128Load8x8S(j * 16).localSet(w0);
+            fn.localGet(wk).v128Load8x8S(j * 16 + 8).localSet(w1);
+            const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
+            for (let r = 0; r < mr; r++) {
+              fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
+              const [a0, a1] = acc[r]! as [Local, Local];
+              fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+              fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
+            }
+          }
+          fn.localGet(wk).i32Const(64).i32Add().localSet(wk);
+        },
+      );
+    }
+    for (let r = 0; r < mr; r++) {
+      const [a0, a1] = acc[r]! as [Local, Local];
+      emitRequantize(fn, a0, a1, wp, 0, lo, hi, res);
+      fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
+      emitStoreBytes(fn, t0, 0, res, lanes);
+    }
+  };
+
+  fn.forRange(
+    p,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    mr,
+    () => {
+      for (let r = 0; r < mr; r++) {
+        // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
+        fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
+        fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
+        fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
+        fn.localSet(op[r]!);
+        if (pointwise) {
+          fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(ptr[r]!);
+        } else {
+          fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
+          fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
+          fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
+          fn.localGet(t0).i32Const(s.outW).i32RemU();
+          fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
+        }
+      }
+      fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
+      fn.i32Const(0).localSet(oc);
+      const full = Math.floor(s.outC / QS8_BLOCK);
+      const rest = s.outC - full * QS8_BLOCK;
+      if (full > 0) {
+        const nb = fn.local('i32');
+        fn.forRange(
+          nb,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(full),
+          1,
+          () => {
+            block(QS8_BLOCK);
+            fn.localGet(wp).i32Const(g.blockBytes).i32Add().localSet(wp);
+            fn.localGet(oc).i32Const(QS8_BLOCK).i32Add().localSet(oc);
+          },
+        );
+      }
+      if (rest > 0) block(rest);
+    },
+  );
+}
+
+/** Multiply-accumulates of a dense conv. */
+export function denseMacs(s: Qs8ConvSpec): number {
+  return s.batch * s.outH * s.outW * s.outC * s.inC * s.kernelH * s.kernelW;
+}
+
+/** The qs8 GEMM family (1x1 convolutions over pixels); ids `qs8-gemm-<clamp>-4x8c2-wasmsimd`. */
+export const qs8Gemm = {
+  family: 'qs8-gemm',
+  variants: QS8_GEMM_VARIANTS,
+  supports: (s: Qs8ConvSpec, _v: Qs8GemmVariant): boolean => isPointwise(s),
+  id: (s: Qs8ConvSpec, v: Qs8GemmVariant): string =>
+    `qs8-gemm${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${v.tile}-${v.isa}`,
+  parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,
+  pack: (s: Qs8ConvSpec, _v: Qs8GemmVariant, w: Qs8ConvWeights): Uint8Array => packDense(s, w, 'qs8-gemm'),
+  emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses): void {
+    if (!isPointwise(s)) throw new EdgecnnError('qs8-gemm: not a 1x1/stride-1/unpadded conv', 'internal');
+    emitDense(fn, s, v.mr, a, 'qs8-gemm');
+  },
+  macs: denseMacs,
+} as const;

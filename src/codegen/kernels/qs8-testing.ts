@@ -1,0 +1,154 @@
+/**
+ * Test helpers for the qs8 kernel families: a byte-buffer harness (each buffer followed by 16 bytes of slack
+ * and guarded by sentinel bytes, chunked (start, end) calls) and the oracle, the QLinearConv reference of
+ * src/ops/quantize.ts on NCHW int8 tensors. Kernels are compared to it to within 1 LSB (ties decided on a
+ * different float rounding), and the count of 1-LSB differences is reported so tests can bound it.
+ */
+import type { Attribute, Node } from '../../ir/graph.js';
+import { makeTensor } from '../../ir/tensor.js';
+import { QLinearConv } from '../../ops/quantize.js';
+import { ModuleBuilder, type FunctionBuilder } from '../wasm/index.js';
+import type { Qs8ConvSpec, Qs8ConvWeights } from './qs8-gemm.js';
+
+const GUARD = 64;
+const SENTINEL = 0xa5;
+
+export interface ByteRun {
+  buffers: Record<string, Int8Array>;
+  addr: Record<string, number>;
+  guardViolations: string[];
+  call(start: number, end: number): void;
+}
+
+/** Lay out byte buffers (64-byte aligned, guarded), emit and run one step over [0, extent) in `chunks` calls. */
+export function runBytes(
+  buffers: Record<string, { bytes: number; init?: Uint8Array | Int8Array }>,
+  extent: number,
+  emit: (fn: FunctionBuilder, addr: Record<string, number>) => void,
+  chunks = 1,
+): ByteRun {
+  const addr: Record<string, number> = {};
+  let p = GUARD;
+  for (const [name, b] of Object.entries(buffers)) {
+    addr[name] = p;
+    p += Math.ceil((b.bytes + 16) / 64) * 64 + GUARD;
+  }
+  const memory = new WebAssembly.Memory({ initial: Math.ceil((p + 64) / 65536) });
+  const u8 = new Uint8Array(memory.buffer);
+  u8.fill(SENTINEL);
+  for (const [name, b] of Object.entries(buffers)) if (b.init) u8.set(new Uint8Array(b.init.buffer, b.init.byteOffset, b.init.length), addr[name]);
+  const m = new ModuleBuilder();
+  m.importMemory('env', 'memory', { initialPages: memory.buffer.byteLength / 65536 });
+  const fn = m.addFunction('step', ['i32', 'i32'], []);
+  emit(fn, addr);
+  m.exportFunction('step', fn.index);
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.build()), { env: { memory } });
+  const step = inst.exports['step'] as (s: number, e: number) => void;
+  const n = Math.max(1, Math.min(chunks, extent));
+  for (let i = 0; i < n; i++) {
+    const s = Math.floor((i * extent) / n);
+    const e = Math.floor(((i + 1) * extent) / n);
+    if (e > s) step(s, e);
+  }
+  const out: Record<string, Int8Array> = {};
+  const guardViolations: string[] = [];
+  for (const [name, b] of Object.entries(buffers)) {
+    out[name] = new Int8Array(memory.buffer, addr[name], b.bytes).slice();
+    const before = u8.subarray(addr[name]! - GUARD, addr[name]!);
+    const after = u8.subarray(addr[name]! + b.bytes, addr[name]! + b.bytes + 16);
+    if (before.some((v) => v !== SENTINEL) || after.some((v) => v !== SENTINEL)) guardViolations.push(name);
+  }
+  return { buffers: out, addr, guardViolations, call: step };
+}
+
+/** Deterministic int8 values in [lo, hi]. */
+export function randomInt8(n: number, seed: number, lo = -128, hi = 127): Int8Array {
+  const out = new Int8Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + (s % (hi - lo + 1));
+  }
+  return out;
+}
+
+const ints = (value: number[]): Attribute => ({ kind: 'ints', value });
+
+/**
+ * The oracle: QLinearConv on NCHW int8 `x` (output NCHW int8). The bias is quantized to int32 with scale
+ * inScale * wScale[n] as QDQ models store it; the kernel under test gets the same bias in real units.
+ */
+export function referenceQConv(
+  s: Qs8ConvSpec,
+  x: Int8Array,
+  w: Qs8ConvWeights,
+  biasInt: Int32Array | undefined,
+): Int8Array {
+  const q = w.quant;
+  const node: Node = {
+    name: 'ref',
+    opType: 'QLinearConv',
+    domain: '',
+    inputs: [],
+    outputs: ['y'],
+    attributes: new Map([
+      ['kernel_shape', ints([s.kernelH, s.kernelW])],
+      ['strides', ints([s.strideH, s.strideW])],
+      ['dilations', ints([s.dilationH, s.dilationW])],
+      ['group', { kind: 'int', value: s.group }],
+      [
+        'pads',
+        ints([
+          s.padTop,
+          s.padLeft,
+          Math.max(0, (s.outH - 1) * s.strideH + (s.kernelH - 1) * s.dilationH + 1 - s.inH - s.padTop),
+          Math.max(0, (s.outW - 1) * s.strideW + (s.kernelW - 1) * s.dilationW + 1 - s.inW - s.padLeft),
+        ]),
+      ],
+    ]),
+  };
+  const scalarF = (v: number) => makeTensor('float32', [], new Float32Array([v]));
+  const scalarI8 = (v: number) => makeTensor('int8', [], new Int8Array([v]));
+  const ws = q.weightScales.length === 1 ? new Float32Array(s.outC).fill(q.weightScales[0]!) : q.weightScales;
+  const inputs = [
+    makeTensor('int8', [s.batch, s.inC, s.inH, s.inW], x),
+    scalarF(q.inScale),
+    scalarI8(q.inZero),
+    makeTensor('int8', [s.outC, s.inC / s.group, s.kernelH, s.kernelW], w.weights),
+    makeTensor('float32', [s.outC], ws),
+    makeTensor('int8', [s.outC], new Int8Array(s.outC)),
+    scalarF(q.outScale),
+    scalarI8(q.outZero),
+    biasInt ? makeTensor('int32', [s.outC], biasInt) : undefined,
+  ];
+  const [y] = QLinearConv.reference(inputs, { node, opset: 13 });
+  return y!.data as Int8Array;
+}
+
+/** NCHW -> NHWC with a pixel stride (gaps keep `fill`). */
+export function nchwToNhwc(x: Int8Array, n: number, c: number, hw: number, stride: number, fill = 0): Int8Array {
+  const out = new Int8Array(n * hw * stride).fill(fill);
+  for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let i = 0; i < hw; i++) out[(b * hw + i) * stride + ch] = x[(b * c + ch) * hw + i]!;
+  return out;
+}
+
+/** Compare an NHWC int8 result (pixel stride) with an NCHW reference: max |diff| and count of 1-LSB diffs. */
+export function compareNhwc(
+  got: Int8Array,
+  want: Int8Array,
+  n: number,
+  c: number,
+  hw: number,
+  stride: number,
+): { maxDiff: number; offByOne: number; total: number } {
+  let maxDiff = 0;
+  let offByOne = 0;
+  for (let b = 0; b < n; b++)
+    for (let ch = 0; ch < c; ch++)
+      for (let i = 0; i < hw; i++) {
+        const d = Math.abs(got[(b * hw + i) * stride + ch]! - want[(b * c + ch) * hw + i]!);
+        maxDiff = Math.max(maxDiff, d);
+        if (d === 1) offByOne++;
+      }
+  return { maxDiff, offByOne, total: n * c * hw };
+}

@@ -1,0 +1,123 @@
+/**
+ * The requantization epilogue shared by the qs8 kernel families, and the packing of its per-channel constants.
+ * Activations are signed int8 with real = scale * (q - zero) (uint8 tensors are shifted by -128 at the graph
+ * boundary, zero point too, which changes nothing in real terms). An accumulator holds sum(x * w) + biasInt with
+ * biasInt = -zeroIn * sum(w) (exact int32); the output is q = clamp(nearest(f32(acc) * mult + biasF), lo, hi) with
+ * mult = inScale * wScale / outScale and biasF = bias / outScale + outZero. Rounding: f32x4.nearest (half to even,
+ * as QuantizeLinear); differences from the float reference are ties decided on a different float rounding: 1 LSB.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+
+/** Quantization parameters of one int8 layer (per-channel weight scales), in the signed int8 domain. */
+export interface Qs8Quant {
+  inScale: number;
+  /** Input zero point in [-128, 127]. */
+  inZero: number;
+  /** One per output channel (or one for all). */
+  weightScales: Float32Array;
+  outScale: number;
+  /** Output zero point in [-128, 127]. */
+  outZero: number;
+}
+
+/** Bytes of one packed channel block's requantization header: biasInt i32 x 8, mult f32 x 8, biasF f32 x 8. */
+export const QS8_HEADER_BYTES = 96;
+/** Output channels per packed block (two i32x4 accumulators). */
+export const QS8_BLOCK = 8;
+
+/** Check a zero point / scale pair; throws EdgecnnError naming `what`. */
+export function checkQuant(q: Qs8Quant, what: string): void {
+  const ok = (s: number): boolean => Number.isFinite(s) && s > 0;
+  if (!ok(q.inScale) || !ok(q.outScale) || !q.weightScales.every(ok)) {
+    throw new EdgecnnError(`${what}: scales must be positive and finite`, 'bad-model');
+  }
+  for (const z of [q.inZero, q.outZero]) {
+    if (!Number.isInteger(z) || z < -128 || z > 127) {
+      throw new EdgecnnError(`${what}: zero point ${z} is outside the signed int8 range`, 'bad-model');
+    }
+  }
+}
+
+/**
+ * Write the header of the channel block starting at output channel `n0` into `view` at `offsetBytes`.
+ * `weightSum(n)` is sum(w) over channel n's reduction; `bias(n)` its real-valued bias (0 when none).
+ */
+export function packHeader(
+  view: DataView,
+  offsetBytes: number,
+  n0: number,
+  outC: number,
+  q: Qs8Quant,
+  weightSum: (n: number) => number,
+  bias: (n: number) => number,
+): void {
+  for (let j = 0; j < QS8_BLOCK; j++) {
+    const n = n0 + j;
+    const live = n < outC;
+    const ws = q.weightScales.length === 1 ? q.weightScales[0]! : (q.weightScales[n] ?? 1);
+    view.setInt32(offsetBytes + 4 * j, live ? -q.inZero * weightSum(n) : 0, true);
+    view.setFloat32(offsetBytes + 32 + 4 * j, live ? (q.inScale * ws) / q.outScale : 0, true);
+    view.setFloat32(offsetBytes + 64 + 4 * j, live ? bias(n) / q.outScale + q.outZero : 0, true);
+  }
+}
+
+/**
+ * Emit the requantization of accumulators `acc0` (channels 0-3) and `acc1` (4-7) of a block whose header is
+ * at `hdr + hdrOffBytes`; leaves the 8 int8 results in the low 8 bytes of `dst`. `lo`/`hi` hold f32x4 splats
+ * of the clamp bounds (fused ReLU/ReLU6 are tighter bounds).
+ */
+export function emitRequantize(
+  fn: FunctionBuilder,
+  acc0: Local,
+  acc1: Local,
+  hdr: Local,
+  hdrOffBytes: number,
+  lo: Local,
+  hi: Local,
+  dst: Local,
+): void {
+  const half = (acc: Local, j: number): void => {
+    fn.localGet(acc).f32x4ConvertI32x4S();
+    fn.localGet(hdr).v128Load(hdrOffBytes + 32 + 16 * j).f32x4Mul();
+    fn.localGet(hdr).v128Load(hdrOffBytes + 64 + 16 * j).f32x4Add();
+    // pmax/pmin (one instruction each): the value is never NaN here.
+    fn.f32x4Nearest().localGet(lo).f32x4Pmax().localGet(hi).f32x4Pmin().i32x4TruncSatF32x4S();
+  };
+  half(acc0, 0);
+  half(acc1, 1);
+  fn.i16x8NarrowI32x4S();
+  fn.localTee(dst).localGet(dst).i8x16NarrowI16x8S().localSet(dst);
+}
+
+/** Store the low `lanes` (1..8) bytes of `v` at `ptr + offBytes` (8 lanes in one store, fewer byte by byte). */
+export function emitStoreBytes(fn: FunctionBuilder, ptr: Local, offBytes: number, v: Local, lanes: number): void {
+  if (lanes === 8) {
+    fn.localGet(ptr).localGet(v).v128Store64Lane(0, offBytes, 0);
+    return;
+  }
+  let i = 0;
+  if (lanes >= 4) {
+    fn.localGet(ptr).localGet(v).v128Store32Lane(0, offBytes, 0);
+    i = 4;
+  }
+  for (; i < lanes; i++) fn.localGet(ptr).localGet(v).v128Store8Lane(i, offBytes + i);
+}
+
+/** The int8 clamp bounds of an activation fused before the output quantizer (relu, clip; none = full range). */
+export function clampBounds(
+  act: { kind: 'none' } | { kind: 'relu' } | { kind: 'clip'; min: number; max: number },
+  outScale: number,
+  outZero: number,
+): [number, number] {
+  const q = (x: number): number => Math.min(127, Math.max(-128, roundHalfEven(x / outScale) + outZero));
+  if (act.kind === 'none') return [-128, 127];
+  if (act.kind === 'relu') return [Math.max(-128, outZero), 127];
+  return [Math.max(-128, q(act.min)), Math.min(127, q(act.max))];
+}
+
+/** Round half to even (the rounding of QuantizeLinear and f32x4.nearest). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
