@@ -8,7 +8,9 @@ import type { Attribute, Node } from '../../ir/graph.js';
 import { makeTensor } from '../../ir/tensor.js';
 import { QLinearConv } from '../../ops/quantize.js';
 import { ModuleBuilder, type FunctionBuilder } from '../wasm/index.js';
-import type { Qs8ConvSpec, Qs8ConvWeights } from './qs8-gemm.js';
+import assert from 'node:assert/strict';
+import type { Qs8ConvAddresses, Qs8ConvSpec, Qs8ConvWeights } from './qs8-gemm.js';
+import type { KernelVariant } from './types.js';
 
 const GUARD = 64;
 const SENTINEL = 0xa5;
@@ -151,4 +153,58 @@ export function compareNhwc(
         if (d === 1) offByOne++;
       }
   return { maxDiff, offByOne, total: n * c * hw };
+}
+
+/** A qs8 conv family as the tests drive it. */
+export interface Qs8ConvFamilyLike<V extends KernelVariant> {
+  parallelExtent(s: Qs8ConvSpec, v: V): number;
+  pack(s: Qs8ConvSpec, v: V, w: Qs8ConvWeights): Uint8Array;
+  emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: V, a: Qs8ConvAddresses): void;
+}
+
+/**
+ * Run `s` through a family (random data from `seed`, pixel strides `extra` wider than the channels, `chunks`
+ * calls) and compare with QLinearConv: asserts guards, untouched gaps and the clamp; returns the comparison.
+ */
+export function checkQs8Conv<V extends KernelVariant>(
+  fam: Qs8ConvFamilyLike<V>,
+  v: V,
+  s: Qs8ConvSpec,
+  opts: { seed: number; chunks: number; zIn: number; zOut: number; extra: number; bias: boolean },
+): ReturnType<typeof compareNhwc> {
+  const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
+  const x = randomInt8(s.batch * s.inC * s.inH * s.inW, opts.seed);
+  const weights = randomInt8(s.outC * kk, opts.seed + 1, -127, 127);
+  const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
+  const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
+  const biasInt = opts.bias ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
+  const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
+  const w: Qs8ConvWeights = { weights, quant, ...(bias ? { bias } : {}) };
+  const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
+  const packed = fam.pack(s, v, w);
+  const inStride = s.inC + opts.extra;
+  const outStride = s.outC + opts.extra;
+  const pixIn = s.batch * s.inH * s.inW;
+  const pixOut = s.batch * s.outH * s.outW;
+  const run = runBytes(
+    {
+      x: { bytes: pixIn * inStride, init: nchwToNhwc(x, s.batch, s.inC, s.inH * s.inW, inStride, 99) },
+      w: { bytes: packed.length, init: packed },
+      y: { bytes: pixOut * outStride, init: new Int8Array(pixOut * outStride).fill(42) },
+    },
+    fam.parallelExtent(s, v),
+    (fn, a) =>
+      fam.emit(fn, s, v, {
+        input: { addrBytes: a['x']!, pixelStride: inStride },
+        packedWeights: a['w']!,
+        output: { addrBytes: a['y']!, pixelStride: outStride },
+      }),
+    opts.chunks,
+  );
+  assert.deepEqual(run.guardViolations, [], 'guard bytes written');
+  for (let i = 0; i < pixOut; i++)
+    for (let ch = s.outC; ch < outStride; ch++) assert.equal(run.buffers['y']![i * outStride + ch], 42, 'wrote a gap');
+  // A fused activation's clamp applies on top of the plain requantization.
+  const clamped = want.map((q) => Math.min(s.outMax, Math.max(s.outMin, q)));
+  return compareNhwc(run.buffers['y']!, Int8Array.from(clamped), s.batch, s.outC, s.outH * s.outW, outStride);
 }
