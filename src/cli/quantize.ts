@@ -25,6 +25,7 @@ import {
   formatSensitivityTable,
   layerSensitivity,
   parseMethod,
+  prepareFloatModel,
   progressBar,
 } from '../quantize/index.js';
 import { flagBool, flagList, flagNumber, flagString } from './args.js';
@@ -38,6 +39,18 @@ import {
   onnxruntimeCollector,
   parseEngine,
 } from './eval.js';
+
+/** `NAME=1x3x48x192` (or commas) per occurrence of --input-shape. */
+function parseInputShapes(v: unknown): Record<string, number[]> | undefined {
+  if (v === undefined) return undefined;
+  const out: Record<string, number[]> = {};
+  for (const s of (Array.isArray(v) ? v : [v]).map(String)) {
+    const m = /^([^=]+)=(\d+(?:[x,]\d+)*)$/.exec(s);
+    if (!m) throw new EdgecnnError(`--input-shape '${s}' must look like NAME=1x3x224x224`, 'bad-argument');
+    out[m[1]!] = m[2]!.split(/[x,]/).map(Number);
+  }
+  return out;
+}
 
 export const command: Command = {
   name: 'quantize',
@@ -72,6 +85,11 @@ export const command: Command = {
     },
     engine: { type: 'string', description: `engine for measurements: ${ENGINES.join(', ')} (default reference)` },
     layers: { type: 'boolean', description: 'print the per-layer table' },
+    'input-shape': {
+      type: 'string',
+      multiple: true,
+      description: 'NAME=1x3x48x192: fix a symbolic input shape (repeatable)',
+    },
     report: { type: 'string', description: 'write a JSON report (layers, sensitivity, mixed-precision steps, notes)' },
   },
   async run(positionals, flags) {
@@ -118,10 +136,13 @@ export const command: Command = {
     if (pct !== undefined) options.percentile = pct;
 
     const modelPath = rest[0]!;
-    const model = await loadModel(modelPath);
+    const inputShapes = parseInputShapes(flags.flags.get('input-shape'));
+    // Fold BatchNorm/constants (and fix symbolic input dims) first, so that samples take the final input shape.
+    const model = prepareFloatModel(await loadModel(modelPath), inputShapes);
     const limit = flagNumber(flags, 'calibration-limit');
     const samples = loadCalibrationSamples(model, source, limit !== undefined ? { limit } : {});
     const cal = await calibrateModel(model, samples, {
+      prepared: true,
       onProgress: progressBar(
         `calibrating on ${samples.length} sample(s) (${engine === 'onnxruntime' ? 'onnxruntime' : 'reference'})`,
       ),

@@ -122,3 +122,25 @@ test('symmetric weights: |q| <= 127 and the largest weight maps to +-127', () =>
   assert.deepEqual([...q], [64, -127, 32, 0, 0, 0]);
   assert.equal(scales[1], 1);
 });
+
+test('opset 12: per-tensor weights and scalar bias scales (no per-axis DequantizeLinear), which onnxruntime runs; opset 9 is refused', async () => {
+  const m12 = tinyQuantModel();
+  m12.opsetImports = m12.opsetImports.map((o) => (o.domain === '' ? { ...o, version: 12 } : o));
+  const r = await quantizeModel(m12, samples);
+  assert.match(r.notes.join('\n'), /opset 12 has no per-axis DequantizeLinear/);
+  assert.ok(r.model.graph.nodes.filter((n) => n.opType === 'DequantizeLinear').every((n) => !n.attributes.has('axis')));
+  const ort = (await import('onnxruntime-node')).default;
+  const session = await ort.InferenceSession.create(writeModel(r.model), { logSeverityLevel: 3 });
+  const x = probe[0]!;
+  const theirs = (await session.run({ input: new ort.Tensor('float32', x.data as Float32Array, [1, 3, 12, 12]) }))[
+    'output'
+  ]!;
+  const a = agreement(
+    runReference(r.model, { input: x })['output']!,
+    makeTensor('float32', [1, 5], theirs.data as Float32Array),
+  );
+  assert.ok(a.cosine > 0.9999, `cosine ${a.cosine}`);
+  const m9 = tinyQuantModel();
+  m9.opsetImports = m9.opsetImports.map((o) => (o.domain === '' ? { ...o, version: 9 } : o));
+  await assert.rejects(quantizeModel(m9, samples.slice(0, 2)), /need opset 10 or later; this model imports opset 9/);
+});

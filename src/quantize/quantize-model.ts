@@ -81,9 +81,12 @@ export interface QuantizeResult {
   notes: string[];
 }
 
-/** Fold BatchNorm, constants and Identity (optimizer level 1) so that weights are final before quantizing. */
-export function prepareFloatModel(model: Model): Model {
-  return optimize(model, { level: 1 }).model;
+/**
+ * Fold BatchNorm, constants and Identity (optimizer level 1) so that weights are final before quantizing;
+ * `inputShapes` fixes symbolic input dims (calibration needs concrete shapes).
+ */
+export function prepareFloatModel(model: Model, inputShapes?: Record<string, readonly number[]>): Model {
+  return optimize(model, { level: 1, ...(inputShapes ? { inputShapes } : {}) }).model;
 }
 
 /** Calibrate a float model on samples (one tensor per sample for its single input). */
@@ -139,6 +142,12 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
   if (perChannel && opset < 13) {
     perChannel = false;
     notes.push(`opset ${opset} has no per-axis DequantizeLinear: weights use per-tensor scales`);
+  }
+  if (opset < 10) {
+    throw new EdgecnnError(
+      `QuantizeLinear/DequantizeLinear need opset 10 or later; this model imports opset ${opset}`,
+      'bad-model',
+    );
   }
   const src = cal.model.graph;
   const fp32 = new Set(options.fp32Layers ?? []);
@@ -305,8 +314,12 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
         const bsName = fresh(`${base}_scale`);
         const bdName = fresh(`${base}_dq`);
         initializers.set(bqName, makeTensor('int32', [axisLen], bq.q));
-        initializers.set(bsName, makeTensor('float32', [axisLen], bq.scales));
-        const bAttrs = new Map<string, Attribute>([['axis', { kind: 'int', value: 0 }]]);
+        // Per-tensor weights give one bias scale: written as a scalar so that opsets 10-12 (no axis) accept it.
+        initializers.set(
+          bsName,
+          perChannel ? makeTensor('float32', [axisLen], bq.scales) : makeTensor('float32', [], bq.scales.slice(0, 1)),
+        );
+        const bAttrs = new Map<string, Attribute>(perChannel ? [['axis', { kind: 'int', value: 0 }]] : []);
         nodes.push(node(fresh(`${base}_DQ`), 'DequantizeLinear', [bqName, bsName], [bdName], bAttrs));
         inputs[2] = bdName;
       }
