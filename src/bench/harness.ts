@@ -102,6 +102,7 @@ class Host {
   private stderr = '';
   private pending: { resolve: (r: HostReply) => void; reject: (e: Error) => void } | undefined;
   private exited: Error | undefined;
+  private killed = false;
 
   constructor(
     readonly id: string,
@@ -112,6 +113,8 @@ class Host {
       execArgv,
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
+    // Send failures are handled where they happen (callbacks below); without a listener they would crash us.
+    this.child.on('error', () => {});
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
     });
@@ -138,6 +141,7 @@ class Host {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending = undefined;
+        this.killed = true;
         this.child.kill('SIGKILL');
         reject(
           new Error(`${this.id} did not answer '${req.op}' within ${(timeoutMs / 1000).toFixed(0)} s; stopped it`),
@@ -153,18 +157,24 @@ class Host {
           reject(e);
         },
       };
-      this.child.send(req);
+      this.child.send(req, (err) => {
+        if (err) this.pending?.reject(err);
+      });
     });
   }
 
   async close(): Promise<void> {
     if (this.exited) return;
-    if (!this.child.connected) {
+    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
+    if (this.killed || !this.child.connected) {
       this.child.kill('SIGKILL');
+      await done;
       return;
     }
-    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
-    this.child.send({ op: 'exit' } satisfies HostRequest);
+    // A child that died between the check and the send answers with EPIPE: kill it and let exit resolve.
+    this.child.send({ op: 'exit' } satisfies HostRequest, (err) => {
+      if (err) this.child.kill('SIGKILL');
+    });
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await done;
     clearTimeout(timer);
