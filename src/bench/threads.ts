@@ -61,6 +61,28 @@ async function benchModel(
   return { model, threads: threadCounts, samplesMs, speedups, stats };
 }
 
+/**
+ * How much parallel CPU this process can get right now: a fixed scalar loop on 1 worker, then on 2 at once;
+ * returns 2 * t(1) / t(2 at once). 2.0 on two idle cores; ~1.0 when other load leaves room for one thread.
+ * Any thread-scaling figure from the same minute is bounded by this.
+ */
+export async function parallelHeadroom(): Promise<number> {
+  const { Worker } = await import('node:worker_threads');
+  const code =
+    "const { parentPort } = require('node:worker_threads'); parentPort.once('message', () => {" +
+    ' let s = 0; for (let i = 0; i < 5e7; i++) s = s * 1.0000001 + 1e-9; parentPort.postMessage(s); });';
+  const timed = async (n: number): Promise<number> => {
+    const ws = Array.from({ length: n }, () => new Worker(code, { eval: true }));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    await Promise.all(ws.map((w) => new Promise((r) => (w.once('message', r), w.postMessage(0)))));
+    const dt = performance.now() - t0;
+    await Promise.all(ws.map((w) => w.terminate()));
+    return dt;
+  };
+  return (2 * (await timed(1))) / (await timed(2));
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -69,6 +91,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '30' },
       chunks: { type: 'string' },
       'min-cost': { type: 'string' },
+      spin: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -81,8 +104,10 @@ async function main(): Promise<void> {
   const poolOpts = {
     ...(values.chunks ? { chunksPerThread: Number(values.chunks) } : {}),
     ...(values['min-cost'] ? { minParallelCost: Number(values['min-cost']) } : {}),
+    ...(values.spin ? { spin: Number(values.spin) } : {}),
   };
   const results: ScalingResult[] = [];
+  const before = await parallelHeadroom();
   console.log('| model | threads | p10 ms | median ms | p90 ms | speedup p10 | speedup median | speedup p90 |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const m of values.models!.split(',')) {
@@ -97,6 +122,11 @@ async function main(): Promise<void> {
       );
     }
   }
+  const afterwards = await parallelHeadroom();
+  console.log(
+    `\nparallel headroom (2 x t(1 loop) / t(2 loops at once); 2.0 = two free cores): ` +
+      `${before.toFixed(2)} before, ${afterwards.toFixed(2)} after`,
+  );
   if (values.json) console.log(JSON.stringify(results));
 }
 
