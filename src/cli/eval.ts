@@ -176,5 +176,3 @@ export const command: Command = {
     return 0;
   },
 };
-
-export type { Tensor };

@@ -202,8 +202,8 @@ export const command: Command = {
       );
     }
     await saveModel(result.model, output);
-    const fp32Run = await RUNNERS.reference(cal.model);
-    const qRun = await RUNNERS.reference(result.model);
+    const fp32Run = await factory(cal.model);
+    const qRun = await factory(result.model);
     const a = agreement(await fp32Run(samples[0]!), await qRun(samples[0]!));
     const quantized = result.layers.filter((l) => l.quantized).length;
     const inSize = statSync(modelPath).size;

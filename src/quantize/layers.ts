@@ -159,5 +159,3 @@ export function scaleGroups(layers: readonly Layer[], options: { unifyAdd: boole
   }
   return g;
 }
-
-export { indexGraph };

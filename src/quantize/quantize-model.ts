@@ -503,5 +503,3 @@ function biasShift(
   }
   return out;
 }
-
-export { PASS_THROUGH_OPS };

@@ -159,7 +159,7 @@ export function qparamsFor(r: Range, dtype: ActivationType): QParams {
   const [qmin, qmax] = dtype === 'uint8' ? [0, 255] : [-128, 127];
   const lo = Math.min(r.lo, 0);
   const hi = Math.max(r.hi, 0);
-  if (hi - lo <= 0 || !Number.isFinite(hi - lo)) return { scale: 1, zeroPoint: dtype === 'uint8' ? 0 : 0, dtype };
+  if (hi - lo <= 0 || !Number.isFinite(hi - lo)) return { scale: 1, zeroPoint: 0, dtype };
   const scale = Math.fround((hi - lo) / (qmax - qmin));
   const zp = Math.round(qmin - lo / scale);
   return { scale, zeroPoint: Math.min(qmax, Math.max(qmin, zp)), dtype };

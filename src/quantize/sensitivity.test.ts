@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { syntheticSamples } from '../datasets/calibration-source.js';
 import { calibrateModel } from './quantize-model.js';
-import { fitAccuracyBudget, layerSensitivity } from './sensitivity.js';
+import { fitAccuracyBudget, fitCosineBudget, layerSensitivity } from './sensitivity.js';
 import { tinyQuantModel } from './testing.js';
 import type { Model } from '../ir/graph.js';
 
@@ -51,4 +51,16 @@ test('mixed precision keeps layers fp32 in sensitivity order until the budget is
   }
   const none = await fitAccuracyBudget(cal, ranked, 5, evaluate);
   assert.equal(none.kept.length, 0);
+});
+
+test('cosine budget: nothing kept when already met; every ranked layer tried when unreachable', async () => {
+  const cal = await calibrateModel(tinyQuantModel(), samples);
+  const ranked = await layerSensitivity(cal, samples.slice(0, 2));
+  const easy = await fitCosineBudget(cal, ranked, samples.slice(0, 2), 0.5);
+  assert.equal(easy.kept.length, 0);
+  assert.equal(easy.withinBudget, true);
+  const hard = await fitCosineBudget(cal, ranked, samples.slice(0, 2), 1 - 1e-12);
+  assert.equal(hard.kept.length, ranked.length);
+  assert.equal(hard.withinBudget, false, 'Add/Concat/pool tensors stay int8, so the output cannot equal fp32');
+  assert.match(hard.kept[0]!.reason, /^output cosine 0\.\d{8} < 0\.999999999999; most sensitive/);
 });

@@ -80,8 +80,14 @@ export async function fitAccuracyBudget(
   ranked: readonly SensitivityRow[],
   budget: number,
   evaluate: (model: QuantizeResult['model']) => Promise<number>,
-  options: QuantizeOptions & { onStep?: (step: MixedPrecisionStep) => void } = {},
+  options: QuantizeOptions & {
+    onStep?: (step: MixedPrecisionStep) => void;
+    /** Why the next layer is kept, given the current metric (default: the loss in points vs the budget). */
+    describe?: (accuracy: number, floatAccuracy: number) => string;
+  } = {},
 ): Promise<MixedPrecisionResult> {
+  const describe =
+    options.describe ?? ((acc: number, fl: number) => `loss ${(fl - acc).toFixed(2)} points > budget ${budget}`);
   const floatAccuracy = await evaluate(cal.model);
   const kept: { layer: string; reason: string }[] = [];
   const steps: MixedPrecisionStep[] = [];
@@ -92,10 +98,9 @@ export async function fitAccuracyBudget(
   options.onStep?.(steps[0]!);
   for (const row of ranked) {
     if (floatAccuracy - accuracy <= budget) break;
-    const loss = floatAccuracy - accuracy;
     kept.push({
       layer: row.layer,
-      reason: `loss ${loss.toFixed(2)} points > budget ${budget}; most sensitive remaining layer (alone: SQNR ${row.sqnrDb.toFixed(1)} dB)`,
+      reason: `${describe(accuracy, floatAccuracy)}; most sensitive remaining layer (alone: SQNR ${row.sqnrDb.toFixed(1)} dB)`,
     });
     const fp32 = [...base, ...kept.map((k) => k.layer)];
     result = buildQdqModel(cal, { ...options, fp32Layers: fp32 });
@@ -129,15 +134,8 @@ export async function fitCosineBudget(
     const got = await outputs(await factory(m), samples);
     return (100 * got.reduce((s, g, k) => s + agreement(ref[k]!, g).cosine, 0)) / samples.length;
   };
-  const r = await fitAccuracyBudget(cal, ranked, 100 * (1 - minCosine), evaluate, options);
-  for (const k of r.kept)
-    k.reason = k.reason.replace(
-      /^loss ([0-9.]+) points > budget [0-9.e-]+/,
-      (_, l: string) => `cosine ${(1 - Number(l) / 100).toFixed(4)} < ${minCosine}`,
-    );
-  for (const k of r.kept) {
-    const rep = r.result.layers.find((l) => l.name === k.layer);
-    if (rep) rep.reason = k.reason;
-  }
-  return r;
+  return fitAccuracyBudget(cal, ranked, 100 * (1 - minCosine), evaluate, {
+    ...options,
+    describe: (acc) => `output cosine ${(acc / 100).toFixed(8)} < ${minCosine}`,
+  });
 }
