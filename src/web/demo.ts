@@ -137,7 +137,7 @@ function drawChart(): void {
     series: [...series].map(([name, ys]) => ({
       name,
       type: 'line',
-      showSymbol: false,
+      showSymbol: ys.length < 20,
       data: ys.map((y, i) => [i + 1, y]),
     })),
   });
