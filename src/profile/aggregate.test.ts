@@ -44,7 +44,7 @@ test('per-node medians resist one preempted run; shares, GFLOP/s and intensity f
     topNodes(p, 2).map((n) => n.nodeName),
     ['c2', 'c1'],
   );
-  // The timeline is the median run (total 8 ms), laid end to end.
+  // The timeline is every step at its median, laid end to end.
   assert.deepEqual(
     p.timeline.map((s) => [s.nodeName, s.startMs, s.durMs]),
     [

@@ -50,7 +50,10 @@ export interface ProfileSummary {
   nodes: NodeProfile[];
   byOpType: GroupProfile[];
   byKernel: GroupProfile[];
-  /** The run whose total is the median, laid end to end: what one inference looked like. */
+  /**
+   * A typical inference: every step at its median time, laid end to end in schedule order. Unlike any single
+   * recorded run it carries no preemption gaps (those are in the Chrome trace, which keeps every run).
+   */
   timeline: TimelineSpan[];
 }
 
@@ -103,12 +106,10 @@ export function aggregateProfile(runs: readonly (readonly ProfiledStep[])[]): Pr
     fallback: s.fallback,
   }));
   const totals = runs.map((run) => run.reduce((a, s) => a + s.timeMs, 0));
-  const order = totals.map((t, i) => [t, i] as const).sort((a, b) => a[0] - b[0]);
-  const mid = runs[order[Math.floor((order.length - 1) / 2)]![1]]!;
   let t = 0;
-  const timeline = mid.map((s) => {
-    const span = { nodeName: s.nodeName, opType: s.opType, kernelId: s.kernelId, startMs: t, durMs: s.timeMs };
-    t += s.timeMs;
+  const timeline = nodes.map((n) => {
+    const span = { nodeName: n.nodeName, opType: n.opType, kernelId: n.kernelId, startMs: t, durMs: n.medianMs };
+    t += n.medianMs;
     return span;
   });
   return {

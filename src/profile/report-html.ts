@@ -196,7 +196,7 @@ const PAGE_SCRIPT = String.raw`
     var lanes = [];
     D.timeline.forEach(function (s) { if (lanes.indexOf(s.lane) < 0) lanes.push(s.lane); });
     chart('timeline', {
-      title: { text: 'One inference, node by node (' + D.profileConfig + ')', textStyle: { fontSize: 13 } },
+      title: { text: 'A typical inference, node by node: each step at its median time (' + D.profileConfig + ')', textStyle: { fontSize: 13 } },
       tooltip: { formatter: function (p) { var s = D.timeline[p.dataIndex];
         return s.name + '<br>' + s.kernel + '<br>' + s.durMs.toFixed(3) + ' ms at ' + s.startMs.toFixed(3) + ' ms'; } },
       grid: { left: 150, right: 30, top: 40, bottom: 60 },
