@@ -1,8 +1,10 @@
 /**
- * Lowering of the small kernel families (elementwise unary/binary, pooling, global pooling) from graph nodes:
- * reads ONNX attributes and broadcast shapes, builds the family's spec, picks a variant and wraps it as a
- * LoweredKernel. Values are seen as [pixels, channels] (NHWC: pixels = N*H*W; flat: channels = last dim).
- * A node whose attributes or broadcasts a family does not cover returns undefined (reference fallback).
+ * Lowering of the memory-bound kernel families from graph nodes: elementwise unary/binary (with the broadcasts
+ * CNNs use), pooling and global pooling (incl. ReduceMean over H, W), Resize/Upsample, Softmax, and data moves
+ * (copies into concat slices, the channel shuffle, edge layout conversions, NHWC <-> flat reshapes). Reads ONNX
+ * attributes and broadcast shapes, builds the family's spec, picks a variant and wraps it as a LoweredKernel.
+ * Values are seen as [pixels, channels] (NHWC: pixels = N*H*W; flat: channels = last dim). A node whose
+ * attributes or broadcasts no family covers returns undefined (reference fallback).
  */
 import { type Node, attrFloat, attrInt, attrInts } from '../../ir/graph.js';
 import { EdgecnnError } from '../../ir/errors.js';
