@@ -108,6 +108,24 @@ test('isolated page: threads engage and outputs match Node', { skip, timeout: 12
         `mobilenet_v2: browser t1 median ${m1.medianMs.toFixed(1)} ms, max |diff| vs reference ${dm.toExponential(2)}`,
       );
     } else t.diagnostic(`${SHARED} absent: mobilenet_v2 not run in the browser`);
+    // The library bundles as a web app imports them: compile with the full bundle, save an artifact, run it
+    // with the runtime-only bundle on 2 threads (its workers load worker-entry.js from beside the bundle).
+    const lib = await demo.page.evaluate(async () => {
+      const full = await import('/dist/web/edgecnn.bundle.js' as string);
+      const rt = await import('/dist/web/edgecnn-runtime.bundle.js' as string);
+      const bytes = new Uint8Array(await (await fetch('/models/ppocr-cls.onnx')).arrayBuffer());
+      const s = await full.createSession(bytes, { inputShapes: { x: [1, 3, 48, 192] } });
+      const x = full.makeTensor(
+        'float32',
+        [1, 3, 48, 192],
+        Float32Array.from({ length: 27648 }, (_, i) => Math.sin(i)),
+      );
+      const want = (await s.run({ x }))[s.outputNames[0]].data as Float32Array;
+      const r = await rt.loadArtifact(full.encodeArtifact(s.compiled), { threads: 2 });
+      const got = r.run({ x })[r.outputNames[0]].data as Float32Array;
+      return { threads: r.threads, same: want.every((v, i) => v === got[i]), n: want.length };
+    });
+    assert.deepEqual(lib, { threads: 2, same: true, n: 2 });
     mkdirSync(ARTIFACTS, { recursive: true });
     await demo.page.screenshot({ path: resolve(ARTIFACTS, 'demo-isolated.png'), fullPage: true });
     assert.ok(!demo.console.some((m) => m.startsWith('pageerror')), demo.console.join('\n'));
