@@ -4,7 +4,8 @@
  * Relu/Clip(min 0) that alone consumes its output: the clamp is folded into the output's range. A layer's
  * activation inputs and its output are the tensors that carry QuantizeLinear/DequantizeLinear pairs.
  * Scale groups tie tensors that must share parameters: a Concat's inputs and output (int8 concat is a copy),
- * an Add's inputs (one rescale per add), and a pass-through's input and output.
+ * an Add's inputs (one rescale per add), and a pass-through's input and output (MaxPool and data movement:
+ * requantizing a moved tensor with a new scale would only add rounding noise).
  */
 import type { Graph, Node } from '../ir/graph.js';
 import { attrFloat, attrInt } from '../ir/graph.js';
@@ -15,7 +16,15 @@ export const WEIGHTED_OPS = ['Conv', 'Gemm', 'MatMul'] as const;
 /** Ops computed in int8 without weights. */
 export const ACTIVATION_OPS = ['Add', 'Concat', 'GlobalAveragePool', 'AveragePool', 'MaxPool'] as const;
 /** Ops whose int8 output has exactly the input's parameters. */
-export const PASS_THROUGH_OPS = ['MaxPool', 'Flatten', 'Reshape'] as const;
+export const PASS_THROUGH_OPS = [
+  'MaxPool',
+  'Flatten',
+  'Reshape',
+  'Transpose',
+  'Slice',
+  'Squeeze',
+  'Unsqueeze',
+] as const;
 
 export interface Layer {
   /** The main node's name (unique key: CLI flags, reports). */
@@ -102,7 +111,8 @@ export function findLayers(graph: Graph): Layer[] {
       (PASS_THROUGH_OPS as readonly string[]).includes(op)
     ) {
       if (op === 'MaxPool' && node.outputs.length > 1 && node.outputs[1]) continue;
-      if (op === 'Reshape') inputs = [node.inputs[0]!];
+      // Shape-like operands (Reshape's shape, Slice's starts/ends/axes/steps, opset-13 axes) are not data.
+      if (['Reshape', 'Slice', 'Squeeze', 'Unsqueeze'].includes(op)) inputs = [node.inputs[0]!];
       else inputs = node.inputs.filter((i) => i !== '');
       // Adds and Concats of constants are left alone: both inputs must be activations.
       if (inputs.some((i) => constIn(graph, index, i) !== undefined)) continue;
