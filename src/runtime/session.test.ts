@@ -280,3 +280,21 @@ test('ConvTranspose with kernel == stride runs as a GEMM plus a pixel scatter an
     assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) < 1e-5, `k=${k}`);
   }
 });
+
+test('channels-last edges (Transpose after the input, before the output) cost no steps', async () => {
+  const g = new GraphBuilder('nhwc-edges');
+  const x = g.input('x', 'float32', [1, 6, 7, 3]);
+  const t = g.node('Transpose', [x], { perm: [0, 3, 1, 2] });
+  const c = g.node('Relu', [g.node('Conv', [t, g.randomInit('w', [5, 3, 3, 3], 61)], { pads: [1, 1, 1, 1] })]);
+  const y = g.node('Transpose', [c], { perm: [0, 2, 3, 1] }, { outputs: ['y'] });
+  g.output(y, 'float32', [1, 6, 7, 5]);
+  const model = g.model(13);
+  const s = await createSession(model, { optimize: false });
+  assert.deepEqual(s.fallbackNodes, []);
+  assert.deepEqual(
+    s.steps.map((st) => st.opType),
+    ['Conv', 'Relu'],
+  );
+  const x0 = randomF32([1, 6, 7, 3], 62);
+  assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) < 1e-5);
+});

@@ -45,6 +45,7 @@ export function assignLayouts(prep: PreparedGraph): LayoutResult {
   }
   const producer = new Map<string, Node>();
   for (const n of prep.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
+  keepChannelsLastEdgesRowMajor(prep, layouts);
 
   const viewNodes = new Set<Node>();
   const copyNodes = new Set<Node>();
@@ -127,6 +128,17 @@ export function assignLayouts(prep: PreparedGraph): LayoutResult {
       viewNodes.add(n);
       continue;
     }
+    if (n.opType === 'Transpose') {
+      const out = layouts.get(n.outputs[0]!)!;
+      const perm = attrInts(n, 'perm')?.join();
+      const toNchw = perm === '0,3,1,2' && src.layout === 'flat' && out.layout === 'nhwc';
+      const toNhwc = perm === '0,2,3,1' && src.layout === 'nhwc' && out.layout === 'flat' && isDenseNhwc(src);
+      if ((toNchw && src.type.shape.length === 4) || toNhwc) {
+        out.viewOf = { name: src.name, offsetBytes: 0 };
+        viewNodes.add(n);
+      }
+      continue;
+    }
     if (RESHAPE_LIKE.has(n.opType) && outs.length >= 1) {
       const out = layouts.get(n.outputs[0]!)!;
       if (n.opType === 'Dropout' && outs.length > 1) continue;
@@ -137,6 +149,41 @@ export function assignLayouts(prep: PreparedGraph): LayoutResult {
     }
   }
   return { nodes, layouts, viewNodes, copyNodes };
+}
+
+function isPerm(n: Node, perm: string): boolean {
+  return n.opType === 'Transpose' && n.domain === '' && attrInts(n, 'perm')?.join() === perm;
+}
+
+function isDenseNhwc(l: ValueLayout): boolean {
+  return l.layout === 'nhwc' && l.pixelStride === l.type.shape[1] && !l.viewOf;
+}
+
+/**
+ * Channels-last edges (models converted from TensorFlow): a rank-4 graph input read only by
+ * Transpose(0,3,1,2) stays row-major, since [N,H,W,C] row-major is the NHWC memory of the transposed value,
+ * and a graph output made by Transpose(0,2,3,1) and read by nothing else is row-major for the same reason.
+ * Both transposes then become aliases, and no edge conversion is needed.
+ */
+function keepChannelsLastEdgesRowMajor(prep: PreparedGraph, layouts: Map<string, ValueLayout>): void {
+  const readers = new Map<string, Node[]>();
+  for (const n of prep.nodes) for (const x of n.inputs) if (x) readers.set(x, [...(readers.get(x) ?? []), n]);
+  const outputs = new Set(prep.outputNames);
+  const rowMajor = (l: ValueLayout): void => {
+    l.layout = 'flat';
+    l.pixelStride = 0;
+  };
+  for (const { name } of prep.inputs) {
+    const l = layouts.get(name);
+    const rs = readers.get(name) ?? [];
+    if (l?.layout === 'nhwc' && !outputs.has(name) && rs.length > 0 && rs.every((r) => isPerm(r, '0,3,1,2'))) {
+      rowMajor(l);
+    }
+  }
+  for (const n of prep.nodes) {
+    const y = isPerm(n, '0,2,3,1') ? layouts.get(n.outputs[0]!) : undefined;
+    if (y?.layout === 'nhwc' && outputs.has(y.name) && !readers.has(y.name)) rowMajor(y);
+  }
 }
 
 function constLayout(name: string, t: Tensor | undefined): ValueLayout {
