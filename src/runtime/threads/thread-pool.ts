@@ -134,8 +134,13 @@ export interface ThreadPool extends ParallelRunner {
   close(): Promise<void>;
 }
 
-/** Default cost threshold, measured on 2 vCPUs: below ~0.1 M MACs a split step lost to the wake-up. */
-export const DEFAULT_MIN_PARALLEL_COST = 100_000;
+/**
+ * Default cost threshold. Measured on the 2-vCPU machine (ppocr-cls, 200 interleaved runs): a split step costs
+ * ~1.3 us when both threads hold a CPU (p10: 1.33 ms with 115 split steps vs 1.18 ms on one thread), but
+ * ~0.2 ms at the median under load, when the worker sleeps or is preempted inside its chunk. A step under
+ * ~1 M MACs takes ~50 us on one core, too little to win that back.
+ */
+export const DEFAULT_MIN_PARALLEL_COST = 1_000_000;
 
 /** Tuning defaults for pools created without explicit values (sessions); benchmarks change them. */
 export const poolDefaults: Required<Omit<ThreadPoolOptions, 'threads' | 'workerUrl'>> = {
