@@ -78,6 +78,8 @@ test('profile prints the most expensive nodes, writes a Chrome trace and JSON', 
   assert.match(r.stdout, /top 3 nodes by median time:/);
   assert.match(r.stdout, /per operator type:\nop +nodes +ms +share +MACs +GFLOP\/s +bytes/);
   assert.match(r.stdout, /per kernel:/);
+  assert.match(r.stdout, /op +edgecnn +ort-node\/t1\n/);
+  assert.match(r.stdout, /\ntotal +[\d.]+ +[\d.]+/);
   const trace = JSON.parse(readFileSync(join(dir, 't.json'), 'utf8')) as {
     traceEvents: { ph: string; name: string }[];
   };

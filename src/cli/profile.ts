@@ -16,6 +16,8 @@ import { EdgecnnError } from '../ir/errors.js';
 import { type GroupProfile, type ProfileSummary, aggregateProfile, topNodes } from '../profile/aggregate.js';
 import { renderHtmlReport } from '../profile/report-html.js';
 import { chromeTrace } from '../profile/trace.js';
+import { profileOrtNode } from '../profile/ort-profile.js';
+import { PeerUnavailable } from '../bench/targets.js';
 import { flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
 
@@ -72,6 +74,22 @@ export function formatProfileText(p: ProfileSummary, top: number): string {
   ].join('\n');
 }
 
+/** edgecnn's and onnxruntime-node's time per operator type, side by side (each with its own fusions). */
+export function formatComparison(ours: ProfileSummary, ort: { byOpType: GroupProfile[]; totalMs: number }): string {
+  const ourTotal = ours.nodes.reduce((a, n) => a + n.medianMs, 0);
+  const keys = [...new Set([...ours.byOpType.map((g) => g.key), ...ort.byOpType.map((g) => g.key)])];
+  const rows = keys.map((k) => {
+    const a = ours.byOpType.find((g) => g.key === k);
+    const b = ort.byOpType.find((g) => g.key === k);
+    return [k, a ? `${a.totalMs.toFixed(3)} (${a.count})` : '-', b ? `${b.totalMs.toFixed(3)} (${b.count})` : '-'];
+  });
+  rows.push(['total', ourTotal.toFixed(3), ort.totalMs.toFixed(3)]);
+  return [
+    'per operator type, ms (nodes), sum of per-node medians; each runtime fuses differently (its Conv may hold an activation):',
+    table(['op', 'edgecnn', 'ort-node/t1'], rows),
+  ].join('\n');
+}
+
 export const command: Command = {
   name: 'profile',
   synopsis: '<model.onnx> [--backend wasm|reference] [--runs N] [--trace FILE] [--json FILE] [--html FILE]',
@@ -85,6 +103,7 @@ export const command: Command = {
     trace: { type: 'string', description: 'write a Chrome trace-event JSON (Perfetto, chrome://tracing)' },
     json: { type: 'string', description: 'write the profile summary as JSON' },
     html: { type: 'string', description: 'write a self-contained HTML report (op chart, timeline, roofline)' },
+    vs: { type: 'string', description: 'ort-node: also profile onnxruntime-node and compare time per operator type' },
   },
   async run(positionals, p) {
     const modelPath = positionals[0];
@@ -127,6 +146,18 @@ export const command: Command = {
     const config = `edgecnn-${backend}/t1`;
     console.log(`${model} on ${config}, ${environment().machineKind}`);
     console.log(formatProfileText(summary, top));
+    const vs = flagString(p, 'vs');
+    if (vs !== undefined) {
+      if (vs !== 'ort-node') throw new EdgecnnError(`profile --vs supports ort-node only, got '${vs}'`, 'bad-argument');
+      try {
+        const ort = await profileOrtNode(bytes, specs.map(materializeInput), { runs, warmup });
+        console.log('');
+        console.log(formatComparison(summary, ort));
+      } catch (e) {
+        if (!(e instanceof PeerUnavailable)) throw e;
+        console.log(`\n${e.message}; comparison skipped`);
+      }
+    }
     const trace = flagString(p, 'trace');
     if (trace) {
       writeFileSync(
