@@ -298,3 +298,25 @@ test('channels-last edges (Transpose after the input, before the output) cost no
   const x0 = randomF32([1, 6, 7, 3], 62);
   assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) < 1e-5);
 });
+
+test('Pad (constant, edge, reflect; also cropping) runs on the pad kernel and matches the reference', async () => {
+  for (const [mode, pads] of [
+    ['constant', [0, 0, 1, 2, 0, 0, 3, 0]],
+    ['edge', [0, 0, 2, 1, 0, 0, 1, 2]],
+    ['reflect', [0, 0, 1, 2, 0, 0, 2, 1]],
+    ['constant', [0, 0, -1, 1, 0, 0, 1, -2]],
+  ] as const) {
+    const g = new GraphBuilder('pad');
+    const x = g.input('x', 'float32', [1, 5, 4, 6]);
+    const p = g.init('pads', { dtype: 'int64', shape: [8], data: BigInt64Array.from(pads.map(BigInt)) });
+    const v = g.init('v', { dtype: 'float32', shape: [], data: new Float32Array([0.5]) });
+    const padded = g.node('Pad', [g.node('Relu', [x]), p, v], { mode });
+    const y = g.node('Sigmoid', [padded], {}, { outputs: ['y'] });
+    g.output(y, 'float32');
+    const model = g.model(13);
+    const s = await createSession(model, { optimize: false });
+    assert.deepEqual(s.fallbackNodes, [], `${mode} ${pads}`);
+    const x0 = randomF32([1, 5, 4, 6], 71);
+    assert.ok(maxAbsDiff((await s.run({ x: x0 })).y!, runReference(model, { x: x0 }).y!) < 1e-6, `${mode} ${pads}`);
+  }
+});

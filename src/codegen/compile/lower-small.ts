@@ -11,7 +11,7 @@ import { EdgecnnError } from '../../ir/errors.js';
 import { sizeOf } from '../../ir/tensor.js';
 import { windowAxis } from '../../ops/nn-util.js';
 import { type BinaryOp, type BinarySpec, type UnaryOp, type UnarySpec, vbinary, vunary } from '../kernels/eltwise.js';
-import { type CopySpec, copy } from '../kernels/copy.js';
+import { type CopySpec, type PadSpec, copy, pad } from '../kernels/copy.js';
 import { type ResizeCoordMode, type ResizeSpec, RESIZE_COORD_MODES, resize } from '../kernels/resize.js';
 import { type SoftmaxSpec, softmax } from '../kernels/softmax.js';
 import { type ChannelShuffleSpec, type LayoutSpec, channelShuffle, layout } from '../kernels/layout.js';
@@ -52,7 +52,7 @@ export function isSmallOp(key: string): boolean {
     key in BINARY_OF ||
     key in POOLS ||
     key in MOVES ||
-    ['Resize', 'Upsample', 'Softmax'].includes(key)
+    ['Resize', 'Upsample', 'Softmax', 'Pad'].includes(key)
   );
 }
 
@@ -150,6 +150,7 @@ export function lowerSmall(node: Node, ctx: SelectContext): LoweredKernel | unde
   if (key in MOVES) return lowerMove(node, ctx);
   if (key === 'Resize' || key === 'Upsample') return lowerResize(node, ctx);
   if (key === 'Softmax') return lowerSoftmax(node, ctx);
+  if (key === 'Pad') return lowerPad(node, ctx);
   return undefined;
 }
 
@@ -517,6 +518,52 @@ function lowerSoftmax(node: Node, ctx: SelectContext): LoweredKernel | undefined
   const v = firstVariant(softmax, spec, ctx.relaxedSimd);
   if (!v) return undefined;
   return wrap(softmax, spec, v, 8 * g.pixels * g.channels, [0], (a) => ({
+    input: refOf(node, x, a.inputs[0]),
+    output: refOf(node, y, a.outputs[0]),
+  }));
+}
+
+/** Pad over H and W of an NHWC value (constant, edge, reflect; N and C pads zero; no `axes` input). */
+function lowerPad(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const x = arena(ctx, node.inputs[0]);
+  const y = arena(ctx, node.outputs[0]);
+  if (!x || !y || x.layout !== 'nhwc' || y.layout !== 'nhwc') return undefined;
+  const str = (name: string, dflt: string): string => {
+    const a = node.attributes.get(name);
+    return a?.kind === 'string' ? a.value : dflt;
+  };
+  const mode = str('mode', 'constant');
+  if (mode !== 'constant' && mode !== 'edge' && mode !== 'reflect') return undefined;
+  let pads: number[] | undefined | null;
+  let value = 0;
+  if (ctx.opset(node) < 11) {
+    pads = attrInts(node, 'pads');
+    value = attrFloat(node, 'value', 0);
+  } else {
+    if (node.inputs[3]) return undefined; // axes (opset 18)
+    pads = constantList(ctx, node.inputs[1]);
+    const v = constantList(ctx, node.inputs[2]);
+    if (v === null || (v && v.length !== 1)) return undefined;
+    value = v?.[0] ?? 0;
+  }
+  if (!pads || pads.length !== 8 || pads[0] !== 0 || pads[1] !== 0 || pads[4] !== 0 || pads[5] !== 0) return undefined;
+  const [N, C, H, W] = x.type.shape as [number, number, number, number];
+  const spec: PadSpec = {
+    mode,
+    value,
+    batch: N,
+    inH: H,
+    inW: W,
+    channels: C,
+    padTop: pads[2]!,
+    padLeft: pads[3]!,
+    outH: H + pads[2]! + pads[6]!,
+    outW: W + pads[3]! + pads[7]!,
+  };
+  if (spec.outH !== y.type.shape[2] || spec.outW !== y.type.shape[3]) return undefined;
+  const v = firstVariant(pad, spec, ctx.relaxedSimd);
+  if (!v) return undefined;
+  return wrap(pad, spec, v, 4 * (sizeOf(x.type.shape) + sizeOf(y.type.shape)), [], (a) => ({
     input: refOf(node, x, a.inputs[0]),
     output: refOf(node, y, a.outputs[0]),
   }));
