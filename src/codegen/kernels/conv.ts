@@ -114,18 +114,7 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
   const g = geometry(spec, vr);
   if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('conv: residual address missing', 'internal');
   if (addr.zero === undefined) throw new EdgecnnError('conv: zero buffer address missing', 'internal');
-  const {
-    inH,
-    inW,
-    outH,
-    outW,
-    kernelH: kh,
-    kernelW: kw,
-    strideH: sH,
-    strideW: sW,
-    dilationH: dH,
-    dilationW: dW,
-  } = spec;
+  const { inW, outW, kernelW: kw, strideW: sW, dilationH: dH, dilationW: dW } = spec;
   const { mr, nr } = vr;
   const nvecFull = nr / 4;
   const psIn = addr.input.pixelStride * 4;
@@ -257,50 +246,7 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
       (b) => b.localGet(end),
       1,
       () => {
-        fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
-        fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
-        fn.i32Const(0)
-          .localGet(iy0)
-          .i32Sub()
-          .i32Const(dH - 1)
-          .i32Add()
-          .i32Const(dH)
-          .i32DivS();
-        fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
-        fn.i32Const(inH)
-          .localGet(iy0)
-          .i32Sub()
-          .i32Const(dH - 1)
-          .i32Add()
-          .i32Const(dH)
-          .i32DivS()
-          .localSet(nky);
-        fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
-        // rowIn = input + (b*inH + iy0 + kyS*dH) * inW * psIn + group channel offset
-        fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
-        fn.localGet(iy0)
-          .i32Add()
-          .localGet(kyS)
-          .i32Const(dH)
-          .i32Mul()
-          .i32Add()
-          .i32Const(inW * psIn)
-          .i32Mul();
-        fn.i32Const(addr.input.addrBytes).i32Add().localGet(chIn).i32Add().localSet(rowIn);
-        fn.localGet(r)
-          .i32Const(outW * psOut)
-          .i32Mul()
-          .i32Const(addr.output.addrBytes)
-          .i32Add()
-          .localSet(rowOut);
-        if (addr.residual) {
-          fn.localGet(r)
-            .i32Const(outW * psRes)
-            .i32Mul()
-            .i32Const(addr.residual.addrBytes)
-            .i32Add()
-            .localSet(rowRes);
-        }
+        emitConvRowWindow(fn, spec, addr, { r, oy, iy0, kyS, nky, rowIn, rowOut, rowRes }, { clampNky: false, chIn });
         if (fullTiles > 0) {
           fn.forRange(
             tile,
@@ -380,6 +326,89 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
 }
 
 /** The f32 general convolution family. */
+/** The i32 locals an output-row step derives from its row index `r` (see `emitConvRowWindow`). */
+export interface ConvRowLocals {
+  r: Local;
+  oy: Local;
+  iy0: Local;
+  kyS: Local;
+  nky: Local;
+  rowIn: Local;
+  rowOut: Local;
+  rowRes: Local;
+}
+
+/**
+ * Start of one output row (r = b * outH + oy) of a conv-like step: sets oy, iy0 = oy * strideH - padTop, the
+ * first kernel row inside the input kyS = iy0 < 0 ? ceil(-iy0 / dH) : 0, the number of such rows
+ * nky = min(kh, ceil((inH - iy0) / dH)) - kyS (floored at 0 when `clampNky`; a caller whose loop exits on
+ * `ky - kyS >= nky` does not need it), and the byte addresses rowIn (input row iy0 + kyS * dH of image b, plus
+ * `chIn` when given), rowOut and rowRes (output/residual row r). Shared by conv and dwconv so the two kernels
+ * skip padded kernel rows the same way.
+ */
+export function emitConvRowWindow(
+  fn: FunctionBuilder,
+  spec: ConvSpec,
+  addr: ConvAddresses,
+  l: ConvRowLocals,
+  opts: { clampNky: boolean; chIn?: Local },
+): void {
+  const { inH, inW, outH, outW, kernelH: kh, strideH: sH, dilationH: dH } = spec;
+  const { r, oy, iy0, kyS, nky, rowIn, rowOut, rowRes } = l;
+  const psIn = addr.input.pixelStride * 4;
+  const psOut = addr.output.pixelStride * 4;
+  const psRes = (addr.residual?.pixelStride ?? 0) * 4;
+  fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
+  fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
+  fn.i32Const(0)
+    .localGet(iy0)
+    .i32Sub()
+    .i32Const(dH - 1)
+    .i32Add()
+    .i32Const(dH)
+    .i32DivS();
+  fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
+  fn.i32Const(inH)
+    .localGet(iy0)
+    .i32Sub()
+    .i32Const(dH - 1)
+    .i32Add()
+    .i32Const(dH)
+    .i32DivS()
+    .localSet(nky);
+  fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
+  if (opts.clampNky) {
+    fn.localGet(nky).i32Const(0).localGet(nky).i32Const(0).i32GtS().select().localSet(nky);
+  }
+  // b * inH = (r - oy) / outH * inH
+  fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
+  fn.localGet(iy0)
+    .i32Add()
+    .localGet(kyS)
+    .i32Const(dH)
+    .i32Mul()
+    .i32Add()
+    .i32Const(inW * psIn)
+    .i32Mul();
+  fn.i32Const(addr.input.addrBytes).i32Add();
+  if (opts.chIn) fn.localGet(opts.chIn).i32Add();
+  fn.localSet(rowIn);
+  fn.localGet(r)
+    .i32Const(outW * psOut)
+    .i32Mul()
+    .i32Const(addr.output.addrBytes)
+    .i32Add()
+    .localSet(rowOut);
+  if (addr.residual) {
+    fn.localGet(r)
+      .i32Const(outW * psRes)
+      .i32Mul()
+      .i32Const(addr.residual.addrBytes)
+      .i32Add()
+      .localSet(rowRes);
+  }
+}
+
 export const conv: KernelFamily<ConvSpec, ConvVariant, ConvAddresses, ConvWeights> = {
   family: 'conv',
   variants: CONV_VARIANTS,

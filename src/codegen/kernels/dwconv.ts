@@ -10,8 +10,9 @@
  * 2 to under 1); they apply when the step's live vectors fit V8's 15 allocatable xmm registers.
  * parallelExtent = batch * outH output rows.
  */
-import type { FunctionBuilder, Local } from '../wasm/index.js';
+import type { FunctionBuilder } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
+import { emitConvRowWindow } from './conv.js';
 import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
 import {
   type ConvAddresses,
@@ -100,18 +101,7 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   checkConvSpec(spec, 'dwconv');
   if (!isDepthwise(spec)) throw new EdgecnnError('dwconv: spec is not a depthwise convolution', 'internal');
   if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('dwconv: residual address missing', 'internal');
-  const {
-    inH,
-    inW,
-    outH,
-    outW,
-    kernelH: kh,
-    kernelW: kw,
-    strideH: sH,
-    strideW: sW,
-    dilationH: dH,
-    dilationW: dW,
-  } = spec;
+  const { inW, outW, kernelW: kw, strideW: sW, dilationH: dH, dilationW: dW } = spec;
   const C = spec.inC;
   const cp = cpad(spec);
   const psIn = addr.input.pixelStride * 4;
@@ -333,54 +323,7 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
     (b) => b.localGet(end),
     1,
     () => {
-      // b*inH row base and oy
-      fn.localGet(r).i32Const(outH).i32RemU().localSet(oy);
-      fn.localGet(oy).i32Const(sH).i32Mul().i32Const(spec.padTop).i32Sub().localSet(iy0);
-      // kyS = iy0 < 0 ? ceil(-iy0 / dH) : 0
-      fn.i32Const(0)
-        .localGet(iy0)
-        .i32Sub()
-        .i32Const(dH - 1)
-        .i32Add()
-        .i32Const(dH)
-        .i32DivS();
-      fn.i32Const(0).localGet(iy0).i32Const(0).i32LtS().select().localSet(kyS);
-      // kyE = min(kh, ceil((inH - iy0) / dH)); nky = max(0, kyE - kyS)
-      fn.i32Const(inH)
-        .localGet(iy0)
-        .i32Sub()
-        .i32Const(dH - 1)
-        .i32Add()
-        .i32Const(dH)
-        .i32DivS()
-        .localSet(nky);
-      fn.localGet(nky).i32Const(kh).localGet(nky).i32Const(kh).i32LtS().select().localGet(kyS).i32Sub().localSet(nky);
-      fn.localGet(nky).i32Const(0).localGet(nky).i32Const(0).i32GtS().select().localSet(nky);
-      // rowIn = input + ((b*inH + iy0 + kyS*dH) * inW) * psIn, with b*inH = (r - oy)/outH*inH
-      fn.localGet(r).localGet(oy).i32Sub().i32Const(outH).i32DivU().i32Const(inH).i32Mul();
-      fn.localGet(iy0)
-        .i32Add()
-        .localGet(kyS)
-        .i32Const(dH)
-        .i32Mul()
-        .i32Add()
-        .i32Const(inW * psIn)
-        .i32Mul();
-      fn.i32Const(addr.input.addrBytes).i32Add().localSet(rowIn);
-      fn.localGet(r)
-        .i32Const(outW * psOut)
-        .i32Mul()
-        .i32Const(addr.output.addrBytes)
-        .i32Add()
-        .localSet(rowOut);
-      if (addr.residual) {
-        fn.localGet(r)
-          .i32Const(outW * psRes)
-          .i32Mul()
-          .i32Const(addr.residual.addrBytes)
-          .i32Add()
-          .localSet(rowRes);
-      }
+      emitConvRowWindow(fn, spec, addr, { r, oy, iy0, kyS, nky, rowIn, rowOut, rowRes }, { clampNky: true });
       fn.localGet(kyS)
         .i32Const(kw * cp * 4)
         .i32Mul()
