@@ -39,7 +39,16 @@ const UNARY_OF: Record<string, UnaryOp> = {
   Elu: 'elu',
 };
 
-const BINARY_OF: Record<string, BinaryOp> = { Add: 'add', Sub: 'sub', Mul: 'mul', Div: 'div', Max: 'max', Min: 'min' };
+/** Two-input Sum/Max/Min are binary ops too (more inputs fall back). */
+const BINARY_OF: Record<string, BinaryOp> = {
+  Add: 'add',
+  Sub: 'sub',
+  Mul: 'mul',
+  Div: 'div',
+  Max: 'max',
+  Min: 'min',
+  Sum: 'add',
+};
 
 /** The op key used by the tables above: ONNX op name, or `edgecnn:Name`. */
 export function opKeyOf(node: Node): string {
