@@ -59,7 +59,7 @@ export function formatProfileText(p: ProfileSummary, top: number): string {
   const sum = p.nodes.reduce((a, n) => a + n.medianMs, 0);
   return [
     `${p.runs} profiled runs; median run ${p.totalMedianMs.toFixed(3)} ms, sum of per-node medians ${sum.toFixed(3)} ms` +
-      (p.totalMedianMs > 1.25 * sum
+      (p.totalMedianMs > 1.25 * sum + 1
         ? ' (the gap is time the process was descheduled: the machine is busy; per-node medians mostly escape it)'
         : ''),
     '',
