@@ -176,6 +176,10 @@ export async function run(opts: DemoRunOptions = {}): Promise<DemoResult> {
   const precision = opts.precision ?? 'fp32';
   const runs = Math.max(1, opts.runs ?? 20);
   poolDefaults.callerRuns = opts.callerRuns ?? true;
+  // Keep the controls in step with what runs (runs may come from window.edgecnnDemo, not the button).
+  $<HTMLSelectElement>('model').value = m.id;
+  $<HTMLSelectElement>('precision').value = precision;
+  $<HTMLSelectElement>('threads').value = String(opts.threads ?? 1);
   const s = await sessionFor(m, precision, opts.threads ?? 1);
   const x = await inputFor(m);
   const feed = { [m.inputName]: makeTensor('float32', m.inputShape, x) };
@@ -198,7 +202,11 @@ export async function run(opts: DemoRunOptions = {}): Promise<DemoResult> {
   const prof = await s.runProfiled(feed);
   showProfile(s, prof.steps);
   const top = topClasses(out!, 5, m.classes);
+  const note = m.classes
+    ? ''
+    : '<div><small>(the shared models have random weights: classes are indices)</small></div>';
   $('output').innerHTML =
+    note +
     `<table>${top.map((t) => `<tr><td>${t.label}</td><td class="num">${(100 * t.p).toFixed(1)}%</td></tr>`).join('')}</table>`;
   const st = s.threadStats?.();
   const med = median(times);
