@@ -1,0 +1,363 @@
+/**
+ * int8 lowering of QDQ graphs. `lowerInt8Graph` (a lowering rewrite, before fuseFakeQuantize) turns
+ *   DequantizeLinear(v) -> Conv(W = DequantizeLinear(int8 const, zero zero point)) [-> Relu|Clip] -> QuantizeLinear
+ *   DequantizeLinear(a) + DequantizeLinear(b) [-> Relu|Clip] -> QuantizeLinear
+ * into `edgecnn:Qs8Conv` / `edgecnn:Qs8Add` on int8 tensors that live in the arena; a QuantizeLinear feeding them
+ * becomes `edgecnn:Qs8Quantize`, a DequantizeLinear still read by float nodes `edgecnn:Qs8Dequantize`. uint8
+ * tensors are stored as int8 (q - 128, zero point - 128: same real values). `lowerInt8` picks the kernel
+ * (qs8-gemm / qs8-dwconv / qs8-conv / qs8-eltwise). Arena int8 values are declared float32 in the prepared
+ * types so that layouts and the memory plan (4 bytes per element) reserve room; only these kernels touch them.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import { type Attribute, type Node, attrFloat, attrFloats, attrTensor } from '../../ir/graph.js';
+import type { Tensor } from '../../ir/tensor.js';
+import { convGeometry } from '../../ops/conv.js';
+import { qs8Conv } from '../kernels/qs8-conv.js';
+import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
+import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from '../kernels/qs8-eltwise.js';
+import { QS8_GEMM_VARIANTS, type Qs8ConvSpec, isPointwise, qs8Gemm } from '../kernels/qs8-gemm.js';
+import { clampBounds } from '../kernels/requantize.js';
+import type { ActivationRef } from '../kernels/types.js';
+import type { LoweredKernel, SelectContext } from '../select.js';
+import type { PreparedGraph } from './prepare.js';
+
+/** The edgecnn ops this file introduces (each has a kernel, none a reference). */
+export const INT8_OPS = ['Qs8Conv', 'Qs8Add', 'Qs8Quantize', 'Qs8Dequantize'] as const;
+
+const SHIFT: Record<string, number> = { uint8: -128, int8: 0 };
+
+interface QParams {
+  scale: number;
+  /** Zero point in the signed int8 domain. */
+  zero: number;
+}
+
+const f = (value: number): Attribute => ({ kind: 'float', value });
+
+/** Scalar float scale and (u)int8 zero point of a Q/DQ node, in the signed domain; undefined otherwise. */
+function qparams(prep: PreparedGraph, n: Node): QParams | undefined {
+  const s = prep.constants.get(n.inputs[1] ?? '');
+  const zName = n.inputs[2];
+  const z = zName ? prep.constants.get(zName) : undefined;
+  if (!s || s.dtype !== 'float32' || s.data.length !== 1 || (zName && !z)) return undefined;
+  const zType = z?.dtype ?? 'uint8';
+  const shift = SHIFT[zType];
+  if (shift === undefined || (z && z.data.length !== 1)) return undefined;
+  if (n.attributes.has('output_dtype') || n.attributes.has('block_size')) return undefined;
+  return { scale: Number(s.data[0]), zero: (z ? Number(z.data[0]) : 0) + shift };
+}
+
+/** The int8 weights behind a Conv's folded float weight: per-tensor or axis-0 scales, all-zero zero point. */
+function int8Weights(prep: PreparedGraph, wName: string): { q: Tensor; scales: Float32Array } | undefined {
+  const dq = prep.model.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === wName);
+  if (!dq) return undefined;
+  const q = prep.constants.get(dq.inputs[0]!);
+  const s = prep.constants.get(dq.inputs[1]!);
+  const z = dq.inputs[2] ? prep.constants.get(dq.inputs[2]) : undefined;
+  if (!q || q.dtype !== 'int8' || q.shape.length !== 4 || !s || s.dtype !== 'float32') return undefined;
+  if (dq.inputs[2] && (!z || z.dtype !== 'int8' || Array.from(z.data as Int8Array).some((v) => v !== 0))) return undefined;
+  const axis = dq.attributes.get('axis');
+  const axisVal = axis && axis.kind === 'int' ? axis.value : 1;
+  if (s.data.length !== 1 && !(s.data.length === q.shape[0] && axisVal === 0)) return undefined;
+  return { q, scales: s.data as Float32Array };
+}
+
+/** Clamp of an optional Relu/Clip between the op and its QuantizeLinear. */
+function activationOf(
+  prep: PreparedGraph,
+  n: Node | undefined,
+): { kind: 'none' } | { kind: 'relu' } | { kind: 'clip'; min: number; max: number } | undefined {
+  if (!n) return { kind: 'none' };
+  if (n.opType === 'Relu') return { kind: 'relu' };
+  if (n.opType !== 'Clip') return undefined;
+  const c = (i: number, attr: string, dflt: number): number | undefined => {
+    const name = n.inputs[i];
+    if (name) {
+      const t = prep.constants.get(name);
+      return t && t.data.length === 1 ? Number(t.data[0]) : undefined;
+    }
+    return attrFloat(n, attr, dflt);
+  };
+  const min = c(1, 'min', -Infinity);
+  const max = c(2, 'max', Infinity);
+  return min === undefined || max === undefined ? undefined : { kind: 'clip', min, max };
+}
+
+/** The rewritten node list; new int8 values are added to `prep.types` (see the file header). */
+export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Node[] {
+  const producer = new Map<string, Node>();
+  const readers = new Map<string, Node[]>();
+  for (const n of nodes) {
+    for (const o of n.outputs) if (o) producer.set(o, n);
+    for (const x of n.inputs) if (x) readers.set(x, [...(readers.get(x) ?? []), n]);
+  }
+  const outputs = new Set(prep.outputNames);
+  const isStdOp = (n: Node, op: string): boolean => n.opType === op && (n.domain === '' || n.domain === 'ai.onnx');
+  // A type guard (narrows undefined away) for values' producers/readers.
+  const isStd = (n: Node | undefined, op: string): n is Node => !!n && isStdOp(n, op);
+  const only = (v: string): Node | undefined => {
+    const r = readers.get(v) ?? [];
+    return r.length === 1 && !outputs.has(v) ? r[0] : undefined;
+  };
+  /** v is an int8 candidate: rank 4, made by a QuantizeLinear with scalar params, read only by DQs. */
+  const candidate = (v: string): boolean => {
+    const t = prep.types.get(v);
+    const q = producer.get(v);
+    if (!t || t.shape.length !== 4 || !isStd(q, 'QuantizeLinear') || !qparams(prep, q) || outputs.has(v)) return false;
+    const x = prep.types.get(q.inputs[0]!);
+    if (!x || x.dtype !== 'float32' || x.shape.length !== 4) return false;
+    return (readers.get(v) ?? []).every((r) => isStd(r, 'DequantizeLinear') && qparams(prep, r) !== undefined);
+  };
+  /** The int8 value and its DQ params behind a float value produced by a DQ of a candidate. */
+  const dqSource = (d: string): { v: string; dq: Node; p: QParams } | undefined => {
+    const dq = producer.get(d);
+    if (!isStd(dq, 'DequantizeLinear') || !candidate(dq.inputs[0]!)) return undefined;
+    return { v: dq.inputs[0]!, dq, p: qparams(prep, dq)! };
+  };
+  /** The QuantizeLinear (and optional activation) that alone consumes `y`. */
+  const quantTail = (y: string) => {
+    const r = only(y);
+    const act = r && (isStd(r, 'Relu') || isStd(r, 'Clip')) ? r : undefined;
+    const q = act ? only(act.outputs[0]!) : r;
+    if (!isStd(q, 'QuantizeLinear') || !candidate(q.outputs[0]!)) return undefined;
+    const a = activationOf(prep, act);
+    return a ? { q, act, activation: a, p: qparams(prep, q)! } : undefined;
+  };
+
+  const absorbed = new Set<Node>();
+  const fusedReads = new Map<string, number>(); // DQ output -> reads taken over by fused ops
+  const made = new Map<Node, Node>(); // the node a fused op replaces (its QuantizeLinear) -> the fused op
+  const int8Values = new Set<string>();
+  const q8 = (v: string): string => `${v}::qs8`;
+
+  for (const n of nodes) {
+    if (isStdOp(n, 'Conv')) {
+      const src = dqSource(n.inputs[0]!);
+      const w = int8Weights(prep, n.inputs[1]!);
+      const bias = n.inputs[2] ? prep.constants.get(n.inputs[2]) : undefined;
+      const tail = quantTail(n.outputs[0]!);
+      if (!src || !w || !tail || (n.inputs[2] && (!bias || bias.dtype !== 'float32'))) continue;
+      if (prep.types.get(n.outputs[0]!)?.shape.length !== 4) continue;
+      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
+      const attrs = new Map(n.attributes);
+      attrs.set('weights', { kind: 'tensor', value: w.q });
+      if (bias) attrs.set('bias', { kind: 'tensor', value: bias });
+      attrs.set('w_scales', { kind: 'floats', value: Array.from(w.scales) });
+      for (const [k, v] of [
+        ['in_scale', src.p.scale],
+        ['in_zero', src.p.zero],
+        ['out_scale', tail.p.scale],
+        ['out_zero', tail.p.zero],
+        ['out_min', lo],
+        ['out_max', hi],
+      ] as const)
+        attrs.set(k, f(v));
+      const op: Node = { name: n.name, opType: 'Qs8Conv', domain: 'edgecnn', inputs: [q8(src.v)], outputs: [q8(tail.q.outputs[0]!)], attributes: attrs };
+      absorbed.add(n).add(tail.q);
+      if (tail.act) absorbed.add(tail.act);
+      made.set(tail.q, op);
+      fusedReads.set(n.inputs[0]!, (fusedReads.get(n.inputs[0]!) ?? 0) + 1);
+      int8Values.add(src.v).add(tail.q.outputs[0]!);
+    } else if (isStdOp(n, 'Add') && n.inputs.length === 2) {
+      const a = dqSource(n.inputs[0]!);
+      const b = dqSource(n.inputs[1]!);
+      const tail = quantTail(n.outputs[0]!);
+      const t = prep.types.get(n.outputs[0]!);
+      const same = (x: string): boolean => prep.types.get(x)?.shape.join() === t?.shape.join();
+      if (!a || !b || !tail || !t || !same(n.inputs[0]!) || !same(n.inputs[1]!)) continue;
+      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
+      const attrs = new Map<string, Attribute>([
+        ['a_scale', f(a.p.scale)],
+        ['a_zero', f(a.p.zero)],
+        ['b_scale', f(b.p.scale)],
+        ['b_zero', f(b.p.zero)],
+        ['out_scale', f(tail.p.scale)],
+        ['out_zero', f(tail.p.zero)],
+        ['out_min', f(lo)],
+        ['out_max', f(hi)],
+      ]);
+      const op: Node = { name: n.name, opType: 'Qs8Add', domain: 'edgecnn', inputs: [q8(a.v), q8(b.v)], outputs: [q8(tail.q.outputs[0]!)], attributes: attrs };
+      absorbed.add(n).add(tail.q);
+      if (tail.act) absorbed.add(tail.act);
+      made.set(tail.q, op);
+      for (const x of n.inputs) fusedReads.set(x, (fusedReads.get(x) ?? 0) + 1);
+      int8Values.add(a.v).add(b.v).add(tail.q.outputs[0]!);
+    }
+  }
+  if (int8Values.size === 0) return [...nodes];
+  for (const v of int8Values) prep.types.set(q8(v), { dtype: 'float32', shape: [...prep.types.get(v)!.shape] });
+
+  const out: Node[] = [];
+  for (const n of nodes) {
+    const fused = made.get(n);
+    if (fused) {
+      out.push(fused);
+      continue;
+    }
+    if (absorbed.has(n)) continue;
+    if (isStdOp(n, 'QuantizeLinear') && int8Values.has(n.outputs[0]!)) {
+      const p = qparams(prep, n)!;
+      out.push({
+        name: n.name,
+        opType: 'Qs8Quantize',
+        domain: 'edgecnn',
+        inputs: [n.inputs[0]!],
+        outputs: [q8(n.outputs[0]!)],
+        attributes: new Map([
+          ['scale', f(p.scale)],
+          ['zero', f(p.zero)],
+        ]),
+      });
+      continue;
+    }
+    if (isStdOp(n, 'DequantizeLinear') && int8Values.has(n.inputs[0]!)) {
+      const d = n.outputs[0]!;
+      const rest = (readers.get(d) ?? []).length - (fusedReads.get(d) ?? 0);
+      if (rest === 0 && !outputs.has(d)) continue;
+      const p = qparams(prep, n)!;
+      out.push({
+        name: n.name,
+        opType: 'Qs8Dequantize',
+        domain: 'edgecnn',
+        inputs: [q8(n.inputs[0]!)],
+        outputs: [d],
+        attributes: new Map([
+          ['scale', f(p.scale)],
+          ['zero', f(p.zero)],
+        ]),
+      });
+      continue;
+    }
+    out.push(n);
+  }
+  return out;
+}
+
+const need = (n: Node, name: string): number => {
+  const v = attrFloat(n, name);
+  if (v === undefined) throw new EdgecnnError(`node '${n.name}': ${n.opType} lacks attribute ${name}`, 'internal');
+  return v;
+};
+
+/** The kernel for one of INT8_OPS (undefined for other nodes or shapes the kernels do not take). */
+export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undefined {
+  const x = ctx.operand(node.inputs[0]!).layout;
+  const y = ctx.operand(node.outputs[0]!).layout;
+  if (!x || !y || x.layout !== 'nhwc' || y.layout !== 'nhwc') return undefined;
+  const ref = (l: typeof x, addr: number | undefined): ActivationRef => {
+    if (addr === undefined) throw new EdgecnnError(`node '${node.name}': value '${l.name}' has no address`, 'internal');
+    return { addrBytes: addr, pixelStride: l.pixelStride };
+  };
+  const [n, c, h, w] = y.type.shape as [number, number, number, number];
+  const base = { fused: true, scratchBytes: 0, zeroBytes: 0, usesRelaxedSimd: false } as const;
+
+  if (node.opType === 'Qs8Conv') {
+    const wt = attrTensor(node, 'weights');
+    if (!wt) throw new EdgecnnError(`node '${node.name}': Qs8Conv lacks weights`, 'internal');
+    const g = convGeometry(x.type.shape, wt.shape, { node, opset: ctx.opset(node) });
+    if (g.outSpatial.length !== 2) return undefined;
+    const spec: Qs8ConvSpec = {
+      batch: g.batch,
+      inH: g.inSize[1]!,
+      inW: g.inSize[2]!,
+      inC: g.inChannels,
+      outH: g.outSize[1]!,
+      outW: g.outSize[2]!,
+      outC: g.outChannels,
+      kernelH: g.kernel[1]!,
+      kernelW: g.kernel[2]!,
+      strideH: g.strides[1]!,
+      strideW: g.strides[2]!,
+      padTop: g.padBegin[1]!,
+      padLeft: g.padBegin[2]!,
+      dilationH: g.dilations[1]!,
+      dilationW: g.dilations[2]!,
+      group: g.group,
+      outMin: need(node, 'out_min'),
+      outMax: need(node, 'out_max'),
+    };
+    const biasT = attrTensor(node, 'bias');
+    const weights = {
+      weights: wt.data as Int8Array,
+      ...(biasT ? { bias: biasT.data as Float32Array } : {}),
+      quant: {
+        inScale: need(node, 'in_scale'),
+        inZero: need(node, 'in_zero'),
+        weightScales: Float32Array.from(attrFloats(node, 'w_scales', [])),
+        outScale: need(node, 'out_scale'),
+        outZero: need(node, 'out_zero'),
+      },
+    };
+    const depthwise = spec.group > 1 && spec.group === spec.inC && spec.inC === spec.outC;
+    if (spec.group !== 1 && !depthwise) return undefined;
+    const fam = depthwise ? qs8Dwconv : isPointwise(spec) ? qs8Gemm : qs8Conv;
+    const v = depthwise ? qs8Dwconv.variants[0]! : QS8_GEMM_VARIANTS[0]!;
+    const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
+    return {
+      ...base,
+      id: (fam.id as (s: Qs8ConvSpec, v: unknown) => string)(spec, v),
+      parallelExtent: spec.batch * spec.outH * spec.outW,
+      macs: fam.macs(spec),
+      bytesMoved: n * c * h * w + x.type.shape.reduce((a, b) => a * b, 1) + packed.length,
+      weights: [packed],
+      inPlaceInputs: [],
+      emit(fn, a) {
+        (fam.emit as (fn: unknown, s: Qs8ConvSpec, v: unknown, a: unknown) => void)(fn, spec, v, {
+          input: ref(x, a.inputs[0]),
+          packedWeights: a.weights[0]!,
+          output: ref(y, a.outputs[0]),
+        });
+      },
+    };
+  }
+
+  const pixels = n * h * w;
+  let spec: Qs8EltwiseSpec;
+  if (node.opType === 'Qs8Quantize' || node.opType === 'Qs8Dequantize') {
+    spec = {
+      op: node.opType === 'Qs8Quantize' ? 'quantize' : 'dequantize',
+      pixels,
+      channels: c,
+      scaleA: need(node, 'scale'),
+      zeroA: need(node, 'zero'),
+    };
+  } else if (node.opType === 'Qs8Add') {
+    const b = ctx.operand(node.inputs[1]!).layout;
+    if (!b || b.layout !== 'nhwc') return undefined;
+    spec = {
+      op: 'add',
+      pixels,
+      channels: c,
+      scaleA: need(node, 'a_scale'),
+      zeroA: need(node, 'a_zero'),
+      scaleB: need(node, 'b_scale'),
+      zeroB: need(node, 'b_zero'),
+      scaleOut: need(node, 'out_scale'),
+      zeroOut: need(node, 'out_zero'),
+      outMin: need(node, 'out_min'),
+      outMax: need(node, 'out_max'),
+    };
+  } else {
+    return undefined;
+  }
+  if (x.type.shape.join() !== y.type.shape.join()) return undefined;
+  const v = QS8_ELTWISE_VARIANTS[0]!;
+  return {
+    ...base,
+    id: qs8Eltwise.id(spec, v),
+    parallelExtent: pixels,
+    macs: 0,
+    bytesMoved: qs8Eltwise.bytesMoved(spec),
+    weights: [],
+    inPlaceInputs: spec.op === 'add' ? [0, 1] : [],
+    emit(fn, a) {
+      const addrs = { a: ref(x, a.inputs[0]), out: ref(y, a.outputs[0]) };
+      if (spec.op === 'add') {
+        const b = ctx.operand(node.inputs[1]!).layout!;
+        qs8Eltwise.emit(fn, spec, v, { ...addrs, b: ref(b, a.inputs[1]) });
+      } else {
+        qs8Eltwise.emit(fn, spec, v, addrs);
+      }
+    },
+  };
+}
