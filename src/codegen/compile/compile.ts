@@ -27,11 +27,12 @@ import { addEdgeConversions } from './edge-layouts.js';
 import { fuseChannelShuffle } from './fuse-channel-shuffle.js';
 import { fuseConvTranspose } from './fuse-conv-transpose.js';
 import { fuseFakeQuantize } from './fuse-fake-quant.js';
+import { lowerInt8Graph } from './lower-int8.js';
 import { ALIGN_BYTES, type MemoryPlan, type TensorLifetime, alignUp, planMemory } from './memory-plan.js';
 import { type PreparedGraph, checkInputShapes, prepareGraph } from './prepare.js';
 
 /** Graph rewrites at lowering level (patterns one kernel computes), applied in this order. */
-const LOWERING_REWRITES = [fuseChannelShuffle, fuseFakeQuantize, fuseConvTranspose] as const;
+const LOWERING_REWRITES = [fuseChannelShuffle, lowerInt8Graph, fuseFakeQuantize, fuseConvTranspose] as const;
 
 /** edgecnn ops the compiler itself introduces: they have kernels and no reference implementation. */
 const MUST_LOWER = ['ChannelShuffle', 'ToNHWC', 'ToNCHW', 'FakeQuantize', 'ConvTransposeGemm', 'PixelScatter'];
