@@ -19,6 +19,7 @@ import { type GemmVariant, gemm } from './kernels/gemm.js';
 import { type WinogradVariant, winograd } from './kernels/winograd.js';
 import { lowerConvTransposeGemm, lowerPixelScatter } from './compile/lower-conv-transpose.js';
 import { lowerFakeQuantize } from './compile/lower-fake-quant.js';
+import { INT8_OPS, lowerInt8 } from './compile/lower-int8.js';
 import { lowerSmall } from './compile/lower-small.js';
 import type {
   ActivationRef,
@@ -115,6 +116,7 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
     case 'edgecnn:FakeQuantize':
       return lowerFakeQuantize(node, ctx);
     default:
+      if (node.domain === 'edgecnn' && (INT8_OPS as readonly string[]).includes(node.opType)) return lowerInt8(node, ctx);
       return lowerSmall(node, ctx);
   }
 }
