@@ -448,6 +448,32 @@ const FLATTEN: OpDef = withFolding({
   },
 });
 
+/**
+ * Squeeze and Unsqueeze: a reshape whose new dims follow from `axes` (an attribute before opset 13, input 1
+ * from it on). Inference gives only the dtype while the shape or the axes are unknown.
+ */
+function axesReshapeOp(
+  opType: string,
+  dims: (shape: readonly Dim[], axes: number[] | undefined, ctx: OpContext) => Dim[] | undefined,
+): OpDef {
+  return withFolding({
+    opType,
+    domain: '',
+    sinceVersion: 1,
+    reference(inputs, ctx) {
+      const x = requireInput(inputs, 0, ctx);
+      const axes = intsParam(ctx, 'axes', 1, 13, inputs[1]).ints;
+      return [withShape(x, dims(x.shape, axes, ctx) as number[])];
+    },
+    inferTypes(inputs, ctx) {
+      const x = inputs[0];
+      const p = intsParam(ctx, 'axes', 1, 13, inputs[1]?.value);
+      if (x?.shape === undefined || !p.known) return [{ dtype: x?.dtype }];
+      return [{ dtype: x.dtype, shape: dims(x.shape, p.ints, ctx) }];
+    },
+  });
+}
+
 function squeezeDims(shape: readonly Dim[], axes: number[] | undefined, ctx: OpContext): Dim[] | undefined {
   if (axes === undefined || axes.length === 0) {
     if (shape.some((d) => typeof d !== 'number')) return undefined;
@@ -462,22 +488,7 @@ function squeezeDims(shape: readonly Dim[], axes: number[] | undefined, ctx: OpC
   return shape.filter((_, i) => !ax.includes(i));
 }
 
-const SQUEEZE: OpDef = withFolding({
-  opType: 'Squeeze',
-  domain: '',
-  sinceVersion: 1,
-  reference(inputs, ctx) {
-    const x = requireInput(inputs, 0, ctx);
-    const axes = intsParam(ctx, 'axes', 1, 13, inputs[1]).ints;
-    return [withShape(x, squeezeDims(x.shape, axes, ctx) as number[])];
-  },
-  inferTypes(inputs, ctx) {
-    const x = inputs[0];
-    const p = intsParam(ctx, 'axes', 1, 13, inputs[1]?.value);
-    if (x?.shape === undefined || !p.known) return [{ dtype: x?.dtype }];
-    return [{ dtype: x.dtype, shape: squeezeDims(x.shape, p.ints, ctx) }];
-  },
-});
+const SQUEEZE = axesReshapeOp('Squeeze', squeezeDims);
 
 function unsqueezeDims(shape: readonly Dim[], axes: number[] | undefined, ctx: OpContext): Dim[] {
   if (axes === undefined) throw nodeError(ctx, 'axes are required');
@@ -489,22 +500,7 @@ function unsqueezeDims(shape: readonly Dim[], axes: number[] | undefined, ctx: O
   return out;
 }
 
-const UNSQUEEZE: OpDef = withFolding({
-  opType: 'Unsqueeze',
-  domain: '',
-  sinceVersion: 1,
-  reference(inputs, ctx) {
-    const x = requireInput(inputs, 0, ctx);
-    const axes = intsParam(ctx, 'axes', 1, 13, inputs[1]).ints;
-    return [withShape(x, unsqueezeDims(x.shape, axes, ctx) as number[])];
-  },
-  inferTypes(inputs, ctx) {
-    const x = inputs[0];
-    const p = intsParam(ctx, 'axes', 1, 13, inputs[1]?.value);
-    if (x?.shape === undefined || !p.known) return [{ dtype: x?.dtype }];
-    return [{ dtype: x.dtype, shape: unsqueezeDims(x.shape, p.ints, ctx) }];
-  },
-});
+const UNSQUEEZE = axesReshapeOp('Unsqueeze', unsqueezeDims);
 
 function transposePerm(rank: number, ctx: OpContext): number[] {
   const perm = attrInts(ctx.node, 'perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
