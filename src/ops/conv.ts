@@ -18,31 +18,21 @@ import {
   requireInput,
   tensorFromNumbers,
   unsupported,
-  windowAxis,
-  windowAxisDim,
+  type Window3,
+  window3,
+  windowAxisDimOf,
+  windowAxisOf,
 } from './nn-util.js';
 import type { OpContext, OpDef, ValueType } from './types.js';
 
 /** A convolution with its spatial axes padded to exactly three (leading unit axes for 1-D/2-D). */
-export interface ConvGeometry {
+export interface ConvGeometry extends Window3 {
   batch: number;
   inChannels: number;
   outChannels: number;
   group: number;
   /** Spatial shape of the original rank, for building the output tensor. */
   outSpatial: number[];
-  inSize: [number, number, number];
-  kernel: [number, number, number];
-  outSize: [number, number, number];
-  strides: [number, number, number];
-  dilations: [number, number, number];
-  /** Pads before each axis; pads after need no storage because out-of-range taps are skipped. */
-  padBegin: [number, number, number];
-}
-
-function to3(values: readonly number[], fill: number): [number, number, number] {
-  const v = [...new Array<number>(3 - values.length).fill(fill), ...values];
-  return [v[0]!, v[1]!, v[2]!];
 }
 
 function checkConvShapes(x: readonly number[], w: readonly number[], group: number, ctx: OpContext): void {
@@ -79,16 +69,7 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   const outSpatial: number[] = [];
   const padBegin: number[] = [];
   for (let i = 0; i < r; i++) {
-    const ax = windowAxis(
-      xShape[2 + i]!,
-      kernel[i]!,
-      a.strides[i]!,
-      a.dilations[i]!,
-      a.autoPad,
-      a.pads[i]!,
-      a.pads[r + i]!,
-      false,
-    );
+    const ax = windowAxisOf(a, i, xShape[2 + i]!, kernel[i]!, false);
     if (ax.out <= 0) {
       throw nodeError(
         ctx,
@@ -104,12 +85,7 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
     outChannels: M,
     group,
     outSpatial,
-    inSize: to3(xShape.slice(2), 1),
-    kernel: to3(kernel, 1),
-    outSize: to3(outSpatial, 1),
-    strides: to3(a.strides, 1),
-    dilations: to3(a.dilations, 1),
-    padBegin: to3(padBegin, 0),
+    ...window3(xShape.slice(2), kernel, outSpatial, a, padBegin),
   };
 }
 
@@ -192,20 +168,7 @@ export function convOutputShape(
   }
   for (let i = 0; i < r; i++) {
     const k = kernel?.[i];
-    out.push(
-      typeof k === 'number'
-        ? windowAxisDim(
-            x?.[2 + i] ?? null,
-            k,
-            a.strides[i]!,
-            a.dilations[i]!,
-            a.autoPad,
-            a.pads[i]!,
-            a.pads[r + i]!,
-            false,
-          )
-        : null,
-    );
+    out.push(typeof k === 'number' ? windowAxisDimOf(a, i, x?.[2 + i] ?? null, k, false) : null);
   }
   return out;
 }
@@ -341,12 +304,7 @@ function transposeGeometry(xShape: readonly number[], wShape: readonly number[],
     outPerGroup: Mg,
     group,
     outSpatial,
-    inSize: to3(xShape.slice(2), 1),
-    kernel: to3(kernel, 1),
-    outSize: to3(outSpatial, 1),
-    strides: to3(a.strides, 1),
-    dilations: to3(a.dilations, 1),
-    padBegin: to3(padBegin, 0),
+    ...window3(xShape.slice(2), kernel, outSpatial, a, padBegin),
   };
 }
 

@@ -217,6 +217,57 @@ export function windowAxisDim(
   return windowAxis(inLen, kernel, stride, dilation, autoPad, padBegin, padEnd, ceilMode).out;
 }
 
+/** `windowAxis` for spatial axis `i` (of `a.strides.length`) under the node's window attributes `a`. */
+export function windowAxisOf(a: WindowAttrs, i: number, inLen: number, kernel: number, ceilMode: boolean): AxisWindow {
+  const r = a.strides.length;
+  return windowAxis(inLen, kernel, a.strides[i]!, a.dilations[i]!, a.autoPad, a.pads[i]!, a.pads[r + i]!, ceilMode);
+}
+
+/** `windowAxisDim` for spatial axis `i` under `a`: null when the input length is unknown. */
+export function windowAxisDimOf(a: WindowAttrs, i: number, inLen: Dim, kernel: number, ceilMode: boolean): Dim {
+  return typeof inLen === 'number' ? windowAxisOf(a, i, inLen, kernel, ceilMode).out : null;
+}
+
+export type Triple = [number, number, number];
+
+/** Pad a 1..3-axis spatial list to exactly three with leading `fill`s (1 for sizes, 0 for pads). */
+export function to3(values: readonly number[], fill: number): Triple {
+  const v = [...new Array<number>(3 - values.length).fill(fill), ...values];
+  return [v[0]!, v[1]!, v[2]!];
+}
+
+/**
+ * The spatial part of a window op (Conv, ConvTranspose, the pools) with its axes padded to exactly three
+ * (leading unit axes for 1-D/2-D), so one 3-D loop nest serves every rank.
+ */
+export interface Window3 {
+  inSize: Triple;
+  kernel: Triple;
+  outSize: Triple;
+  strides: Triple;
+  dilations: Triple;
+  /** Pads before each axis; pads after need no storage because out-of-range taps are skipped. */
+  padBegin: Triple;
+}
+
+/** Build a Window3 from per-axis lists of the node's own rank. */
+export function window3(
+  inSpatial: readonly number[],
+  kernel: readonly number[],
+  outSpatial: readonly number[],
+  a: WindowAttrs,
+  padBegin: readonly number[],
+): Window3 {
+  return {
+    inSize: to3(inSpatial, 1),
+    kernel: to3(kernel, 1),
+    outSize: to3(outSpatial, 1),
+    strides: to3(a.strides, 1),
+    dilations: to3(a.dilations, 1),
+    padBegin: to3(padBegin, 0),
+  };
+}
+
 /** The first input's dtype and a shape, as the single output type. */
 export function sameDType(inputs: readonly (ValueType | undefined)[], shape: Dim[] | undefined): ValueType[] {
   const t: ValueType = {};

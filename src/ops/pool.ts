@@ -14,31 +14,22 @@ import {
   readWindowAttrs,
   requireInput,
   tensorFromNumbers,
+  type Triple,
+  to3,
   unsupported,
-  windowAxis,
-  windowAxisDim,
+  type Window3,
+  window3,
+  windowAxisDimOf,
+  windowAxisOf,
 } from './nn-util.js';
 import type { OpContext, OpDef, ValueType } from './types.js';
 
-type Triple = [number, number, number];
-
-interface PoolGeometry {
+interface PoolGeometry extends Window3 {
   batch: number;
   channels: number;
   outSpatial: number[];
-  inSize: Triple;
-  kernel: Triple;
-  outSize: Triple;
-  strides: Triple;
-  dilations: Triple;
-  padBegin: Triple;
   /** inLen + padEnd per axis: taps at or past it are beyond even the explicit padding. */
   paddedEnd: Triple;
-}
-
-function to3(values: readonly number[], fill: number): Triple {
-  const v = [...new Array<number>(3 - values.length).fill(fill), ...values];
-  return [v[0]!, v[1]!, v[2]!];
 }
 
 function readKernel(ctx: OpContext, r: number): number[] {
@@ -66,16 +57,7 @@ function poolGeometry(xShape: readonly number[], ctx: OpContext, allowDilations:
   const paddedEnd: number[] = [];
   for (let i = 0; i < r; i++) {
     const inLen = xShape[2 + i]!;
-    const ax = windowAxis(
-      inLen,
-      kernel[i]!,
-      a.strides[i]!,
-      a.dilations[i]!,
-      a.autoPad,
-      a.pads[i]!,
-      a.pads[r + i]!,
-      ceil,
-    );
+    const ax = windowAxisOf(a, i, inLen, kernel[i]!, ceil);
     if (ax.out <= 0)
       throw nodeError(ctx, `spatial axis ${i} of X ${fmtShape(xShape as number[])} is smaller than the window`);
     outSpatial.push(ax.out);
@@ -86,12 +68,7 @@ function poolGeometry(xShape: readonly number[], ctx: OpContext, allowDilations:
     batch: xShape[0]!,
     channels: xShape[1]!,
     outSpatial,
-    inSize: to3(xShape.slice(2), 1),
-    kernel: to3(kernel, 1),
-    outSize: to3(outSpatial, 1),
-    strides: to3(a.strides, 1),
-    dilations: to3(a.dilations, 1),
-    padBegin: to3(padBegin, 0),
+    ...window3(xShape.slice(2), kernel, outSpatial, a, padBegin),
     paddedEnd: to3(paddedEnd, 1),
   };
 }
@@ -106,18 +83,7 @@ function poolShape(inputs: readonly (ValueType | undefined)[], ctx: OpContext): 
     const ceil = attrInt(ctx.node, 'ceil_mode', 0) !== 0;
     const out: Dim[] = [x[0] ?? null, x[1] ?? null];
     for (let i = 0; i < r; i++) {
-      out.push(
-        windowAxisDim(
-          x[2 + i] ?? null,
-          kernel[i]!,
-          a.strides[i]!,
-          a.dilations[i]!,
-          a.autoPad,
-          a.pads[i]!,
-          a.pads[r + i]!,
-          ceil,
-        ),
-      );
+      out.push(windowAxisDimOf(a, i, x[2 + i] ?? null, kernel[i]!, ceil));
     }
     return out;
   } catch {
