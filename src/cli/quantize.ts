@@ -35,6 +35,7 @@ import {
   ENGINES,
   RUNNERS,
   fashionMnistTestSet,
+  parseDataset,
   modelBatch,
   onnxruntimeCollector,
   parseEngine,
@@ -119,8 +120,7 @@ export const command: Command = {
     const evalSet = flagString(flags, 'eval');
     if (budget !== undefined && evalSet === undefined)
       throw new EdgecnnError('--accuracy-budget needs --eval <dataset>', 'bad-argument');
-    if (evalSet !== undefined && !(DATASETS as readonly string[]).includes(evalSet))
-      throw new EdgecnnError(`--eval must be one of ${DATASETS.join(', ')}, got ${evalSet}`, 'bad-argument');
+    const evalData = evalSet === undefined ? undefined : parseDataset(evalSet, 'eval');
     if (budget !== undefined && !(budget >= 0))
       throw new EdgecnnError(`--accuracy-budget must be >= 0, got ${budget}`, 'bad-argument');
     const engine = parseEngine(flagString(flags, 'engine'), 'reference');
@@ -171,7 +171,7 @@ export const command: Command = {
       );
     }
     if (budget !== undefined) {
-      const data = fashionMnistTestSet(cal.model);
+      const data = fashionMnistTestSet(cal.model, evalData);
       const evalLimit = flagNumber(flags, 'eval-limit') ?? 2000;
       const batch = modelBatch(cal.model, 100);
       const evaluate = async (m: typeof model): Promise<number> =>
@@ -182,7 +182,7 @@ export const command: Command = {
       });
       result = mp.result;
       console.log(
-        `mixed precision on the first ${evalLimit} ${evalSet} test images (engine ${engine}):\n${formatMixedPrecision(mp, budget)}\n`,
+        `mixed precision on the first ${evalLimit} images of ${evalSet} (engine ${engine}):\n${formatMixedPrecision(mp, budget)}\n`,
       );
     }
     if (minCosine !== undefined) {

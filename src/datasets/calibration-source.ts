@@ -1,6 +1,6 @@
 /**
  * Calibration samples from a source string: `synthetic[:N]` (seeded standard-normal tensors, default 8),
- * `fashion-mnist[:N]` (the first N training images, default 512; never test images), a `.npy` file (batch
+ * `fashion-mnist[:N]` (N training images spread over the first 50,000, default 512; never test images), a `.npy` file (batch
  * along axis 0, or one sample of the input's shape) or a folder of PNG/JPEG images (resized and normalised as
  * the model's input: ImageNet mean/std for 3 channels, Fashion-MNIST's for 1 channel). Every sample has the
  * model input's concrete shape, with a symbolic batch taken as 1.
@@ -14,7 +14,13 @@ import { type Tensor, makeTensor, sizeOf } from '../ir/tensor.js';
 import { IMAGENET_NORMALIZATION, decodeImage, imageToTensor } from '../io/image.js';
 import { readNpy } from '../io/npy.js';
 import { runtimeInputs } from '../ops/reference-executor.js';
-import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, imageBatch, loadFashionMnist } from './fashion-mnist.js';
+import {
+  FASHION_MNIST_CALIBRATION_IMAGES,
+  FASHION_MNIST_MEAN,
+  FASHION_MNIST_STD,
+  imageBatch,
+  loadFashionMnist,
+} from './fashion-mnist.js';
 
 /** The model's single input: name and concrete per-sample shape (symbolic batch -> 1). */
 export function sampleShape(model: Model): { name: string; shape: number[] } {
@@ -127,9 +133,11 @@ export function loadCalibrationSamples(model: Model, source: string, options: { 
       );
     }
     const ds = loadFashionMnist('train');
-    // Spread over the training set (stride) rather than its first images, deterministically.
-    const stride = Math.max(1, Math.floor(ds.count / n));
-    return Array.from({ length: Math.min(n, ds.count) }, (_, i) => imageBatch(ds, i * stride, 1));
+    // Spread over the calibration part of the training set (stride), deterministically; the last 10,000
+    // training images stay unseen (the fashion-mnist-val evaluation split).
+    const pool = Math.min(ds.count, FASHION_MNIST_CALIBRATION_IMAGES);
+    const stride = Math.max(1, Math.floor(pool / n));
+    return Array.from({ length: Math.min(n, pool) }, (_, i) => imageBatch(ds, i * stride, 1));
   }
   if (!existsSync(source)) {
     throw new EdgecnnError(

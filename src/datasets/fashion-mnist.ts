@@ -15,6 +15,9 @@ import { type Tensor, makeTensor } from '../ir/tensor.js';
 export const FASHION_MNIST_MEAN = 0.286;
 export const FASHION_MNIST_STD = 0.353;
 
+/** Calibration samples come from the first this-many training images; the rest form a validation split. */
+export const FASHION_MNIST_CALIBRATION_IMAGES = 50000;
+
 /** Class names in label order. */
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
