@@ -62,6 +62,26 @@ function int8Weights(prep: PreparedGraph, wName: string): { q: Tensor; scales: F
   return { q, scales: s.data as Float32Array };
 }
 
+/**
+ * The int32 bias behind a Conv's folded float bias when its scale is inScale * wScale (as QDQ exporters write
+ * it): then the kernels add it to the accumulators exactly, as QLinearConv does.
+ */
+function int32Bias(prep: PreparedGraph, bName: string, inScale: number, wScales: Float32Array, outC: number): Tensor | undefined {
+  const dq = prep.model.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === bName);
+  if (!dq) return undefined;
+  const q = prep.constants.get(dq.inputs[0]!);
+  const s = prep.constants.get(dq.inputs[1]!);
+  const z = dq.inputs[2] ? prep.constants.get(dq.inputs[2]) : undefined;
+  if (!q || q.dtype !== 'int32' || q.data.length !== outC || !s || s.dtype !== 'float32') return undefined;
+  if (dq.inputs[2] && (!z || Array.from(z.data as Int32Array).some((v) => v !== 0))) return undefined;
+  for (let n = 0; n < outC; n++) {
+    const want = inScale * (wScales.length === 1 ? wScales[0]! : wScales[n]!);
+    const got = Number(s.data.length === 1 ? s.data[0] : s.data[n]);
+    if (!(Math.abs(got - want) <= 1e-6 * want)) return undefined;
+  }
+  return q;
+}
+
 /** Clamp of an optional Relu/Clip between the op and its QuantizeLinear. */
 function activationOf(
   prep: PreparedGraph,
@@ -142,6 +162,8 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       const attrs = new Map(n.attributes);
       attrs.set('weights', { kind: 'tensor', value: w.q });
       if (bias) attrs.set('bias', { kind: 'tensor', value: bias });
+      const bInt = bias && int32Bias(prep, n.inputs[2]!, src.p.scale, w.scales, w.q.shape[0]!);
+      if (bInt) attrs.set('bias_int', { kind: 'tensor', value: bInt });
       attrs.set('w_scales', { kind: 'floats', value: Array.from(w.scales) });
       for (const [k, v] of [
         ['in_scale', src.p.scale],
@@ -277,9 +299,10 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
       outMax: need(node, 'out_max'),
     };
     const biasT = attrTensor(node, 'bias');
+    const biasI = attrTensor(node, 'bias_int');
     const weights = {
       weights: wt.data as Int8Array,
-      ...(biasT ? { bias: biasT.data as Float32Array } : {}),
+      ...(biasI ? { biasInt: biasI.data as Int32Array } : biasT ? { bias: biasT.data as Float32Array } : {}),
       quant: {
         inScale: need(node, 'in_scale'),
         inZero: need(node, 'in_zero'),

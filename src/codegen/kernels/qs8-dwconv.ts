@@ -7,7 +7,7 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder } from '../wasm/index.js';
-import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, padRowBytes } from './qs8-gemm.js';
+import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
 import { checkConvSpec } from './types.js';
@@ -44,7 +44,7 @@ function pack(s: Qs8ConvSpec, _v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Arr
       for (let k = 0; k < taps; k++) t += w.weights[n * taps + k]!;
       return t;
     };
-    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, (n) => w.bias?.[n] ?? 0);
+    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w));
     for (let k = 0; k < taps; k++) {
       for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
         view.setInt16(base + QS8_HEADER_BYTES + k * 16 + 2 * j, w.weights[(b * QS8_BLOCK + j) * taps + k]!, true);

@@ -34,9 +34,12 @@ export interface Qs8ConvAddresses {
   output: ActivationRef;
 }
 
-/** Signed int8 weights [outC, inC / group, kH, kW], real-valued bias, quantization parameters. */
+/** Signed int8 weights [outC, inC / group, kH, kW], the bias, quantization parameters. */
 export interface Qs8ConvWeights {
   weights: Int8Array;
+  /** int32 bias in accumulator units (scale inScale * wScale[n]), as QDQ models and QLinearConv store it. */
+  biasInt?: Int32Array;
+  /** Real-valued bias, used when `biasInt` is absent. */
   bias?: Float32Array;
   quant: Qs8Quant;
 }
@@ -76,6 +79,11 @@ function checkSpec(s: Qs8ConvSpec, what: string): void {
   }
 }
 
+/** The bias as packHeader takes it. */
+export function biasOf(w: Qs8ConvWeights): { int?: Int32Array; float?: Float32Array } {
+  return w.biasInt ? { int: w.biasInt } : w.bias ? { float: w.bias } : {};
+}
+
 /** Packed size/offsets of a dense qs8 conv. */
 function geometry(s: Qs8ConvSpec): { cp: number; taps: number; padBytes: number; blockBytes: number; blocks: number } {
   const cp = Math.ceil(s.inC / 8) * 8;
@@ -106,7 +114,7 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): Uint
   for (let n = 0; n < s.outC; n++) for (let i = 0; i < kk; i++) sum[n] += w.weights[n * kk + i]!;
   for (let b = 0; b < g.blocks; b++) {
     const base = g.padBytes + b * g.blockBytes;
-    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, (n) => sum[n]!, (n) => w.bias?.[n] ?? 0);
+    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, (n) => sum[n]!, biasOf(w));
     for (let t = 0; t < g.taps; t++) {
       for (let c = 0; c < s.inC; c++) {
         const kc = c >> 3;

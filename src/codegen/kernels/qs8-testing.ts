@@ -165,21 +165,22 @@ export interface Qs8ConvFamilyLike<V extends KernelVariant> {
 /**
  * Run `s` through a family (random data from `seed`, pixel strides `extra` wider than the channels, `chunks`
  * calls) and compare with QLinearConv: asserts guards, untouched gaps and the clamp; returns the comparison.
+ * With an int32 bias the kernel computes exactly QLinearConv; a float bias may flip ties (1 LSB).
  */
 export function checkQs8Conv<V extends KernelVariant>(
   fam: Qs8ConvFamilyLike<V>,
   v: V,
   s: Qs8ConvSpec,
-  opts: { seed: number; chunks: number; zIn: number; zOut: number; extra: number; bias: boolean },
+  opts: { seed: number; chunks: number; zIn: number; zOut: number; extra: number; bias: 'int' | 'float' | 'none' },
 ): ReturnType<typeof compareNhwc> {
   const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
   const x = randomInt8(s.batch * s.inC * s.inH * s.inW, opts.seed);
   const weights = randomInt8(s.outC * kk, opts.seed + 1, -127, 127);
   const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
   const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
-  const biasInt = opts.bias ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
+  const biasInt = opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
   const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
-  const w: Qs8ConvWeights = { weights, quant, ...(bias ? { bias } : {}) };
+  const w: Qs8ConvWeights = { weights, quant, ...(opts.bias === 'int' ? { biasInt } : bias ? { bias } : {}) };
   const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
   const packed = fam.pack(s, v, w);
   const inStride = s.inC + opts.extra;

@@ -1,10 +1,10 @@
 /**
  * The requantization epilogue shared by the qs8 kernel families, and the packing of its per-channel constants.
  * Activations are signed int8 with real = scale * (q - zero) (uint8 tensors are shifted by -128 at the graph
- * boundary, zero point too, which changes nothing in real terms). An accumulator holds sum(x * w) + biasInt with
- * biasInt = -zeroIn * sum(w) (exact int32); the output is q = clamp(nearest(f32(acc) * mult + biasF), lo, hi) with
- * mult = inScale * wScale / outScale and biasF = bias / outScale + outZero. Rounding: f32x4.nearest (half to even,
- * as QuantizeLinear); differences from the float reference are ties decided on a different float rounding: 1 LSB.
+ * boundary, zero point too, which changes nothing in real terms). An accumulator starts at biasInt =
+ * -zeroIn * sum(w) + the int32 bias (exact); q = clamp(nearest(f32(acc) * mult + biasF) + outZero, lo, hi) with
+ * mult = f32(f32(inScale * wScale) / outScale) and biasF = 0, exactly QLinearConv's (and onnxruntime's) integer
+ * path. A bias known only as float gives biasF = bias / outScale: ties may then round the other way (1 LSB).
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -21,8 +21,8 @@ export interface Qs8Quant {
   outZero: number;
 }
 
-/** Bytes of one packed channel block's requantization header: biasInt i32 x 8, mult f32 x 8, biasF f32 x 8. */
-export const QS8_HEADER_BYTES = 96;
+/** Bytes of one packed channel block's header: biasInt i32 x 8, mult f32 x 8, biasF f32 x 8, outZero f32 x 8. */
+export const QS8_HEADER_BYTES = 128;
 /** Output channels per packed block (two i32x4 accumulators). */
 export const QS8_BLOCK = 8;
 
@@ -50,15 +50,18 @@ export function packHeader(
   outC: number,
   q: Qs8Quant,
   weightSum: (n: number) => number,
-  bias: (n: number) => number,
+  bias: { int?: Int32Array; float?: Float32Array },
 ): void {
   for (let j = 0; j < QS8_BLOCK; j++) {
     const n = n0 + j;
     const live = n < outC;
     const ws = q.weightScales.length === 1 ? q.weightScales[0]! : (q.weightScales[n] ?? 1);
-    view.setInt32(offsetBytes + 4 * j, live ? -q.inZero * weightSum(n) : 0, true);
-    view.setFloat32(offsetBytes + 32 + 4 * j, live ? (q.inScale * ws) / q.outScale : 0, true);
-    view.setFloat32(offsetBytes + 64 + 4 * j, live ? bias(n) / q.outScale + q.outZero : 0, true);
+    const bi = bias.int?.[n] ?? 0;
+    const bf = bias.int ? 0 : (bias.float?.[n] ?? 0) / q.outScale;
+    view.setInt32(offsetBytes + 4 * j, live ? -q.inZero * weightSum(n) + bi : 0, true);
+    view.setFloat32(offsetBytes + 32 + 4 * j, live ? Math.fround(Math.fround(q.inScale * ws) / q.outScale) : 0, true);
+    view.setFloat32(offsetBytes + 64 + 4 * j, live ? bf : 0, true);
+    view.setFloat32(offsetBytes + 96 + 4 * j, q.outZero, true);
   }
 }
 
@@ -80,9 +83,11 @@ export function emitRequantize(
   const half = (acc: Local, j: number): void => {
     fn.localGet(acc).f32x4ConvertI32x4S();
     fn.localGet(hdr).v128Load(hdrOffBytes + 32 + 16 * j).f32x4Mul();
-    fn.localGet(hdr).v128Load(hdrOffBytes + 64 + 16 * j).f32x4Add();
+    fn.localGet(hdr).v128Load(hdrOffBytes + 64 + 16 * j).f32x4Add().f32x4Nearest();
+    // The zero point is added after rounding (an odd zero point would flip ties otherwise), as QLinearConv does.
+    fn.localGet(hdr).v128Load(hdrOffBytes + 96 + 16 * j).f32x4Add();
     // pmax/pmin (one instruction each): the value is never NaN here.
-    fn.f32x4Nearest().localGet(lo).f32x4Pmax().localGet(hi).f32x4Pmin().i32x4TruncSatF32x4S();
+    fn.localGet(lo).f32x4Pmax().localGet(hi).f32x4Pmin().i32x4TruncSatF32x4S();
   };
   half(acc0, 0);
   half(acc1, 1);
