@@ -3,7 +3,8 @@
  * model benchmarked like `edgecnn bench` does (configurations in their own processes, interleaved), results
  * written as bench/results/<machine-kind>.md (a table people read) and .json (all samples, which
  * `edgecnn bench --baseline bench/results/<kind>.json` uses as this machine kind's baseline).
- * Usage: node dist/bench/suite.js [--models a,b] [--backend wasm] [--vs ort-web,ort-node] [--runs N] [--out DIR]
+ * Usage: node dist/bench/suite.js [--models a,b] [--backend wasm] [--vs ort-web,ort-node] [--threads 1,2] [--runs N]
+ * [--out DIR]
  */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,6 +34,7 @@ export async function runSuite(argv: readonly string[]): Promise<number> {
     models: { type: 'string', multiple: true, description: 'model names (default: every .onnx in ../shared/models)' },
     backend: { type: 'string', multiple: true, description: 'edgecnn backends (default wasm)' },
     vs: { type: 'string', multiple: true, description: 'peers (default ort-web,ort-node)' },
+    threads: { type: 'string', multiple: true, description: 'thread counts (default 1)' },
     runs: { type: 'number', description: 'runs per configuration (default 30)' },
     warmup: { type: 'number', description: 'warm-up runs (default 3)' },
     out: { type: 'string', description: 'results folder (default bench/results)' },
@@ -57,6 +59,7 @@ export async function runSuite(argv: readonly string[]): Promise<number> {
       const report = await benchModel(join(dir, f), {
         backends: flagList(p, 'backend').length ? flagList(p, 'backend') : ['wasm'],
         peers: flagList(p, 'vs').length ? flagList(p, 'vs') : ['ort-web', 'ort-node'],
+        threads: flagList(p, 'threads').length ? flagList(p, 'threads').map(Number) : [1],
         runs: flagNumber(p, 'runs') ?? 30,
         warmup: flagNumber(p, 'warmup') ?? 3,
         progress,

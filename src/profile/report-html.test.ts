@@ -180,6 +180,8 @@ test('bench --html renders every chart with the report data in headless Chromium
     ['histogram', 'histogram', 'ops', 'timeline', 'roofline'],
   );
   checkCharts(charts, expected);
+  const html_ = readFileSync(html, 'utf8');
+  assert.match(html_, /<td>edgecnn-wasm\/t1<\/td><td>ort-node\/t1<\/td><td>[\d.]+x<\/td>/);
 });
 
 test('a report without a profile says so instead of drawing empty charts', async (t) => {

@@ -34,6 +34,8 @@ export interface ReportData {
     p99Ms: number;
   }[];
   summaryRows: string[][];
+  /** Speed of each edgecnn configuration against each peer: [config, vs, speed, 95% CI, under load]. */
+  ratioRows: string[][];
   ops?: { opType: string; totalMs: number; share: number; count: number }[];
   timeline?: { lane: string; name: string; kernel: string; startMs: number; durMs: number }[];
   roofline?: {
@@ -100,6 +102,13 @@ export function reportData(input: ReportInput): ReportData {
       c.memory ? (c.memory.peakRssBytes / 2 ** 20).toFixed(1) : '-',
     ];
   });
+  const ratioRows = (b?.ratios ?? []).map((q) => [
+    q.config,
+    q.vs,
+    `${(1 / q.timeRatio.ratio).toFixed(2)}x`,
+    `${(1 / q.timeRatio.hi).toFixed(2)} - ${(1 / q.timeRatio.lo).toFixed(2)}`,
+    q.underLoad ? `${(1 / q.underLoad.ratio).toFixed(2)}x` : '-',
+  ]);
   const data: ReportData = {
     title: input.title,
     subtitle: b
@@ -108,6 +117,7 @@ export function reportData(input: ReportInput): ReportData {
       : '',
     histograms,
     summaryRows,
+    ratioRows,
   };
   const p = input.profile?.summary;
   if (p) {
@@ -273,6 +283,11 @@ export function renderHtmlReport(input: ReportInput): string {
       d.summaryRows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('') +
       '</tbody></table><p class="note">times in ms</p>'
     : '';
+  const ratios = d.ratioRows.length
+    ? '<table><thead><tr><th>config</th><th>vs</th><th>speed</th><th>95% CI</th><th>speed under load</th></tr></thead><tbody>' +
+      d.ratioRows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('') +
+      '</tbody></table><p class="note">speed = peer median / configuration median (above 1: faster), bootstrap interval</p>'
+    : '';
   const hist = d.histograms.map((_, i) => `<div class="chart" id="hist-${i}" data-chart="histogram"></div>`).join('\n');
   const noProfile = '<p class="note">No per-node profile: no configuration of this run exposes per-step timing.</p>';
   return `<!doctype html>
@@ -285,6 +300,7 @@ table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ddd;padding
 </style></head><body>
 <h1>${escapeHtml(d.title)}</h1><div class="sub">${escapeHtml(d.subtitle)}</div>
 ${table}
+${ratios}
 <h2>Latency distribution</h2>
 ${hist || '<p class="note">No latency samples in this report.</p>'}
 <h2>Where the time goes</h2>
