@@ -7,7 +7,7 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
-import { lanesOf, loadVec, storeVec, sweepChannels } from './simd-loops.js';
+import { lanesOf, loadVec, MEMORY_BOUND, requireSupported, storeVec, sweepChannels } from './simd-loops.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 
 export interface CopySpec {
@@ -47,18 +47,9 @@ export const copy: KernelFamily<CopySpec, CopyVariant, CopyAddresses, undefined>
   parallelExtent(s) {
     return s.pixels;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    const id = this.id(s, v);
-    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    const id = requireSupported(this, s, v);
     checkView(id, a.input, s.channels, s.dense);
     checkView(id, a.output, s.channels, s.dense);
     const start = fn.param(0);
@@ -158,18 +149,9 @@ export const pad: KernelFamily<PadSpec, CopyVariant, CopyAddresses, undefined> =
   parallelExtent(s) {
     return s.batch * s.outH;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    const id = this.id(s, v);
-    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    const id = requireSupported(this, s, v);
     checkView(id, a.input, s.channels, false);
     checkView(id, a.output, s.channels, false);
     const psB = a.input.pixelStride * 4;
@@ -288,18 +270,9 @@ export const spatialSlice: KernelFamily<SpatialSliceSpec, CopyVariant, CopyAddre
   parallelExtent(s) {
     return s.batch * s.outH;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    const id = this.id(s, v);
-    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    const id = requireSupported(this, s, v);
     checkView(id, a.input, s.channels, false);
     checkView(id, a.output, s.channels, false);
     const psB = a.input.pixelStride * 4;

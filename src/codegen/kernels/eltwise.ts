@@ -8,7 +8,15 @@
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EpilogueEmitter, epilogueTag } from './epilogue.js';
-import { type ChannelBlock, lanesOf, loadVec, storeVec, sweepChannels } from './simd-loops.js';
+import {
+  type ChannelBlock,
+  lanesOf,
+  loadVec,
+  MEMORY_BOUND,
+  requireSupported,
+  storeVec,
+  sweepChannels,
+} from './simd-loops.js';
 import type { Activation, ActivationRef, KernelFamily, KernelVariant } from './types.js';
 
 // ---- exp and tanh -----------------------------------------------------------------------------------------
@@ -446,18 +454,9 @@ export const vunary: KernelFamily<UnarySpec, EltwiseVariant, UnaryAddresses, und
   parallelExtent(s, v) {
     return mapExtent(s, v.vectors);
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    if (!this.supports(s, v))
-      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    requireSupported(this, s, v);
     checkViews(this.id(s, v), s, [a.input, a.output]);
     const act = unaryActivation(s);
     let ep: EpilogueEmitter | undefined;
@@ -632,6 +631,7 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
   parallelExtent(s, v) {
     return mapExtent(s, v.vectors);
   },
+  ...MEMORY_BOUND,
   pack(s, _v, w) {
     const want = s.broadcast === 'channel' ? s.channels : 1;
     if (!w || w.values.length !== want) {
@@ -641,15 +641,8 @@ export const vbinary: KernelFamily<BinarySpec, EltwiseVariant, BinaryAddresses, 
     out.set(w.values);
     return out;
   },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
   emit(fn, s, v, a) {
-    const id = this.id(s, v);
-    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    const id = requireSupported(this, s, v);
     const views = [a.a, a.output];
     if (s.broadcast === 'none') {
       if (!a.b) throw new EdgecnnError(`${id}: missing B`, 'internal');

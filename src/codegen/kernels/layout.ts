@@ -7,7 +7,7 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
-import { lanesOf, loadVec, storeVec, sweepChannels } from './simd-loops.js';
+import { lanesOf, loadVec, MEMORY_BOUND, requireSupported, storeVec, sweepChannels } from './simd-loops.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 
 /** Conversion direction: `to-nhwc` reads a dense NCHW buffer, `to-nchw` writes one. */
@@ -56,18 +56,9 @@ export const layout: KernelFamily<LayoutSpec, KernelVariant, LayoutAddresses, un
   parallelExtent(s) {
     return s.batch * s.height;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    if (!this.supports(s, v))
-      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    requireSupported(this, s, v);
     if (a.nhwc.addrBytes % 4 !== 0 || a.nchw % 4 !== 0 || a.nhwc.pixelStride < s.channels) {
       throw new EdgecnnError(`${this.id(s, v)}: bad views ${JSON.stringify(a)}`, 'internal');
     }
@@ -196,15 +187,7 @@ export const channelShuffle: KernelFamily<ChannelShuffleSpec, KernelVariant, Cha
   parallelExtent(s) {
     return s.pixels;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
     if (!this.supports(s, v) || a.input.pixelStride < s.channels || a.output.pixelStride < s.channels) {
       throw new EdgecnnError(`${this.id(s, v)}: bad spec or views`, 'internal');
@@ -356,15 +339,7 @@ export const transpose: KernelFamily<TransposeSpec, KernelVariant, TransposeAddr
   parallelExtent(s) {
     return transposeGeometry(s).rows;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
     if (!this.supports(s, v) || a.input % 4 !== 0 || a.output % 4 !== 0) {
       throw new EdgecnnError(`${this.id(s, v)}: bad spec or addresses`, 'internal');
@@ -486,15 +461,7 @@ export const depthSpace: KernelFamily<DepthSpaceSpec, KernelVariant, ChannelShuf
   parallelExtent(s) {
     return s.batch * depthSpaceOut(s).H;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
     const o = depthSpaceOut(s);
     if (!this.supports(s, v) || a.input.pixelStride < s.channels || a.output.pixelStride < o.C) {

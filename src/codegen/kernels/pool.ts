@@ -7,7 +7,15 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
-import { type ChannelBlock, lanesOf, loadVec, storeVec, sweepChannels } from './simd-loops.js';
+import {
+  type ChannelBlock,
+  lanesOf,
+  loadVec,
+  MEMORY_BOUND,
+  requireSupported,
+  storeVec,
+  sweepChannels,
+} from './simd-loops.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 
 export const POOL_KINDS = ['max', 'avg'] as const;
@@ -142,18 +150,9 @@ export const pool: KernelFamily<PoolSpec, PoolVariant, PoolAddresses, undefined>
   parallelExtent(s) {
     return s.batch * s.outH;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    if (!this.supports(s, v))
-      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    requireSupported(this, s, v);
     checkRefs(`pool ${this.id(s, v)}`, [a.input, s.channels], [a.output, s.channels]);
     emitPool(fn, s, v, a);
   },
@@ -342,18 +341,9 @@ export const globalPool: KernelFamily<GlobalPoolSpec, PoolVariant, PoolAddresses
   parallelExtent(s, v) {
     return s.batch * channelGroups(s, v);
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    if (!this.supports(s, v))
-      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    requireSupported(this, s, v);
     checkRefs(`global pool ${this.id(s, v)}`, [a.input, s.channels], [a.output, s.channels]);
     const isMax = s.kind === 'max';
     const groups = channelGroups(s, v);
@@ -489,18 +479,9 @@ export const channelPool: KernelFamily<ChannelPoolSpec, PoolVariant, PoolAddress
   parallelExtent(s) {
     return s.pixels;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    if (!this.supports(s, v))
-      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    requireSupported(this, s, v);
     checkRefs(`channel pool ${this.id(s, v)}`, [a.input, s.channels], [a.output, 1]);
     const isMax = s.kind === 'max';
     const [p, inp, outp] = fn.locals('i32', 3);

@@ -8,7 +8,7 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
-import { lanesOf, loadVec, storeVec, sweepChannels } from './simd-loops.js';
+import { lanesOf, loadVec, MEMORY_BOUND, requireSupported, storeVec, sweepChannels } from './simd-loops.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 
 export const RESIZE_MODES = ['nearest', 'linear'] as const;
@@ -172,6 +172,7 @@ export const resize: KernelFamily<ResizeSpec, ResizeVariant, ResizeAddresses, un
   parallelExtent(s) {
     return s.batch * s.outH;
   },
+  ...MEMORY_BOUND,
   pack(s) {
     const ys = resizeAxisTaps(s.inH, s.outH, s.scaleH, s.lengthH ?? s.outH, s.mode, s.coord, s.nearest);
     const xs = resizeAxisTaps(s.inW, s.outW, s.scaleW, s.lengthW ?? s.outW, s.mode, s.coord, s.nearest);
@@ -184,15 +185,8 @@ export const resize: KernelFamily<ResizeSpec, ResizeVariant, ResizeAddresses, un
     });
     return out;
   },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
   emit(fn, s, v, a) {
-    const id = this.id(s, v);
-    if (!this.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    const id = requireSupported(this, s, v);
     if (s.addend && !a.addend) throw new EdgecnnError(`${id}: missing the addend view`, 'internal');
     for (const r of s.addend ? [a.input, a.output, a.addend!] : [a.input, a.output]) {
       if (r.addrBytes % 4 !== 0 || r.pixelStride < s.channels) {

@@ -4,8 +4,32 @@
  * remainder, its last vector possibly partial (1-3 lanes). Partial vectors are loaded whole (the memory plan
  * allows reading 16 bytes past any buffer) but stored lane by lane, so a kernel never writes outside its
  * channel slice (a neighbouring concat slice, or the caller's data, may live right after it).
+ * Also holds the family members those kernels share (no weights, no zero region, no MACs; the spec check).
  */
 import type { FunctionBuilder, Local } from '../wasm/index.js';
+import { EdgecnnError } from '../../ir/errors.js';
+import type { KernelVariant } from './types.js';
+
+/**
+ * The members of a memory-bound family with nothing to pack, no zero region and no multiply-accumulates; a
+ * family with constant operands (vbinary, resize) spreads this and then overrides `pack`.
+ */
+export const MEMORY_BOUND = {
+  pack: (): Float32Array => new Float32Array(0),
+  zeroBytes: (): number => 0,
+  macs: (): number => 0,
+};
+
+/** The kernel id of (`s`, `v`); throws an internal EdgecnnError naming it when the family cannot run `s`. */
+export function requireSupported<S, V extends KernelVariant>(
+  family: { id(s: S, v: V): string; supports(s: S, v: V): boolean },
+  s: S,
+  v: V,
+): string {
+  const id = family.id(s, v);
+  if (!family.supports(s, v)) throw new EdgecnnError(`${id}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+  return id;
+}
 
 /** One block of a channel sweep: `vectors` f32x4 vectors, of which the last holds `lastLanes` (1..4) lanes. */
 export interface ChannelBlock {

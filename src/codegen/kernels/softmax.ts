@@ -8,7 +8,7 @@
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { ExpEmitter } from './eltwise.js';
-import { storeVec } from './simd-loops.js';
+import { MEMORY_BOUND, requireSupported, storeVec } from './simd-loops.js';
 import type { ActivationRef, KernelFamily, KernelVariant } from './types.js';
 
 export interface SoftmaxSpec {
@@ -49,18 +49,9 @@ export const softmax: KernelFamily<SoftmaxSpec, KernelVariant, SoftmaxAddresses,
   parallelExtent(s) {
     return s.rows;
   },
-  pack() {
-    return new Float32Array(0);
-  },
-  zeroBytes() {
-    return 0;
-  },
-  macs() {
-    return 0;
-  },
+  ...MEMORY_BOUND,
   emit(fn, s, v, a) {
-    if (!this.supports(s, v))
-      throw new EdgecnnError(`${this.id(s, v)}: unsupported spec ${JSON.stringify(s)}`, 'internal');
+    requireSupported(this, s, v);
     for (const r of [a.input, a.output]) {
       if (r.addrBytes % 4 !== 0 || r.pixelStride < s.cols) {
         throw new EdgecnnError(
