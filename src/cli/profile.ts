@@ -147,12 +147,14 @@ export const command: Command = {
     console.log(`${model} on ${config}, ${environment().machineKind}`);
     console.log(formatProfileText(summary, top));
     const vs = flagString(p, 'vs');
+    let peerOps: { config: string; byOpType: GroupProfile[] } | undefined;
     if (vs !== undefined) {
       if (vs !== 'ort-node') throw new EdgecnnError(`profile --vs supports ort-node only, got '${vs}'`, 'bad-argument');
       try {
         const ort = await profileOrtNode(bytes, specs.map(materializeInput), { runs, warmup });
         console.log('');
         console.log(formatComparison(summary, ort));
+        peerOps = { config: 'ort-node/t1', byOpType: ort.byOpType };
       } catch (e) {
         if (!(e instanceof PeerUnavailable)) throw e;
         console.log(`\n${e.message}; comparison skipped`);
@@ -187,6 +189,7 @@ export const command: Command = {
           title: `edgecnn profile: ${model}`,
           profile: { config, summary },
           roof: (await import('../bench/roof.js')).measureRoof(),
+          peerOps,
         }),
       );
       console.log(`html report: ${html}`);

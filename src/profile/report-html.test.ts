@@ -71,6 +71,14 @@ async function renderInChromium(htmlPath: string, screenshot: string): Promise<R
 }
 
 function checkCharts(charts: RenderedChart[], data: ReportData): void {
+  if (data.opsVsPeer) {
+    const [v] = charts.filter((c) => c.kind === 'ops-vs-peer');
+    assert.ok(v, 'edgecnn-vs-peer chart exists');
+    assert.deepEqual(v.yCategories!.slice().reverse(), data.opsVsPeer.opTypes);
+    assert.deepEqual((v.series[0]!.data as number[]).slice().reverse(), data.opsVsPeer.oursMs);
+    assert.deepEqual((v.series[1]!.data as number[]).slice().reverse(), data.opsVsPeer.peerMs);
+    assert.equal(v.series[1]!.name, data.opsVsPeer.peer);
+  }
   const byKind = (k: string): RenderedChart[] => charts.filter((c) => c.kind === k);
   for (const c of charts) assert.ok(c.width > 100 && c.height > 100, `${c.id} has a drawing area`);
   const hists = byKind('histogram');
@@ -234,4 +242,36 @@ test('a report without a profile says so instead of drawing empty charts', async
     (charts[0]!.series[0]!.data as number[]).reduce((a, b) => a + b, 0),
     40,
   );
+});
+
+test('profile --html --vs ort-node draws edgecnn and the peer per operator type', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`${CHROMIUM} is not installed; skipped`);
+    return;
+  }
+  const model = writeTinyCnn({ size: 16 });
+  const dir = join(model, '..');
+  const html = join(dir, 'profile.html');
+  execFileSync(process.execPath, [MAIN, 'profile', model, '--runs', '5', '--vs', 'ort-node', '--html', html], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const data = JSON.parse(
+    readFileSync(html, 'utf8').match(/<script id="edgecnn-data" type="application\/json">(.*?)<\/script>/s)![1]!,
+  ) as ReportData;
+  assert.equal(data.opsVsPeer!.peer, 'ort-node/t1');
+  assert.ok(
+    data.opsVsPeer!.peerMs.some((x) => x > 0),
+    'the peer has times',
+  );
+  assert.ok(
+    data.opsVsPeer!.oursMs.some((x) => x > 0),
+    'edgecnn has times',
+  );
+  mkdirSync('test-artifacts', { recursive: true });
+  const charts = await renderInChromium(html, join('test-artifacts', 'profile-report.png'));
+  assert.deepEqual(
+    charts.map((c) => c.kind),
+    ['ops', 'ops-vs-peer', 'timeline', 'roofline'],
+  );
+  checkCharts(charts, data);
 });

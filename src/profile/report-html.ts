@@ -18,6 +18,8 @@ export interface ReportInput {
   bench?: BenchReport;
   profile?: { config: string; summary: ProfileSummary };
   roof?: Roof;
+  /** A peer's own per-op-type times (e.g. onnxruntime-node's profiler), drawn beside edgecnn's. */
+  peerOps?: { config: string; byOpType: { key: string; totalMs: number; count: number }[] };
 }
 
 /** The chart data the page draws, computed here so tests can compare what the browser shows with it. */
@@ -37,6 +39,8 @@ export interface ReportData {
   /** Speed of each edgecnn configuration against each peer: [config, vs, speed, 95% CI, under load]. */
   ratioRows: string[][];
   ops?: { opType: string; totalMs: number; share: number; count: number }[];
+  /** Per op type, edgecnn's and the peer's summed per-node medians (0 where a runtime has no such op). */
+  opsVsPeer?: { peer: string; opTypes: string[]; oursMs: number[]; peerMs: number[] };
   timeline?: { lane: string; name: string; kernel: string; startMs: number; durMs: number }[];
   roofline?: {
     points: { name: string; opType: string; intensity: number; gflops: number; ms: number; share: number }[];
@@ -123,6 +127,18 @@ export function reportData(input: ReportInput): ReportData {
   if (p) {
     data.profileConfig = input.profile!.config;
     data.ops = p.byOpType.map((g) => ({ opType: g.key, totalMs: g.totalMs, share: g.share, count: g.count }));
+    const peer = input.peerOps;
+    if (peer) {
+      const opTypes = [...new Set([...p.byOpType.map((g) => g.key), ...peer.byOpType.map((g) => g.key)])];
+      const ms = (gs: readonly { key: string; totalMs: number }[], k: string): number =>
+        +(gs.find((g) => g.key === k)?.totalMs ?? 0).toFixed(4);
+      data.opsVsPeer = {
+        peer: peer.config,
+        opTypes,
+        oursMs: opTypes.map((k) => ms(p.byOpType, k)),
+        peerMs: opTypes.map((k) => ms(peer.byOpType, k)),
+      };
+    }
     data.timeline = p.timeline.map((s) => ({
       lane: s.opType,
       name: s.nodeName,
@@ -200,6 +216,18 @@ const PAGE_SCRIPT = String.raw`
       yAxis: { type: 'category', data: ops.map(function (o) { return o.opType + ' (' + o.count + ')'; }) },
       series: [{ type: 'bar', data: ops.map(function (o) { return +o.totalMs.toFixed(4); }),
         label: { show: true, position: 'right', formatter: function (p) { return (ops[p.dataIndex].share * 100).toFixed(1) + '%'; } } }]
+    });
+  }
+  if (D.opsVsPeer) {
+    var V = D.opsVsPeer;
+    chart('ops-vs-peer', {
+      title: { text: 'Time per operator type: edgecnn (' + D.profileConfig + ') and ' + V.peer + ', each with its own fusions', textStyle: { fontSize: 13 } },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } }, legend: { top: 22, right: 10 },
+      grid: { left: 150, right: 40, top: 50, bottom: 40 },
+      xAxis: { type: 'value', name: 'ms' },
+      yAxis: { type: 'category', data: V.opTypes.slice().reverse() },
+      series: [{ name: 'edgecnn', type: 'bar', data: V.oursMs.slice().reverse() },
+        { name: V.peer, type: 'bar', data: V.peerMs.slice().reverse() }]
     });
   }
   if (D.timeline) {
@@ -296,15 +324,15 @@ export function renderHtmlReport(input: ReportInput): string {
 body{font:14px system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px} .sub,.note{color:#666}
 table{border-collapse:collapse;margin:8px 0} td,th{border:1px solid #ddd;padding:3px 8px;text-align:right} td:first-child,th:first-child{text-align:left}
-.chart{width:100%;height:320px;margin:8px 0} #timeline{height:420px} #roofline{height:460px} #ops{height:420px}
+.chart{width:100%;height:320px;margin:8px 0} #timeline{height:420px} #roofline{height:460px} #ops,#ops-vs-peer{height:420px}
 </style></head><body>
 <h1>${escapeHtml(d.title)}</h1><div class="sub">${escapeHtml(d.subtitle)}</div>
 ${table}
 ${ratios}
-<h2>Latency distribution</h2>
-${hist || '<p class="note">No latency samples in this report.</p>'}
+${input.bench ? `<h2>Latency distribution</h2>\n${hist || '<p class="note">No configuration produced samples.</p>'}` : ''}
 <h2>Where the time goes</h2>
 ${d.ops ? '<div class="chart" id="ops" data-chart="ops"></div>' : noProfile}
+${d.opsVsPeer ? '<div class="chart" id="ops-vs-peer" data-chart="ops-vs-peer"></div>' : ''}
 <h2>Timeline of one inference</h2>
 ${d.timeline ? '<div class="chart" id="timeline" data-chart="timeline"></div>' : noProfile}
 <h2>Roofline</h2>
