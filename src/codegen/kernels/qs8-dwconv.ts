@@ -60,9 +60,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
   const [start, end] = [fn.param(0), fn.param(1)];
   const [p, t0, iyb, ixb, bb, wp, co, op] = fn.locals('i32', 8);
   const tp = fn.locals('i32', taps);
-  const [acc0, acc1, xv, wv, lo, hi, res] = fn.locals('v128', 7);
-  fn.v128ConstF32(s.outMin).localSet(lo);
-  fn.v128ConstF32(s.outMax).localSet(hi);
+  const [acc0, acc1, xv, wv, res] = fn.locals('v128', 5);
   const plane = s.outH * s.outW;
   const inStride = a.input.pixelStride;
   const pad = padRowBytes(s.inC);
@@ -76,7 +74,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
       fn.localGet(acc0).localGet(xv).localGet(wv).i32x4ExtmulLowI16x8S().i32x4Add().localSet(acc0);
       fn.localGet(acc1).localGet(xv).localGet(wv).i32x4ExtmulHighI16x8S().i32x4Add().localSet(acc1);
     }
-    emitRequantize(fn, acc0, acc1, wp, 0, lo, hi, res);
+    emitRequantize(fn, acc0, acc1, wp, 0, s.outMin, s.outMax, res);
     fn.localGet(op).localGet(co).i32Add().localSet(t0);
     emitStoreBytes(fn, t0, 0, res, lanes);
   };

@@ -3,7 +3,8 @@
  * Tile `4x8c2`: 4 output pixels x 8 output channels, two i32x4 accumulators per pixel. The reduction runs over
  * segments (one per kernel tap) of Cp = roundUp(C_in, 8) channels: 8 input bytes are widened to i16 with one
  * v128.load8x8_s, each channel pair is broadcast by a shuffle and i32x4.dot_i16x8_s multiplies it with the
- * packed pair layout [w(k,n), w(k+1,n)] for 4 channels. Channels past C_in read garbage times zero weights.
+ * packed pair layout [w(k,n), w(k+1,n)] for 4 channels, pre-widened to i16 (a plain load: the sign extension
+ * would compete with the dot products for the vector ALUs). Channels past C_in read garbage times zero weights.
  * Packed: a pad row of input-zero bytes, then per 8-channel block the requantize header and the weights.
  */
 import { EdgecnnError } from '../../ir/errors.js';
@@ -92,7 +93,7 @@ function geometry(s: Qs8ConvSpec): { cp: number; taps: number; padBytes: number;
     cp,
     taps,
     padBytes: padRowBytes(s.inC),
-    blockBytes: QS8_HEADER_BYTES + taps * cp * 8,
+    blockBytes: QS8_HEADER_BYTES + taps * cp * 16,
     blocks: Math.ceil(s.outC / QS8_BLOCK),
   };
 }
@@ -109,7 +110,6 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): Uint
   const out = new Uint8Array(g.padBytes + g.blocks * g.blockBytes);
   out.fill(w.quant.inZero & 0xff, 0, g.padBytes);
   const view = new DataView(out.buffer);
-  const i8 = new Int8Array(out.buffer);
   const sum = new Float64Array(s.outC);
   for (let n = 0; n < s.outC; n++) for (let i = 0; i < kk; i++) sum[n] += w.weights[n * kk + i]!;
   for (let b = 0; b < g.blocks; b++) {
@@ -123,8 +123,8 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): Uint
           const n = b * QS8_BLOCK + nn;
           if (n >= s.outC) break;
           const h = nn >> 2;
-          const at = base + QS8_HEADER_BYTES + ((t * (g.cp / 8) + kc) * 8 + j * 2 + h) * 8 + (nn & 3) * 2 + (c & 1);
-          i8[at] = w.weights[n * kk + c * g.taps + t]!;
+          const at = base + QS8_HEADER_BYTES + ((t * (g.cp / 8) + kc) * 8 + j * 2 + h) * 16 + (nn & 3) * 4 + (c & 1) * 2;
+          view.setInt16(at, w.weights[n * kk + c * g.taps + t]!, true);
         }
       }
     }
@@ -150,9 +150,7 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, mr: number, a: Qs
   const op = fn.locals('i32', mr);
   const acc = Array.from({ length: mr }, () => fn.locals('v128', 2));
   const av = fn.locals('v128', mr);
-  const [w0, w1, bc, lo, hi, res] = fn.locals('v128', 6);
-  fn.v128ConstF32(s.outMin).localSet(lo);
-  fn.v128ConstF32(s.outMax).localSet(hi);
+  const [w0, w1, bc, res] = fn.locals('v128', 4);
   const plane = s.outH * s.outW;
   const inStride = a.input.pixelStride;
   const padAddr = a.packedWeights;
@@ -181,7 +179,7 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, mr: number, a: Qs
     }
     for (let t = 0; t < g.taps; t++) {
       setPtrs(Math.floor(t / s.kernelW), t % s.kernelW);
-      fn.localGet(wp).i32Const(QS8_HEADER_BYTES + t * g.cp * 8).i32Add().localSet(wk);
+      fn.localGet(wp).i32Const(QS8_HEADER_BYTES + t * g.cp * 16).i32Add().localSet(wk);
       fn.forRange(
         ko,
         (b) => b.i32Const(0),
@@ -190,8 +188,8 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, mr: number, a: Qs
         () => {
           for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
           for (let j = 0; j < 4; j++) {
-            fn.localGet(wk).v128Load8x8S(j * 16).localSet(w0);
-            fn.localGet(wk).v128Load8x8S(j * 16 + 8).localSet(w1);
+            fn.localGet(wk).v128Load(j * 32).localSet(w0);
+            fn.localGet(wk).v128Load(j * 32 + 16).localSet(w1);
             const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
             for (let r = 0; r < mr; r++) {
               fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
@@ -200,13 +198,13 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, mr: number, a: Qs
               fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
             }
           }
-          fn.localGet(wk).i32Const(64).i32Add().localSet(wk);
+          fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
         },
       );
     }
     for (let r = 0; r < mr; r++) {
       const [a0, a1] = acc[r]! as [Local, Local];
-      emitRequantize(fn, a0, a1, wp, 0, lo, hi, res);
+      emitRequantize(fn, a0, a1, wp, 0, s.outMin, s.outMax, res);
       fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
       emitStoreBytes(fn, t0, 0, res, lanes);
     }

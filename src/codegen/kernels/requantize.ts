@@ -67,8 +67,8 @@ export function packHeader(
 
 /**
  * Emit the requantization of accumulators `acc0` (channels 0-3) and `acc1` (4-7) of a block whose header is
- * at `hdr + hdrOffBytes`; leaves the 8 int8 results in the low 8 bytes of `dst`. `lo`/`hi` hold f32x4 splats
- * of the clamp bounds (fused ReLU/ReLU6 are tighter bounds).
+ * at `hdr + hdrOffBytes`; leaves the 8 int8 results in the low 8 bytes of `dst`. `lo`/`hi` are the clamp bounds
+ * (fused ReLU/ReLU6 are tighter), emitted as constants so that no register stays reserved for them in loops.
  */
 export function emitRequantize(
   fn: FunctionBuilder,
@@ -76,8 +76,8 @@ export function emitRequantize(
   acc1: Local,
   hdr: Local,
   hdrOffBytes: number,
-  lo: Local,
-  hi: Local,
+  lo: number,
+  hi: number,
   dst: Local,
 ): void {
   const half = (acc: Local, j: number): void => {
@@ -87,7 +87,7 @@ export function emitRequantize(
     // The zero point is added after rounding (an odd zero point would flip ties otherwise), as QLinearConv does.
     fn.localGet(hdr).v128Load(hdrOffBytes + 96 + 16 * j).f32x4Add();
     // pmax/pmin (one instruction each): the value is never NaN here.
-    fn.localGet(lo).f32x4Pmax().localGet(hi).f32x4Pmin().i32x4TruncSatF32x4S();
+    fn.v128ConstF32(lo).f32x4Pmax().v128ConstF32(hi).f32x4Pmin().i32x4TruncSatF32x4S();
   };
   half(acc0, 0);
   half(acc1, 1);
