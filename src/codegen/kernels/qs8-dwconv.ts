@@ -1,9 +1,10 @@
 /**
  * qs8 depthwise convolution (group == C_in == C_out, any kernel/stride/pad/dilation; MobileNet's 3x3/5x5 s1/s2)
  * over NHWC int8. Per output pixel the tap pointers are computed once (taps in the padding point at the
- * packed pad row of input-zero bytes); then for each block of 8 channels every tap loads 8 input bytes widened
- * to i16 (v128.load8x8_s) and i32x4.extmul_{low,high}_i16x8_s with the packed i16 weights. Packed: pad row,
- * then per 8-channel block the requantize header and taps x 8 i16 weights. Tile `8c`: 8 channels per step.
+ * packed pad row of input-zero bytes); then for each block of 8 channels, taps go in pairs: both load 8 input
+ * bytes widened to i16 (v128.load8x8_s), a shuffle interleaves them per channel and i32x4.dot_i16x8_s multiplies
+ * with the packed [w(t,c), w(t+1,c)] pairs (an odd last tap pairs with a zero weight). Packed: pad row, then
+ * per 8-channel block the requantize header and ceil(taps/2) x 2 x i16x8 weights. Tile `8c`: 8 channels.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder } from '../wasm/index.js';
@@ -14,6 +15,14 @@ import { checkConvSpec } from './types.js';
 
 export type Qs8DwconvVariant = KernelVariant;
 
+/** i16 lanes 0-3 (half 0) or 4-7 (half 1) of two vectors, interleaved: [a0 b0 a1 b1 ...] (punpck{l,h}wd). */
+const INTERLEAVE = [0, 1].map((h) =>
+  Array.from({ length: 16 }, (_, i) => {
+    const lane = h * 4 + (i >> 2);
+    return (i & 2 ? 16 : 0) + lane * 2 + (i & 1);
+  }),
+) as [number[], number[]];
+
 export const QS8_DWCONV_VARIANTS: readonly Qs8DwconvVariant[] = [{ tile: '8c', isa: 'wasmsimd' }];
 
 const isDepthwise = (s: Qs8ConvSpec): boolean => s.group === s.inC && s.inC === s.outC;
@@ -23,7 +32,7 @@ function check(s: Qs8ConvSpec): void {
   if (!isDepthwise(s)) throw new EdgecnnError('qs8-dwconv: not a depthwise conv (group == C_in == C_out)', 'internal');
 }
 
-const blockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + s.kernelH * s.kernelW * 16;
+const blockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + Math.ceil((s.kernelH * s.kernelW) / 2) * 32;
 
 function pack(s: Qs8ConvSpec, _v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Array {
   check(s);
@@ -47,7 +56,8 @@ function pack(s: Qs8ConvSpec, _v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Arr
     packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w));
     for (let k = 0; k < taps; k++) {
       for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
-        view.setInt16(base + QS8_HEADER_BYTES + k * 16 + 2 * j, w.weights[(b * QS8_BLOCK + j) * taps + k]!, true);
+        const at = base + QS8_HEADER_BYTES + (k >> 1) * 32 + (j >> 2) * 16 + (j & 3) * 4 + (k & 1) * 2;
+        view.setInt16(at, w.weights[(b * QS8_BLOCK + j) * taps + k]!, true);
       }
     }
   }
@@ -60,7 +70,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
   const [start, end] = [fn.param(0), fn.param(1)];
   const [p, t0, iyb, ixb, bb, wp, co, op] = fn.locals('i32', 8);
   const tp = fn.locals('i32', taps);
-  const [acc0, acc1, xv, wv, res] = fn.locals('v128', 5);
+  const [acc0, acc1, xv, yv, res] = fn.locals('v128', 5);
   const plane = s.outH * s.outW;
   const inStride = a.input.pixelStride;
   const pad = padRowBytes(s.inC);
@@ -68,11 +78,17 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
   const block = (lanes: number): void => {
     fn.localGet(wp).v128Load(0).localSet(acc0);
     fn.localGet(wp).v128Load(16).localSet(acc1);
-    for (let k = 0; k < taps; k++) {
+    for (let k = 0; k < taps; k += 2) {
       fn.localGet(tp[k]!).localGet(co).i32Add().v128Load8x8S().localSet(xv);
-      fn.localGet(wp).v128Load(QS8_HEADER_BYTES + 16 * k).localSet(wv);
-      fn.localGet(acc0).localGet(xv).localGet(wv).i32x4ExtmulLowI16x8S().i32x4Add().localSet(acc0);
-      fn.localGet(acc1).localGet(xv).localGet(wv).i32x4ExtmulHighI16x8S().i32x4Add().localSet(acc1);
+      // An odd last tap pairs with itself: its partner weight is zero.
+      fn.localGet(tp[Math.min(k + 1, taps - 1)]!).localGet(co).i32Add().v128Load8x8S().localSet(yv);
+      for (const [acc, half] of [
+        [acc0, 0],
+        [acc1, 1],
+      ] as const) {
+        fn.localGet(acc).localGet(xv).localGet(yv).i8x16Shuffle(INTERLEAVE[half]);
+        fn.localGet(wp).v128Load(QS8_HEADER_BYTES + (k >> 1) * 32 + 16 * half).i32x4DotI16x8S().i32x4Add().localSet(acc);
+      }
     }
     emitRequantize(fn, acc0, acc1, wp, 0, s.outMin, s.outMax, res);
     fn.localGet(op).localGet(co).i32Add().localSet(t0);
