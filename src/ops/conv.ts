@@ -16,6 +16,7 @@ import {
   readWindowAttrs,
   requireFloat,
   requireInput,
+  sameDType,
   tensorFromNumbers,
   unsupported,
   type Window3,
@@ -220,13 +221,7 @@ export const Conv: OpDef = {
   domain: '',
   sinceVersion: 1,
   reference: conv,
-  inferTypes(inputs, ctx) {
-    const t: ValueType = {};
-    if (inputs[0]?.dtype !== undefined) t.dtype = inputs[0].dtype;
-    const shape = convOutputShape(inputs[0]?.shape, inputs[1]?.shape, ctx);
-    if (shape !== undefined) t.shape = shape;
-    return [t];
-  },
+  inferTypes: (inputs, ctx) => sameDType(inputs, convOutputShape(inputs[0]?.shape, inputs[1]?.shape, ctx)),
   macs: (inputs, outputs) => convMacs(inputs, outputs, 1),
 };
 

@@ -7,7 +7,7 @@
  */
 import { type Dim, attrFloat, attrInt } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { fmtShape, knownSize, nodeError, numbersOf, requireInput, tensorFromNumbers } from './nn-util.js';
+import { fmtShape, knownSize, nodeError, numbersOf, requireInput, sameDType, tensorFromNumbers } from './nn-util.js';
 import type { OpContext, OpDef, ValueType } from './types.js';
 
 /** How a batched product maps onto row-major A [..., M, K], B [..., K, N] and Y [..., M, N]. */
@@ -152,13 +152,7 @@ export const MatMul: OpDef = {
     const plan = matmulPlan(a.shape, b.shape, ctx);
     return [tensorFromNumbers(a.dtype, plan.outShape, matmulAccumulate(numbersOf(a), numbersOf(b), plan))];
   },
-  inferTypes(inputs) {
-    const t: ValueType = {};
-    if (inputs[0]?.dtype !== undefined) t.dtype = inputs[0].dtype;
-    const s = matmulShape(inputs[0]?.shape, inputs[1]?.shape);
-    if (s !== undefined) t.shape = s;
-    return [t];
-  },
+  inferTypes: (inputs) => sameDType(inputs, matmulShape(inputs[0]?.shape, inputs[1]?.shape)),
   macs: matmulMacs,
 };
 

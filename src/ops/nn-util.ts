@@ -270,11 +270,15 @@ export function window3(
 
 /** The first input's dtype and a shape, as the single output type. */
 export function sameDType(inputs: readonly (ValueType | undefined)[], shape: Dim[] | undefined): ValueType[] {
+  return [valueType(inputs[0]?.dtype, shape)];
+}
+
+/** A ValueType carrying only what is known (absent fields, never `undefined` ones). */
+export function valueType(dtype: DType | undefined, shape: Dim[] | undefined): ValueType {
   const t: ValueType = {};
-  const d = inputs[0]?.dtype;
-  if (d !== undefined) t.dtype = d;
+  if (dtype !== undefined) t.dtype = dtype;
   if (shape !== undefined) t.shape = shape;
-  return [t];
+  return t;
 }
 
 /** Resolve a possibly negative axis against `rank`, with a named error when out of range. */

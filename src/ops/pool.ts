@@ -13,6 +13,7 @@ import {
   numbersOf,
   readWindowAttrs,
   requireInput,
+  sameDType,
   tensorFromNumbers,
   type Triple,
   to3,
@@ -155,13 +156,7 @@ export const AveragePool: OpDef = {
     });
     return [tensorFromNumbers(x.dtype, [g.batch, g.channels, ...g.outSpatial], y)];
   },
-  inferTypes(inputs, ctx) {
-    const t: ValueType = {};
-    if (inputs[0]?.dtype !== undefined) t.dtype = inputs[0].dtype;
-    const s = poolShape(inputs, ctx);
-    if (s !== undefined) t.shape = s;
-    return [t];
-  },
+  inferTypes: (inputs, ctx) => sameDType(inputs, poolShape(inputs, ctx)),
 };
 
 const MAXPOOL_DTYPES = ['float32', 'float64', 'float16', 'int8', 'uint8'];
@@ -222,11 +217,8 @@ export const MaxPool: OpDef = {
     return out;
   },
   inferTypes(inputs, ctx) {
-    const t: ValueType = {};
-    if (inputs[0]?.dtype !== undefined) t.dtype = inputs[0].dtype;
     const s = poolShape(inputs, ctx);
-    if (s !== undefined) t.shape = s;
-    const out = [t];
+    const out = sameDType(inputs, s);
     if (ctx.node.outputs.length > 1) out.push(s === undefined ? { dtype: 'int64' } : { dtype: 'int64', shape: [...s] });
     return out;
   },

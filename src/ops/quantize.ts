@@ -7,7 +7,7 @@
  * requantize with the float32 multiplier x_scale * w_scale / y_scale. Blocked quantization (opset 21) is rejected.
  */
 import type { DType } from '../ir/dtype.js';
-import { type Dim, attrInt } from '../ir/graph.js';
+import { attrInt } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { convAccumulate, convGeometry, convMacs, convOutputShape } from './conv.js';
 import { matmulAccumulate, matmulMacs, matmulPlan, matmulShape } from './matmul.js';
@@ -20,6 +20,7 @@ import {
   roundHalfEven,
   tensorFromNumbers,
   unsupported,
+  valueType,
 } from './nn-util.js';
 import type { OpContext, OpDef, ValueType } from './types.js';
 
@@ -180,11 +181,9 @@ function convIntegerTypes(
   ctx: OpContext,
   dtype: DType | undefined,
 ): ValueType[] {
-  const t: ValueType = {};
-  if (dtype !== undefined) t.dtype = dtype;
-  const s = convOutputShape(inputs[0]?.shape, inputs[ctx.node.opType === 'QLinearConv' ? 3 : 1]?.shape, ctx);
-  if (s !== undefined) t.shape = s;
-  return [t];
+  return [
+    valueType(dtype, convOutputShape(inputs[0]?.shape, inputs[ctx.node.opType === 'QLinearConv' ? 3 : 1]?.shape, ctx)),
+  ];
 }
 
 /** ONNX ConvInteger, opsets 10..21: int32 sums of (x - x_zero_point) * (w - w_zero_point). */
@@ -303,11 +302,7 @@ function matmulTypes(
   b: number,
   dtype: DType | undefined,
 ): ValueType[] {
-  const t: ValueType = {};
-  if (dtype !== undefined) t.dtype = dtype;
-  const s: Dim[] | undefined = matmulShape(inputs[a]?.shape, inputs[b]?.shape);
-  if (s !== undefined) t.shape = s;
-  return [t];
+  return [valueType(dtype, matmulShape(inputs[a]?.shape, inputs[b]?.shape))];
 }
 
 /** ONNX MatMulInteger, opsets 10..21: int32 numpy.matmul of (A - a_zero_point) and (B - b_zero_point). */
