@@ -8,7 +8,7 @@ import { EdgecnnError } from '../ir/errors.js';
 import { readModel } from '../onnx/index.js';
 import { runtimeInputs } from '../ops/reference-executor.js';
 import { type BenchReport, runBench } from './harness.js';
-import { type DeclaredInput, planInputs } from './inputs.js';
+import { type DeclaredInput, parseShapes, planInputs } from './inputs.js';
 import type { Progress } from './progress.js';
 import { type ConfigSpec, PEER_KINDS, type PeerKind, type TargetKind } from './targets.js';
 
@@ -24,6 +24,8 @@ export interface BenchModelOptions {
   warmup?: number;
   underLoad?: number;
   inputFile?: string;
+  /** `--shape` texts: `1x3x640x640` or `name=1x3x640x640` for inputs with symbolic dims. */
+  shapes?: readonly string[];
   profileRuns?: number;
   progress?: Progress;
   /** Start configuration processes with relaxed SIMD enabled (a V8 flag on Node < 22). */
@@ -80,7 +82,12 @@ export async function benchModel(modelPath: string, opts: BenchModelOptions = {}
   if (!existsSync(modelPath)) throw new EdgecnnError(`model file '${modelPath}' does not exist`, 'missing-file');
   const configs = buildConfigs(opts.backends ?? ['wasm'], opts.peers ?? ['ort-web', 'ort-node'], opts.threads ?? [1]);
   const bytes = new Uint8Array(readFileSync(modelPath));
-  const inputs = planInputs(declaredInputs(bytes, modelPath), { modelPath, inputFile: opts.inputFile });
+  const declared = declaredInputs(bytes, modelPath);
+  const shapes = parseShapes(
+    opts.shapes ?? [],
+    declared.map((d) => d.name),
+  );
+  const inputs = planInputs(declared, { modelPath, inputFile: opts.inputFile, shapes });
   if (opts.runs !== undefined && (!Number.isInteger(opts.runs) || opts.runs < 1)) {
     throw new EdgecnnError(`--runs needs a positive whole number, got ${opts.runs}`, 'bad-argument');
   }

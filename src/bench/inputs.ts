@@ -56,17 +56,79 @@ export interface DeclaredInput {
 }
 
 /**
- * Input specs for a model's runtime inputs. Symbolic dims become 1 (batch) unless `dims` names them; a
+ * Parse `--shape` values: `1x3x640x640` (the only input) or `name=1x3x640x640`, one per input.
+ */
+export function parseShapes(texts: readonly string[], inputNames: readonly string[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const t of texts) {
+    const eq = t.lastIndexOf('=');
+    const name = eq >= 0 ? t.slice(0, eq) : inputNames.length === 1 ? inputNames[0]! : undefined;
+    if (name === undefined) {
+      throw new EdgecnnError(
+        `--shape ${t}: the model has ${inputNames.length} inputs, write name=AxBxC`,
+        'bad-argument',
+      );
+    }
+    if (!inputNames.includes(name)) {
+      throw new EdgecnnError(
+        `--shape ${t}: no input named '${name}' (inputs: ${inputNames.join(', ')})`,
+        'bad-argument',
+      );
+    }
+    const dims = t
+      .slice(eq + 1)
+      .split('x')
+      .map(Number);
+    if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1)) {
+      throw new EdgecnnError(
+        `--shape ${t}: dims must be positive whole numbers joined by x, e.g. 1x3x224x224`,
+        'bad-argument',
+      );
+    }
+    out[name] = dims;
+  }
+  return out;
+}
+
+/**
+ * Input specs for a model's runtime inputs. `shapes` gives whole shapes by input name (checked against the
+ * declared rank and fixed dims); otherwise symbolic dims become 1 (batch) unless `dims` names them; a
  * sibling `<model>.input.f32` of the right size is used for a single float32 input (the shared models ship
  * one), otherwise values are generated from `seed`.
  */
 export function planInputs(
   declared: readonly DeclaredInput[],
-  opts: { modelPath?: string; inputFile?: string; seed?: number; dims?: Record<string, number> } = {},
+  opts: {
+    modelPath?: string;
+    inputFile?: string;
+    seed?: number;
+    dims?: Record<string, number>;
+    shapes?: Record<string, readonly number[]>;
+  } = {},
 ): InputSpec[] {
   const specs = declared.map((d, index): InputSpec => {
+    const given = opts.shapes?.[d.name];
+    if (given) {
+      const bad =
+        d.shape !== undefined &&
+        (d.shape.length !== given.length ||
+          d.shape.some((dim, i) => typeof dim === 'number' && dim >= 0 && dim !== given[i]));
+      if (bad) {
+        const want = d.shape!.map((x) => (typeof x === 'number' && x >= 0 ? x : '?')).join('x');
+        throw new EdgecnnError(
+          `--shape ${given.join('x')} does not fit input '${d.name}' declared ${want}`,
+          'bad-argument',
+        );
+      }
+      return {
+        name: d.name,
+        dtype: d.dtype ?? 'float32',
+        shape: [...given],
+        source: { seed: (opts.seed ?? 123) + index },
+      };
+    }
     if (d.shape === undefined) {
-      throw new EdgecnnError(`input '${d.name}' has no declared shape; benchmarks need one`, 'bad-input');
+      throw new EdgecnnError(`input '${d.name}' has no declared shape; give one with --shape`, 'bad-input');
     }
     const shape = d.shape.map((dim) => {
       if (typeof dim === 'number' && dim >= 0) return dim;

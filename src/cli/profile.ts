@@ -9,7 +9,7 @@ import { declaredInputs } from '../bench/bench-model.js';
 import { loadEdgecnn } from '../bench/edgecnn-runtime.js';
 import { environment, modelHash } from '../bench/environment.js';
 import { formatBytes } from '../bench/format.js';
-import { materializeInput, planInputs } from '../bench/inputs.js';
+import { materializeInput, parseShapes, planInputs } from '../bench/inputs.js';
 import { createProgress } from '../bench/progress.js';
 import type { ProfiledStep } from '../bench/targets.js';
 import { EdgecnnError } from '../ir/errors.js';
@@ -18,7 +18,7 @@ import { renderHtmlReport } from '../profile/report-html.js';
 import { chromeTrace } from '../profile/trace.js';
 import { profileOrtNode } from '../profile/ort-profile.js';
 import { PeerUnavailable } from '../bench/targets.js';
-import { flagNumber, flagString } from './args.js';
+import { flagList, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
 
 function table(header: string[], rows: string[][]): string {
@@ -99,6 +99,11 @@ export const command: Command = {
     runs: { type: 'number', description: 'profiled runs; per-node times are medians over them (default 20)' },
     warmup: { type: 'number', description: 'unprofiled warm-up runs first (default 5)' },
     top: { type: 'number', description: 'how many of the most expensive nodes to list (default 10)' },
+    shape: {
+      type: 'string',
+      multiple: true,
+      description: 'input shape for symbolic dims: 1x3x640x640 or name=1x3x640x640',
+    },
     input: { type: 'string', description: 'input file (.f32/.npy/image); default: <model>.input.f32 or seeded random' },
     trace: { type: 'string', description: 'write a Chrome trace-event JSON (Perfetto, chrome://tracing)' },
     json: { type: 'string', description: 'write the profile summary as JSON' },
@@ -128,7 +133,12 @@ export const command: Command = {
     }
     const progress = createProgress();
     const bytes = new Uint8Array(readFileSync(modelPath));
-    const specs = planInputs(declaredInputs(bytes, modelPath), { modelPath, inputFile: flagString(p, 'input') });
+    const declared = declaredInputs(bytes, modelPath);
+    const shapes = parseShapes(
+      flagList(p, 'shape'),
+      declared.map((d) => d.name),
+    );
+    const specs = planInputs(declared, { modelPath, inputFile: flagString(p, 'input'), shapes });
     const loaded = await loadEdgecnn(bytes, specs.map(materializeInput), backend, 1);
     progress.start(`warming up and profiling ${runs} runs`, 1);
     for (let i = 0; i < warmup; i++) {
