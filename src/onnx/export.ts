@@ -7,11 +7,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { type DType, ONNX_DTYPE_CODE } from '../ir/dtype.js';
+import { ONNX_DTYPE_CODE } from '../ir/dtype.js';
 import { EdgecnnError } from '../ir/errors.js';
 import type { Attribute, Graph, Model, Node, ValueInfo } from '../ir/graph.js';
 import { type Tensor, sizeOf } from '../ir/tensor.js';
-import { ProtoWriter, encodeUtf8, littleEndianBytes } from './protobuf.js';
+import { ProtoWriter, TYPED_ARRAY_OF, encodeUtf8, littleEndianBytes } from './protobuf.js';
 
 /** Where and from what size initializers go to an external data file. */
 export interface ExternalDataOptions {
@@ -253,24 +253,8 @@ function encodeTensor(t: Tensor, name: string, sink: ExternalSink | undefined, p
   return w;
 }
 
-/** The array type each dtype must be held in (dtype.ts); a mismatch would write wrong bytes silently. */
-const ARRAY_TYPE: Record<Exclude<DType, 'string'>, Function> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-};
-
 function checkArrayType(t: Tensor, path: string): void {
-  const ok = t.dtype === 'string' ? Array.isArray(t.data) : t.data instanceof ARRAY_TYPE[t.dtype];
+  const ok = t.dtype === 'string' ? Array.isArray(t.data) : t.data instanceof TYPED_ARRAY_OF[t.dtype];
   if (!ok) {
     const got = Array.isArray(t.data) ? 'Array' : t.data.constructor.name;
     throw new EdgecnnError(`${path}: ${t.dtype} tensor is held in a ${got}`, 'bad-model');

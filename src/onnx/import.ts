@@ -12,7 +12,7 @@ import { type DType, type TensorData, DTYPE_SIZE_BYTES, dtypeFromOnnxCode } from
 import { EdgecnnError } from '../ir/errors.js';
 import type { Attribute, Dim, Graph, Model, Node, OpsetImport, ValueInfo } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
-import { HOST_LITTLE_ENDIAN, ProtoReader, WIRE_I32, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
+import { HOST_LITTLE_ENDIAN, ProtoReader, TYPED_ARRAY_OF, WIRE_I32, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
 
 /** Options of readModel. */
 export interface ReadModelOptions {
@@ -690,28 +690,9 @@ function checkRawLength(label: string, len: number, n: number, dtype: DType): vo
   if (len !== want) throw badModel(`${label}: data has ${len} bytes but ${dtype} shape needs ${want}`);
 }
 
-type ArrayCtor = {
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): Exclude<TensorData, string[]>;
-  BYTES_PER_ELEMENT: number;
-};
-const ARRAY_CTOR: Record<Exclude<DType, 'string'>, ArrayCtor> = {
-  float32: Float32Array,
-  float64: Float64Array,
-  float16: Uint16Array,
-  int8: Int8Array,
-  uint8: Uint8Array,
-  bool: Uint8Array,
-  int16: Int16Array,
-  uint16: Uint16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-};
-
 /** Little-endian bytes as a typed array: a view when aligned (zero-copy), else a copy. */
 function viewRaw(dtype: Exclude<DType, 'string'>, raw: Uint8Array, n: number): TensorData {
-  const C = ARRAY_CTOR[dtype];
+  const C = TYPED_ARRAY_OF[dtype];
   const w = C.BYTES_PER_ELEMENT;
   if (HOST_LITTLE_ENDIAN && raw.byteOffset % w === 0) return new C(raw.buffer, raw.byteOffset, n);
   // ArrayBuffer.slice is one memcpy (raw.slice() would be a view when raw is a Node Buffer).

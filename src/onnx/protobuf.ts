@@ -5,6 +5,7 @@
  * field path and byte offset. Length-delimited fields are returned as subarrays of the input (zero-copy).
  * Writer: a message is a list of chunks; large byte fields are appended by reference and copied once by finish().
  */
+import type { DType, TypedArray } from '../ir/dtype.js';
 import { EdgecnnError } from '../ir/errors.js';
 
 /** Wire types of the protobuf encoding (groups, 3 and 4, are not used by ONNX and are rejected). */
@@ -503,20 +504,33 @@ export class ProtoWriter {
 /** True when this host stores numbers little-endian (ONNX's byte order), so typed arrays can view raw bytes. */
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-type NumericArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
+/** A typed array constructor, as used to view little-endian raw bytes. */
+export interface TypedArrayCtor {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/**
+ * The array type holding each non-string dtype in memory (ir/dtype.ts): import views raw_data with it,
+ * export checks a tensor's data against it (a mismatch would write wrong bytes silently).
+ */
+export const TYPED_ARRAY_OF: Record<Exclude<DType, 'string'>, TypedArrayCtor> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+};
 
 /** A typed array's contents as little-endian bytes: a view on little-endian hosts, a swapped copy otherwise. */
-export function littleEndianBytes(a: NumericArray): Uint8Array {
+export function littleEndianBytes(a: TypedArray): Uint8Array {
   const view = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   if (HOST_LITTLE_ENDIAN || a.BYTES_PER_ELEMENT === 1) return view;
   const out = new Uint8Array(view.length);
