@@ -8,3 +8,11 @@ export { inferModelTypes } from './ops/infer-types.js';
 export { summarizeModel, type ModelSummary } from './ops/model-summary.js';
 export { optimize } from './passes/index.js';
 export { createSession, type Session, type SessionOptions, BACKENDS, type Backend } from './runtime/session.js';
+export {
+  quantizeModel,
+  calibrateModel,
+  buildQdqModel,
+  layerSensitivity,
+  fitAccuracyBudget,
+  readQdqParams,
+} from './quantize/index.js';
