@@ -10,7 +10,7 @@
  * 2 to under 1); they apply when the step's live vectors fit V8's 15 allocatable xmm registers.
  * parallelExtent = batch * outH output rows.
  */
-import type { FunctionBuilder } from '../wasm/index.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
 import { emitConvRowWindow } from './conv.js';
 import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
@@ -140,6 +140,40 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   const op = fn.local('i32');
   const rp = fn.local('i32');
 
+  // Runs `taps` once per valid kernel row (k = nky down to 1), stepping ip and wp to the next kernel row after
+  // each: the loop every channel-block body shares.
+  const kernelRowLoop = (taps: () => void): void => {
+    fn.localGet(nky).localSet(k);
+    const exit = fn.block();
+    const top = fn.loop();
+    fn.localGet(k).i32Eqz().brIf(exit);
+    taps();
+    fn.localGet(ip)
+      .i32Const(dH * inW * psIn)
+      .i32Add()
+      .localSet(ip);
+    fn.localGet(wp)
+      .i32Const(kw * cp * 4)
+      .i32Add()
+      .localSet(wp);
+    fn.localGet(k).i32Const(1).i32Sub().localSet(k).br(top);
+    fn.end().end();
+  };
+
+  // Bias/residual/activation and store of channel block cb for `rows` pixels (output rows `outRowBytes` apart).
+  const storeBlock = (accs: Local[][], rows: number, cols: number, outRowBytes: number, resRowBytes: number): void => {
+    fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
+    if (addr.residual) fn.localGet(pixRes).localGet(cb).i32Add().localSet(rp);
+    emitTileEpilogue(fn, ep, {
+      acc: accs,
+      rows,
+      cols,
+      cPtr: op,
+      cRowBytes: outRowBytes,
+      ...(addr.residual ? { rPtr: rp, rRowBytes: resRowBytes } : {}),
+    });
+  };
+
   // Channel-block body: pixel pointers + cb offset; kxs = valid kernel columns (first one at pixIn).
   const body = (kxs: number[], vecs: number, cols: number): void => {
     const kx0 = kxs[0];
@@ -152,43 +186,22 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
         .v128Load(j * 16, 4)
         .localSet(acc[j]!);
     if (kx0 !== undefined) {
-      fn.localGet(nky).localSet(k);
-      const exit = fn.block();
-      const top = fn.loop();
-      fn.localGet(k).i32Eqz().brIf(exit);
-      for (const kx of kxs) {
-        for (let j = 0; j < vecs; j++) {
-          const inOff = (kx - kx0) * dW * psIn + j * 16;
-          const wOff = (1 + kx) * cp * 4 + j * 16;
-          if (relaxed) {
-            fn.localGet(ip).v128Load(inOff).localGet(wp).v128Load(wOff, 4).localGet(acc[j]!).f32x4RelaxedMadd();
-          } else {
-            fn.localGet(acc[j]!).localGet(ip).v128Load(inOff).localGet(wp).v128Load(wOff, 4).f32x4Mul().f32x4Add();
+      kernelRowLoop(() => {
+        for (const kx of kxs) {
+          for (let j = 0; j < vecs; j++) {
+            const inOff = (kx - kx0) * dW * psIn + j * 16;
+            const wOff = (1 + kx) * cp * 4 + j * 16;
+            if (relaxed) {
+              fn.localGet(ip).v128Load(inOff).localGet(wp).v128Load(wOff, 4).localGet(acc[j]!).f32x4RelaxedMadd();
+            } else {
+              fn.localGet(acc[j]!).localGet(ip).v128Load(inOff).localGet(wp).v128Load(wOff, 4).f32x4Mul().f32x4Add();
+            }
+            fn.localSet(acc[j]!);
           }
-          fn.localSet(acc[j]!);
         }
-      }
-      fn.localGet(ip)
-        .i32Const(dH * inW * psIn)
-        .i32Add()
-        .localSet(ip);
-      fn.localGet(wp)
-        .i32Const(kw * cp * 4)
-        .i32Add()
-        .localSet(wp);
-      fn.localGet(k).i32Const(1).i32Sub().localSet(k).br(top);
-      fn.end().end();
+      });
     }
-    fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
-    if (addr.residual) fn.localGet(pixRes).localGet(cb).i32Add().localSet(rp);
-    emitTileEpilogue(fn, ep, {
-      acc: [acc],
-      rows: 1,
-      cols,
-      cPtr: op,
-      cRowBytes: 0,
-      ...(addr.residual ? { rPtr: rp, rRowBytes: 0 } : {}),
-    });
+    storeBlock([acc], 1, cols, 0, 0);
   };
 
   // Channel-block body of a px-pixel interior tile starting at pixIn/pixOut/pixRes (all taps valid).
@@ -204,49 +217,28 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
       for (let p = 0; p < px; p++) fn.localTee(accP[p]![j]!);
       fn.drop();
     }
-    fn.localGet(nky).localSet(k);
-    const exit = fn.block();
-    const top = fn.loop();
-    fn.localGet(k).i32Eqz().brIf(exit);
-    for (let j = 0; j < vecs; j++) {
-      for (let kx = 0; kx < kw; kx++)
-        fn.localGet(wp)
-          .v128Load((1 + kx) * cp * 4 + j * 16, 4)
-          .localSet(wv[kx]!);
-      for (let c = 0; c < nCols; c++)
-        fn.localGet(ip)
-          .v128Load(c * psIn + j * 16)
-          .localSet(iv[c]!);
-      for (let p = 0; p < px; p++) {
-        for (let kx = 0; kx < kw; kx++) {
-          const a = accP[p]![j]!;
-          const x = iv[p * sW + kx * dW]!;
-          if (relaxed) fn.localGet(x).localGet(wv[kx]!).localGet(a).f32x4RelaxedMadd();
-          else fn.localGet(a).localGet(x).localGet(wv[kx]!).f32x4Mul().f32x4Add();
-          fn.localSet(a);
+    kernelRowLoop(() => {
+      for (let j = 0; j < vecs; j++) {
+        for (let kx = 0; kx < kw; kx++)
+          fn.localGet(wp)
+            .v128Load((1 + kx) * cp * 4 + j * 16, 4)
+            .localSet(wv[kx]!);
+        for (let c = 0; c < nCols; c++)
+          fn.localGet(ip)
+            .v128Load(c * psIn + j * 16)
+            .localSet(iv[c]!);
+        for (let p = 0; p < px; p++) {
+          for (let kx = 0; kx < kw; kx++) {
+            const a = accP[p]![j]!;
+            const x = iv[p * sW + kx * dW]!;
+            if (relaxed) fn.localGet(x).localGet(wv[kx]!).localGet(a).f32x4RelaxedMadd();
+            else fn.localGet(a).localGet(x).localGet(wv[kx]!).f32x4Mul().f32x4Add();
+            fn.localSet(a);
+          }
         }
       }
-    }
-    fn.localGet(ip)
-      .i32Const(dH * inW * psIn)
-      .i32Add()
-      .localSet(ip);
-    fn.localGet(wp)
-      .i32Const(kw * cp * 4)
-      .i32Add()
-      .localSet(wp);
-    fn.localGet(k).i32Const(1).i32Sub().localSet(k).br(top);
-    fn.end().end();
-    fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
-    if (addr.residual) fn.localGet(pixRes).localGet(cb).i32Add().localSet(rp);
-    emitTileEpilogue(fn, ep, {
-      acc: accP,
-      rows: px,
-      cols,
-      cPtr: op,
-      cRowBytes: psOut,
-      ...(addr.residual ? { rPtr: rp, rRowBytes: psRes } : {}),
     });
+    storeBlock(accP, px, cols, psOut, psRes);
   };
 
   // All channel blocks of a px-pixel interior tile.
