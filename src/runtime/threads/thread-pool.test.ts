@@ -196,3 +196,9 @@ test('a kernel that traps on a worker or the caller is a named error, not a hang
   assert.throws(() => exec.run({}), /trapped/);
   await pool.close();
 });
+
+test('a worker script that cannot load fails the pool with a named error', async () => {
+  const compiled = await tinyModel(8);
+  const pool = createThreadPool(compiled, { threads: 2, workerUrl: new URL('./no-such-worker.js', import.meta.url) });
+  await assert.rejects(instantiate(compiled, undefined, pool), /worker 0 failed to start/);
+});

@@ -28,6 +28,9 @@ import {
 } from './control.js';
 import { withSharedMemoryImport } from './shared-memory-import.js';
 
+/** How long a worker may take to load and instantiate the module before the session fails. */
+export const START_TIMEOUT_MS = 30_000;
+
 /** Most threads the default picks (more rarely pays off for batch-1 CNNs, and phones throttle). */
 export const MAX_DEFAULT_THREADS = 4;
 
@@ -258,21 +261,42 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
       const exports = steps.map((s) => (s.kind === 'kernel' ? s.exportName : null));
       const handles = await Promise.all(Array.from({ length: nWorkers }, () => spawnWorker(url)));
       workers.push(...handles);
-      await Promise.all(
-        handles.map(
-          (w, id) =>
-            new Promise<void>((resolve, reject) => {
-              w.onReply(
-                (r) =>
-                  r.type === 'ready'
-                    ? resolve()
-                    : reject(new EdgecnnError(`worker ${id} failed: ${r.message}`, 'internal')),
-                (e) => reject(new EdgecnnError(`worker ${id} failed to start: ${String(e)}`, 'internal')),
-              );
-              w.post({ type: 'init', id, control: ctl.buffer as SharedArrayBuffer, memory, module, exports });
-            }),
-        ),
-      );
+      try {
+        await Promise.all(
+          handles.map(
+            (w, id) =>
+              new Promise<void>((resolve, reject) => {
+                // A worker script that never runs (blocked, or a browser that drops the error event) must
+                // fail the session, not leave it waiting.
+                const timer = setTimeout(
+                  () =>
+                    reject(
+                      new EdgecnnError(
+                        `worker ${id} did not start within ${START_TIMEOUT_MS} ms (${String(url)})`,
+                        'internal',
+                      ),
+                    ),
+                  START_TIMEOUT_MS,
+                );
+                w.onReply(
+                  (r) => {
+                    clearTimeout(timer);
+                    if (r.type === 'ready') resolve();
+                    else reject(new EdgecnnError(`worker ${id} failed: ${r.message}`, 'internal'));
+                  },
+                  (e) => {
+                    clearTimeout(timer);
+                    reject(new EdgecnnError(`worker ${id} failed to start: ${String(e)}`, 'internal'));
+                  },
+                );
+                w.post({ type: 'init', id, control: ctl.buffer as SharedArrayBuffer, memory, module, exports });
+              }),
+          ),
+        );
+      } catch (e) {
+        await Promise.all(handles.map((w) => w.terminate()));
+        throw e;
+      }
       // Only now: a referenced worker blocked in Atomics.wait would keep the process alive when a session is
       // never closed, and unref() must follow the listeners (adding a 'message' listener re-references it).
       for (const w of handles) w.unref();
