@@ -24,7 +24,7 @@ export interface BenchModelOptions {
   warmup?: number;
   underLoad?: number;
   inputFile?: string;
-  /** `--shape` texts: `1x3x640x640` or `name=1x3x640x640` for inputs with symbolic dims. */
+  /** `--input-shape` texts: `1x3x640x640` or `name=1x3x640x640` for inputs with symbolic dims. */
   shapes?: readonly string[];
   profileRuns?: number;
   progress?: Progress;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { materializeInput, maxDrift, parseShapes, planInputs, sampleOutput } from './inputs.js';
 
-test('symbolic dims become 1 unless --shape gives the whole shape, which must fit the declared one', () => {
+test('symbolic dims become 1 unless --input-shape gives the whole shape, which must fit the declared one', () => {
   const declared = [{ name: 'x', dtype: 'float32' as const, shape: ['N', 3, 'H', 'W'] }];
   assert.deepEqual(planInputs(declared)[0]!.shape, [1, 3, 1, 1]);
   const shapes = parseShapes(['1x3x64x48'], ['x']);
@@ -35,7 +35,7 @@ test('a sibling <model>.input.f32 of the right size is used; seeded inputs are r
   const b = materializeInput({ name: 'x', dtype: 'float32', shape: [2, 3], source: { seed: 5 } });
   assert.deepEqual(a.data, b.data);
   assert.ok([...a.data].every((v) => Number(v) >= -1 && Number(v) < 1));
-  assert.throws(() => planInputs([{ name: 'x' }]), /no declared shape; give one with --shape/);
+  assert.throws(() => planInputs([{ name: 'x' }]), /no declared shape; give one with --input-shape/);
 });
 
 test('outputs are sampled with a bounded stride; drift is the largest absolute difference', () => {

@@ -56,7 +56,7 @@ export interface DeclaredInput {
 }
 
 /**
- * Parse `--shape` values: `1x3x640x640` (the only input) or `name=1x3x640x640`, one per input.
+ * Parse `--input-shape` values: `1x3x640x640` (the only input) or `name=1x3x640x640`, one per input.
  */
 export function parseShapes(texts: readonly string[], inputNames: readonly string[]): Record<string, number[]> {
   const out: Record<string, number[]> = {};
@@ -65,13 +65,13 @@ export function parseShapes(texts: readonly string[], inputNames: readonly strin
     const name = eq >= 0 ? t.slice(0, eq) : inputNames.length === 1 ? inputNames[0]! : undefined;
     if (name === undefined) {
       throw new EdgecnnError(
-        `--shape ${t}: the model has ${inputNames.length} inputs, write name=AxBxC`,
+        `--input-shape ${t}: the model has ${inputNames.length} inputs, write name=AxBxC`,
         'bad-argument',
       );
     }
     if (!inputNames.includes(name)) {
       throw new EdgecnnError(
-        `--shape ${t}: no input named '${name}' (inputs: ${inputNames.join(', ')})`,
+        `--input-shape ${t}: no input named '${name}' (inputs: ${inputNames.join(', ')})`,
         'bad-argument',
       );
     }
@@ -81,7 +81,7 @@ export function parseShapes(texts: readonly string[], inputNames: readonly strin
       .map(Number);
     if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1)) {
       throw new EdgecnnError(
-        `--shape ${t}: dims must be positive whole numbers joined by x, e.g. 1x3x224x224`,
+        `--input-shape ${t}: dims must be positive whole numbers joined by x, e.g. 1x3x224x224`,
         'bad-argument',
       );
     }
@@ -116,7 +116,7 @@ export function planInputs(
       if (bad) {
         const want = d.shape!.map((x) => (typeof x === 'number' && x >= 0 ? x : '?')).join('x');
         throw new EdgecnnError(
-          `--shape ${given.join('x')} does not fit input '${d.name}' declared ${want}`,
+          `--input-shape ${given.join('x')} does not fit input '${d.name}' declared ${want}`,
           'bad-argument',
         );
       }
@@ -128,7 +128,7 @@ export function planInputs(
       };
     }
     if (d.shape === undefined) {
-      throw new EdgecnnError(`input '${d.name}' has no declared shape; give one with --shape`, 'bad-input');
+      throw new EdgecnnError(`input '${d.name}' has no declared shape; give one with --input-shape`, 'bad-input');
     }
     const shape = d.shape.map((dim) => {
       if (typeof dim === 'number' && dim >= 0) return dim;

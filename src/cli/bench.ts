@@ -51,7 +51,7 @@ export const command: Command = {
     warmup: { type: 'number', description: 'warm-up runs per configuration (default 5)' },
     'under-load': { type: 'number', description: 'repeat the measurement with N busy background threads' },
     'relaxed-simd': { type: 'boolean', description: 'enable relaxed SIMD in the measured processes (V8 flag)' },
-    shape: {
+    'input-shape': {
       type: 'string',
       multiple: true,
       description: 'input shape for symbolic dims: 1x3x640x640 or name=1x3x640x640',
@@ -119,7 +119,7 @@ export const command: Command = {
       warmup: positiveInt(p, 'warmup'),
       underLoad: positiveInt(p, 'under-load'),
       inputFile: flagString(p, 'input'),
-      shapes: flagList(p, 'shape'),
+      shapes: flagList(p, 'input-shape'),
       profileRuns,
       progress,
       relaxedSimd: flagBool(p, 'relaxed-simd'),

@@ -152,10 +152,10 @@ export const command: Command = {
       threads: [1],
       runs,
       warmup: 5,
-      inputShapes: inputFlag,
+      shapes: inputFlag,
       profileRuns: 3,
       progress: createProgress(process.stderr),
-    } as Parameters<typeof benchModel>[1]);
+    });
     say(formatReportText(report));
 
     mkdirSync(outDir, { recursive: true });

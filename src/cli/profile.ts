@@ -99,7 +99,7 @@ export const command: Command = {
     runs: { type: 'number', description: 'profiled runs; per-node times are medians over them (default 20)' },
     warmup: { type: 'number', description: 'unprofiled warm-up runs first (default 5)' },
     top: { type: 'number', description: 'how many of the most expensive nodes to list (default 10)' },
-    shape: {
+    'input-shape': {
       type: 'string',
       multiple: true,
       description: 'input shape for symbolic dims: 1x3x640x640 or name=1x3x640x640',
@@ -135,7 +135,7 @@ export const command: Command = {
     const bytes = new Uint8Array(readFileSync(modelPath));
     const declared = declaredInputs(bytes, modelPath);
     const shapes = parseShapes(
-      flagList(p, 'shape'),
+      flagList(p, 'input-shape'),
       declared.map((d) => d.name),
     );
     const specs = planInputs(declared, { modelPath, inputFile: flagString(p, 'input'), shapes });
