@@ -19,6 +19,8 @@ export interface ScalingResult {
   threads: number[];
   samplesMs: Record<number, number[]>;
   speedups: Record<number, number[]>;
+  /** Per round, the parallel headroom measured just before it (with --headroom). */
+  headroom: number[];
   stats: Record<number, unknown>;
 }
 
@@ -32,6 +34,7 @@ async function benchModel(
   threadCounts: number[],
   rounds: number,
   poolOpts: { chunksPerThread?: number; minParallelCost?: number },
+  probe: boolean,
 ): Promise<ScalingResult> {
   const bytes = new Uint8Array(readFileSync(resolve(dir, `${model}.onnx`)));
   const raw = readFileSync(resolve(dir, `${model}.input.f32`));
@@ -43,7 +46,9 @@ async function benchModel(
   for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(input); // warm-up (tier-up, page faults)
   const samplesMs: Record<number, number[]> = {};
   for (const t of threadCounts) samplesMs[t] = [];
+  const headroom: number[] = [];
   for (let r = 0; r < rounds; r++) {
+    if (probe) headroom.push(await parallelHeadroom(2e7));
     // Alternate the order too, so neither count always runs right after the other.
     const order = r % 2 === 0 ? sessions.map((_, i) => i) : sessions.map((_, i) => sessions.length - 1 - i);
     for (const i of order) {
@@ -58,7 +63,7 @@ async function benchModel(
   const stats: Record<number, unknown> = {};
   sessions.forEach((s, i) => (stats[threadCounts[i]!] = s.threadStats?.()));
   for (const s of sessions) await s.close();
-  return { model, threads: threadCounts, samplesMs, speedups, stats };
+  return { model, threads: threadCounts, samplesMs, speedups, headroom, stats };
 }
 
 /**
@@ -66,11 +71,11 @@ async function benchModel(
  * returns 2 * t(1) / t(2 at once). 2.0 on two idle cores; ~1.0 when other load leaves room for one thread.
  * Any thread-scaling figure from the same minute is bounded by this.
  */
-export async function parallelHeadroom(): Promise<number> {
+export async function parallelHeadroom(iterations = 5e7): Promise<number> {
   const { Worker } = await import('node:worker_threads');
   const code =
     "const { parentPort } = require('node:worker_threads'); parentPort.once('message', () => {" +
-    ' let s = 0; for (let i = 0; i < 5e7; i++) s = s * 1.0000001 + 1e-9; parentPort.postMessage(s); });';
+    ` let s = 0; for (let i = 0; i < ${iterations}; i++) s = s * 1.0000001 + 1e-9; parentPort.postMessage(s); });`;
   const timed = async (n: number): Promise<number> => {
     const ws = Array.from({ length: n }, () => new Worker(code, { eval: true }));
     await new Promise((r) => setTimeout(r, 50));
@@ -93,6 +98,7 @@ async function main(): Promise<void> {
       'min-cost': { type: 'string' },
       spin: { type: 'string' },
       json: { type: 'boolean', default: false },
+      headroom: { type: 'boolean', default: false },
     },
   });
   const dir = resolve(process.cwd(), '../shared/models');
@@ -111,7 +117,7 @@ async function main(): Promise<void> {
   console.log('| model | threads | p10 ms | median ms | p90 ms | speedup p10 | speedup median | speedup p90 |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const m of values.models!.split(',')) {
-    const r = await benchModel(dir, m, threadCounts, Number(values.rounds), poolOpts);
+    const r = await benchModel(dir, m, threadCounts, Number(values.rounds), poolOpts, values.headroom!);
     results.push(r);
     for (const t of threadCounts) {
       const s = r.samplesMs[t]!;
@@ -120,6 +126,22 @@ async function main(): Promise<void> {
         `| ${m} | ${t} | ${fmt(quantile(s, 0.1))} | ${fmt(quantile(s, 0.5))} | ${fmt(quantile(s, 0.9))} | ` +
           `${quantile(sp, 0.1).toFixed(2)} | ${quantile(sp, 0.5).toFixed(2)} | ${quantile(sp, 0.9).toFixed(2)} |`,
       );
+    }
+  }
+  if (values.headroom) {
+    // Speedups split by the headroom probed just before each round: what threads give when two cores are free
+    // versus when other load leaves room for about one.
+    console.log(
+      '\n| model | threads | rounds with headroom >= 1.6: n, median speedup | rounds below: n, median speedup |',
+    );
+    console.log('|---|---|---|---|');
+    for (const r of results) {
+      for (const t of threadCounts.slice(1)) {
+        const hi = r.speedups[t]!.filter((_, i) => r.headroom[i]! >= 1.6);
+        const lo = r.speedups[t]!.filter((_, i) => r.headroom[i]! < 1.6);
+        const med = (xs: number[]): string => (xs.length ? quantile(xs, 0.5).toFixed(2) : '-');
+        console.log(`| ${r.model} | ${t} | ${hi.length}, ${med(hi)} | ${lo.length}, ${med(lo)} |`);
+      }
     }
   }
   const afterwards = await parallelHeadroom();
