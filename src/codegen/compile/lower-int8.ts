@@ -15,7 +15,7 @@ import { convGeometry } from '../../ops/conv.js';
 import { qs8Conv } from '../kernels/qs8-conv.js';
 import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
 import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from '../kernels/qs8-eltwise.js';
-import { QS8_GEMM_VARIANTS, type Qs8ConvSpec, isPointwise, qs8Gemm } from '../kernels/qs8-gemm.js';
+import { type Qs8ConvSpec, isPointwise, pickQs8GemmVariant, qs8Gemm } from '../kernels/qs8-gemm.js';
 import { clampBounds } from '../kernels/requantize.js';
 import type { ActivationRef } from '../kernels/types.js';
 import type { LoweredKernel, SelectContext } from '../select.js';
@@ -314,7 +314,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     const depthwise = spec.group > 1 && spec.group === spec.inC && spec.inC === spec.outC;
     if (spec.group !== 1 && !depthwise) return undefined;
     const fam = depthwise ? qs8Dwconv : isPointwise(spec) ? qs8Gemm : qs8Conv;
-    const v = depthwise ? qs8Dwconv.variants[0]! : QS8_GEMM_VARIANTS[0]!;
+    const v = depthwise ? qs8Dwconv.variants[0]! : pickQs8GemmVariant(spec);
     const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
     return {
       ...base,

@@ -25,10 +25,10 @@ export const qs8Conv = {
   id: (s: Qs8ConvSpec, v: Qs8GemmVariant): string =>
     `qs8-conv${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${s.kernelH}x${s.kernelW}s${s.strideH}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,
-  pack: (s: Qs8ConvSpec, _v: Qs8GemmVariant, w: Qs8ConvWeights): Uint8Array => packDense(s, w, 'qs8-conv'),
+  pack: (s: Qs8ConvSpec, v: Qs8GemmVariant, w: Qs8ConvWeights): Uint8Array => packDense(s, w, 'qs8-conv', v.layout),
   emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses): void {
     if (s.group !== 1) throw new EdgecnnError(`qs8-conv: group ${s.group} is not supported`, 'internal');
-    emitDense(fn, s, v.mr, a, 'qs8-conv');
+    emitDense(fn, s, v, a, 'qs8-conv');
   },
   macs: denseMacs,
 } as const;

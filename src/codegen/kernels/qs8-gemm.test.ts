@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Qs8ConvSpec, QS8_GEMM_VARIANTS, isPointwise, qs8Gemm } from './qs8-gemm.js';
+import { type Qs8ConvSpec, type Qs8GemmVariant, QS8_GEMM_VARIANTS, isPointwise, qs8Gemm } from './qs8-gemm.js';
 import { qs8Conv } from './qs8-conv.js';
 import { checkQs8Conv } from './qs8-testing.js';
 import { convOutputSize } from './types.js';
@@ -50,10 +50,9 @@ function specOf(c: Case): Qs8ConvSpec {
 }
 
 /** Run one case through its family: int32 bias must match QLinearConv exactly, float bias to 1 LSB. */
-function check(c: Case, seed: number, chunks: number) {
+function check(c: Case, seed: number, chunks: number, v: Qs8GemmVariant) {
   const s = specOf(c);
   const fam = isPointwise(s) ? qs8Gemm : qs8Conv;
-  const v = QS8_GEMM_VARIANTS[0]!;
   const bias = c.noBias ? 'none' : seed % 2 === 0 ? 'int' : 'float';
   const opts = { seed, chunks, zIn: c.zIn ?? 7, zOut: c.zOut ?? -5, extra: c.strideExtra ?? 0, bias } as const;
   const cmp = checkQs8Conv(fam, v, s, opts);
@@ -74,8 +73,8 @@ test('qs8 GEMM (1x1 conv) matches QLinearConv to 1 LSB on awkward shapes', () =>
   let total = 0;
   let ones = 0;
   cases.forEach((c, i) => {
-    for (const chunks of [1, 3]) {
-      const { cmp, id } = check(c, 10 + i, chunks);
+    for (const [chunks, v] of QS8_GEMM_VARIANTS.flatMap((v) => [[1, v], [3, v]] as const)) {
+      const { cmp, id } = check(c, 10 + i, chunks, v);
       assert.ok(id.startsWith('qs8-gemm-'), id);
       assert.ok(cmp.maxDiff <= 1, `${JSON.stringify(c)}: max diff ${cmp.maxDiff}`);
       total += cmp.total;
@@ -97,8 +96,8 @@ test('qs8 dense conv (3x3, strides, pads, dilation, first layer) matches QLinear
   let total = 0;
   let ones = 0;
   cases.forEach((c, i) => {
-    for (const chunks of [1, 4]) {
-      const { cmp, id } = check(c, 40 + i, chunks);
+    for (const [chunks, v] of QS8_GEMM_VARIANTS.flatMap((v) => [[1, v], [4, v]] as const)) {
+      const { cmp, id } = check(c, 40 + i, chunks, v);
       assert.ok(id.startsWith('qs8-conv-'), id);
       assert.ok(cmp.maxDiff <= 1, `${JSON.stringify(c)}: max diff ${cmp.maxDiff}`);
       total += cmp.total;

@@ -46,11 +46,30 @@ export interface Qs8ConvWeights {
 }
 
 export interface Qs8GemmVariant extends KernelVariant {
+  /** Pixels per tile. */
   readonly mr: number;
+  /**
+   * `c2`: channel pairs broadcast, 2 accumulators of 4 channels per pixel. `c8`: 8 input channels against one
+   * output channel per dot, 8 accumulators of partial sums per pixel reduced by shuffles after the reduction
+   * (no broadcast shuffles in the inner loop; pays off when the reduction is long).
+   */
+  readonly layout: 'c2' | 'c8';
 }
 
-/** Pixels per tile. */
-export const QS8_GEMM_VARIANTS: readonly Qs8GemmVariant[] = [{ tile: '4x8c2', isa: 'wasmsimd', mr: 4 }];
+/** The variants; selection (`pickQs8GemmVariant`) prefers c8 for long reductions. */
+export const QS8_GEMM_VARIANTS: readonly Qs8GemmVariant[] = [
+  { tile: '4x8c2', isa: 'wasmsimd', mr: 4, layout: 'c2' },
+  { tile: '1x8c8', isa: 'wasmsimd', mr: 1, layout: 'c8' },
+];
+
+/** c8 when each pixel's reduction (taps x padded channels) amortizes its final reduce and its panel fits L1. */
+export function pickQs8GemmVariant(s: Qs8ConvSpec): Qs8GemmVariant {
+  const k = s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 8;
+  // Measured: c8 wins from K ~ 192 (27 -> 29-30 GMAC/s at K 384-960) and loses below (14 vs 17 at K 24); its one
+  // pixel streams the whole weight panel (K x 16 bytes) per pixel, so past ~24 KB (K 1536, L1) it halves (3x3x512).
+  const want = k >= 192 && k <= 1536 ? 'c8' : 'c2';
+  return QS8_GEMM_VARIANTS.find((v) => v.layout === want)!;
+}
 
 /** Bytes of the pad row at the start of the packed weights (covers an 8-byte over-read). */
 export function padRowBytes(inC: number): number {
@@ -99,7 +118,7 @@ function geometry(s: Qs8ConvSpec): { cp: number; taps: number; padBytes: number;
 }
 
 /** Pack dense (group 1) conv weights into the pair layout (see the file header). */
-export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): Uint8Array {
+export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layout: 'c2' | 'c8' = 'c2'): Uint8Array {
   checkSpec(s, what);
   checkQuant(w.quant, what);
   const g = geometry(s);
@@ -123,7 +142,10 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): Uint
           const n = b * QS8_BLOCK + nn;
           if (n >= s.outC) break;
           const h = nn >> 2;
-          const at = base + QS8_HEADER_BYTES + ((t * (g.cp / 8) + kc) * 8 + j * 2 + h) * 16 + (nn & 3) * 4 + (c & 1) * 2;
+          const at =
+            layout === 'c2'
+              ? base + QS8_HEADER_BYTES + ((t * (g.cp / 8) + kc) * 8 + j * 2 + h) * 16 + (nn & 3) * 4 + (c & 1) * 2
+              : base + QS8_HEADER_BYTES + ((t * (g.cp / 8) + kc) * 8 + nn) * 16 + (c & 7) * 2;
           view.setInt16(at, w.weights[n * kk + c * g.taps + t]!, true);
         }
       }
@@ -136,7 +158,8 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): Uint
  * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end). `tileId` is only
  * for error messages.
  */
-export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, mr: number, a: Qs8ConvAddresses, what: string): void {
+export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses, what: string): void {
+  const mr = v.mr;
   checkSpec(s, what);
   const g = geometry(s);
   const pointwise = isPointwise(s);
@@ -172,7 +195,51 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, mr: number, a: Qs
     }
   };
 
+  const c8 = v.layout === 'c8' ? Array.from({ length: mr }, () => fn.locals('v128', 8)) : [];
+  const blockC8 = (lanes: number): void => {
+    for (let r = 0; r < mr; r++) for (const l of c8[r]!) fn.v128ConstI32(0).localSet(l);
+    for (let t = 0; t < g.taps; t++) {
+      setPtrs(Math.floor(t / s.kernelW), t % s.kernelW);
+      fn.localGet(wp).i32Const(QS8_HEADER_BYTES + t * g.cp * 16).i32Add().localSet(wk);
+      fn.forRange(
+        ko,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(g.cp),
+        8,
+        () => {
+          for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
+          for (let nn = 0; nn < QS8_BLOCK; nn++) {
+            fn.localGet(wk).v128Load(nn * 16).localSet(w0);
+            for (let r = 0; r < mr; r++) {
+              const l = c8[r]![nn]!;
+              fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
+            }
+          }
+          fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
+        },
+      );
+    }
+    for (let r = 0; r < mr; r++) {
+      const q = c8[r]!;
+      // Transpose-and-add: 4 vectors of partial sums -> one vector of 4 channel sums, twice.
+      for (let h = 0; h < 2; h++) {
+        const [x0, x1, x2, x3] = q.slice(4 * h, 4 * h + 4) as [Local, Local, Local, Local];
+        fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1).i32x4Shuffle(2, 6, 3, 7);
+        fn.i32x4Add().localSet(x0);
+        fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3).i32x4Shuffle(2, 6, 3, 7);
+        fn.i32x4Add().localSet(x2);
+        fn.localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2).i32x4Shuffle(2, 3, 6, 7);
+        fn.i32x4Add().localGet(wp).v128Load(16 * h).i32x4Add().localSet(acc[r]![h]!);
+      }
+      const [a0, a1] = acc[r]! as [Local, Local];
+      emitRequantize(fn, a0, a1, wp, 0, s.outMin, s.outMax, res);
+      fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
+      emitStoreBytes(fn, t0, 0, res, lanes);
+    }
+  };
+
   const block = (lanes: number): void => {
+    if (v.layout === 'c8') return blockC8(lanes);
     for (let r = 0; r < mr; r++) {
       fn.localGet(wp).v128Load(0).localSet(acc[r]![0]!);
       fn.localGet(wp).v128Load(16).localSet(acc[r]![1]!);
@@ -268,10 +335,10 @@ export const qs8Gemm = {
   id: (s: Qs8ConvSpec, v: Qs8GemmVariant): string =>
     `qs8-gemm${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,
-  pack: (s: Qs8ConvSpec, _v: Qs8GemmVariant, w: Qs8ConvWeights): Uint8Array => packDense(s, w, 'qs8-gemm'),
+  pack: (s: Qs8ConvSpec, v: Qs8GemmVariant, w: Qs8ConvWeights): Uint8Array => packDense(s, w, 'qs8-gemm', v.layout),
   emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses): void {
     if (!isPointwise(s)) throw new EdgecnnError('qs8-gemm: not a 1x1/stride-1/unpadded conv', 'internal');
-    emitDense(fn, s, v.mr, a, 'qs8-gemm');
+    emitDense(fn, s, v, a, 'qs8-gemm');
   },
   macs: denseMacs,
 } as const;
