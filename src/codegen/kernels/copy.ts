@@ -109,6 +109,48 @@ function copyPixel(
   });
 }
 
+/**
+ * The loop nest pad and slice share: each output row `row` (= b * outH + oy) of the step's [start, end), with
+ * b set, `rowStart` run and `op` at the row's first output pixel; then `pixel` for ox in [0, outW), after
+ * which op steps to the next output pixel.
+ */
+function forEachOutputRow(
+  fn: FunctionBuilder,
+  s: { outH: number; outW: number },
+  output: ActivationRef,
+  l: { row: Local; b: Local; op: Local; ox: Local },
+  rowStart: () => void,
+  pixel: () => void,
+): void {
+  const opsB = output.pixelStride * 4;
+  fn.forRange(
+    l.row,
+    (bb) => bb.localGet(fn.param(0)),
+    (bb) => bb.localGet(fn.param(1)),
+    1,
+    () => {
+      fn.localGet(l.row).i32Const(s.outH).i32DivU().localSet(l.b);
+      rowStart();
+      fn.localGet(l.row)
+        .i32Const(s.outW * opsB)
+        .i32Mul()
+        .i32Const(output.addrBytes)
+        .i32Add()
+        .localSet(l.op);
+      fn.forRange(
+        l.ox,
+        (bb) => bb.i32Const(0),
+        (bb) => bb.i32Const(s.outW),
+        1,
+        () => {
+          pixel();
+          fn.localGet(l.op).i32Const(opsB).i32Add().localSet(l.op);
+        },
+      );
+    },
+  );
+}
+
 // ---- Pad ----------------------------------------------------------------------------------------------------
 
 export const PAD_MODES = ['constant', 'edge', 'reflect'] as const;
@@ -155,7 +197,6 @@ export const pad: KernelFamily<PadSpec, CopyVariant, CopyAddresses, undefined> =
     checkView(id, a.input, s.channels, false);
     checkView(id, a.output, s.channels, false);
     const psB = a.input.pixelStride * 4;
-    const opsB = a.output.pixelStride * 4;
     const [row, b, iy, ix, ox, inRow, ip, op, rowOk] = fn.locals('i32', 9);
     const tmp = fn.locals('v128', v.blockVectors);
     const fill = fn.local('v128');
@@ -184,13 +225,12 @@ export const pad: KernelFamily<PadSpec, CopyVariant, CopyAddresses, undefined> =
         fn.localSet(idx);
       }
     };
-    fn.forRange(
-      row,
-      (bb) => bb.localGet(fn.param(0)),
-      (bb) => bb.localGet(fn.param(1)),
-      1,
+    forEachOutputRow(
+      fn,
+      s,
+      a.output,
+      { row, b, op, ox },
       () => {
-        fn.localGet(row).i32Const(s.outH).i32DivU().localSet(b);
         fn.localGet(row).localGet(b).i32Const(s.outH).i32Mul().i32Sub().i32Const(s.padTop).i32Sub().localSet(iy);
         mapIndex(iy, s.inH);
         // rowOk = 0 <= iy < inH (always true after edge/reflect mapping)
@@ -203,31 +243,18 @@ export const pad: KernelFamily<PadSpec, CopyVariant, CopyAddresses, undefined> =
           .i32Const(s.inW * psB)
           .i32Mul();
         fn.i32Const(a.input.addrBytes).i32Add().localSet(inRow);
-        fn.localGet(row)
-          .i32Const(s.outW * opsB)
-          .i32Mul()
-          .i32Const(a.output.addrBytes)
-          .i32Add()
-          .localSet(op);
-        fn.forRange(
-          ox,
-          (bb) => bb.i32Const(0),
-          (bb) => bb.i32Const(s.outW),
-          1,
-          () => {
-            fn.localGet(ox).i32Const(s.padLeft).i32Sub().localSet(ix);
-            mapIndex(ix, s.inW);
-            fn.localGet(rowOk).localGet(ix).i32Const(s.inW).i32LtU().i32And().if();
-            fn.localGet(ix).i32Const(psB).i32Mul().localGet(inRow).i32Add().localSet(ip);
-            copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
-            fn.else();
-            sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
-              for (let j = 0; j < blk.vectors; j++) storeVec(fn, fill, op, off, constOff + 16 * j, lanesOf(blk, j));
-            });
-            fn.end();
-            fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
-          },
-        );
+      },
+      () => {
+        fn.localGet(ox).i32Const(s.padLeft).i32Sub().localSet(ix);
+        mapIndex(ix, s.inW);
+        fn.localGet(rowOk).localGet(ix).i32Const(s.inW).i32LtU().i32And().if();
+        fn.localGet(ix).i32Const(psB).i32Mul().localGet(inRow).i32Add().localSet(ip);
+        copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
+        fn.else();
+        sweepChannels(fn, s.channels, v.blockVectors, (blk, off, constOff) => {
+          for (let j = 0; j < blk.vectors; j++) storeVec(fn, fill, op, off, constOff + 16 * j, lanesOf(blk, j));
+        });
+        fn.end();
       },
     );
   },
@@ -276,41 +303,26 @@ export const spatialSlice: KernelFamily<SpatialSliceSpec, CopyVariant, CopyAddre
     checkView(id, a.input, s.channels, false);
     checkView(id, a.output, s.channels, false);
     const psB = a.input.pixelStride * 4;
-    const opsB = a.output.pixelStride * 4;
     const [row, b, ip, op, ox] = fn.locals('i32', 5);
     const tmp = fn.locals('v128', v.blockVectors);
-    fn.forRange(
-      row,
-      (bb) => bb.localGet(fn.param(0)),
-      (bb) => bb.localGet(fn.param(1)),
-      1,
+    forEachOutputRow(
+      fn,
+      s,
+      a.output,
+      { row, b, op, ox },
       () => {
-        fn.localGet(row).i32Const(s.outH).i32DivU().localSet(b);
         // ip = pixel (b, startH + oy * stepH, startW)
         fn.localGet(b).i32Const(s.inH).i32Mul();
         fn.localGet(row).localGet(b).i32Const(s.outH).i32Mul().i32Sub().i32Const(s.stepH).i32Mul().i32Add();
         fn.i32Const(s.startH).i32Add().i32Const(s.inW).i32Mul().i32Const(s.startW).i32Add().i32Const(psB).i32Mul();
         fn.i32Const(a.input.addrBytes).i32Add().localSet(ip);
-        fn.localGet(row)
-          .i32Const(s.outW * opsB)
-          .i32Mul()
-          .i32Const(a.output.addrBytes)
+      },
+      () => {
+        copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
+        fn.localGet(ip)
+          .i32Const(s.stepW * psB)
           .i32Add()
-          .localSet(op);
-        fn.forRange(
-          ox,
-          (bb) => bb.i32Const(0),
-          (bb) => bb.i32Const(s.outW),
-          1,
-          () => {
-            copyPixel(fn, s.channels, v.blockVectors, ip, op, tmp);
-            fn.localGet(ip)
-              .i32Const(s.stepW * psB)
-              .i32Add()
-              .localSet(ip);
-            fn.localGet(op).i32Const(opsB).i32Add().localSet(op);
-          },
-        );
+          .localSet(ip);
       },
     );
   },
