@@ -279,29 +279,27 @@ export class ProtoReader {
 
   /** Repeated float (fixed32), packed or not. */
   repeatedFloat32(name: string, out: number[]): void {
-    if (this.wire === WIRE_I32) {
-      out.push(this.float32());
-      return;
-    }
-    this.expect(WIRE_LEN, name);
-    const n = this.length(name);
-    if (n % 4 !== 0) throw this.error(`packed ${name}: length ${n} is not a multiple of 4 at byte ${this.pos}`);
-    const dv = new DataView(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
-    for (let i = 0; i < n; i += 4) out.push(dv.getFloat32(i, true));
-    this.pos += n;
+    this.repeatedFloat(name, out, 4);
   }
 
   /** Repeated double (fixed64), packed or not. */
   repeatedFloat64(name: string, out: number[]): void {
-    if (this.wire === WIRE_I64) {
-      out.push(this.float64());
+    this.repeatedFloat(name, out, 8);
+  }
+
+  /** Repeated fixed-width float of `width` bytes: one unpacked element, or a packed run of them. */
+  private repeatedFloat(name: string, out: number[], width: 4 | 8): void {
+    if (this.wire === (width === 4 ? WIRE_I32 : WIRE_I64)) {
+      out.push(width === 4 ? this.float32() : this.float64());
       return;
     }
     this.expect(WIRE_LEN, name);
     const n = this.length(name);
-    if (n % 8 !== 0) throw this.error(`packed ${name}: length ${n} is not a multiple of 8 at byte ${this.pos}`);
+    if (n % width !== 0) {
+      throw this.error(`packed ${name}: length ${n} is not a multiple of ${width} at byte ${this.pos}`);
+    }
     const dv = new DataView(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
-    for (let i = 0; i < n; i += 8) out.push(dv.getFloat64(i, true));
+    for (let i = 0; i < n; i += width) out.push(width === 4 ? dv.getFloat32(i, true) : dv.getFloat64(i, true));
     this.pos += n;
   }
 }
