@@ -1,35 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EdgecnnError } from '../ir/errors.js';
-import type { Attribute, Node } from '../ir/graph.js';
 import { type Tensor, f32, i64, makeTensor } from '../ir/tensor.js';
-import { getOp } from './registry.js';
+import { int, ints, runOp as run, runOpAll as runAll } from './op-testing.js';
 
-function nodeOf(opType: string, inputs: readonly unknown[], attrs: Record<string, Attribute>, nOut: number): Node {
-  return {
-    name: 'n',
-    opType,
-    domain: '',
-    inputs: inputs.map((t, i) => (t === undefined ? '' : `x${i}`)),
-    outputs: Array.from({ length: nOut }, (_, i) => `y${i}`),
-    attributes: new Map(Object.entries(attrs)),
-  };
-}
-
-function runAll(
-  opType: string,
-  inputs: (Tensor | undefined)[],
-  attrs: Record<string, Attribute> = {},
-  opset = 17,
-  nOut = 1,
-) {
-  return getOp('', opType)!.reference(inputs, { node: nodeOf(opType, inputs, attrs, nOut), opset });
-}
-const run = (opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17) =>
-  runAll(opType, inputs, attrs, opset)[0]!;
-
-const int = (value: number): Attribute => ({ kind: 'int', value });
-const ints = (...value: number[]): Attribute => ({ kind: 'ints', value });
 const vals = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>, Number);
 const iota = (shape: number[]) =>
   f32(

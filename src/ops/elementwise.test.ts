@@ -2,39 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { DType } from '../ir/dtype.js';
 import { EdgecnnError } from '../ir/errors.js';
-import type { Attribute, Node } from '../ir/graph.js';
 import { type Tensor, f32, i64, makeTensor } from '../ir/tensor.js';
 import { BINARY_ROWS, UNARY_ROWS, VARIADIC_ROWS, erf } from './elementwise.js';
-import { getOp } from './registry.js';
-import type { ValueType } from './types.js';
+import { float, inferOp as infer, runOp as run } from './op-testing.js';
 
-function nodeOf(opType: string, inputs: readonly unknown[], attrs: Record<string, Attribute>, nOut = 1): Node {
-  return {
-    name: 'n',
-    opType,
-    domain: '',
-    inputs: inputs.map((t, i) => (t === undefined ? '' : `x${i}`)),
-    outputs: Array.from({ length: nOut }, (_, i) => `y${i}`),
-    attributes: new Map(Object.entries(attrs)),
-  };
-}
-
-function run(
-  opType: string,
-  inputs: (Tensor | undefined)[],
-  attrs: Record<string, Attribute> = {},
-  opset = 17,
-): Tensor {
-  const def = getOp('', opType);
-  assert.ok(def, `${opType} is registered`);
-  return def.reference(inputs, { node: nodeOf(opType, inputs, attrs), opset })[0]!;
-}
-
-function infer(opType: string, inputs: (ValueType | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17) {
-  return getOp('', opType)!.inferTypes(inputs, { node: nodeOf(opType, inputs, attrs), opset });
-}
-
-const float = (value: number): Attribute => ({ kind: 'float', value });
 const vals = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>);
 const close = (got: Tensor, want: number[]) => {
   const g = vals(got).map(Number);

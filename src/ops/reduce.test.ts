@@ -1,28 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Attribute, Node } from '../ir/graph.js';
+import type { Attribute } from '../ir/graph.js';
 import { type Tensor, f32, i64 } from '../ir/tensor.js';
+import { inferOp, int, ints, runOp as run } from './op-testing.js';
 import { REDUCE_ROWS } from './reduce.js';
-import { getOp } from './registry.js';
 import type { ValueType } from './types.js';
 
-function nodeOf(opType: string, inputs: readonly unknown[], attrs: Record<string, Attribute>): Node {
-  const names = inputs.map((t, i) => (t === undefined ? '' : `x${i}`));
-  return { name: 'n', opType, domain: '', inputs: names, outputs: ['y'], attributes: new Map(Object.entries(attrs)) };
-}
-function run(
-  opType: string,
-  inputs: (Tensor | undefined)[],
-  attrs: Record<string, Attribute> = {},
-  opset = 17,
-): Tensor {
-  return getOp('', opType)!.reference(inputs, { node: nodeOf(opType, inputs, attrs), opset })[0]!;
-}
-function infer(opType: string, inputs: (ValueType | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17) {
-  return getOp('', opType)!.inferTypes(inputs, { node: nodeOf(opType, inputs, attrs), opset })[0]!;
-}
-const int = (value: number): Attribute => ({ kind: 'int', value });
-const ints = (...value: number[]): Attribute => ({ kind: 'ints', value });
+const infer = (opType: string, inputs: (ValueType | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17) =>
+  inferOp(opType, inputs, attrs, opset)[0]!;
 const vals = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>, Number);
 
 // [[1, -2, 3], [4, 5, -6]]

@@ -1,47 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Attribute, Node } from '../ir/graph.js';
+import type { Attribute } from '../ir/graph.js';
 import { type Tensor, f32, i64, makeTensor } from '../ir/tensor.js';
-import { getOp } from './registry.js';
+import { inferOp as infer, int, ints, runOp as run, runOpAll as runAll, str } from './op-testing.js';
 import { sliceRange } from './shape-ops.js';
 import type { ValueType } from './types.js';
 
-function nodeOf(opType: string, inputs: readonly unknown[], attrs: Record<string, Attribute>, nOut: number): Node {
-  return {
-    name: 'n',
-    opType,
-    domain: '',
-    inputs: inputs.map((t, i) => (t === undefined ? '' : `x${i}`)),
-    outputs: Array.from({ length: nOut }, (_, i) => `y${i}`),
-    attributes: new Map(Object.entries(attrs)),
-  };
-}
-
-function runAll(
-  opType: string,
-  inputs: (Tensor | undefined)[],
-  attrs: Record<string, Attribute> = {},
-  opset = 17,
-  nOut = 1,
-) {
-  return getOp('', opType)!.reference(inputs, { node: nodeOf(opType, inputs, attrs, nOut), opset });
-}
-const run = (opType: string, inputs: (Tensor | undefined)[], attrs: Record<string, Attribute> = {}, opset = 17) =>
-  runAll(opType, inputs, attrs, opset)[0]!;
-
-function infer(
-  opType: string,
-  inputs: (ValueType | undefined)[],
-  attrs: Record<string, Attribute> = {},
-  opset = 17,
-  nOut = 1,
-) {
-  return getOp('', opType)!.inferTypes(inputs, { node: nodeOf(opType, inputs, attrs, nOut), opset });
-}
-
-const int = (value: number): Attribute => ({ kind: 'int', value });
-const ints = (...value: number[]): Attribute => ({ kind: 'ints', value });
-const str = (value: string): Attribute => ({ kind: 'string', value });
 const vals = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>, Number);
 const iota = (shape: number[]) =>
   f32(
