@@ -13,7 +13,14 @@ import { type Backend, BACKENDS, createSession } from '../runtime/session.js';
 import { flagBool, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
 import { table } from './format.js';
-import { INPUT_FLAGS, inputFlagsFrom, makeInputs, resolveInputShapes } from './model-inputs.js';
+import {
+  INPUT_FLAGS,
+  THREADS_FLAG,
+  inputFlagsFrom,
+  threadsFrom,
+  makeInputs,
+  resolveInputShapes,
+} from './model-inputs.js';
 import { runOrtNode } from './ort-reference.js';
 
 export const command: Command = {
@@ -25,6 +32,7 @@ export const command: Command = {
     backend: { type: 'string', description: "edgecnn backend: 'wasm' (default) or 'reference'" },
     tolerance: { type: 'number', description: 'max abs error allowed, relative to the largest |output| (1e-4)' },
     json: { type: 'boolean', description: 'print JSON' },
+    threads: THREADS_FLAG,
     ...INPUT_FLAGS,
   },
   async run(positionals, flags) {
@@ -41,7 +49,7 @@ export const command: Command = {
     const iflags = inputFlagsFrom(model, flags);
     const inputShapes = resolveInputShapes(model, iflags.shapes);
     const inputs = makeInputs(model, iflags);
-    const session = await createSession(model, { backend, inputShapes });
+    const session = await createSession(model, { backend, inputShapes, threads: threadsFrom(flags) });
     const t0 = performance.now();
     const ours = await session.run(inputs);
     const oursMs = performance.now() - t0;
@@ -69,7 +77,7 @@ export const command: Command = {
       );
     } else {
       console.log(
-        `edgecnn (${backend}, ${oursMs.toFixed(1)} ms) vs ${refName === 'ort' ? 'onnxruntime-node' : 'reference executor'}`,
+        `edgecnn (${backend}, ${session.threads} thread(s), first run ${oursMs.toFixed(1)} ms) vs ${refName === 'ort' ? 'onnxruntime-node' : 'reference executor'}`,
       );
       if (session.fallbackNodes.length > 0 && backend === 'wasm') {
         console.log(`${session.fallbackNodes.length} node(s) ran on the reference fallback`);
@@ -89,6 +97,7 @@ export const command: Command = {
         ),
       );
     }
+    await session.close();
     return ok ? 0 : 1;
   },
 };

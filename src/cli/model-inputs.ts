@@ -140,3 +140,19 @@ export function inputFlagsFrom(model: Model, p: import('./args.js').ParsedArgs):
     std: nums('std'),
   };
 }
+
+/** `--threads N|auto` (CLI default 'auto': min(cores, 4) where shared memory works, else 1). */
+export const THREADS_FLAG = {
+  type: 'string',
+  description: "worker threads: a number or 'auto' (default auto = min(cores, 4))",
+} as const;
+
+export function threadsFrom(p: import('./args.js').ParsedArgs): number | 'auto' {
+  const v = p.flags.get('threads');
+  if (v === undefined || v === 'auto') return 'auto';
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new EdgecnnError(`--threads needs a whole number from 1 to 64 or 'auto', got '${String(v)}'`, 'bad-argument');
+  }
+  return n;
+}

@@ -11,7 +11,14 @@ import { loadModel } from '../onnx/index.js';
 import { type Backend, BACKENDS, createSession } from '../runtime/session.js';
 import { flagBool, flagList, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
-import { INPUT_FLAGS, inputFlagsFrom, makeInputs, resolveInputShapes } from './model-inputs.js';
+import {
+  INPUT_FLAGS,
+  THREADS_FLAG,
+  inputFlagsFrom,
+  threadsFrom,
+  makeInputs,
+  resolveInputShapes,
+} from './model-inputs.js';
 
 /** Indices and values of the k largest entries. */
 export function topK(values: ArrayLike<number>, k: number): { index: number; value: number }[] {
@@ -54,6 +61,7 @@ export const command: Command = {
     top: { type: 'number', description: 'how many classes to list for a classifier (5)' },
     save: { type: 'string', multiple: true, description: 'save outputs in order (.npy or raw .f32)' },
     json: { type: 'boolean', description: 'print JSON (output shapes, top-k, time)' },
+    threads: THREADS_FLAG,
     ...INPUT_FLAGS,
   },
   async run(positionals, flags) {
@@ -65,7 +73,11 @@ export const command: Command = {
     const iflags = inputFlagsFrom(model, flags);
     const inputs = makeInputs(model, iflags);
     const t0 = performance.now();
-    const session = await createSession(model, { backend, inputShapes: resolveInputShapes(model, iflags.shapes) });
+    const session = await createSession(model, {
+      backend,
+      inputShapes: resolveInputShapes(model, iflags.shapes),
+      threads: threadsFrom(flags),
+    });
     const t1 = performance.now();
     const outputs = await session.run(inputs);
     const t2 = performance.now();
@@ -96,8 +108,11 @@ export const command: Command = {
       );
       return 0;
     }
-    console.log(`${path}: compiled in ${(t1 - t0).toFixed(1)} ms, first run ${(t2 - t1).toFixed(1)} ms (${backend})`);
+    console.log(
+      `${path}: compiled in ${(t1 - t0).toFixed(1)} ms, first run ${(t2 - t1).toFixed(1)} ms (${backend}, ${session.threads} thread${session.threads > 1 ? 's' : ''})`,
+    );
     for (const name of session.outputNames) console.log(describeOutput(name, outputs[name]!, k));
+    await session.close();
     return 0;
   },
 };
