@@ -1,12 +1,15 @@
 /**
  * f32 convolution for few input channels (a network's stem: 3-channel images), over NHWC, group 1.
  * With 3 input channels the general conv kernel spends more instructions choosing per-tap pixel pointers and
- * running a 3-long k loop than multiplying; here a kernel row's kw x Cin products are fully unrolled and every
- * input load is `base + constant` (base = the tile's first input pixel of that kernel row), so the inner code is
- * only splat loads, weight loads and multiply-adds. Interior output columns (all kx taps inside the row) run in
- * MR-pixel tiles; border columns are unrolled one pixel at a time with only their valid taps (no zero buffer).
+ * running a 3-long k loop than multiplying; here interior output columns (all kx taps inside the row) run in
+ * MR-pixel tiles whose kx loop moves one input and one weight pointer and unrolls the Cin products, every load
+ * at pointer + constant; border columns are unrolled one pixel at a time with only their valid taps (no zero
+ * buffer).
  * Weights are packed per NR-channel panel: NR bias values, then [ky][kx][ci] x NR (zero past outC).
  * Loop nest: panel > output rows [start, end) > column tiles > valid kernel rows. parallelExtent = batch*outH.
+ * Not selected yet (select.ts): on V8 x64 it measured level with the direct conv on 3x3 s2 stems (MobileNetV2
+ * 0.78-0.84 vs 0.82-0.84 ms) and slower on ResNet's 7x7 s2 stem (8.6 vs 7.8 ms); the one-pixel border and
+ * remainder tiles cost about as much as full tiles.
  */
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
@@ -144,11 +147,15 @@ export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVa
   const aBase = fn.local('i32');
   const cPtr = fn.local('i32');
   const rPtr = fn.local('i32');
+  const ap = fn.local('i32');
+  const wk = fn.local('i32');
+  const wkEnd = fn.local('i32');
 
   /**
    * One tile of `rows` pixels x `cols` channels. `setBase` sets aBase, the address (in the first valid kernel
    * row) that `offset(i, kx)` is relative to (bytes; undefined = the tap falls outside the input row);
    * `outPixel(stride)` pushes the tile's first pixel times a pixel stride (bytes) for the output/residual.
+   * With `pixelOffset` (interior tiles: offset(i, kx) = pixelOffset(i) + kx * dW * psIn) kx runs in a loop.
    */
   const emitTile = (
     rows: number,
@@ -156,6 +163,7 @@ export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVa
     setBase: () => void,
     offset: (i: number, kx: number) => number | undefined,
     outPixel: (stride: number) => void,
+    pixelOffset?: (i: number) => number,
   ): void => {
     for (let j = 0; j < nvec; j++) {
       fn.localGet(panelW)
@@ -177,7 +185,40 @@ export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVa
     const kyExit = fn.block();
     const kyTop = fn.loop();
     fn.localGet(ky).localGet(kyS).i32Sub().localGet(nky).i32GeS().brIf(kyExit);
-    for (let kx = 0; kx < kw; kx++) {
+    if (pixelOffset) {
+      // Interior: a runtime kx loop over one input pointer and one weight pointer (a fully unrolled kernel row
+      // measured slower: TurboFan's schedule of the long straight-line block spills).
+      fn.localGet(aBase).localSet(ap);
+      fn.localGet(wt).localSet(wk);
+      fn.localGet(wt).i32Const(kyBytes).i32Add().localSet(wkEnd);
+      const kxTop = fn.loop();
+      for (let ci = 0; ci < C; ci++) {
+        for (let j = 0; j < nvec; j++) fn.localGet(wk).v128Load((ci * nr + j * 4) * 4, 4).localSet(bVec[j]!);
+        for (let i = 0; i < rows; i++) {
+          fn.localGet(ap)
+            .v128Load32Splat(pixelOffset(i) + ci * 4)
+            .localSet(aSplat);
+          for (let j = 0; j < nvec; j++) {
+            const a = acc[i]![j]!;
+            if (relaxed) fn.localGet(aSplat).localGet(bVec[j]!).localGet(a).f32x4RelaxedMadd().localSet(a);
+            else fn.localGet(a).localGet(aSplat).localGet(bVec[j]!).f32x4Mul().f32x4Add().localSet(a);
+          }
+        }
+      }
+      fn.localGet(ap)
+        .i32Const(dW * psIn)
+        .i32Add()
+        .localSet(ap);
+      fn.localGet(wk)
+        .i32Const(C * nr * 4)
+        .i32Add()
+        .localTee(wk)
+        .localGet(wkEnd)
+        .i32Ne()
+        .brIf(kxTop);
+      fn.end();
+    }
+    for (let kx = 0; kx < (pixelOffset ? 0 : kw); kx++) {
       const offs = Array.from({ length: rows }, (_, i) => offset(i, kx));
       if (offs.every((o) => o === undefined)) continue;
       for (let ci = 0; ci < C; ci++) {
@@ -251,6 +292,7 @@ export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVa
           .localSet(aBase),
       (i, kx) => (i * sW + kx * dW) * psIn,
       (stride) => fn.localGet(ox0).i32Const(stride).i32Mul(),
+      (i) => i * sW * psIn,
     );
   };
 
