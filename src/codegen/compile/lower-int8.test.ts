@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { syntheticSamples } from '../../datasets/calibration-source.js';
+import { GraphBuilder } from '../../ir/builder.js';
 import { f32 } from '../../ir/tensor.js';
 import { runReference } from '../../ops/reference-executor.js';
 import { quantizeModel } from '../../quantize/quantize-model.js';
@@ -50,6 +51,34 @@ for (const activations of ['uint8', 'int8'] as const) {
     }
   });
 }
+
+test('unary ops between int8 tensors (HardSwish, Sigmoid) become 256-byte tables that match the reference', async () => {
+  const b = new GraphBuilder('lut');
+  const x = b.input('input', 'float32', [1, 5, 6, 7]);
+  b.randomInit('w0', [11, 5, 3, 3], 1, -0.5, 0.5);
+  const c0 = b.node('Conv', [x, 'w0'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'c0' });
+  const h = b.node('HardSwish', [c0], {}, { name: 'hswish' });
+  b.randomInit('w1', [9, 11, 1, 1], 2, -0.5, 0.5);
+  const c1 = b.node('Conv', [h, 'w1'], { kernel_shape: [1, 1] }, { name: 'c1' });
+  const sg = b.node('Sigmoid', [c1], {}, { name: 'sig' });
+  b.randomInit('w2', [4, 9, 1, 1], 3, -0.5, 0.5);
+  b.node('Conv', [sg, 'w2'], { kernel_shape: [1, 1] }, { name: 'c2', outputs: ['output'] });
+  b.output('output');
+  const samples = syntheticSamples([1, 5, 6, 7], 6);
+  const { model } = await quantizeModel(b.model(14), samples, { method: 'minmax' });
+  const compiled = compileModel(model);
+  const luts = compiled.steps.filter((st) => st.kernelId.startsWith('qs8-lut-')).length;
+  assert.equal(luts, 2, compiled.steps.map((st) => st.kernelId).join(', '));
+  assert.deepEqual(compiled.fallbackNodes, []);
+  const s = await createSession(model);
+  for (const inp of syntheticSamples([1, 5, 6, 7], 2, 5)) {
+    const got = (await s.run({ input: inp }))['output']!.data as Float32Array;
+    const want = runReference(model, { input: inp })['output']!.data as Float32Array;
+    const scale = Math.max(...Array.from(want, Math.abs));
+    const maxDiff = Math.max(...Array.from(want, (w, i) => Math.abs(w - got[i]!)));
+    assert.ok(maxDiff <= 0.02 * scale, `max |diff| ${maxDiff} vs largest output ${scale}`);
+  }
+});
 
 const MODELS_DIR = resolve(process.cwd(), '../shared/models');
 const QDQ = join(MODELS_DIR, 'mobilenet_v2.int8_qdq.onnx');

@@ -2,7 +2,8 @@
  * int8 lowering of QDQ graphs. `lowerInt8Graph` (a lowering rewrite, before fuseFakeQuantize) turns
  *   DequantizeLinear(v) -> Conv(W = DequantizeLinear(int8 const, zero zero point)) [-> Relu|Clip] -> QuantizeLinear
  *   DequantizeLinear(a) + DequantizeLinear(b) [-> Relu|Clip] -> QuantizeLinear
- * into `edgecnn:Qs8Conv` / `edgecnn:Qs8Add` on int8 tensors that live in the arena; a QuantizeLinear feeding them
+ *   DequantizeLinear(v) -> a unary elementwise op (HardSwish, Sigmoid, ...) -> QuantizeLinear   (a 256-byte table)
+ * into `edgecnn:Qs8Conv` / `Qs8Add` / `Qs8Lut` on int8 tensors that live in the arena; a QuantizeLinear feeding them
  * becomes `edgecnn:Qs8Quantize`, a DequantizeLinear still read by float nodes `edgecnn:Qs8Dequantize`. uint8
  * tensors are stored as int8 (q - 128, zero point - 128: same real values). `lowerInt8` picks the kernel
  * (qs8-gemm / qs8-dwconv / qs8-conv / qs8-eltwise). Arena int8 values are declared float32 in the prepared
@@ -10,19 +11,38 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import { type Attribute, type Node, attrFloat, attrFloats, attrTensor } from '../../ir/graph.js';
-import type { Tensor } from '../../ir/tensor.js';
+import { type Tensor, makeTensor } from '../../ir/tensor.js';
+import { nodeOpset } from '../../ops/reference-executor.js';
+import { getOp } from '../../ops/registry.js';
 import { convGeometry } from '../../ops/conv.js';
 import { qs8Conv } from '../kernels/qs8-conv.js';
 import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
 import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from '../kernels/qs8-eltwise.js';
 import { type Qs8ConvSpec, isPointwise, pickQs8GemmVariant, qs8Gemm } from '../kernels/qs8-gemm.js';
-import { clampBounds } from '../kernels/requantize.js';
+import { clampBounds, roundHalfEven } from '../kernels/requantize.js';
 import type { ActivationRef } from '../kernels/types.js';
 import type { LoweredKernel, SelectContext } from '../select.js';
 import type { PreparedGraph } from './prepare.js';
 
 /** The edgecnn ops this file introduces (each has a kernel, none a reference). */
-export const INT8_OPS = ['Qs8Conv', 'Qs8Add', 'Qs8Quantize', 'Qs8Dequantize'] as const;
+export const INT8_OPS = ['Qs8Conv', 'Qs8Add', 'Qs8Lut', 'Qs8Quantize', 'Qs8Dequantize'] as const;
+
+/** Unary elementwise ops (any further inputs constant) a Qs8Lut table replaces. */
+const LUT_OPS = new Set(['Relu', 'Clip', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Sigmoid', 'Silu', 'Tanh', 'Elu', 'Softplus', 'Neg', 'Abs']);
+
+/** y = Q(op(DQ(x))) for every int8 x, by the op's reference (exactly what the float graph computes). */
+function lutOf(prep: PreparedGraph, n: Node, inp: QParams, out: QParams): Int8Array | undefined {
+  const def = getOp(n.domain, n.opType);
+  if (!def) return undefined;
+  const xs = new Float32Array(256);
+  for (let i = 0; i < 256; i++) xs[i] = Math.fround((i - 128 - inp.zero) * inp.scale);
+  const args = n.inputs.map((x, k) => (k === 0 ? makeTensor('float32', [256], xs) : x ? prep.constants.get(x) : undefined));
+  const [y] = def.reference(args, { node: n, opset: nodeOpset(prep.model, n) });
+  if (!y || y.dtype !== 'float32' || y.data.length !== 256) return undefined;
+  return Int8Array.from(y.data as Float32Array, (v) =>
+    Math.min(127, Math.max(-128, roundHalfEven(Math.fround(v / out.scale)) + out.zero)),
+  );
+}
 
 const SHIFT: Record<string, number> = { uint8: -128, int8: 0 };
 
@@ -206,6 +226,31 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       int8Values.add(a.v).add(b.v).add(tail.q.outputs[0]!);
     }
   }
+  // Unary ops between int8 values, once the producers/consumers above are known (a table on its own would only
+  // add a dequantize and a quantize around the lookup).
+  for (const n of nodes) {
+    if (!LUT_OPS.has(n.opType) || (n.domain !== '' && n.domain !== 'edgecnn')) continue;
+    if (n.inputs.slice(1).some((x) => x && !prep.constants.has(x)) || n.outputs.length !== 1) continue;
+    const src = dqSource(n.inputs[0]!);
+    const r = only(n.outputs[0]!);
+    if (!src || !isStd(r, 'QuantizeLinear') || !candidate(r.outputs[0]!)) continue;
+    if (!int8Values.has(src.v) && !int8Values.has(r.outputs[0]!)) continue;
+    if (prep.types.get(n.outputs[0]!)?.shape.join() !== prep.types.get(n.inputs[0]!)?.shape.join()) continue;
+    const table = lutOf(prep, n, src.p, qparams(prep, r)!);
+    if (!table) continue;
+    const op: Node = {
+      name: n.name,
+      opType: 'Qs8Lut',
+      domain: 'edgecnn',
+      inputs: [q8(src.v)],
+      outputs: [q8(r.outputs[0]!)],
+      attributes: new Map([['table', { kind: 'tensor', value: makeTensor('int8', [256], table) }]]),
+    };
+    absorbed.add(n).add(r);
+    made.set(r, op);
+    fusedReads.set(n.inputs[0]!, (fusedReads.get(n.inputs[0]!) ?? 0) + 1);
+    int8Values.add(src.v).add(r.outputs[0]!);
+  }
   if (int8Values.size === 0) return [...nodes];
   for (const v of int8Values) prep.types.set(q8(v), { dtype: 'float32', shape: [...prep.types.get(v)!.shape] });
 
@@ -336,7 +381,11 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
 
   const pixels = n * h * w;
   let spec: Qs8EltwiseSpec;
-  if (node.opType === 'Qs8Quantize' || node.opType === 'Qs8Dequantize') {
+  if (node.opType === 'Qs8Lut') {
+    const table = attrTensor(node, 'table');
+    if (!table || table.data.length !== 256) throw new EdgecnnError(`node '${node.name}': Qs8Lut lacks its table`, 'internal');
+    spec = { op: 'lut', pixels, channels: c, scaleA: 1, zeroA: 0 };
+  } else if (node.opType === 'Qs8Quantize' || node.opType === 'Qs8Dequantize') {
     spec = {
       op: node.opType === 'Qs8Quantize' ? 'quantize' : 'dequantize',
       pixels,
@@ -371,10 +420,11 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     parallelExtent: pixels,
     macs: 0,
     bytesMoved: qs8Eltwise.bytesMoved(spec),
-    weights: [],
-    inPlaceInputs: spec.op === 'add' ? [0, 1] : [],
+    weights: spec.op === 'lut' ? [new Uint8Array((attrTensor(node, 'table')!.data as Int8Array).buffer.slice(0))] : [],
+    // Elementwise: each element is read before the same position is written.
+    inPlaceInputs: spec.op === 'add' ? [0, 1] : spec.op === 'lut' ? [0] : [],
     emit(fn, a) {
-      const addrs = { a: ref(x, a.inputs[0]), out: ref(y, a.outputs[0]) };
+      const addrs = { a: ref(x, a.inputs[0]), out: ref(y, a.outputs[0]), ...(spec.op === 'lut' ? { table: a.weights[0]! } : {}) };
       if (spec.op === 'add') {
         const b = ctx.operand(node.inputs[1]!).layout!;
         qs8Eltwise.emit(fn, spec, v, { ...addrs, b: ref(b, a.inputs[1]) });

@@ -1,8 +1,9 @@
 /**
  * qs8 elementwise kernels over NHWC pixels (pixel strides; float strides in floats, int8 strides in bytes):
  * quantize f32 -> int8 (q = clamp(nearest(x / scale) + zero)), dequantize int8 -> f32 ((q - zero) * scale) and
- * add with requantization (y = clamp(nearest(((a - za) * sa + (b - zb) * sb) / sy) + zy)). Each does the same
- * float32 operations as the QuantizeLinear/DequantizeLinear/Add references, so results match them exactly.
+ * add with requantization (y = clamp(nearest(((a - za) * sa + (b - zb) * sb) / sy) + zy)), and `lut`: any unary
+ * function between a dequantize and a quantize as a 256-byte table built at compile time (y = table[x + 128]).
+ * Each does the same float32 operations as the references, so results match them exactly.
  * Channels go in blocks of 8 (two f32x4); a partial last block over-reads at most 12 bytes, stores lane by lane.
  */
 import { EdgecnnError } from '../../ir/errors.js';
@@ -10,7 +11,7 @@ import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { emitStoreBytes } from './requantize.js';
 import type { ActivationRef, KernelVariant } from './types.js';
 
-export const QS8_ELTWISE_OPS = ['quantize', 'dequantize', 'add'] as const;
+export const QS8_ELTWISE_OPS = ['quantize', 'dequantize', 'add', 'lut'] as const;
 export type Qs8EltwiseOp = (typeof QS8_ELTWISE_OPS)[number];
 
 /** One elementwise step: `pixels` pixels of `channels` channels; scales/zero points in the signed int8 domain. */
@@ -36,6 +37,8 @@ export interface Qs8EltwiseAddresses {
   /** add only. */
   b?: ActivationRef;
   out: ActivationRef;
+  /** lut only: the 256-byte table (entry x + 128 for input x). */
+  table?: number;
 }
 
 export const QS8_ELTWISE_VARIANTS: readonly KernelVariant[] = [{ tile: '8c', isa: 'wasmsimd' }];
@@ -106,8 +109,37 @@ function dequantHalf(fn: FunctionBuilder, x: Local, high: boolean, zero: Local, 
   fn.f32x4ConvertI32x4S().localGet(zero).f32x4Sub().localGet(scale).f32x4Mul();
 }
 
+/** Per element y = table[x + 128]: scalar (no 256-entry lookup exists in SIMD128; the ops are tiny). */
+function emitLut(fn: FunctionBuilder, s: Qs8EltwiseSpec, a: Qs8EltwiseAddresses): void {
+  if (a.table === undefined) throw new EdgecnnError('qs8-lut: missing table', 'internal');
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [p, ip, op, c] = fn.locals('i32', 4);
+  fn.forRange(
+    p,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    1,
+    () => {
+      fn.localGet(p).i32Const(a.a.pixelStride).i32Mul().i32Const(a.a.addrBytes).i32Add().localSet(ip);
+      fn.localGet(p).i32Const(a.out.pixelStride).i32Mul().i32Const(a.out.addrBytes).i32Add().localSet(op);
+      fn.forRange(
+        c,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(s.channels),
+        1,
+        () => {
+          fn.localGet(op).localGet(c).i32Add();
+          fn.localGet(ip).localGet(c).i32Add().i32Load8S().i32Const(a.table! + 128).i32Add().i32Load8U();
+          fn.i32Store8();
+        },
+      );
+    },
+  );
+}
+
 function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8EltwiseAddresses): void {
   check(s);
+  if (s.op === 'lut') return emitLut(fn, s, a);
   const [pa, pb, po] = fn.locals('i32', 3);
   const [x, y, v0, v1, sA, zA, sB, zB, sO, zO, lo, hi] = fn.locals('v128', 12);
   const splat = (l: Local, v: number): void => void fn.v128ConstF32(v).localSet(l);
@@ -196,5 +228,5 @@ export const qs8Eltwise = {
   parallelExtent: (s: Qs8EltwiseSpec): number => s.pixels,
   emit,
   bytesMoved: (s: Qs8EltwiseSpec): number =>
-    s.pixels * s.channels * (s.op === 'add' ? 3 : 5),
+    s.pixels * s.channels * (s.op === 'add' ? 3 : s.op === 'lut' ? 2 : 5),
 } as const;
