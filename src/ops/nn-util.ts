@@ -8,7 +8,12 @@ import { type DType, type TensorData, allocData, isFloatDType } from '../ir/dtyp
 import { EdgecnnError, type ErrorCode } from '../ir/errors.js';
 import { type Dim, type Node, attrInts, attrString } from '../ir/graph.js';
 import { type Tensor, makeTensor } from '../ir/tensor.js';
+import { float16BitsToNumber as halfToFloat } from './tensor-util.js';
 import type { OpContext, ValueType } from './types.js';
+
+// One float16 decoder and one round-half-even for the whole folder (tensor-util's); re-exported under the
+// names the nn ops and their tests use.
+export { float16BitsToNumber as halfToFloat, roundHalfEven } from './tensor-util.js';
 
 /** An error naming the node and op, e.g. `Conv node 'conv1': X must have rank >= 3, got [1,2]`. */
 export function nodeError(ctx: OpContext, message: string, code: ErrorCode = 'bad-input'): EdgecnnError {
@@ -39,16 +44,6 @@ export function requireFloat(t: Tensor, what: string, ctx: OpContext): void {
 
 const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
-
-/** IEEE half bits to a number. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m !== 0 ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** A number to IEEE half bits, round to nearest even (via float32, so ties of ties may round twice). */
 export function floatToHalf(v: number): number {
@@ -104,15 +99,6 @@ export function tensorFromNumbers(dtype: DType, shape: readonly number[], values
     for (let i = 0; i < values.length; i++) a[i] = values[i]!;
   }
   return makeTensor(dtype, shape, data);
-}
-
-/** Round half to even, the rounding ONNX's quantization ops use. */
-export function roundHalfEven(v: number): number {
-  const f = Math.floor(v);
-  const diff = v - f;
-  if (diff > 0.5) return f + 1;
-  if (diff < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
 }
 
 /** Product of known dims, or null when any is unknown. */

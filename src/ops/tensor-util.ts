@@ -245,7 +245,8 @@ export function float16BitsToNumber(h: number): number {
   return sign * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-function roundHalfEven(v: number): number {
+/** Round half to even, the rounding ONNX's quantization ops (and float16 encoding) use. */
+export function roundHalfEven(v: number): number {
   const f = Math.floor(v);
   const d = v - f;
   if (d > 0.5) return f + 1;
