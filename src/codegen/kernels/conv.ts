@@ -325,7 +325,6 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
   );
 }
 
-/** The f32 general convolution family. */
 /** The i32 locals an output-row step derives from its row index `r` (see `emitConvRowWindow`). */
 export interface ConvRowLocals {
   r: Local;
@@ -409,6 +408,7 @@ export function emitConvRowWindow(
   }
 }
 
+/** The f32 general convolution family. */
 export const conv: KernelFamily<ConvSpec, ConvVariant, ConvAddresses, ConvWeights> = {
   family: 'conv',
   variants: CONV_VARIANTS,
