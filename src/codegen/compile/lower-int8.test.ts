@@ -107,3 +107,25 @@ test(
     assert.equal(top(got), top(ortOut), 'top-1 vs onnxruntime');
   },
 );
+
+test('grouped (not depthwise) QDQ convs stay on the float path and still compile', async () => {
+  const b = new GraphBuilder('grouped');
+  const x = b.input('input', 'float32', [1, 8, 5, 5]);
+  b.randomInit('w0', [8, 4, 3, 3], 1, -0.5, 0.5);
+  const c0 = b.node('Conv', [x, 'w0'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 2 }, { name: 'g2' });
+  b.randomInit('w1', [6, 8, 1, 1], 2, -0.5, 0.5);
+  const c1 = b.node('Conv', [c0, 'w1'], { kernel_shape: [1, 1] }, { name: 'pw' });
+  b.randomInit('w2', [3, 6, 1, 1], 3, -0.5, 0.5);
+  // The last conv has no QuantizeLinear after it (float output), so it stays float too.
+  b.node('Conv', [c1, 'w2'], { kernel_shape: [1, 1] }, { name: 'last', outputs: ['output'] });
+  b.output('output');
+  const { model } = await quantizeModel(b.model(13), syntheticSamples([1, 8, 5, 5], 4), { method: 'minmax' });
+  const ids = compileModel(model).steps.map((st) => st.kernelId);
+  assert.ok(ids.some((id) => id.startsWith('qs8-gemm-')), ids.join(', '));
+  assert.ok(!ids.some((id) => id.startsWith('qs8-conv-')), ids.join(', '));
+  const s = await createSession(model);
+  const inp = syntheticSamples([1, 8, 5, 5], 1, 3)[0]!;
+  const got = (await s.run({ input: inp }))['output']!.data as Float32Array;
+  const want = runReference(model, { input: inp })['output']!.data as Float32Array;
+  assert.ok(cosine(got, want) > 0.9999, `cosine ${cosine(got, want)}`);
+});

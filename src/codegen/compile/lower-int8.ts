@@ -177,7 +177,12 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       const bias = n.inputs[2] ? prep.constants.get(n.inputs[2]) : undefined;
       const tail = quantTail(n.outputs[0]!);
       if (!src || !w || !tail || (n.inputs[2] && (!bias || bias.dtype !== 'float32'))) continue;
-      if (prep.types.get(n.outputs[0]!)?.shape.length !== 4) continue;
+      const inShape = prep.types.get(n.inputs[0]!)?.shape;
+      if (prep.types.get(n.outputs[0]!)?.shape.length !== 4 || inShape?.length !== 4) continue;
+      // The kernels take dense (group 1) and depthwise convs; other groupings stay float (lowerInt8 has no fallback).
+      const group = n.attributes.get('group');
+      const gv = group?.kind === 'int' ? group.value : 1;
+      if (gv !== 1 && !(gv === inShape[1] && gv === w.q.shape[0])) continue;
       const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
       const attrs = new Map(n.attributes);
       attrs.set('weights', { kind: 'tensor', value: w.q });
