@@ -83,7 +83,8 @@ async function serve(): Promise<void> {
       case 'load': {
         const rssBeforeLoadBytes = peakRssBytes();
         const t0 = performance.now();
-        const bytes = new Uint8Array(readFileSync(req.modelPath));
+        // The Buffer itself (a Uint8Array): copying it would keep two copies of the model alive through the load.
+        const bytes: Uint8Array = readFileSync(req.modelPath);
         const inputs = req.inputs.map(materializeInput);
         loaded = await getTarget(req.target).load(bytes, inputs, req.threads);
         slowdown = req.target.startsWith('edgecnn') ? SLOWDOWN : 0;
