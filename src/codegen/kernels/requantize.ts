@@ -7,6 +7,7 @@
  * path. A bias known only as float gives biasF = bias / outScale: ties may then round the other way (1 LSB).
  */
 import { EdgecnnError } from '../../ir/errors.js';
+import { roundHalfEven } from '../../ops/tensor-util.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 
 /** Quantization parameters of one int8 layer (per-channel weight scales), in the signed int8 domain. */
@@ -115,14 +116,9 @@ export function clampBounds(
   outScale: number,
   outZero: number,
 ): [number, number] {
-  const q = (x: number): number => Math.min(127, Math.max(-128, roundHalfEven(x / outScale) + outZero));
+  // Rounding as QuantizeLinear: half to even on the float32 quotient.
+  const q = (x: number): number => Math.min(127, Math.max(-128, roundHalfEven(Math.fround(x / outScale)) + outZero));
   if (act.kind === 'none') return [-128, 127];
   if (act.kind === 'relu') return [Math.max(-128, outZero), 127];
   return [Math.max(-128, q(act.min)), Math.min(127, q(act.max))];
-}
-
-/** Round half to even (the rounding of QuantizeLinear and f32x4.nearest). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
