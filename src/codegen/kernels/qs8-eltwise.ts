@@ -146,8 +146,6 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
   splat(sA, s.scaleA);
   splat(zA, s.zeroA);
   if (s.op === 'quantize') {
-    splat(lo, -128);
-    splat(hi, 127);
     sweep(
       fn,
       s,
@@ -157,8 +155,9 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
       ],
       (lanes) => {
         const q = (off: number): void => {
+          // The saturating conversion and narrowings clamp to [-128, 127] by themselves.
           fn.localGet(pa).v128Load(off, 0).localGet(sA).f32x4Div().f32x4Nearest().localGet(zA).f32x4Add();
-          fn.localGet(lo).f32x4Pmax().localGet(hi).f32x4Pmin().i32x4TruncSatF32x4S();
+          fn.i32x4TruncSatF32x4S();
         };
         q(0);
         if (lanes > 4) q(16);
@@ -210,7 +209,9 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
         dequantHalf(fn, x, high, zA, sA);
         dequantHalf(fn, y, high, zB, sB);
         fn.f32x4Add().localGet(sO).f32x4Div().f32x4Nearest().localGet(zO).f32x4Add();
-        fn.localGet(lo).f32x4Pmax().localGet(hi).f32x4Pmin().i32x4TruncSatF32x4S();
+        if ((s.outMin ?? -128) > -128) fn.localGet(lo).f32x4Pmax();
+        if ((s.outMax ?? 127) < 127) fn.localGet(hi).f32x4Pmin();
+        fn.i32x4TruncSatF32x4S();
       }
       fn.i16x8NarrowI32x4S().localTee(v0).localGet(v0).i8x16NarrowI16x8S().localSet(v0);
       emitStoreBytes(fn, po, 0, v0, lanes);

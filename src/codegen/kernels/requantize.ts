@@ -87,8 +87,11 @@ export function emitRequantize(
     fn.localGet(hdr).v128Load(hdrOffBytes + 64 + 16 * j).f32x4Add().f32x4Nearest();
     // The zero point is added after rounding (an odd zero point would flip ties otherwise), as QLinearConv does.
     fn.localGet(hdr).v128Load(hdrOffBytes + 96 + 16 * j).f32x4Add();
-    // pmax/pmin (one instruction each): the value is never NaN here.
-    fn.v128ConstF32(lo).f32x4Pmax().v128ConstF32(hi).f32x4Pmin().i32x4TruncSatF32x4S();
+    // pmax/pmin (one instruction each; the value is never NaN here). A bound at the int8 limit is left to the
+    // saturating conversion and narrowings, which clamp exactly the same.
+    if (lo > -128) fn.v128ConstF32(lo).f32x4Pmax();
+    if (hi < 127) fn.v128ConstF32(hi).f32x4Pmin();
+    fn.i32x4TruncSatF32x4S();
   };
   half(acc0, 0);
   half(acc1, 1);
