@@ -65,9 +65,9 @@ export const QS8_GEMM_VARIANTS: readonly Qs8GemmVariant[] = [
 /** c8 when each pixel's reduction (taps x padded channels) amortizes its final reduce and its panel fits L1. */
 export function pickQs8GemmVariant(s: Qs8ConvSpec): Qs8GemmVariant {
   const k = s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 8;
-  // Measured: c8 wins from K ~ 192 (27 -> 29-30 GMAC/s at K 384-960) and loses below (14 vs 17 at K 24); its one
+  // Measured: c8 wins from K ~ 144 (25 -> 27 GMAC/s; 26 -> 31 at K 960) and loses below (15 vs 20 at K 24); its one
   // pixel streams the whole weight panel (K x 16 bytes) per pixel, so past ~24 KB (K 1536, L1) it halves (3x3x512).
-  const want = k >= 192 && k <= 1536 ? 'c8' : 'c2';
+  const want = k >= 128 && k <= 1536 ? 'c8' : 'c2';
   return QS8_GEMM_VARIANTS.find((v) => v.layout === want)!;
 }
 
@@ -195,29 +195,46 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     }
   };
 
+  // The reduction over one tap's Cp channels, 8 per step: unrolled with constant offsets when short (MobileNet's
+  // 16..32-channel layers), else a loop. `body(wBase, wOff)` finds the step's weights at wBase + wOff, A in `av`.
+  const forK = (t: number, body: (wBase: Local, wOff: number) => void): void => {
+    const steps = g.cp / 8;
+    const tapOff = QS8_HEADER_BYTES + t * g.cp * 16;
+    if (steps <= 4) {
+      for (let kc = 0; kc < steps; kc++) {
+        for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).v128Load8x8S(kc * 8).localSet(av[r]!);
+        body(wp, tapOff + kc * 128);
+      }
+      return;
+    }
+    fn.localGet(wp).i32Const(tapOff).i32Add().localSet(wk);
+    fn.forRange(
+      ko,
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(g.cp),
+      8,
+      () => {
+        for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
+        body(wk, 0);
+        fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
+      },
+    );
+  };
+
   const c8 = v.layout === 'c8' ? Array.from({ length: mr }, () => fn.locals('v128', 8)) : [];
   const blockC8 = (lanes: number): void => {
     for (let r = 0; r < mr; r++) for (const l of c8[r]!) fn.v128ConstI32(0).localSet(l);
     for (let t = 0; t < g.taps; t++) {
       setPtrs(Math.floor(t / s.kernelW), t % s.kernelW);
-      fn.localGet(wp).i32Const(QS8_HEADER_BYTES + t * g.cp * 16).i32Add().localSet(wk);
-      fn.forRange(
-        ko,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(g.cp),
-        8,
-        () => {
-          for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
-          for (let nn = 0; nn < QS8_BLOCK; nn++) {
-            fn.localGet(wk).v128Load(nn * 16).localSet(w0);
-            for (let r = 0; r < mr; r++) {
-              const l = c8[r]![nn]!;
-              fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
-            }
+      forK(t, (wBase, wOff) => {
+        for (let nn = 0; nn < QS8_BLOCK; nn++) {
+          fn.localGet(wBase).v128Load(wOff + nn * 16).localSet(w0);
+          for (let r = 0; r < mr; r++) {
+            const l = c8[r]![nn]!;
+            fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
           }
-          fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
-        },
-      );
+        }
+      });
     }
     for (let r = 0; r < mr; r++) {
       const q = c8[r]!;
@@ -246,28 +263,19 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     }
     for (let t = 0; t < g.taps; t++) {
       setPtrs(Math.floor(t / s.kernelW), t % s.kernelW);
-      fn.localGet(wp).i32Const(QS8_HEADER_BYTES + t * g.cp * 16).i32Add().localSet(wk);
-      fn.forRange(
-        ko,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(g.cp),
-        8,
-        () => {
-          for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
-          for (let j = 0; j < 4; j++) {
-            fn.localGet(wk).v128Load(j * 32).localSet(w0);
-            fn.localGet(wk).v128Load(j * 32 + 16).localSet(w1);
-            const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
-            for (let r = 0; r < mr; r++) {
-              fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
-              const [a0, a1] = acc[r]! as [Local, Local];
-              fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
-              fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
-            }
+      forK(t, (wBase, wOff) => {
+        for (let j = 0; j < 4; j++) {
+          fn.localGet(wBase).v128Load(wOff + j * 32).localSet(w0);
+          fn.localGet(wBase).v128Load(wOff + j * 32 + 16).localSet(w1);
+          const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
+          for (let r = 0; r < mr; r++) {
+            fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
+            const [a0, a1] = acc[r]! as [Local, Local];
+            fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+            fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
           }
-          fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
-        },
-      );
+        }
+      });
     }
     for (let r = 0; r < mr; r++) {
       const [a0, a1] = acc[r]! as [Local, Local];
