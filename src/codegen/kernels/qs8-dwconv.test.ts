@@ -35,6 +35,7 @@ test('qs8 dwconv (3x3/5x5, s1/s2, pads, dilation) matches QLinearConv to 1 LSB',
     [dw(3, 5, 7, 3, 1, 2, 2), 5, 5],
     [{ ...dw(24, 4, 4, 3, 1, 1), outMin: -10, outMax: 60 }, 1, -10],
     [dw(1, 1, 1, 3, 1, 1), 9, 0],
+    [dw(9, 3, 3, 5, 1, 2), -7, 3], // windows larger than the input: no interior pixel
   ];
   let total = 0;
   let ones = 0;

@@ -7,7 +7,7 @@
  * per 8-channel block the requantize header and ceil(taps/2) x 2 x i16x8 weights. Tile `8c`: 8 channels.
  */
 import { EdgecnnError } from '../../ir/errors.js';
-import type { FunctionBuilder } from '../wasm/index.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
@@ -68,20 +68,29 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
   check(s);
   const taps = s.kernelH * s.kernelW;
   const [start, end] = [fn.param(0), fn.param(1)];
-  const [p, t0, iyb, ixb, bb, wp, co, op] = fn.locals('i32', 8);
+  const [p, t0, iyb, ixb, bb, wp, co, op, bc] = fn.locals('i32', 9);
   const tp = fn.locals('i32', taps);
   const [acc0, acc1, xv, yv, res] = fn.locals('v128', 5);
   const plane = s.outH * s.outW;
   const inStride = a.input.pixelStride;
   const pad = padRowBytes(s.inC);
 
-  const block = (lanes: number): void => {
+  // Interior pixels (every tap in bounds) address taps as one base + constant offsets; border pixels use per-tap
+  // pointers that may point at the pad row.
+  const tapOff = (k: number): number =>
+    (Math.floor(k / s.kernelW) * s.dilationH * s.inW + (k % s.kernelW) * s.dilationW) * inStride;
+  const block = (lanes: number, interior: boolean): void => {
     fn.localGet(wp).v128Load(0).localSet(acc0);
     fn.localGet(wp).v128Load(16).localSet(acc1);
+    if (interior) fn.localGet(bc).localGet(co).i32Add().localSet(t0);
+    const load = (k: number, dst: Local): void => {
+      if (interior) fn.localGet(t0).v128Load8x8S(tapOff(k)).localSet(dst);
+      else fn.localGet(tp[k]!).localGet(co).i32Add().v128Load8x8S().localSet(dst);
+    };
     for (let k = 0; k < taps; k += 2) {
-      fn.localGet(tp[k]!).localGet(co).i32Add().v128Load8x8S().localSet(xv);
+      load(k, xv);
       // An odd last tap pairs with itself: its partner weight is zero.
-      fn.localGet(tp[Math.min(k + 1, taps - 1)]!).localGet(co).i32Add().v128Load8x8S().localSet(yv);
+      load(Math.min(k + 1, taps - 1), yv);
       for (const [acc, half] of [
         [acc0, 0],
         [acc1, 1],
@@ -107,6 +116,36 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
       fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb);
       fn.localGet(t0).i32Const(s.outW).i32RemU();
       fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb);
+      const channelBlocks = (interior: boolean): void => {
+        fn.i32Const(a.packedWeights + pad).localSet(wp);
+        fn.i32Const(0).localSet(co);
+        const full = Math.floor(s.outC / QS8_BLOCK);
+        const rest = s.outC - full * QS8_BLOCK;
+        if (full > 0) {
+          const end8 = full * QS8_BLOCK;
+          fn.block();
+          const loop = fn.loop();
+          block(QS8_BLOCK, interior);
+          fn.localGet(wp).i32Const(blockBytes(s)).i32Add().localSet(wp);
+          fn.localGet(co).i32Const(QS8_BLOCK).i32Add().localTee(co).i32Const(end8).i32LtS().brIf(loop);
+          fn.end().end();
+        }
+        if (rest > 0) block(rest, interior);
+      };
+      // Interior: iy in [0, inH - spanY], ix in [0, inW - spanX] (unsigned compares also reject negatives).
+      const spanY = (s.kernelH - 1) * s.dilationH;
+      const spanX = (s.kernelW - 1) * s.dilationW;
+      // (A window taller or wider than the input is never interior: the bound would wrap as unsigned.)
+      if (s.inH > spanY && s.inW > spanX) {
+        fn.localGet(iyb).i32Const(s.inH - spanY).i32LtU().localGet(ixb).i32Const(s.inW - spanX).i32LtU().i32And();
+      } else {
+        fn.i32Const(0);
+      }
+      fn.if();
+      fn.localGet(iyb).localGet(bb).i32Add().i32Const(s.inW).i32Mul().localGet(ixb).i32Add();
+      fn.i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(bc);
+      channelBlocks(true);
+      fn.else();
       for (let k = 0; k < taps; k++) {
         const ky = Math.floor(k / s.kernelW) * s.dilationH;
         const kx = (k % s.kernelW) * s.dilationW;
@@ -116,21 +155,8 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
         fn.localGet(iyb).i32Const(ky).i32Add().i32Const(s.inH).i32LtU();
         fn.localGet(ixb).i32Const(kx).i32Add().i32Const(s.inW).i32LtU().i32And().select().localSet(tp[k]!);
       }
-      fn.i32Const(a.packedWeights + pad).localSet(wp);
-      fn.i32Const(0).localSet(co);
-      const full = Math.floor(s.outC / QS8_BLOCK);
-      const rest = s.outC - full * QS8_BLOCK;
-      if (full > 0) {
-        const end8 = full * QS8_BLOCK;
-        const top = fn.block();
-        const loop = fn.loop();
-        block(QS8_BLOCK);
-        fn.localGet(wp).i32Const(blockBytes(s)).i32Add().localSet(wp);
-        fn.localGet(co).i32Const(QS8_BLOCK).i32Add().localTee(co).i32Const(end8).i32LtS().brIf(loop);
-        fn.end().end();
-        void top;
-      }
-      if (rest > 0) block(rest);
+      channelBlocks(false);
+      fn.end();
     },
   );
 }
