@@ -169,7 +169,8 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
   const iyb = fn.locals('i32', mr);
   const ixb = fn.locals('i32', mr);
   const bb = fn.locals('i32', mr);
-  const ptr = fn.locals('i32', mr);
+  // Input pointer of each (tap, pixel), computed once per pixel tile (taps in the padding -> the pad row).
+  const tapPtr = Array.from({ length: g.taps }, () => fn.locals('i32', mr));
   const op = fn.locals('i32', mr);
   const acc = Array.from({ length: mr }, () => fn.locals('v128', 2));
   const av = fn.locals('v128', mr);
@@ -178,9 +179,11 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
   const inStride = a.input.pixelStride;
   const padAddr = a.packedWeights;
 
-  const setPtrs = (ky: number, kx: number): void => {
+  const setPtrs = (t: number): void => {
+    const ky = Math.floor(t / s.kernelW);
+    const kx = t % s.kernelW;
+    const ptr = tapPtr[t]!;
     for (let r = 0; r < mr; r++) {
-      if (pointwise) continue;
       const iy = (): void => void fn.localGet(iyb[r]!).i32Const(ky * s.dilationH).i32Add();
       const ix = (): void => void fn.localGet(ixb[r]!).i32Const(kx * s.dilationW).i32Add();
       iy();
@@ -202,7 +205,7 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     const tapOff = QS8_HEADER_BYTES + t * g.cp * 16;
     if (steps <= 4) {
       for (let kc = 0; kc < steps; kc++) {
-        for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).v128Load8x8S(kc * 8).localSet(av[r]!);
+        for (let r = 0; r < mr; r++) fn.localGet(tapPtr[t]![r]!).v128Load8x8S(kc * 8).localSet(av[r]!);
         body(wp, tapOff + kc * 128);
       }
       return;
@@ -214,7 +217,7 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
       (b) => b.i32Const(g.cp),
       8,
       () => {
-        for (let r = 0; r < mr; r++) fn.localGet(ptr[r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
+        for (let r = 0; r < mr; r++) fn.localGet(tapPtr[t]![r]!).localGet(ko).i32Add().v128Load8x8S().localSet(av[r]!);
         body(wk, 0);
         fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
       },
@@ -225,7 +228,6 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
   const blockC8 = (lanes: number): void => {
     for (let r = 0; r < mr; r++) for (const l of c8[r]!) fn.v128ConstI32(0).localSet(l);
     for (let t = 0; t < g.taps; t++) {
-      setPtrs(Math.floor(t / s.kernelW), t % s.kernelW);
       forK(t, (wBase, wOff) => {
         for (let nn = 0; nn < QS8_BLOCK; nn++) {
           fn.localGet(wBase).v128Load(wOff + nn * 16).localSet(w0);
@@ -262,7 +264,6 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
       fn.localGet(wp).v128Load(16).localSet(acc[r]![1]!);
     }
     for (let t = 0; t < g.taps; t++) {
-      setPtrs(Math.floor(t / s.kernelW), t % s.kernelW);
       forK(t, (wBase, wOff) => {
         for (let j = 0; j < 4; j++) {
           fn.localGet(wBase).v128Load(wOff + j * 32).localSet(w0);
@@ -298,7 +299,7 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
         fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
         fn.localSet(op[r]!);
         if (pointwise) {
-          fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(ptr[r]!);
+          fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(tapPtr[0]![r]!);
         } else {
           fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
           fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
@@ -307,6 +308,7 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
           fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
         }
       }
+      if (!pointwise) for (let t = 0; t < g.taps; t++) setPtrs(t);
       fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
       fn.i32Const(0).localSet(oc);
       const full = Math.floor(s.outC / QS8_BLOCK);
