@@ -67,7 +67,9 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec): Qs8GemmVariant {
   const k = s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 8;
   // Measured: c8 wins from K ~ 144 (25 -> 27 GMAC/s; 26 -> 31 at K 960) and loses below (15 vs 20 at K 24); its one
   // pixel streams the whole weight panel (K x 16 bytes) per pixel, so past ~24 KB (K 1536, L1) it halves (3x3x512).
-  const want = k >= 128 && k <= 1536 ? 'c8' : 'c2';
+  // With several taps the switch comes later (3x3: c2 28 vs c8 25 GMAC/s at 32 channels, 28.4 vs 29.7 at 64).
+  const taps = s.kernelH * s.kernelW;
+  const want = k >= (taps === 1 ? 128 : 512) && k <= 1536 ? 'c8' : 'c2';
   return QS8_GEMM_VARIANTS.find((v) => v.layout === want)!;
 }
 
@@ -198,12 +200,13 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     }
   };
 
-  // The reduction over one tap's Cp channels, 8 per step: unrolled with constant offsets when short (MobileNet's
-  // 16..32-channel layers), else a loop. `body(wBase, wOff)` finds the step's weights at wBase + wOff, A in `av`.
+  // The reduction over one tap's Cp channels, 8 per step: unrolled with constant offsets when short and the conv
+  // is 1x1 (MobileNet's 16..32-channel GEMMs: 17 -> 20 GMAC/s), else a loop (unrolling 9 taps as well made 3x3
+  // convs over 16-32 channels slower: 25 -> 18.7 GMAC/s). `body(wBase, wOff)` finds the step's weights at wBase + wOff, A in `av`.
   const forK = (t: number, body: (wBase: Local, wOff: number) => void): void => {
     const steps = g.cp / 8;
     const tapOff = QS8_HEADER_BYTES + t * g.cp * 16;
-    if (steps <= 4) {
+    if (steps <= 4 && g.taps === 1) {
       for (let kc = 0; kc < steps; kc++) {
         for (let r = 0; r < mr; r++) fn.localGet(tapPtr[t]![r]!).v128Load8x8S(kc * 8).localSet(av[r]!);
         body(wp, tapOff + kc * 128);
