@@ -7,4 +7,6 @@ const { results } = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const bySuite = {};
 for (const r of results) if (r.outcome === 'pass') (bySuite[r.suite] ??= []).push(r.name);
 const head = readFileSync(new URL('../src/conformance/claimed.ts', import.meta.url), 'utf8').split('export const')[0];
-console.log(head + 'export const CLAIMED_TESTS: Record<string, readonly string[]> = ' + JSON.stringify(bySuite, null, 2) + ';');
+console.log(
+  head + 'export const CLAIMED_TESTS: Record<string, readonly string[]> = ' + JSON.stringify(bySuite, null, 2) + ';',
+);

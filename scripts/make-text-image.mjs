@@ -6,10 +6,11 @@ import { dirname } from 'node:path';
 import { PNG } from 'pngjs';
 
 const out = process.argv[2] ?? 'fixtures/text-lines.png';
-const W = 320, H = 320;
+const W = 320,
+  H = 320;
 const png = new PNG({ width: W, height: H });
 let s = 12345;
-const rnd = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
 for (let i = 0; i < W * H; i++) {
   const v = 235 + Math.floor(rnd() * 12);
   png.data.set([v, v - 3, v - 8, 255], i * 4);
@@ -27,9 +28,11 @@ for (let line = 0; line < 9; line++) {
     const strokes = 2 + Math.floor(rnd() * 3);
     for (let k = 0; k < strokes; k++) {
       const vertical = rnd() < 0.6;
-      const ox = x0 + Math.floor(rnd() * 8), oy = y0 + Math.floor(rnd() * (glyphH - 4));
+      const ox = x0 + Math.floor(rnd() * 8),
+        oy = y0 + Math.floor(rnd() * (glyphH - 4));
       for (let t = 0; t < (vertical ? glyphH - (oy - y0) : 8); t++) {
-        for (let w = 0; w < 2; w++) dot(vertical ? ox + w : ox + t, vertical ? oy + t : oy + w, 20 + Math.floor(rnd() * 30));
+        for (let w = 0; w < 2; w++)
+          dot(vertical ? ox + w : ox + t, vertical ? oy + t : oy + w, 20 + Math.floor(rnd() * 30));
       }
     }
   }

@@ -27,7 +27,8 @@ export const command: Command = {
     const json = flagBool(flags, 'json');
     const results: (TestResult & { claimed: boolean })[] = [];
     for (const [i, t] of tests.entries()) {
-      if (!json && process.stderr.isTTY) process.stderr.write(`\r[${i + 1}/${tests.length}] ${t.suite}/${t.name}`.padEnd(80));
+      if (!json && process.stderr.isTTY)
+        process.stderr.write(`\r[${i + 1}/${tests.length}] ${t.suite}/${t.name}`.padEnd(80));
       results.push({ ...runTest(t), claimed: isClaimed(t.suite, t.name) });
     }
     if (!json && process.stderr.isTTY) process.stderr.write('\r'.padEnd(81) + '\r');

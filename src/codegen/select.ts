@@ -116,7 +116,8 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
     case 'edgecnn:FakeQuantize':
       return lowerFakeQuantize(node, ctx);
     default:
-      if (node.domain === 'edgecnn' && (INT8_OPS as readonly string[]).includes(node.opType)) return lowerInt8(node, ctx);
+      if (node.domain === 'edgecnn' && (INT8_OPS as readonly string[]).includes(node.opType))
+        return lowerInt8(node, ctx);
       return lowerSmall(node, ctx);
   }
 }

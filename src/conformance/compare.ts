@@ -89,5 +89,11 @@ export function agreement(actual: ArrayLike<number>, expected: ArrayLike<number>
     ne += y * y;
   }
   const cosine = na === 0 && ne === 0 ? 1 : dot / Math.sqrt(na * ne);
-  return { maxAbsError: maxAbs, maxRelError: maxRel, relToMax: maxMag === 0 ? maxAbs : maxAbs / maxMag, cosine, nonFinite };
+  return {
+    maxAbsError: maxAbs,
+    maxRelError: maxRel,
+    relToMax: maxMag === 0 ? maxAbs : maxAbs / maxMag,
+    cosine,
+    nonFinite,
+  };
 }

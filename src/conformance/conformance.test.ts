@@ -26,8 +26,12 @@ for (const suite of ['node', 'pytorch-converted', 'pytorch-operator', 'simple'])
   });
 }
 
-test('unclaimed tests are reported as unsupported, not crashes', { skip: dir ? false : 'no ../shared/conformance/onnx' }, () => {
-  const r = runTest(listTests(`${dir}/node/test_lstm_defaults`)[0]!);
-  assert.equal(r.outcome, 'unsupported');
-  assert.match(r.detail ?? '', /LSTM/);
-});
+test(
+  'unclaimed tests are reported as unsupported, not crashes',
+  { skip: dir ? false : 'no ../shared/conformance/onnx' },
+  () => {
+    const r = runTest(listTests(`${dir}/node/test_lstm_defaults`)[0]!);
+    assert.equal(r.outcome, 'unsupported');
+    assert.match(r.detail ?? '', /LSTM/);
+  },
+);

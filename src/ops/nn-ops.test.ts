@@ -42,6 +42,15 @@ test('inferTypes never throws when nothing is known', () => {
 
 test('the matrix-product ops report MACs', () => {
   const withMacs = NN_OPS.filter((o) => o.macs !== undefined).map((o) => o.opType);
-  const want = ['Conv', 'ConvInteger', 'ConvTranspose', 'Gemm', 'MatMul', 'MatMulInteger', 'QLinearConv', 'QLinearMatMul'];
+  const want = [
+    'Conv',
+    'ConvInteger',
+    'ConvTranspose',
+    'Gemm',
+    'MatMul',
+    'MatMulInteger',
+    'QLinearConv',
+    'QLinearMatMul',
+  ];
   assert.deepEqual(withMacs, want);
 });

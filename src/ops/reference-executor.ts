@@ -49,8 +49,7 @@ export function checkInput(graph: Graph, name: string, t: Tensor): void {
   }
   if (vi.shape !== undefined) {
     const want = vi.shape;
-    const ok =
-      want.length === t.shape.length && want.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
+    const ok = want.length === t.shape.length && want.every((d, i) => typeof d !== 'number' || d === t.shape[i]);
     if (!ok) {
       const w = want.map((d) => (d === null ? '?' : String(d))).join('x');
       throw new EdgecnnError(`input '${name}' must have shape ${w}, got ${t.shape.join('x')}`, 'bad-input');

@@ -37,7 +37,10 @@ for (const activations of ['uint8', 'int8'] as const) {
     const ids = compiled.steps.map((s) => s.kernelId);
     // stem (dense 3x3 conv, relu), dw (depthwise, relu6 folded), pw (1x1) + residual add, branch_a (1x1 s2 conv).
     for (const want of ['qs8-quantize-', 'qs8-conv-', 'qs8-dwconv-', 'qs8-gemm-', 'qs8-add-', 'qs8-dequantize-']) {
-      assert.ok(ids.some((id) => id.startsWith(want)), `no ${want} step in ${ids.join(', ')}`);
+      assert.ok(
+        ids.some((id) => id.startsWith(want)),
+        `no ${want} step in ${ids.join(', ')}`,
+      );
     }
     assert.deepEqual(compiled.fallbackNodes, []);
     const s = await createSession(model);
@@ -91,7 +94,10 @@ test(
     const data = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
     const s = await createSession(QDQ);
     const kinds = new Set(s.steps.map((st) => st.kernelId.replace(/-.*$/, '')));
-    assert.ok(!s.steps.some((st) => /^f32-(conv|dwconv|gemm)-/.test(st.kernelId) && st.opType !== 'Gemm'), 'a float conv is left');
+    assert.ok(
+      !s.steps.some((st) => /^f32-(conv|dwconv|gemm)-/.test(st.kernelId) && st.opType !== 'Gemm'),
+      'a float conv is left',
+    );
     assert.ok(kinds.has('qs8'));
     const got = (await s.run({ input: f32([1, 3, 224, 224], data) }))[s.outputNames[0]!]!.data as Float32Array;
     const ref = await createSession(QDQ, { backend: 'reference' });
@@ -121,7 +127,10 @@ test('grouped (not depthwise) QDQ convs stay on the float path and still compile
   b.output('output');
   const { model } = await quantizeModel(b.model(13), syntheticSamples([1, 8, 5, 5], 4), { method: 'minmax' });
   const ids = compileModel(model).steps.map((st) => st.kernelId);
-  assert.ok(ids.some((id) => id.startsWith('qs8-gemm-')), ids.join(', '));
+  assert.ok(
+    ids.some((id) => id.startsWith('qs8-gemm-')),
+    ids.join(', '),
+  );
   assert.ok(!ids.some((id) => id.startsWith('qs8-conv-')), ids.join(', '));
   const s = await createSession(model);
   const inp = syntheticSamples([1, 8, 5, 5], 1, 3)[0]!;

@@ -29,7 +29,20 @@ import type { PreparedGraph } from './prepare.js';
 export const INT8_OPS = ['Qs8Conv', 'Qs8Add', 'Qs8Lut', 'Qs8Quantize', 'Qs8Dequantize'] as const;
 
 /** Unary elementwise ops (any further inputs constant) a Qs8Lut table replaces. */
-const LUT_OPS = new Set(['Relu', 'Clip', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Sigmoid', 'Silu', 'Tanh', 'Elu', 'Softplus', 'Neg', 'Abs']);
+const LUT_OPS = new Set([
+  'Relu',
+  'Clip',
+  'LeakyRelu',
+  'HardSigmoid',
+  'HardSwish',
+  'Sigmoid',
+  'Silu',
+  'Tanh',
+  'Elu',
+  'Softplus',
+  'Neg',
+  'Abs',
+]);
 
 /** y = Q(op(DQ(x))) for every int8 x, by the op's reference (exactly what the float graph computes). */
 function lutOf(prep: PreparedGraph, n: Node, inp: QParams, out: QParams): Int8Array | undefined {
@@ -37,7 +50,9 @@ function lutOf(prep: PreparedGraph, n: Node, inp: QParams, out: QParams): Int8Ar
   if (!def) return undefined;
   const xs = new Float32Array(256);
   for (let i = 0; i < 256; i++) xs[i] = Math.fround((i - 128 - inp.zero) * inp.scale);
-  const args = n.inputs.map((x, k) => (k === 0 ? makeTensor('float32', [256], xs) : x ? prep.constants.get(x) : undefined));
+  const args = n.inputs.map((x, k) =>
+    k === 0 ? makeTensor('float32', [256], xs) : x ? prep.constants.get(x) : undefined,
+  );
   const [y] = def.reference(args, { node: n, opset: nodeOpset(prep.model, n) });
   if (!y || y.dtype !== 'float32' || y.data.length !== 256) return undefined;
   return Int8Array.from(y.data as Float32Array, (v) =>
@@ -76,7 +91,8 @@ function int8Weights(prep: PreparedGraph, wName: string): { q: Tensor; scales: F
   const s = prep.constants.get(dq.inputs[1]!);
   const z = dq.inputs[2] ? prep.constants.get(dq.inputs[2]) : undefined;
   if (!q || q.dtype !== 'int8' || q.shape.length !== 4 || !s || s.dtype !== 'float32') return undefined;
-  if (dq.inputs[2] && (!z || z.dtype !== 'int8' || Array.from(z.data as Int8Array).some((v) => v !== 0))) return undefined;
+  if (dq.inputs[2] && (!z || z.dtype !== 'int8' || Array.from(z.data as Int8Array).some((v) => v !== 0)))
+    return undefined;
   const axis = dq.attributes.get('axis');
   const axisVal = axis && axis.kind === 'int' ? axis.value : 1;
   if (s.data.length !== 1 && !(s.data.length === q.shape[0] && axisVal === 0)) return undefined;
@@ -87,7 +103,13 @@ function int8Weights(prep: PreparedGraph, wName: string): { q: Tensor; scales: F
  * The int32 bias behind a Conv's folded float bias when its scale is inScale * wScale (as QDQ exporters write
  * it): then the kernels add it to the accumulators exactly, as QLinearConv does.
  */
-function int32Bias(prep: PreparedGraph, bName: string, inScale: number, wScales: Float32Array, outC: number): Tensor | undefined {
+function int32Bias(
+  prep: PreparedGraph,
+  bName: string,
+  inScale: number,
+  wScales: Float32Array,
+  outC: number,
+): Tensor | undefined {
   const dq = prep.model.graph.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === bName);
   if (!dq) return undefined;
   const q = prep.constants.get(dq.inputs[0]!);
@@ -200,7 +222,14 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
         ['out_max', hi],
       ] as const)
         attrs.set(k, f(v));
-      const op: Node = { name: n.name, opType: 'Qs8Conv', domain: 'edgecnn', inputs: [q8(src.v)], outputs: [q8(tail.q.outputs[0]!)], attributes: attrs };
+      const op: Node = {
+        name: n.name,
+        opType: 'Qs8Conv',
+        domain: 'edgecnn',
+        inputs: [q8(src.v)],
+        outputs: [q8(tail.q.outputs[0]!)],
+        attributes: attrs,
+      };
       absorbed.add(n).add(tail.q);
       if (tail.act) absorbed.add(tail.act);
       made.set(tail.q, op);
@@ -224,7 +253,14 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
         ['out_min', f(lo)],
         ['out_max', f(hi)],
       ]);
-      const op: Node = { name: n.name, opType: 'Qs8Add', domain: 'edgecnn', inputs: [q8(a.v), q8(b.v)], outputs: [q8(tail.q.outputs[0]!)], attributes: attrs };
+      const op: Node = {
+        name: n.name,
+        opType: 'Qs8Add',
+        domain: 'edgecnn',
+        inputs: [q8(a.v), q8(b.v)],
+        outputs: [q8(tail.q.outputs[0]!)],
+        attributes: attrs,
+      };
       absorbed.add(n).add(tail.q);
       if (tail.act) absorbed.add(tail.act);
       made.set(tail.q, op);
@@ -389,7 +425,8 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
   let spec: Qs8EltwiseSpec;
   if (node.opType === 'Qs8Lut') {
     const table = attrTensor(node, 'table');
-    if (!table || table.data.length !== 256) throw new EdgecnnError(`node '${node.name}': Qs8Lut lacks its table`, 'internal');
+    if (!table || table.data.length !== 256)
+      throw new EdgecnnError(`node '${node.name}': Qs8Lut lacks its table`, 'internal');
     spec = { op: 'lut', pixels, channels: c, scaleA: 1, zeroA: 0 };
   } else if (node.opType === 'Qs8Quantize' || node.opType === 'Qs8Dequantize') {
     spec = {
@@ -430,7 +467,11 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     // Elementwise: each element is read before the same position is written.
     inPlaceInputs: spec.op === 'add' ? [0, 1] : spec.op === 'lut' ? [0] : [],
     emit(fn, a) {
-      const addrs = { a: ref(x, a.inputs[0]), out: ref(y, a.outputs[0]), ...(spec.op === 'lut' ? { table: a.weights[0]! } : {}) };
+      const addrs = {
+        a: ref(x, a.inputs[0]),
+        out: ref(y, a.outputs[0]),
+        ...(spec.op === 'lut' ? { table: a.weights[0]! } : {}),
+      };
       if (spec.op === 'add') {
         const b = ctx.operand(node.inputs[1]!).layout!;
         qs8Eltwise.emit(fn, spec, v, { ...addrs, b: ref(b, a.inputs[1]) });

@@ -59,5 +59,12 @@ test('qs8 dwconv (3x3/5x5, s1/s2, pads, dilation) matches QLinearConv to 1 LSB',
 test('qs8 dwconv refuses grouped non-depthwise specs', () => {
   const s = { ...dw(8, 4, 4, 3, 1, 1), group: 4 };
   assert.equal(qs8Dwconv.supports(s, QS8_DWCONV_VARIANTS[0]!), false);
-  assert.throws(() => qs8Dwconv.pack(s, QS8_DWCONV_VARIANTS[0]!, { weights: new Int8Array(8 * 18), quant: { inScale: 1, inZero: 0, weightScales: new Float32Array([1]), outScale: 1, outZero: 0 } }), /depthwise/);
+  assert.throws(
+    () =>
+      qs8Dwconv.pack(s, QS8_DWCONV_VARIANTS[0]!, {
+        weights: new Int8Array(8 * 18),
+        quant: { inScale: 1, inZero: 0, weightScales: new Float32Array([1]), outScale: 1, outZero: 0 },
+      }),
+    /depthwise/,
+  );
 });

@@ -96,7 +96,11 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
         [acc1, 1],
       ] as const) {
         fn.localGet(acc).localGet(xv).localGet(yv).i8x16Shuffle(INTERLEAVE[half]);
-        fn.localGet(wp).v128Load(QS8_HEADER_BYTES + (k >> 1) * 32 + 16 * half).i32x4DotI16x8S().i32x4Add().localSet(acc);
+        fn.localGet(wp)
+          .v128Load(QS8_HEADER_BYTES + (k >> 1) * 32 + 16 * half)
+          .i32x4DotI16x8S()
+          .i32x4Add()
+          .localSet(acc);
       }
     }
     emitRequantize(fn, acc0, acc1, wp, 0, s.outMin, s.outMax, res);
@@ -137,7 +141,13 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
       const spanX = (s.kernelW - 1) * s.dilationW;
       // (A window taller or wider than the input is never interior: the bound would wrap as unsigned.)
       if (s.inH > spanY && s.inW > spanX) {
-        fn.localGet(iyb).i32Const(s.inH - spanY).i32LtU().localGet(ixb).i32Const(s.inW - spanX).i32LtU().i32And();
+        fn.localGet(iyb)
+          .i32Const(s.inH - spanY)
+          .i32LtU()
+          .localGet(ixb)
+          .i32Const(s.inW - spanX)
+          .i32LtU()
+          .i32And();
       } else {
         fn.i32Const(0);
       }
@@ -150,7 +160,14 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
         const ky = Math.floor(k / s.kernelW) * s.dilationH;
         const kx = (k % s.kernelW) * s.dilationW;
         fn.localGet(iyb).i32Const(ky).i32Add().localGet(bb).i32Add().i32Const(s.inW).i32Mul();
-        fn.localGet(ixb).i32Const(kx).i32Add().i32Add().i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
+        fn.localGet(ixb)
+          .i32Const(kx)
+          .i32Add()
+          .i32Add()
+          .i32Const(inStride)
+          .i32Mul()
+          .i32Const(a.input.addrBytes)
+          .i32Add();
         fn.i32Const(a.packedWeights);
         fn.localGet(iyb).i32Const(ky).i32Add().i32Const(s.inH).i32LtU();
         fn.localGet(ixb).i32Const(kx).i32Add().i32Const(s.inW).i32LtU().i32And().select().localSet(tp[k]!);

@@ -7,18 +7,32 @@ import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from './qs8-elt
 import { randomInt8, runBytes } from './qs8-testing.js';
 
 const v = QS8_ELTWISE_VARIANTS[0]!;
-const node = (opType: string): Node => ({ name: 'ref', opType, domain: '', inputs: [], outputs: ['y'], attributes: new Map() });
+const node = (opType: string): Node => ({
+  name: 'ref',
+  opType,
+  domain: '',
+  inputs: [],
+  outputs: ['y'],
+  attributes: new Map(),
+});
 const ctx = (opType: string) => ({ node: node(opType), opset: 13 });
 const f = (x: number) => makeTensor('float32', [], new Float32Array([x]));
 const z8 = (x: number) => makeTensor('int8', [], new Int8Array([x]));
 const refQ = (x: Float32Array, s: number, z: number): Int8Array =>
-  QuantizeLinear.reference([makeTensor('float32', [x.length], x), f(s), z8(z)], ctx('QuantizeLinear'))[0]!.data as Int8Array;
+  QuantizeLinear.reference([makeTensor('float32', [x.length], x), f(s), z8(z)], ctx('QuantizeLinear'))[0]!
+    .data as Int8Array;
 const refDQ = (q: Int8Array, s: number, z: number): Float32Array =>
   DequantizeLinear.reference([makeTensor('int8', [q.length], q), f(s), z8(z)], ctx('DequantizeLinear'))[0]!
     .data as Float32Array;
 
 /** Gather pixel-strided channels into a dense array. */
-const dense = <T extends Int8Array | Float32Array>(buf: T, pixels: number, c: number, stride: number, make: (n: number) => T): T => {
+const dense = <T extends Int8Array | Float32Array>(
+  buf: T,
+  pixels: number,
+  c: number,
+  stride: number,
+  make: (n: number) => T,
+): T => {
   const out = make(pixels * c);
   for (let p = 0; p < pixels; p++) for (let i = 0; i < c; i++) out[p * c + i] = buf[p * stride + i]!;
   return out;
@@ -36,18 +50,36 @@ const SHAPES: [number, number, number][] = [
 test('qs8 quantize matches QuantizeLinear exactly (ties, saturation, strides)', () => {
   for (const [pixels, c, extra] of SHAPES) {
     const s: Qs8EltwiseSpec = { op: 'quantize', pixels, channels: c, scaleA: 0.1, zeroA: -3 };
-    const x = Float32Array.from({ length: pixels * (c + extra) }, (_, i) => ((i * 37) % 101) * 0.25 - 12.55 + (i % 7 === 0 ? 30 : 0));
+    const x = Float32Array.from(
+      { length: pixels * (c + extra) },
+      (_, i) => ((i * 37) % 101) * 0.25 - 12.55 + (i % 7 === 0 ? 30 : 0),
+    );
     for (let i = 0; i < x.length; i += 5) x[i] = Math.round(x[i]! * 10) / 10 + 0.05; // near-ties
     const run = runBytes(
-      { x: { bytes: x.length * 4, init: new Int8Array(x.buffer) }, y: { bytes: pixels * (c + extra), init: new Int8Array(pixels * (c + extra)).fill(42) } },
+      {
+        x: { bytes: x.length * 4, init: new Int8Array(x.buffer) },
+        y: { bytes: pixels * (c + extra), init: new Int8Array(pixels * (c + extra)).fill(42) },
+      },
       pixels,
-      (fn, a) => qs8Eltwise.emit(fn, s, v, { a: { addrBytes: a['x']!, pixelStride: c + extra }, out: { addrBytes: a['y']!, pixelStride: c + extra } }),
+      (fn, a) =>
+        qs8Eltwise.emit(fn, s, v, {
+          a: { addrBytes: a['x']!, pixelStride: c + extra },
+          out: { addrBytes: a['y']!, pixelStride: c + extra },
+        }),
       2,
     );
     assert.deepEqual(run.guardViolations, []);
-    const want = refQ(dense(x, pixels, c, c + extra, (n) => new Float32Array(n)), 0.1, -3);
-    assert.deepEqual(dense(run.buffers['y']!, pixels, c, c + extra, (n) => new Int8Array(n)), want);
-    for (let p = 0; p < pixels; p++) for (let i = c; i < c + extra; i++) assert.equal(run.buffers['y']![p * (c + extra) + i], 42);
+    const want = refQ(
+      dense(x, pixels, c, c + extra, (n) => new Float32Array(n)),
+      0.1,
+      -3,
+    );
+    assert.deepEqual(
+      dense(run.buffers['y']!, pixels, c, c + extra, (n) => new Int8Array(n)),
+      want,
+    );
+    for (let p = 0; p < pixels; p++)
+      for (let i = c; i < c + extra; i++) assert.equal(run.buffers['y']![p * (c + extra) + i], 42);
   }
 });
 
@@ -58,12 +90,23 @@ test('qs8 dequantize matches DequantizeLinear exactly', () => {
     const run = runBytes(
       { q: { bytes: q.length, init: q }, y: { bytes: pixels * (c + extra) * 4 } },
       pixels,
-      (fn, a) => qs8Eltwise.emit(fn, s, v, { a: { addrBytes: a['q']!, pixelStride: c + extra }, out: { addrBytes: a['y']!, pixelStride: c + extra } }),
+      (fn, a) =>
+        qs8Eltwise.emit(fn, s, v, {
+          a: { addrBytes: a['q']!, pixelStride: c + extra },
+          out: { addrBytes: a['y']!, pixelStride: c + extra },
+        }),
       3,
     );
     assert.deepEqual(run.guardViolations, []);
-    const want = refDQ(dense(q, pixels, c, c + extra, (n) => new Int8Array(n)), 0.037, 11);
-    assert.deepEqual(dense(f32Of(run.buffers['y']!), pixels, c, c + extra, (n) => new Float32Array(n)), want);
+    const want = refDQ(
+      dense(q, pixels, c, c + extra, (n) => new Int8Array(n)),
+      0.037,
+      11,
+    );
+    assert.deepEqual(
+      dense(f32Of(run.buffers['y']!), pixels, c, c + extra, (n) => new Float32Array(n)),
+      want,
+    );
   }
 });
 
@@ -71,7 +114,15 @@ test('qs8 add matches DequantizeLinear + Add + QuantizeLinear exactly, with a Re
   for (const [pixels, c, extra] of SHAPES) {
     for (const relu of [false, true]) {
       const s: Qs8EltwiseSpec = {
-        op: 'add', pixels, channels: c, scaleA: 0.05, zeroA: 4, scaleB: 0.031, zeroB: -9, scaleOut: 0.07, zeroOut: -2,
+        op: 'add',
+        pixels,
+        channels: c,
+        scaleA: 0.05,
+        zeroA: 4,
+        scaleB: 0.031,
+        zeroB: -9,
+        scaleOut: 0.07,
+        zeroOut: -2,
         ...(relu ? { outMin: -2, outMax: 127 } : {}),
       };
       const qa = randomInt8(pixels * (c + extra), 3 * c);
@@ -88,11 +139,22 @@ test('qs8 add matches DequantizeLinear + Add + QuantizeLinear exactly, with a Re
         2,
       );
       assert.deepEqual(run.guardViolations, []);
-      const da = refDQ(dense(qa, pixels, c, c + extra, (n) => new Int8Array(n)), 0.05, 4);
-      const db = refDQ(dense(qb, pixels, c, c + extra, (n) => new Int8Array(n)), 0.031, -9);
+      const da = refDQ(
+        dense(qa, pixels, c, c + extra, (n) => new Int8Array(n)),
+        0.05,
+        4,
+      );
+      const db = refDQ(
+        dense(qb, pixels, c, c + extra, (n) => new Int8Array(n)),
+        0.031,
+        -9,
+      );
       const sum = Float32Array.from(da, (x, i) => (relu ? Math.max(0, x + db[i]!) : x + db[i]!));
       const want = refQ(sum, 0.07, -2);
-      assert.deepEqual(dense(run.buffers['y']!, pixels, c, c + extra, (n) => new Int8Array(n)), want);
+      assert.deepEqual(
+        dense(run.buffers['y']!, pixels, c, c + extra, (n) => new Int8Array(n)),
+        want,
+      );
     }
   }
 });

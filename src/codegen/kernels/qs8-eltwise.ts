@@ -73,7 +73,11 @@ function sweep(
     1,
     () => {
       ops.forEach((o, i) => {
-        fn.localGet(p).i32Const(o.ref.pixelStride * o.elemBytes).i32Mul().i32Const(o.ref.addrBytes).i32Add();
+        fn.localGet(p)
+          .i32Const(o.ref.pixelStride * o.elemBytes)
+          .i32Mul()
+          .i32Const(o.ref.addrBytes)
+          .i32Add();
         fn.localSet(base[i]!);
       });
       for (let c = 0; c < s.channels; c += 8) {
@@ -96,8 +100,15 @@ function storeFloats(fn: FunctionBuilder, ptr: Local, v0: Local, v1: Local, lane
   ] as const) {
     const n = Math.min(4, lanes - first);
     if (n <= 0) continue;
-    if (n === 4) fn.localGet(ptr).localGet(v).v128Store(first * 4, 0);
-    else for (let i = 0; i < n; i++) fn.localGet(ptr).localGet(v).v128Store32Lane(i, (first + i) * 4, 0);
+    if (n === 4)
+      fn.localGet(ptr)
+        .localGet(v)
+        .v128Store(first * 4, 0);
+    else
+      for (let i = 0; i < n; i++)
+        fn.localGet(ptr)
+          .localGet(v)
+          .v128Store32Lane(i, (first + i) * 4, 0);
   }
 }
 
@@ -129,7 +140,13 @@ function emitLut(fn: FunctionBuilder, s: Qs8EltwiseSpec, a: Qs8EltwiseAddresses)
         1,
         () => {
           fn.localGet(op).localGet(c).i32Add();
-          fn.localGet(ip).localGet(c).i32Add().i32Load8S().i32Const(a.table! + 128).i32Add().i32Load8U();
+          fn.localGet(ip)
+            .localGet(c)
+            .i32Add()
+            .i32Load8S()
+            .i32Const(a.table! + 128)
+            .i32Add()
+            .i32Load8U();
           fn.i32Store8();
         },
       );
@@ -228,6 +245,5 @@ export const qs8Eltwise = {
     `qs8-${s.op}${s.op === 'add' && ((s.outMin ?? -128) > -128 || (s.outMax ?? 127) < 127) ? '-minmax' : ''}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8EltwiseSpec): number => s.pixels,
   emit,
-  bytesMoved: (s: Qs8EltwiseSpec): number =>
-    s.pixels * s.channels * (s.op === 'add' ? 3 : s.op === 'lut' ? 2 : 5),
+  bytesMoved: (s: Qs8EltwiseSpec): number => s.pixels * s.channels * (s.op === 'add' ? 3 : s.op === 'lut' ? 2 : 5),
 } as const;

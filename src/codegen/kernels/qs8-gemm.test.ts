@@ -73,7 +73,13 @@ test('qs8 GEMM (1x1 conv) matches QLinearConv to 1 LSB on awkward shapes', () =>
   let total = 0;
   let ones = 0;
   cases.forEach((c, i) => {
-    for (const [chunks, v] of QS8_GEMM_VARIANTS.flatMap((v) => [[1, v], [3, v]] as const)) {
+    for (const [chunks, v] of QS8_GEMM_VARIANTS.flatMap(
+      (v) =>
+        [
+          [1, v],
+          [3, v],
+        ] as const,
+    )) {
       const { cmp, id } = check(c, 10 + i, chunks, v);
       assert.ok(id.startsWith('qs8-gemm-'), id);
       assert.ok(cmp.maxDiff <= 1, `${JSON.stringify(c)}: max diff ${cmp.maxDiff}`);
@@ -96,7 +102,13 @@ test('qs8 dense conv (3x3, strides, pads, dilation, first layer) matches QLinear
   let total = 0;
   let ones = 0;
   cases.forEach((c, i) => {
-    for (const [chunks, v] of QS8_GEMM_VARIANTS.flatMap((v) => [[1, v], [4, v]] as const)) {
+    for (const [chunks, v] of QS8_GEMM_VARIANTS.flatMap(
+      (v) =>
+        [
+          [1, v],
+          [4, v],
+        ] as const,
+    )) {
       const { cmp, id } = check(c, 40 + i, chunks, v);
       assert.ok(id.startsWith('qs8-conv-'), id);
       assert.ok(cmp.maxDiff <= 1, `${JSON.stringify(c)}: max diff ${cmp.maxDiff}`);

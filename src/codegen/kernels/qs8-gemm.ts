@@ -160,7 +160,13 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layou
  * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end). `tileId` is only
  * for error messages.
  */
-export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses, what: string): void {
+export function emitDense(
+  fn: FunctionBuilder,
+  s: Qs8ConvSpec,
+  v: Qs8GemmVariant,
+  a: Qs8ConvAddresses,
+  what: string,
+): void {
   const mr = v.mr;
   checkSpec(s, what);
   const g = geometry(s);
@@ -186,8 +192,16 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     const kx = t % s.kernelW;
     const ptr = tapPtr[t]!;
     for (let r = 0; r < mr; r++) {
-      const iy = (): void => void fn.localGet(iyb[r]!).i32Const(ky * s.dilationH).i32Add();
-      const ix = (): void => void fn.localGet(ixb[r]!).i32Const(kx * s.dilationW).i32Add();
+      const iy = (): void =>
+        void fn
+          .localGet(iyb[r]!)
+          .i32Const(ky * s.dilationH)
+          .i32Add();
+      const ix = (): void =>
+        void fn
+          .localGet(ixb[r]!)
+          .i32Const(kx * s.dilationW)
+          .i32Add();
       iy();
       fn.localGet(bb[r]!).i32Add().i32Const(s.inW).i32Mul();
       ix();
@@ -208,7 +222,10 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     const tapOff = QS8_HEADER_BYTES + t * g.cp * 16;
     if (steps <= 4 && g.taps === 1) {
       for (let kc = 0; kc < steps; kc++) {
-        for (let r = 0; r < mr; r++) fn.localGet(tapPtr[t]![r]!).v128Load8x8S(kc * 8).localSet(av[r]!);
+        for (let r = 0; r < mr; r++)
+          fn.localGet(tapPtr[t]![r]!)
+            .v128Load8x8S(kc * 8)
+            .localSet(av[r]!);
         body(wp, tapOff + kc * 128);
       }
       return;
@@ -233,7 +250,9 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     for (let t = 0; t < g.taps; t++) {
       forK(t, (wBase, wOff) => {
         for (let nn = 0; nn < QS8_BLOCK; nn++) {
-          fn.localGet(wBase).v128Load(wOff + nn * 16).localSet(w0);
+          fn.localGet(wBase)
+            .v128Load(wOff + nn * 16)
+            .localSet(w0);
           for (let r = 0; r < mr; r++) {
             const l = c8[r]![nn]!;
             fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
@@ -251,7 +270,11 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
         fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3).i32x4Shuffle(2, 6, 3, 7);
         fn.i32x4Add().localSet(x2);
         fn.localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2).i32x4Shuffle(2, 3, 6, 7);
-        fn.i32x4Add().localGet(wp).v128Load(16 * h).i32x4Add().localSet(acc[r]![h]!);
+        fn.i32x4Add()
+          .localGet(wp)
+          .v128Load(16 * h)
+          .i32x4Add()
+          .localSet(acc[r]![h]!);
       }
       const [a0, a1] = acc[r]! as [Local, Local];
       emitRequantize(fn, a0, a1, wp, 0, s.outMin, s.outMax, res);
@@ -269,8 +292,12 @@ export function emitDense(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant
     for (let t = 0; t < g.taps; t++) {
       forK(t, (wBase, wOff) => {
         for (let j = 0; j < 4; j++) {
-          fn.localGet(wBase).v128Load(wOff + j * 32).localSet(w0);
-          fn.localGet(wBase).v128Load(wOff + j * 32 + 16).localSet(w1);
+          fn.localGet(wBase)
+            .v128Load(wOff + j * 32)
+            .localSet(w0);
+          fn.localGet(wBase)
+            .v128Load(wOff + j * 32 + 16)
+            .localSet(w1);
           const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
           for (let r = 0; r < mr; r++) {
             fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);

@@ -38,7 +38,8 @@ export function runBytes(
   const memory = new WebAssembly.Memory({ initial: Math.ceil((p + 64) / 65536) });
   const u8 = new Uint8Array(memory.buffer);
   u8.fill(SENTINEL);
-  for (const [name, b] of Object.entries(buffers)) if (b.init) u8.set(new Uint8Array(b.init.buffer, b.init.byteOffset, b.init.length), addr[name]);
+  for (const [name, b] of Object.entries(buffers))
+    if (b.init) u8.set(new Uint8Array(b.init.buffer, b.init.byteOffset, b.init.length), addr[name]);
   const m = new ModuleBuilder();
   m.importMemory('env', 'memory', { initialPages: memory.buffer.byteLength / 65536 });
   const fn = m.addFunction('step', ['i32', 'i32'], []);
@@ -130,7 +131,9 @@ export function referenceQConv(
 /** NCHW -> NHWC with a pixel stride (gaps keep `fill`). */
 export function nchwToNhwc(x: Int8Array, n: number, c: number, hw: number, stride: number, fill = 0): Int8Array {
   const out = new Int8Array(n * hw * stride).fill(fill);
-  for (let b = 0; b < n; b++) for (let ch = 0; ch < c; ch++) for (let i = 0; i < hw; i++) out[(b * hw + i) * stride + ch] = x[(b * c + ch) * hw + i]!;
+  for (let b = 0; b < n; b++)
+    for (let ch = 0; ch < c; ch++)
+      for (let i = 0; i < hw; i++) out[(b * hw + i) * stride + ch] = x[(b * c + ch) * hw + i]!;
   return out;
 }
 
@@ -178,7 +181,8 @@ export function checkQs8Conv<V extends KernelVariant>(
   const weights = randomInt8(s.outC * kk, opts.seed + 1, -127, 127);
   const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
   const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
-  const biasInt = opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
+  const biasInt =
+    opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
   const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
   const w: Qs8ConvWeights = { weights, quant, ...(opts.bias === 'int' ? { biasInt } : bias ? { bias } : {}) };
   const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);

@@ -83,10 +83,17 @@ export function emitRequantize(
 ): void {
   const half = (acc: Local, j: number): void => {
     fn.localGet(acc).f32x4ConvertI32x4S();
-    fn.localGet(hdr).v128Load(hdrOffBytes + 32 + 16 * j).f32x4Mul();
-    fn.localGet(hdr).v128Load(hdrOffBytes + 64 + 16 * j).f32x4Add().f32x4Nearest();
+    fn.localGet(hdr)
+      .v128Load(hdrOffBytes + 32 + 16 * j)
+      .f32x4Mul();
+    fn.localGet(hdr)
+      .v128Load(hdrOffBytes + 64 + 16 * j)
+      .f32x4Add()
+      .f32x4Nearest();
     // The zero point is added after rounding (an odd zero point would flip ties otherwise), as QLinearConv does.
-    fn.localGet(hdr).v128Load(hdrOffBytes + 96 + 16 * j).f32x4Add();
+    fn.localGet(hdr)
+      .v128Load(hdrOffBytes + 96 + 16 * j)
+      .f32x4Add();
     // pmax/pmin (one instruction each; the value is never NaN here). A bound at the int8 limit is left to the
     // saturating conversion and narrowings, which clamp exactly the same.
     if (lo > -128) fn.v128ConstF32(lo).f32x4Pmax();
@@ -110,7 +117,10 @@ export function emitStoreBytes(fn: FunctionBuilder, ptr: Local, offBytes: number
     fn.localGet(ptr).localGet(v).v128Store32Lane(0, offBytes, 0);
     i = 4;
   }
-  for (; i < lanes; i++) fn.localGet(ptr).localGet(v).v128Store8Lane(i, offBytes + i);
+  for (; i < lanes; i++)
+    fn.localGet(ptr)
+      .localGet(v)
+      .v128Store8Lane(i, offBytes + i);
 }
 
 /** The int8 clamp bounds of an activation fused before the output quantizer (relu, clip; none = full range). */

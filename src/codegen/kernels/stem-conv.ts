@@ -105,7 +105,8 @@ export function packStemConv(spec: ConvSpec, vr: StemConvVariant, w: ConvWeights
 export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVariant, addr: ConvAddresses): void {
   checkConvSpec(spec, 'stemconv');
   if (!stemConv.supports(spec, vr)) throw new EdgecnnError('stemconv: spec not supported', 'internal');
-  if (spec.epilogue.residual && !addr.residual) throw new EdgecnnError('stemconv: residual address missing', 'internal');
+  if (spec.epilogue.residual && !addr.residual)
+    throw new EdgecnnError('stemconv: residual address missing', 'internal');
   const { inW, outW, inC: C, kernelW: kw, strideW: sW, dilationH: dH, dilationW: dW, padLeft } = spec;
   const { mr, nr } = vr;
   const nvec = nr / 4;
@@ -193,7 +194,10 @@ export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVa
       fn.localGet(wt).i32Const(kyBytes).i32Add().localSet(wkEnd);
       const kxTop = fn.loop();
       for (let ci = 0; ci < C; ci++) {
-        for (let j = 0; j < nvec; j++) fn.localGet(wk).v128Load((ci * nr + j * 4) * 4, 4).localSet(bVec[j]!);
+        for (let j = 0; j < nvec; j++)
+          fn.localGet(wk)
+            .v128Load((ci * nr + j * 4) * 4, 4)
+            .localSet(bVec[j]!);
         for (let i = 0; i < rows; i++) {
           fn.localGet(ap)
             .v128Load32Splat(pixelOffset(i) + ci * 4)
@@ -223,7 +227,10 @@ export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVa
       if (offs.every((o) => o === undefined)) continue;
       for (let ci = 0; ci < C; ci++) {
         const wOff = (kx * C + ci) * nr * 4;
-        for (let j = 0; j < nvec; j++) fn.localGet(wt).v128Load(wOff + j * 16, 4).localSet(bVec[j]!);
+        for (let j = 0; j < nvec; j++)
+          fn.localGet(wt)
+            .v128Load(wOff + j * 16, 4)
+            .localSet(bVec[j]!);
         for (let i = 0; i < rows; i++) {
           const o = offs[i];
           if (o === undefined) continue;
@@ -312,12 +319,7 @@ export function emitStemConv(fn: FunctionBuilder, spec: ConvSpec, vr: StemConvVa
             (b) => b.i32Const(fullTiles),
             1,
             () => {
-              fn.localGet(tile)
-                .i32Const(mr)
-                .i32Mul()
-                .i32Const(oxL)
-                .i32Add()
-                .localSet(ox0);
+              fn.localGet(tile).i32Const(mr).i32Mul().i32Const(oxL).i32Add().localSet(ox0);
               interiorTile(mr, cols);
             },
           );
