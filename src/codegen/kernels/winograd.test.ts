@@ -28,6 +28,9 @@ for (const vr of WINOGRAD_VARIANTS.filter((x) => isas.includes(x.isa))) {
       c3(9, 20, 4, 13, 2), // pads larger than 1
       c3(6, 5, 6, 7, 0, { pads: [0, 1, 1, 0] }),
       c3(33, 9, 9, 10, 1),
+      // one or two tile-row groups: items split output channels too (64 -> 2 blocks, 128 -> 4)
+      c3(9, 64, 6, 6, 1, { act: { kind: 'relu' }, residual: true }),
+      c3(7, 128, 5, 7, 1, { batch: 2 }),
     ];
     for (const c of cases) checkConvCase(winograd, vr, c);
   });
@@ -48,6 +51,14 @@ if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {
     assert.ok(r.ok, r.output.slice(-4000));
   });
 }
+
+test('winograd splits late layers (few tile-row groups) by output-channel blocks', () => {
+  for (const vr of WINOGRAD_VARIANTS) {
+    // 14x14x256: one group of 7 tile rows; 56x56x64: 14 groups, no channel split needed
+    assert.ok(winograd.parallelExtent(convSpecOf(c3(256, 256, 14, 14, 1)), vr) >= 8, vr.tile);
+    assert.equal(winograd.parallelExtent(convSpecOf(c3(64, 64, 56, 56, 1)), vr), 14, vr.tile);
+  }
+});
 
 test('winograd applies only to 3x3 stride-1 undilated ungrouped convolutions', () => {
   const vr = WINOGRAD_VARIANTS[0]!;

@@ -5,9 +5,11 @@
  * lanes, stored as 16 matrices V_e[tile][CinPad]; (2) M_e = V_e * U_e with U = G g G^T packed at compile time
  * as GEMM panels; (3) output transform Y = A^T m A, + bias, residual, activation, stored with edge checks.
  * A parallel item is a group of output tile rows large enough that each GEMM has >= ~48 rows (the 16 packed
- * B matrices are re-read per item, which dominates for 7x7x512 layers otherwise). Packed weights:
+ * B matrices are re-read per item, which dominates for 7x7x512 layers otherwise), times an output-channel
+ * block when there are too few groups to share among threads (late layers): each item then transforms its
+ * whole input patch but reads and computes only its block's B columns. Packed weights:
  * [bias x CoutPad | 16 packed GEMM B matrices]. Scratch: one V+M slice per item, so ranges stay independent.
- * parallelExtent = batch * tile-row groups.
+ * parallelExtent = batch * tile-row groups * channel blocks (block index varies fastest).
  */
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
@@ -49,7 +51,16 @@ interface Geometry {
   rowsPerItem: number;
   cinPad: number;
   coutPad: number;
+  /** Output-channel blocks per group (1, or a power of two with outC a multiple of blocks * NR). */
+  blocks: number;
+  /** Output channels per block (outC when blocks is 1). */
+  blockC: number;
+  /** Floats per row of an item's M matrices. */
+  mStride: number;
+  /** GEMM for packing (all outC columns). */
   inner: GemmSpec;
+  /** GEMM one item runs (its block's columns). */
+  blockGemm: GemmSpec;
   packedBFloats: number;
   itemScratchBytes: number;
 }
@@ -59,6 +70,12 @@ const MIN_TILES = 36;
 
 /** Largest scratch (V and M for every item) a Winograd step may ask for. */
 const MAX_SCRATCH_BYTES = 32 * 1024 * 1024;
+
+/** Items per layer wanted for thread splitting; fewer tile-row groups are split by output channels. */
+const MIN_ITEMS = 8;
+
+/** Fewest output channels in a block (narrower blocks redo too much input transform per GEMM work). */
+const MIN_BLOCK_C = 32;
 
 /** GEMM rows per item below which weight traffic (16 B matrices re-read per item) dominates. */
 const MIN_GEMM_ROWS = 48;
@@ -70,6 +87,16 @@ function geometry(spec: ConvSpec, vr: WinogradVariant): Geometry {
   while (rowsPerItem < tilesH && (tilesH % rowsPerItem !== 0 || rowsPerItem * tilesW < MIN_GEMM_ROWS)) rowsPerItem++;
   const cinPad = Math.ceil(spec.inC / 4) * 4;
   const coutPad = Math.ceil(spec.outC / 4) * 4;
+  const groups = spec.batch * (tilesH / rowsPerItem);
+  let blocks = 1;
+  while (
+    groups * blocks < MIN_ITEMS &&
+    spec.outC % (2 * blocks * vr.gemm.nr) === 0 &&
+    spec.outC / (2 * blocks) >= MIN_BLOCK_C
+  )
+    blocks *= 2;
+  const blockC = spec.outC / blocks;
+  const mStride = blocks === 1 ? coutPad : blockC;
   const inner: GemmSpec = {
     m: rowsPerItem * tilesW,
     n: spec.outC,
@@ -82,9 +109,13 @@ function geometry(spec: ConvSpec, vr: WinogradVariant): Geometry {
     rowsPerItem,
     cinPad,
     coutPad,
+    blocks,
+    blockC,
+    mStride,
     inner,
+    blockGemm: { ...inner, n: blockC },
     packedBFloats: Math.ceil(spec.outC / vr.gemm.nr) * (spec.inC + 1) * vr.gemm.nr,
-    itemScratchBytes: 16 * rowsPerItem * tilesW * (cinPad + coutPad) * 4,
+    itemScratchBytes: 16 * rowsPerItem * tilesW * (cinPad + mStride) * 4,
   };
 }
 
@@ -153,21 +184,26 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
   if (spec.epilogue.residual && !addr.residual)
     throw new EdgecnnError('winograd: residual address missing', 'internal');
   const g = geometry(spec, vr);
-  const { inH, inW, outH, outW, outC } = spec;
-  const { tilesH, tilesW, rowsPerItem: R, cinPad, coutPad } = g;
+  const { inH, inW, outH, outW } = spec;
+  const { tilesH, tilesW, rowsPerItem: R, cinPad, coutPad, blocks, blockC, mStride } = g;
   const itemsPerImage = tilesH / R;
+  // Bytes of one block's packed B panels (blockC is a multiple of NR when blocks > 1).
+  const blockPanelBytes = (blockC / vr.gemm.nr) * (spec.inC + 1) * vr.gemm.nr * 4;
   const nTiles = R * tilesW; // GEMM rows
   const psIn = addr.input.pixelStride * 4;
   const psOut = addr.output.pixelStride * 4;
   const psRes = (addr.residual?.pixelStride ?? 0) * 4;
   const vMatBytes = nTiles * cinPad * 4; // one V_e
-  const mMatBytes = nTiles * coutPad * 4; // one M_e
+  const mMatBytes = nTiles * mStride * 4; // one M_e (this item's block)
   const zero = addr.zero;
 
   const start = fn.param(0);
   const end = fn.param(1);
   const ep = new EpilogueEmitter(fn, spec.epilogue.activation, vr.isa === 'wasmrelaxed');
   const it = fn.local('i32');
+  const grp = fn.local('i32'); // tile-row group index (over all images)
+  const cb0 = fn.local('i32'); // byte offset of the item's first output channel
+  const bOff = fn.local('i32'); // byte offset of the item's first packed B panel within a B matrix
   const th0 = fn.local('i32'); // first tile row of the item
   const img = fn.local('i32'); // image index
   const rr = fn.local('i32');
@@ -225,18 +261,38 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
     (b) => b.localGet(end),
     1,
     () => {
-      fn.localGet(it).i32Const(itemsPerImage).i32DivU().localSet(img);
-      fn.localGet(it).i32Const(itemsPerImage).i32RemU().i32Const(R).i32Mul().localSet(th0);
+      if (blocks === 1) {
+        fn.localGet(it).localSet(grp);
+        fn.i32Const(0).localSet(cb0);
+        fn.i32Const(0).localSet(bOff);
+      } else {
+        fn.localGet(it).i32Const(blocks).i32DivU().localSet(grp);
+        fn.localGet(it).i32Const(blocks).i32RemU().localTee(tmp).i32Const(blockC * 4).i32Mul().localSet(cb0);
+        fn.localGet(tmp).i32Const(blockPanelBytes).i32Mul().localSet(bOff);
+      }
+      fn.localGet(grp).i32Const(itemsPerImage).i32DivU().localSet(img);
+      fn.localGet(grp).i32Const(itemsPerImage).i32RemU().i32Const(R).i32Mul().localSet(th0);
       fn.localGet(img)
         .i32Const(inH * inW * psIn)
         .i32Mul()
         .i32Const(addr.input.addrBytes)
         .i32Add()
         .localSet(inImg);
-      fn.localGet(it).i32Const(g.itemScratchBytes).i32Mul().i32Const(addr.scratch!).i32Add().localTee(vBase);
+      fn.localGet(it).i32Const(g.itemScratchBytes).i32Mul().i32Const(addr.scratch!).i32Add();
       fn.i32Const(16 * vMatBytes)
         .i32Add()
         .localSet(mBase);
+      if (blocks === 1) {
+        fn.localGet(it).i32Const(g.itemScratchBytes).i32Mul().i32Const(addr.scratch!).i32Add().localSet(vBase);
+      } else {
+        // V lives in the slot of the range's first item of this group (max(start, grp * blocks)): only that
+        // item transforms, the range's later items of the group reuse it. No other range writes that slot.
+        fn.localGet(grp).i32Const(blocks).i32Mul().localTee(tmp).localGet(start).localGet(tmp).localGet(start);
+        fn.i32GtU().select().localTee(tmp);
+        fn.i32Const(g.itemScratchBytes).i32Mul().i32Const(addr.scratch!).i32Add().localSet(vBase);
+        fn.localGet(it).localGet(tmp).i32Eq();
+        fn.if();
+      }
 
       // (1) input transform V_e[tile][c] = (B^T d B)[e]
       forTiles(() => {
@@ -314,6 +370,7 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
           },
         );
       });
+      if (blocks > 1) fn.end();
 
       // (2) M_e = V_e * U_e for the 16 e
       fn.forRange(
@@ -327,14 +384,16 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
             .i32Const(g.packedBFloats * 4)
             .i32Mul()
             .i32Const(addr.packedWeights + coutPad * 4)
+            .i32Add()
+            .localGet(bOff)
             .i32Add();
           fn.localSet(gB);
           fn.localGet(e).i32Const(mMatBytes).i32Mul().localGet(mBase).i32Add().localSet(gC);
           emitGemmBody(
             fn,
-            g.inner,
+            g.blockGemm,
             vr.gemm,
-            { a: { addrBytes: 0, pixelStride: cinPad }, packedB: 0, c: { addrBytes: 0, pixelStride: coutPad } },
+            { a: { addrBytes: 0, pixelStride: cinPad }, packedB: 0, c: { addrBytes: 0, pixelStride: mStride } },
             {
               a: gA,
               b: gB,
@@ -368,14 +427,18 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
           .i32Mul()
           .localGet(outRow)
           .i32Add()
+          .localGet(cb0)
+          .i32Add()
           .localSet(o0);
         fn.localGet(tw)
           .i32Const(2 * psRes)
           .i32Mul()
           .localGet(resRow)
           .i32Add()
+          .localGet(cb0)
+          .i32Add()
           .localSet(r0);
-        tileIndexBytes(coutPad * 4);
+        tileIndexBytes(mStride * 4);
         fn.localGet(mBase).i32Add().localSet(vt);
         const outVector = (cols: number): void => {
           // s[r][0] = m0 + m1 + m2, s[r][1] = m1 - m2 - m3 (kept in d[4r], d[4r+1])
@@ -389,7 +452,7 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
             fn.localGet(m0).localGet(m1).f32x4Add().localGet(m2).f32x4Add().localSet(m0);
             fn.localGet(m1).localGet(m2).f32x4Sub().localGet(m3).f32x4Sub().localSet(m1);
           }
-          fn.i32Const(addr.packedWeights).localGet(cv).i32Add().v128Load(0, 4).localSet(bias);
+          fn.i32Const(addr.packedWeights).localGet(cv).i32Add().localGet(cb0).i32Add().v128Load(0, 4).localSet(bias);
           for (let x = 0; x < 2; x++) {
             const sv = (r: number): Local => d[r * 4 + x]!;
             fn.localGet(sv(0)).localGet(sv(1)).f32x4Add().localGet(sv(2)).f32x4Add().localGet(bias).f32x4Add();
@@ -443,7 +506,7 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
             fn.end();
           }
         };
-        const nFullV = Math.floor(outC / 4);
+        const nFullV = Math.floor(blockC / 4);
         if (nFullV > 0)
           fn.forRange(
             cv,
@@ -452,9 +515,9 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
             16,
             () => outVector(4),
           );
-        if (outC % 4 !== 0) {
+        if (blockC % 4 !== 0) {
           fn.i32Const(nFullV * 16).localSet(cv);
-          outVector(outC % 4);
+          outVector(blockC % 4);
         }
       });
     },
@@ -471,7 +534,7 @@ export const winograd: KernelFamily<ConvSpec, WinogradVariant, ConvAddresses, Co
     // The scratch is ~4x the layer's activations; large inputs (detectors at 640x640) stay on direct conv.
     if (!applicable(spec) || spec.inC < 8 || spec.outC < 8) return false;
     const g = geometry(spec, vr);
-    const scratch = spec.batch * (g.tilesH / g.rowsPerItem) * g.itemScratchBytes;
+    const scratch = spec.batch * (g.tilesH / g.rowsPerItem) * g.blocks * g.itemScratchBytes;
     return g.tilesH * g.tilesW >= MIN_TILES && scratch <= MAX_SCRATCH_BYTES;
   },
   id(spec, vr) {
@@ -479,7 +542,7 @@ export const winograd: KernelFamily<ConvSpec, WinogradVariant, ConvAddresses, Co
   },
   parallelExtent(spec, vr) {
     const g = geometry(spec, vr);
-    return spec.batch * (g.tilesH / g.rowsPerItem);
+    return spec.batch * (g.tilesH / g.rowsPerItem) * g.blocks;
   },
   pack: packWinograd,
   zeroBytes(spec) {
@@ -487,7 +550,7 @@ export const winograd: KernelFamily<ConvSpec, WinogradVariant, ConvAddresses, Co
   },
   scratchBytes(spec, vr) {
     const g = geometry(spec, vr);
-    return spec.batch * (g.tilesH / g.rowsPerItem) * g.itemScratchBytes;
+    return spec.batch * (g.tilesH / g.rowsPerItem) * g.blocks * g.itemScratchBytes;
   },
   emit: emitWinograd,
   macs(spec) {
