@@ -43,6 +43,7 @@ for (const vr of CONV_VARIANTS.filter((x) => isas.includes(x.isa))) {
       cv(9, 15, 5, 5, 3, 2, 1, { group: 3 }), // 3 input and 5 output channels per group
       cv(1, 1, 4, 3, 2, 1, 0, { kernel: [2, 3] }),
       cv(4, 8, 6, 5, 3, 2, 1, { group: 4 }), // depthwise with channel multiplier 2 (not the dwconv family)
+      cv(6, 4 * vr.nr + 3, 5, 4, 3, 1, 1, { batch: 2 }), // few rows: panel blocks, partial panel in the last
     ];
     for (const c of cases) checkConvCase(conv, vr, c);
   });
@@ -53,6 +54,15 @@ for (const vr of CONV_VARIANTS.filter((x) => isas.includes(x.isa))) {
     checkConvCase(conv, vr, cv(5, 6, 4, 4, 3, 1, 1, { act: { kind: 'sigmoid' }, residual: true, group: 1 }));
   });
 }
+
+test('conv splits layers with few output rows into panel blocks', () => {
+  for (const vr of CONV_VARIANTS) {
+    // 7x7x512 (resnet18's last stage): 7 rows alone cannot feed 2 threads with 4 chunks each
+    assert.ok(conv.parallelExtent(convSpecOf(cv(512, 512, 7, 7, 3, 1, 1)), vr) >= 16, vr.tile);
+    assert.equal(conv.parallelExtent(convSpecOf(cv(3, 64, 224, 224, 7, 2, 3)), vr), 112, vr.tile);
+    assert.equal(conv.parallelExtent(convSpecOf(cv(8, 8, 7, 7, 3, 1, 1, { group: 2 })), vr), 7, vr.tile);
+  }
+});
 
 if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {
   test('conv relaxed-SIMD variants (child node with the relaxed flag)', (t) => {

@@ -5,8 +5,11 @@
  * output pixels of one row x NR output channels. For each valid kernel row (range computed per output row)
  * and each kernel column, MR input-pixel pointers are chosen (the pixel, or a shared all-zero buffer when it
  * falls in the padding), then a GEMM micro-kernel runs over the group's input channels.
- * Loop nest: group > panel > output rows [start, end) > pixel tiles, so one weight panel stays in cache
- * while the rows stream. parallelExtent = batch * outH output rows.
+ * Loop nest: group > panel > output rows > pixel tiles, so one weight panel stays in cache while the rows
+ * stream. A parallel item is one output row of one panel block; ungrouped layers with few rows (late layers)
+ * are cut into several panel blocks so threads share them and each reads only its block's weights.
+ * parallelExtent = blocks * batch * outH, item = block * (batch * outH) + row (rows vary fastest, so a range
+ * runs block > panel > rows and keeps each panel in cache over its rows, as the single-block nest does).
  */
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
@@ -50,7 +53,14 @@ interface Geometry {
   fullPanels: number;
   colsLast: number;
   panelFloats: number;
+  /** Panel blocks (1 unless ungrouped with few output rows). */
+  blocks: number;
+  /** Panels per block. */
+  blockPanels: number;
 }
+
+/** Items per layer wanted for thread splitting; layers with fewer output rows are split by panel blocks. */
+const MIN_ITEMS = 16;
 
 function geometry(spec: ConvSpec, vr: ConvVariant): Geometry {
   if (spec.inC % spec.group !== 0 || spec.outC % spec.group !== 0) {
@@ -63,7 +73,14 @@ function geometry(spec: ConvSpec, vr: ConvVariant): Geometry {
   const ocg = spec.outC / spec.group;
   const panelsPerGroup = Math.ceil(ocg / vr.nr);
   const fullPanels = Math.floor(ocg / vr.nr);
+  const rows = spec.batch * spec.outH;
+  let blocks = 1;
+  while (spec.group === 1 && rows * blocks < MIN_ITEMS && 2 * blocks <= panelsPerGroup) blocks *= 2;
+  const blockPanels = Math.ceil(panelsPerGroup / blocks);
+  blocks = Math.ceil(panelsPerGroup / blockPanels); // no empty block
   return {
+    blocks,
+    blockPanels,
     icg,
     ocg,
     panelsPerGroup,
@@ -138,6 +155,11 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
   const chIn = fn.local('i32'); // byte offset of the group's first input channel
   const chOut = fn.local('i32'); // byte offset of the panel's first output channel
   const r = fn.local('i32');
+  const rS = fn.local('i32'); // the range's rows within the current block
+  const rE = fn.local('i32');
+  const blk = fn.local('i32');
+  const pLo = fn.local('i32'); // the block's full panels [pLo, pHi)
+  const pHi = fn.local('i32');
   const oy = fn.local('i32');
   const iy0 = fn.local('i32');
   const kyS = fn.local('i32');
@@ -242,8 +264,8 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
   const rowsOfPanel = (cols: number): void => {
     fn.forRange(
       r,
-      (b) => b.localGet(start),
-      (b) => b.localGet(end),
+      (b) => b.localGet(rS),
+      (b) => b.localGet(rE),
       1,
       () => {
         emitConvRowWindow(fn, spec, addr, { r, oy, iy0, kyS, nky, rowIn, rowOut, rowRes }, { clampNky: false, chIn });
@@ -267,61 +289,104 @@ export function emitConv(fn: FunctionBuilder, spec: ConvSpec, vr: ConvVariant, a
     );
   };
 
-  fn.forRange(
-    grp,
-    (b) => b.i32Const(0),
-    (b) => b.i32Const(spec.group),
-    1,
-    () => {
-      fn.localGet(grp)
-        .i32Const(g.icg * 4)
-        .i32Mul()
-        .localSet(chIn);
-      if (g.fullPanels > 0) {
-        fn.forRange(
-          p,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(g.fullPanels),
-          1,
-          () => {
-            fn.localGet(grp)
-              .i32Const(g.panelsPerGroup)
-              .i32Mul()
-              .localGet(p)
-              .i32Add()
-              .i32Const(g.panelFloats * 4)
-              .i32Mul();
-            fn.i32Const(addr.packedWeights).i32Add().localSet(panelW);
-            fn.localGet(grp)
-              .i32Const(g.ocg * 4)
-              .i32Mul()
-              .localGet(p)
-              .i32Const(nr * 4)
-              .i32Mul()
-              .i32Add()
-              .localSet(chOut);
-            rowsOfPanel(nr);
-          },
-        );
-      }
-      if (g.colsLast > 0) {
-        fn.localGet(grp)
-          .i32Const(g.panelsPerGroup)
-          .i32Mul()
-          .i32Const(g.fullPanels)
+  const nRows = spec.batch * spec.outH;
+  const forBlocks = (body: () => void): void => {
+    if (g.blocks === 1) {
+      fn.localGet(start).localSet(rS);
+      fn.localGet(end).localSet(rE);
+      fn.i32Const(0).localSet(pLo);
+      fn.i32Const(g.fullPanels).localSet(pHi);
+      body();
+      return;
+    }
+    fn.forRange(
+      blk,
+      (b) => b.localGet(start).i32Const(nRows).i32DivU(),
+      (b) =>
+        b
+          .localGet(end)
+          .i32Const(nRows - 1)
           .i32Add()
-          .i32Const(g.panelFloats * 4)
-          .i32Mul();
-        fn.i32Const(addr.packedWeights).i32Add().localSet(panelW);
+          .i32Const(nRows)
+          .i32DivU(),
+      1,
+      () => {
+        // rows max(start - blk * nRows, 0) .. min(end - blk * nRows, nRows)
+        fn.localGet(start).localGet(blk).i32Const(nRows).i32Mul().i32Sub().localTee(rS);
+        fn.i32Const(0).localGet(rS).i32Const(0).i32GtS().select().localSet(rS);
+        fn.localGet(end).localGet(blk).i32Const(nRows).i32Mul().i32Sub().localTee(rE);
+        fn.i32Const(nRows).localGet(rE).i32Const(nRows).i32LtS().select().localSet(rE);
+        fn.localGet(blk).i32Const(g.blockPanels).i32Mul().localTee(pLo).i32Const(g.blockPanels).i32Add().localTee(pHi);
+        fn.i32Const(g.fullPanels).localGet(pHi).i32Const(g.fullPanels).i32LtS().select().localSet(pHi);
+        body();
+      },
+    );
+  };
+
+  forBlocks(() =>
+    fn.forRange(
+      grp,
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(spec.group),
+      1,
+      () => {
         fn.localGet(grp)
-          .i32Const(g.ocg * 4)
+          .i32Const(g.icg * 4)
           .i32Mul()
-          .i32Const(g.fullPanels * nr * 4)
-          .i32Add()
-          .localSet(chOut);
-        rowsOfPanel(g.colsLast);
-      }
-    },
+          .localSet(chIn);
+        if (g.fullPanels > 0) {
+          fn.forRange(
+            p,
+            (b) => b.localGet(pLo),
+            (b) => b.localGet(pHi),
+            1,
+            () => {
+              fn.localGet(grp)
+                .i32Const(g.panelsPerGroup)
+                .i32Mul()
+                .localGet(p)
+                .i32Add()
+                .i32Const(g.panelFloats * 4)
+                .i32Mul();
+              fn.i32Const(addr.packedWeights).i32Add().localSet(panelW);
+              fn.localGet(grp)
+                .i32Const(g.ocg * 4)
+                .i32Mul()
+                .localGet(p)
+                .i32Const(nr * 4)
+                .i32Mul()
+                .i32Add()
+                .localSet(chOut);
+              rowsOfPanel(nr);
+            },
+          );
+        }
+        if (g.colsLast > 0) {
+          // the partial panel belongs to the last block
+          if (g.blocks > 1)
+            fn.localGet(blk)
+              .i32Const(g.blocks - 1)
+              .i32Eq()
+              .if();
+          fn.localGet(grp)
+            .i32Const(g.panelsPerGroup)
+            .i32Mul()
+            .i32Const(g.fullPanels)
+            .i32Add()
+            .i32Const(g.panelFloats * 4)
+            .i32Mul();
+          fn.i32Const(addr.packedWeights).i32Add().localSet(panelW);
+          fn.localGet(grp)
+            .i32Const(g.ocg * 4)
+            .i32Mul()
+            .i32Const(g.fullPanels * nr * 4)
+            .i32Add()
+            .localSet(chOut);
+          rowsOfPanel(g.colsLast);
+          if (g.blocks > 1) fn.end();
+        }
+      },
+    ),
   );
 }
 
@@ -418,8 +483,8 @@ export const conv: KernelFamily<ConvSpec, ConvVariant, ConvAddresses, ConvWeight
   id(spec, vr) {
     return kernelId('f32', 'conv', spec.epilogue, vr.tile, vr.isa);
   },
-  parallelExtent(spec) {
-    return spec.batch * spec.outH;
+  parallelExtent(spec, vr) {
+    return geometry(spec, vr).blocks * spec.batch * spec.outH;
   },
   pack: packConv,
   zeroBytes(spec) {
