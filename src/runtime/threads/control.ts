@@ -9,7 +9,11 @@
 
 /** Word indices in the control Int32Array. */
 export const EPOCH = 0;
-/** Parameter slots for even and odd epochs: function index, item extent, items per chunk, chunk count. */
+/**
+ * Parameter slots for even and odd epochs: function index, item extent, (unused), chunk count. Chunk c is
+ * items [floor(c * extent / n), floor((c + 1) * extent / n)): sizes differ by at most one item, so 25 items in
+ * 8 chunks are 3 or 4 each (fixed chunks of ceil(25 / 8) = 4 made 7 chunks, one of a single item).
+ */
 export const SLOT = [16, 20] as const;
 export const STOP = 24;
 /** Busy-wait iterations before a sleeping wait (set by the pool, read by the workers at every wait). */
@@ -46,7 +50,6 @@ export function runChunks(ctl: Int32Array, e: number, fns: readonly (KernelFn | 
   const base = SLOT[e & 1];
   const fn = fns[ctl[base]!];
   const extent = ctl[base + 1]!;
-  const chunk = ctl[base + 2]!;
   const nChunks = ctl[base + 3]!;
   const tag = epochTag(e);
   const lowMask = (1 << CHUNK_BITS) - 1;
@@ -58,9 +61,8 @@ export function runChunks(ctl: Int32Array, e: number, fns: readonly (KernelFn | 
     if (c >= nChunks) return ran;
     if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
     // The tag matched at the claim, so slot e&1 still held this epoch's parameters when read above.
-    const start = c * chunk;
     try {
-      fn!(start, Math.min(extent, start + chunk));
+      fn!(Math.floor((c * extent) / nChunks), Math.floor(((c + 1) * extent) / nChunks));
     } catch {
       // Still counted as done below, so the barrier never waits for a chunk that will not finish.
       Atomics.store(ctl, FAULT, ctl[base]! + 1);

@@ -309,13 +309,12 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
         return;
       }
       parallelSteps++;
-      const chunk = Math.max(1, Math.ceil(extent / Math.min(MAX_CHUNKS, threads * chunksPerThread)));
-      const nChunks = Math.ceil(extent / chunk);
+      const nChunks = Math.min(extent, MAX_CHUNKS, threads * chunksPerThread);
       const e = ctl[EPOCH]! + 1;
       const base = SLOT[e & 1];
       ctl[base] = index;
       ctl[base + 1] = extent;
-      ctl[base + 2] = chunk;
+      ctl[base + 2] = 0;
       ctl[base + 3] = nChunks;
       localFns[index] = local;
       Atomics.store(ctl, DONE, 0);
