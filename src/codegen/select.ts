@@ -135,11 +135,14 @@ export function pickVariant<S, V extends KernelVariant>(
 ): V | undefined {
   const usable = family.variants.filter((v) => (v.isa === 'wasmsimd' || relaxedSimd) && family.supports(spec, v));
   const isaRank = (v: V): number => (v.isa === 'wasmrelaxed' ? 0 : 1);
+  // Ties in cost go to the variant with more parallel work items (e.g. a one-row GEMM split by column panels
+  // instead of one row tile): the same single-threaded work, but threads can share it.
   let best: V | undefined;
-  let bestKey = [Infinity, Infinity];
+  let bestKey = [Infinity, Infinity, Infinity];
   for (const v of usable) {
-    const key = [isaRank(v), cost ? cost(spec, v) : 0];
-    if (key[0]! < bestKey[0]! || (key[0] === bestKey[0] && key[1]! < bestKey[1]!)) {
+    const key = [isaRank(v), cost ? cost(spec, v) : 0, -family.parallelExtent(spec, v)];
+    const first = key.findIndex((k, i) => k !== bestKey[i]);
+    if (first >= 0 && key[first]! < bestKey[first]!) {
       best = v;
       bestKey = key;
     }
