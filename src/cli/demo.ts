@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../conformance/shared-dir.js';
 import { loadModel } from '../onnx/index.js';
 import { summarizeModel } from '../ops/model-summary.js';
 import { optimize } from '../passes/index.js';
-import { createSession } from '../runtime/session.js';
+import { type Backend, BACKENDS, createSession } from '../runtime/session.js';
 import { benchModel } from '../bench/bench-model.js';
 import { formatReportText } from '../bench/format.js';
 import { createProgress } from '../bench/progress.js';
@@ -59,13 +59,15 @@ export function bundledModelPath(name: string): string {
 
 export const command: Command = {
   name: 'demo',
-  synopsis: '[--model ppocr-cls|ppocr-det|FILE.onnx] [--input-shape name=1x3x48x192] [--runs N] [--out DIR]',
+  synopsis:
+    '[--model ppocr-cls|ppocr-det|FILE.onnx] [--backend wasm|reference] [--input-shape name=1x3x48x192] [--runs N] [--out DIR]',
   summary: 'Inspect, optimize, compile, check and benchmark a bundled real model, and write a report',
   flags: {
     model: { type: 'string', description: 'bundled model name or an ONNX file (default ppocr-cls)' },
     'input-shape': { type: 'string', multiple: true, description: 'concrete input shape, name=1x3x48x192' },
     runs: { type: 'number', description: 'timed runs per configuration (default 30)' },
     out: { type: 'string', description: 'report folder (default ./edgecnn-demo)' },
+    backend: { type: 'string', description: "edgecnn backend: 'wasm' (default) or 'reference'" },
   },
   async run(_positionals, flags) {
     const choice = flagString(flags, 'model') ?? 'ppocr-cls';
@@ -103,12 +105,14 @@ export const command: Command = {
     say(`  ${summary.nodeCount} nodes -> ${nodesAfter} after ${optimized.passes.length} passes`);
 
     // 3. Compile and run.
-    say(`\n[3/5] compile and run (wasm backend)`);
+    const backend = (flagString(flags, 'backend') ?? 'wasm') as Backend;
+    if (!BACKENDS.includes(backend)) throw new EdgecnnError(`unknown backend '${backend}'`, 'bad-argument');
+    say(`\n[3/5] compile and run (${backend} backend)`);
     const image = DEMO_MODELS[choice]?.inputImage;
     const inputs = makeInputs(model, { files: image ? [join(REPO_ROOT, image)] : [], shapes: inputShapes });
     if (image) say(`  input: ${image} (made by scripts/make-text-image.mjs)`);
     const t0 = performance.now();
-    const session = await createSession(model, { backend: 'wasm', inputShapes });
+    const session = await createSession(model, { backend, inputShapes });
     const t1 = performance.now();
     const outputs = await session.run(inputs);
     const t2 = performance.now();
@@ -147,7 +151,7 @@ export const command: Command = {
     say(`\n[5/5] benchmark (${runs} interleaved runs per configuration, one thread)`);
     const inputFlag = Object.entries(inputShapes).map(([n, s]) => `${n}=${s.join('x')}`);
     const report = await benchModel(path, {
-      backends: ['wasm'],
+      backends: [backend],
       peers: ['ort-web', 'ort-node'],
       threads: [1],
       runs,
