@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, arch, platform, totalmem } from 'node:os';
+import { detectFeatures } from '../runtime/features.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,64 +35,13 @@ export interface Environment {
   edgecnnCommit: string;
 }
 
-const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-// (func (result v128)) type, one function of that type.
-const V128_FUNC = [0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00];
-
-/** i32.const 0; i8x16.splat */
-const SIMD_PROBE = new Uint8Array([
-  ...HEADER,
-  ...V128_FUNC,
-  0x0a,
-  0x08,
-  0x01,
-  0x06,
-  0x00,
-  0x41,
-  0x00,
-  0xfd,
-  0x0f,
-  0x0b,
-]);
-/** Two splats, then i8x16.relaxed_swizzle (0xfd 0x100). */
-const RELAXED_PROBE = new Uint8Array([
-  ...HEADER,
-  ...V128_FUNC,
-  0x0a,
-  0x0f,
-  0x01,
-  0x0d,
-  0x00,
-  0x41,
-  0x00,
-  0xfd,
-  0x0f,
-  0x41,
-  0x00,
-  0xfd,
-  0x0f,
-  0xfd,
-  0x80,
-  0x02,
-  0x0b,
-]);
-/** A shared memory import-free module: memory section with flags 0x03 (shared, has max). */
-const THREADS_PROBE = new Uint8Array([...HEADER, 0x05, 0x04, 0x01, 0x03, 0x01, 0x01]);
-
-/** Which WebAssembly features this runtime accepts. */
+/**
+ * Which WebAssembly features this runtime offers, from the runtime's own start-up probes (src/runtime/features.ts:
+ * relaxed SIMD counts only when relaxed_madd computes what the kernels rely on).
+ */
 export function detectWasmFeatures(): WasmFeatures {
-  const ok = (bytes: Uint8Array<ArrayBuffer>): boolean => {
-    try {
-      return WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>);
-    } catch {
-      return false;
-    }
-  };
-  return {
-    simd: ok(SIMD_PROBE),
-    relaxedSimd: ok(RELAXED_PROBE),
-    threads: typeof SharedArrayBuffer === 'function' && ok(THREADS_PROBE),
-  };
+  const f = detectFeatures();
+  return { simd: f.simd, relaxedSimd: f.relaxedSimd, threads: f.threads };
 }
 
 /** The repository/package root (the folder holding edgecnn's package.json), found from this module. */
