@@ -90,10 +90,14 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   };
 }
 
-/** Output positions [begin, end) whose tap at offset `tap` (= k*dilation - padBegin) lands inside [0, inLen). */
-function validRange(outLen: number, inLen: number, stride: number, tap: number): [number, number] {
+/**
+ * Positions i in [0, count) with i*stride + tap inside [0, limit), as [begin, end). Conv walks output positions
+ * whose tap (k*dilation - padBegin) lands in the input; ConvTranspose walks input positions whose scattered
+ * output lands in the output.
+ */
+function strideRange(count: number, limit: number, stride: number, tap: number): [number, number] {
   const begin = Math.max(0, Math.ceil(-tap / stride));
-  const end = Math.min(outLen, Math.floor((inLen - 1 - tap) / stride) + 1);
+  const end = Math.min(count, Math.floor((limit - 1 - tap) / stride) + 1);
   return [begin, Math.max(begin, end)];
 }
 
@@ -116,9 +120,9 @@ export function convAccumulate(x: ArrayLike<number>, w: ArrayLike<number>, g: Co
   const kSize = KD * KH * KW;
   const outPlane = OD * OH * OW;
   const y = new Float64Array(g.batch * g.outChannels * outPlane);
-  const dRange = Array.from({ length: KD }, (_, k) => validRange(OD, D, sd, k * dd - pd));
-  const hRange = Array.from({ length: KH }, (_, k) => validRange(OH, H, sh, k * dh - ph));
-  const wRange = Array.from({ length: KW }, (_, k) => validRange(OW, W, sw, k * dw - pw));
+  const dRange = Array.from({ length: KD }, (_, k) => strideRange(OD, D, sd, k * dd - pd));
+  const hRange = Array.from({ length: KH }, (_, k) => strideRange(OH, H, sh, k * dh - ph));
+  const wRange = Array.from({ length: KW }, (_, k) => strideRange(OW, W, sw, k * dw - pw));
   for (let n = 0; n < g.batch; n++) {
     for (let m = 0; m < g.outChannels; m++) {
       const c0 = Math.floor(m / Mg) * Cg;
@@ -303,13 +307,6 @@ function transposeGeometry(xShape: readonly number[], wShape: readonly number[],
   };
 }
 
-/** Input positions [begin, end) whose output i*stride + tap lands inside [0, outLen). */
-function scatterRange(inLen: number, outLen: number, stride: number, tap: number): [number, number] {
-  const begin = Math.max(0, Math.ceil(-tap / stride));
-  const end = Math.min(inLen, Math.floor((outLen - 1 - tap) / stride) + 1);
-  return [begin, Math.max(begin, end)];
-}
-
 /**
  * Scatter form: every input element adds x * w[c, m, k] to output position i*s - pad + k*d. Loops run
  * weight-stationary like convAccumulate: one weight scatters a whole input row over the range that lands inside Y.
@@ -334,9 +331,9 @@ function convTranspose(inputs: readonly (Tensor | undefined)[], ctx: OpContext):
   const inPlane = D * H * W;
   const outPlane = OD * OH * OW;
   const y = new Float64Array(g.batch * g.outChannels * outPlane);
-  const dRange = Array.from({ length: KD }, (_, k) => scatterRange(D, OD, sd, k * dd - pd));
-  const hRange = Array.from({ length: KH }, (_, k) => scatterRange(H, OH, sh, k * dh - ph));
-  const wRange = Array.from({ length: KW }, (_, k) => scatterRange(W, OW, sw, k * dw - pw));
+  const dRange = Array.from({ length: KD }, (_, k) => strideRange(D, OD, sd, k * dd - pd));
+  const hRange = Array.from({ length: KH }, (_, k) => strideRange(H, OH, sh, k * dh - ph));
+  const wRange = Array.from({ length: KW }, (_, k) => strideRange(W, OW, sw, k * dw - pw));
   for (let n = 0; n < g.batch; n++) {
     for (let c = 0; c < g.inChannels; c++) {
       const grp = Math.floor(c / Cg);
