@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { gate } from './baseline.js';
 import { environment } from './environment.js';
 import type { BenchReport, ConfigResult } from './harness.js';
-import { seededRandom, summarize } from './stats.js';
+import { seededRandom } from '../ir/builder.js';
+import { summarize } from './stats.js';
 import { writeTinyCnn } from './tiny-model.js';
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));

@@ -9,7 +9,7 @@ import { readInputFile } from '../io/input-file.js';
 import { type DType, type TypedArray, allocData } from '../ir/dtype.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { sizeOf } from '../ir/tensor.js';
-import { seededRandom } from './stats.js';
+import { seededRandom } from '../ir/builder.js';
 
 export interface InputSpec {
   name: string;

@@ -9,10 +9,10 @@ import {
   median,
   normalCdf,
   quantile,
-  seededRandom,
   stddev,
   summarize,
 } from './stats.js';
+import { seededRandom } from '../ir/builder.js';
 
 /** Synthetic latencies shaped like real ones: log-normal jitter plus rare 1.5x spikes (preemption). */
 function latencies(n: number, medianMs: number, seed: number): number[] {

@@ -5,6 +5,7 @@
  * correction) of "current is slower than baseline scaled by (1 + threshold)"; the bootstrap CI of the median
  * ratio uses a seeded PRNG so that the same samples always give the same interval.
  */
+import { seededRandom } from '../ir/builder.js';
 
 /** Summary of one configuration's samples. All times in milliseconds. */
 export interface LatencySummary {
@@ -83,18 +84,6 @@ export function summarize(xs: readonly number[]): LatencySummary {
     meanMs: mean(s),
     stddevMs: stddev(s),
     madMs: mad(s),
-  };
-}
-
-/** A small deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -5,6 +5,7 @@
 import type { DType } from '../ir/dtype.js';
 import { EdgecnnError } from '../ir/errors.js';
 import type { Model } from '../ir/graph.js';
+import { seededRandom } from '../ir/builder.js';
 import { type Tensor, makeTensor, sizeOf } from '../ir/tensor.js';
 import { readInputFile } from '../io/input-file.js';
 import { runtimeInputs } from '../ops/reference-executor.js';
@@ -58,18 +59,10 @@ export function resolveInputShapes(model: Model, given: Record<string, number[]>
   return out;
 }
 
-/** Deterministic pseudo-random tensor (xorshift32), uniform in [-1, 1). */
+/** Deterministic pseudo-random tensor, uniform in [-1, 1): the same values `edgecnn bench` feeds for a seed. */
 export function syntheticTensor(dtype: DType, shape: readonly number[], seed = 123): Tensor {
   const n = sizeOf(shape);
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
+  const next = seededRandom(seed);
   if (dtype === 'float32') {
     const d = new Float32Array(n);
     for (let i = 0; i < n; i++) d[i] = next() * 2 - 1;

