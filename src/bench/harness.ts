@@ -289,7 +289,14 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       let reply: HostReply;
       try {
         reply = await host.request(
-          { op: 'load', target: c.target, threads: c.threads, modelPath: opts.modelPath, inputs: opts.inputs, warmup },
+          {
+            op: 'load',
+            target: c.target,
+            threads: c.threads,
+            modelPath: c.model?.path ?? opts.modelPath,
+            inputs: opts.inputs,
+            warmup,
+          },
           opts.loadTimeoutMs ?? 600000,
         );
       } catch (e) {

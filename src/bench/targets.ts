@@ -18,11 +18,13 @@ export type PeerKind = (typeof PEER_KINDS)[number];
 export interface ConfigSpec {
   target: TargetKind;
   threads: number;
+  /** Another model file than the benchmark's (e.g. its int8 QDQ version), named `label` in the id. */
+  model?: { path: string; label: string };
 }
 
 /** The id of a configuration, as used in reports and baselines. */
 export function configId(c: ConfigSpec): string {
-  return `${c.target}/t${c.threads}`;
+  return `${c.target}/t${c.threads}${c.model ? `/${c.model.label}` : ''}`;
 }
 
 /** One output of a run, flattened to numbers we can compare across runtimes. */
