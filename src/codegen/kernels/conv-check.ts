@@ -81,12 +81,16 @@ function convNode(c: ConvCase): Node {
   };
 }
 
-/** Run one case through `family`/`variant` and assert agreement with the reference. */
+/**
+ * Run one case through `family`/`variant` and assert agreement with the reference. The step runs over its
+ * parallel extent in two uneven calls ([0, extent/3), [extent/3, extent)), or in `chunks` nearly equal ones.
+ */
 export function checkConvCase<V extends KernelVariant>(
   family: KernelFamily<ConvSpec, V, ConvAddresses, ConvWeights>,
   vr: V,
   c: ConvCase,
   seed = 1,
+  chunks?: number,
 ): void {
   const spec = convSpecOf(c);
   const { batch: N, inH, inW, inC, outH, outW, outC } = spec;
@@ -138,9 +142,13 @@ export function checkConvCase<V extends KernelVariant>(
     }),
   );
   const extent = family.parallelExtent(spec, vr);
-  const mid = Math.floor(extent / 3);
-  k.run(0, mid);
-  k.run(mid, extent);
+  if (chunks === undefined) {
+    const mid = Math.floor(extent / 3);
+    k.run(0, mid);
+    k.run(mid, extent);
+  } else {
+    for (let i = 0; i < chunks; i++) k.run(Math.floor((i * extent) / chunks), Math.floor(((i + 1) * extent) / chunks));
+  }
 
   const got = h.f32(outBuf, N * outH * outW * psOut);
   const bits = new Uint32Array(got.buffer, got.byteOffset, got.length);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DWCONV_VARIANTS, dwconv } from './dwconv.js';
+import { DWCONV_MIN_ITEMS, DWCONV_VARIANTS, dwconv, dwconvChannelGroups } from './dwconv.js';
 import { type ConvCase, checkConvCase, convSpecOf } from './conv-check.js';
 import { IN_RELAXED_CHILD, relaxedTestMode } from './relaxed-child.js';
 
@@ -68,6 +68,52 @@ for (const vr of DWCONV_VARIANTS.filter((x) => isas.includes(x.isa))) {
     for (const c of cases) if (dwconv.supports(convSpecOf(c), vr)) checkConvCase(dwconv, vr, c);
   });
 }
+
+for (const vr of DWCONV_VARIANTS.filter((x) => isas.includes(x.isa))) {
+  test(`dwconv ${vr.tile}-${vr.isa} split into channel groups x rows matches in any chunking`, () => {
+    const wide = 2 * vr.px + 3;
+    const cases: ConvCase[] = [
+      dw(37, 3, wide, 3, 1, 1), // one block per group, partial last block
+      dw(8 * vr.vecs * 4 + 3, 7, wide, 3, 1, 1, { act: { kind: 'clip', min: 0, max: 6 }, residual: true }),
+      dw(4 * vr.vecs * 9, 2, wide + 4, 5, 2, 2), // no partial block; groups of several blocks
+      dw(4 * vr.vecs * 5 + 1, 4, wide, 3, 1, 1, { batch: 2 }),
+      dw(4 * vr.vecs * 3 - 2, 1, wide, 3, 1, 1), // the last group holds only the partial block's neighbours
+    ];
+    let checked = 0;
+    for (const c of cases) {
+      const spec = convSpecOf(c);
+      if (!dwconv.supports(spec, vr)) continue;
+      const extent = dwconv.parallelExtent(spec, vr);
+      assert.ok(dwconvChannelGroups(spec, vr).groups > 1, `${JSON.stringify(c)} is not split by channels`);
+      for (const chunks of [1, 2, 3, 7, extent]) checkConvCase(dwconv, vr, c, 3, Math.min(chunks, extent));
+      checked++;
+    }
+    assert.ok(checked >= 3, `only ${checked} cases fit ${vr.tile}`);
+  });
+}
+
+test('dwconv channel groups: whole blocks, every block in one group, enough items for the threads', () => {
+  for (const vr of DWCONV_VARIANTS) {
+    for (const [C, rows] of [
+      [960, 7],
+      [576, 14],
+      [144, 56],
+      [32, 112],
+      [5, 3],
+      [13, 1],
+      [4 * vr.vecs, 2],
+    ] as const) {
+      const spec = convSpecOf(dw(C, rows, 9, 3, 1, 1));
+      const { groups, groupBlocks } = dwconvChannelGroups(spec, vr);
+      const blocks = Math.ceil(C / (4 * vr.vecs));
+      const what = `C=${C} rows=${rows} ${vr.tile}`;
+      assert.ok(groups * groupBlocks >= blocks && (groups - 1) * groupBlocks < blocks, what);
+      assert.ok(rows * groups >= Math.min(DWCONV_MIN_ITEMS, rows * blocks), what);
+      if (rows >= DWCONV_MIN_ITEMS) assert.equal(groups, 1, what);
+      assert.equal(dwconv.parallelExtent(spec, vr), rows * groups, what);
+    }
+  }
+});
 
 if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {
   test('dwconv relaxed-SIMD variants (child node with the relaxed flag)', (t) => {

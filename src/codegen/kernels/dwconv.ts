@@ -8,7 +8,9 @@
  * Multi-pixel variants (`px` > 1) compute px adjacent interior output pixels per step: per kernel row each
  * input column and each weight vector is loaded once and reused across the pixels (loads per FMA drop from
  * 2 to under 1); they apply when the step's live vectors fit V8's 15 allocatable xmm registers.
- * parallelExtent = batch * outH output rows.
+ * parallelExtent = batch * outH output rows x `channelGroups` groups of whole channel blocks (item i is row
+ * floor(i / groups), group i % groups): late layers have few rows (7 or 14) but hundreds of channels, and whole
+ * rows alone gave two threads 4 + 3 rows; with one group the code is the row-only kernel.
  */
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
@@ -60,6 +62,25 @@ export const DWCONV_VARIANTS: readonly DwconvVariant[] = [
   v(4, 'wasmsimd'),
 ];
 
+/**
+ * Fewest parallel items a step should offer: 4 threads x 4 chunks x 2 items, so chunks of the default pool
+ * sizes differ by at most half an item's work.
+ */
+export const DWCONV_MIN_ITEMS = 32;
+
+/**
+ * Channel groups per output row: 1 when there are DWCONV_MIN_ITEMS rows, else as many (up to one channel block
+ * each) as bring rows x groups to DWCONV_MIN_ITEMS, every group but the last the same whole number of blocks.
+ */
+export function dwconvChannelGroups(spec: ConvSpec, vr: DwconvVariant): { groups: number; groupBlocks: number } {
+  const rows = spec.batch * spec.outH;
+  const blocks = Math.ceil(spec.inC / (4 * vr.vecs));
+  const want = Math.min(blocks, Math.ceil(DWCONV_MIN_ITEMS / rows));
+  if (want <= 1) return { groups: 1, groupBlocks: blocks };
+  const groupBlocks = Math.ceil(blocks / want);
+  return { groups: Math.ceil(blocks / groupBlocks), groupBlocks };
+}
+
 function isDepthwise(s: ConvSpec): boolean {
   return s.group === s.inC && s.outC === s.inC && s.group > 1;
 }
@@ -96,7 +117,7 @@ function tileName(spec: ConvSpec, vr: DwconvVariant): string {
   return `${spec.kernelH}x${spec.kernelW}${s}${d}-${vr.tile}`;
 }
 
-/** Emit the depthwise step `(start, end)` over output rows. */
+/** Emit the depthwise step `(start, end)` over (output row, channel group) items. */
 export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVariant, addr: ConvAddresses): void {
   checkConvSpec(spec, 'dwconv');
   if (!isDepthwise(spec)) throw new EdgecnnError('dwconv: spec is not a depthwise convolution', 'internal');
@@ -111,6 +132,7 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   const blockCh = 4 * vr.vecs;
   const nFull = Math.floor(C / blockCh);
   const remCh = C - nFull * blockCh;
+  const { groups, groupBlocks } = dwconvChannelGroups(spec, vr);
 
   const start = fn.param(0);
   const end = fn.param(1);
@@ -139,6 +161,23 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   const k = fn.local('i32');
   const op = fn.local('i32');
   const rp = fn.local('i32');
+  // With channel groups: the item index, its group, and the group's range of full blocks [cbLo, cbHi) in bytes.
+  const grp =
+    groups > 1
+      ? { item: fn.local('i32'), g: fn.local('i32'), cbLo: fn.local('i32'), cbHi: fn.local('i32') }
+      : undefined;
+  const fullLo = (b: FunctionBuilder): void => void (grp ? b.localGet(grp.cbLo) : b.i32Const(0));
+  const fullHi = (b: FunctionBuilder): void => void (grp ? b.localGet(grp.cbHi) : b.i32Const(nFull * blockCh * 4));
+  // The partial block (remCh channels) belongs to the last group.
+  const inLastGroup = (emitRem: () => void): void => {
+    if (!grp) return emitRem();
+    fn.localGet(grp.g)
+      .i32Const(groups - 1)
+      .i32Eq()
+      .if();
+    emitRem();
+    fn.end();
+  };
 
   // Runs `taps` once per valid kernel row (k = nky down to 1), stepping ip and wp to the next kernel row after
   // each: the loop every channel-block body shares.
@@ -243,35 +282,23 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
 
   // All channel blocks of a px-pixel interior tile.
   const pixelTile = (): void => {
-    if (nFull > 0) {
-      fn.forRange(
-        cb,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(nFull * blockCh * 4),
-        blockCh * 4,
-        () => bodyTile(vr.vecs, blockCh),
-      );
-    }
+    if (nFull > 0) fn.forRange(cb, fullLo, fullHi, blockCh * 4, () => bodyTile(vr.vecs, blockCh));
     if (remCh > 0) {
-      fn.i32Const(nFull * blockCh * 4).localSet(cb);
-      bodyTile(Math.ceil(remCh / 4), remCh);
+      inLastGroup(() => {
+        fn.i32Const(nFull * blockCh * 4).localSet(cb);
+        bodyTile(Math.ceil(remCh / 4), remCh);
+      });
     }
   };
 
   // All channel blocks of one output pixel.
   const pixel = (kxs: number[]): void => {
-    if (nFull > 0) {
-      fn.forRange(
-        cb,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(nFull * blockCh * 4),
-        blockCh * 4,
-        () => body(kxs, vr.vecs, blockCh),
-      );
-    }
+    if (nFull > 0) fn.forRange(cb, fullLo, fullHi, blockCh * 4, () => body(kxs, vr.vecs, blockCh));
     if (remCh > 0) {
-      fn.i32Const(nFull * blockCh * 4).localSet(cb);
-      body(kxs, Math.ceil(remCh / 4), remCh);
+      inLastGroup(() => {
+        fn.i32Const(nFull * blockCh * 4).localSet(cb);
+        body(kxs, Math.ceil(remCh / 4), remCh);
+      });
     }
   };
 
@@ -309,56 +336,82 @@ export function emitDwconv(fn: FunctionBuilder, spec: ConvSpec, vr: DwconvVarian
   let oxR = outW;
   while (oxR > oxL && validKx(oxR - 1).length !== kw) oxR--;
 
+  const row = (): void => {
+    emitConvRowWindow(fn, spec, addr, { r, oy, iy0, kyS, nky, rowIn, rowOut, rowRes }, { clampNky: true });
+    fn.localGet(kyS)
+      .i32Const(kw * cp * 4)
+      .i32Mul()
+      .i32Const(addr.packedWeights)
+      .i32Add()
+      .localSet(wRow0);
+
+    for (let x = 0; x < oxL; x++) {
+      const kxs = validKx(x);
+      setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
+      pixel(kxs);
+    }
+    // interior: px-pixel tiles, then single pixels up to oxR
+    const tiled = vr.px > 1 ? Math.floor((oxR - oxL) / vr.px) * vr.px : 0;
+    if (tiled > 0) {
+      fn.forRange(
+        ox,
+        (b) => b.i32Const(oxL),
+        (b) => b.i32Const(oxL + tiled),
+        vr.px,
+        () => {
+          setPixel(() => fn.localGet(ox), 0);
+          pixelTile();
+        },
+      );
+    }
+    if (oxR > oxL + tiled) {
+      fn.forRange(
+        ox,
+        (b) => b.i32Const(oxL + tiled),
+        (b) => b.i32Const(oxR),
+        1,
+        () => {
+          setPixel(() => fn.localGet(ox), 0);
+          pixel(allKx);
+        },
+      );
+    }
+    for (let x = Math.max(oxR, oxL); x < outW; x++) {
+      const kxs = validKx(x);
+      setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
+      pixel(kxs);
+    }
+  };
+
+  if (!grp) {
+    fn.forRange(
+      r,
+      (b) => b.localGet(start),
+      (b) => b.localGet(end),
+      1,
+      row,
+    );
+    return;
+  }
+  const { item, g, cbLo, cbHi } = grp;
+  const groupBytes = groupBlocks * blockCh * 4;
   fn.forRange(
-    r,
+    item,
     (b) => b.localGet(start),
     (b) => b.localGet(end),
     1,
     () => {
-      emitConvRowWindow(fn, spec, addr, { r, oy, iy0, kyS, nky, rowIn, rowOut, rowRes }, { clampNky: true });
-      fn.localGet(kyS)
-        .i32Const(kw * cp * 4)
-        .i32Mul()
-        .i32Const(addr.packedWeights)
-        .i32Add()
-        .localSet(wRow0);
-
-      for (let x = 0; x < oxL; x++) {
-        const kxs = validKx(x);
-        setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
-        pixel(kxs);
-      }
-      // interior: px-pixel tiles, then single pixels up to oxR
-      const tiled = vr.px > 1 ? Math.floor((oxR - oxL) / vr.px) * vr.px : 0;
-      if (tiled > 0) {
-        fn.forRange(
-          ox,
-          (b) => b.i32Const(oxL),
-          (b) => b.i32Const(oxL + tiled),
-          vr.px,
-          () => {
-            setPixel(() => fn.localGet(ox), 0);
-            pixelTile();
-          },
-        );
-      }
-      if (oxR > oxL + tiled) {
-        fn.forRange(
-          ox,
-          (b) => b.i32Const(oxL + tiled),
-          (b) => b.i32Const(oxR),
-          1,
-          () => {
-            setPixel(() => fn.localGet(ox), 0);
-            pixel(allKx);
-          },
-        );
-      }
-      for (let x = Math.max(oxR, oxL); x < outW; x++) {
-        const kxs = validKx(x);
-        setPixel(() => fn.i32Const(x), kxs[0] ?? 0);
-        pixel(kxs);
-      }
+      fn.localGet(item).i32Const(groups).i32DivU().localSet(r);
+      fn.localGet(item).localGet(r).i32Const(groups).i32Mul().i32Sub().localSet(g);
+      fn.localGet(g).i32Const(groupBytes).i32Mul().localSet(cbLo);
+      // Full blocks end at nFull: only the last group can stop short of cbLo + groupBytes.
+      fn.localGet(cbLo).i32Const(groupBytes).i32Add();
+      fn.i32Const(nFull * blockCh * 4);
+      fn.localGet(g)
+        .i32Const(groups - 1)
+        .i32LtU();
+      fn.select().localSet(cbHi);
+      row();
     },
   );
 }
@@ -377,8 +430,8 @@ export const dwconv: KernelFamily<ConvSpec, DwconvVariant, ConvAddresses, ConvWe
   id(spec, vr) {
     return kernelId('f32', 'dwconv', spec.epilogue, tileName(spec, vr), vr.isa);
   },
-  parallelExtent(spec) {
-    return spec.batch * spec.outH;
+  parallelExtent(spec, vr) {
+    return spec.batch * spec.outH * dwconvChannelGroups(spec, vr).groups;
   },
   pack: packDwconv,
   zeroBytes() {

@@ -1,10 +1,12 @@
 /**
  * The control block shared by the main thread and the workers: an Int32Array over its own SharedArrayBuffer.
  * Per parallel step (epoch e) the main thread writes the step's parameters into slot e&1, resets DONE, sets
- * NEXT = tag(e) | 0, then publishes EPOCH = e. Threads claim chunk indices by compare-exchange on NEXT, which
- * succeeds only while NEXT still carries tag(e): a worker that wakes late cannot claim work of a newer step
- * with an older step's parameters. The barrier is DONE === chunk count, so the main thread never waits for a
- * worker that took no chunk (a descheduled worker costs nothing). Hot words sit 64 bytes apart.
+ * NEXT = tag(e) (no chunk claimed), then publishes EPOCH = e. Chunks are claimed by compare-exchange on NEXT,
+ * which succeeds only while NEXT still carries tag(e): a worker that wakes late cannot claim work of a newer
+ * step with an older step's parameters. The caller claims chunks from the front and the workers from the back
+ * (two counters in one word), so with two threads each keeps the same part of every tensor step after step
+ * (its own cache's rows) and they still meet wherever the faster one gets to. The barrier is DONE === chunk
+ * count, so the main thread never waits for a worker that took no chunk. Hot words sit 64 bytes apart.
  */
 
 /** Word indices in the control Int32Array. */
@@ -25,14 +27,19 @@ export const DONE = 48;
 /** Worker w's count of chunks run is at STATS + 2*w, its count of steps it took part in at STATS + 2*w + 1. */
 export const STATS = 64;
 
-/** Low bits of NEXT count chunks claimed; the high bits are the epoch's tag. */
-export const CHUNK_BITS = 10;
-export const MAX_CHUNKS = (1 << (CHUNK_BITS - 1)) - 1;
-const TAG_MASK = (1 << (31 - CHUNK_BITS)) - 1;
+/**
+ * NEXT = tag << 2*SIDE_BITS | back << SIDE_BITS | front: chunks claimed from the front (the caller) and from
+ * the back (the workers). front + back <= chunk count <= MAX_CHUNKS, so neither field overflows.
+ */
+export const SIDE_BITS = 7;
+export const MAX_CHUNKS = (1 << SIDE_BITS) - 1;
+/** 17 tag bits: a worker would have to sleep through 131072 steps between reading EPOCH and claiming. */
+const TAG_MASK = (1 << (31 - 2 * SIDE_BITS)) - 1;
+const SIDE_MASK = (1 << SIDE_BITS) - 1;
 
 /** NEXT's value at the start of epoch `e` (non-negative: the sign bit is never used). */
 export function epochTag(e: number): number {
-  return (e & TAG_MASK) << CHUNK_BITS;
+  return (e & TAG_MASK) << (2 * SIDE_BITS);
 }
 
 /** Words needed for `workers` workers. */
@@ -44,23 +51,31 @@ type KernelFn = (start: number, end: number) => void;
 
 /**
  * Claim and run chunks of epoch `e` until none are left or a newer epoch began; returns chunks run. Used by
- * the main thread and the workers alike, so both follow the same protocol.
+ * the main thread (`fromBack` false) and the workers (true) alike, so both follow the same protocol.
  */
-export function runChunks(ctl: Int32Array, e: number, fns: readonly (KernelFn | undefined)[]): number {
+export function runChunks(
+  ctl: Int32Array,
+  e: number,
+  fns: readonly (KernelFn | undefined)[],
+  fromBack: boolean,
+): number {
   const base = SLOT[e & 1];
   const fn = fns[ctl[base]!];
   const extent = ctl[base + 1]!;
   const nChunks = ctl[base + 3]!;
   const tag = epochTag(e);
-  const lowMask = (1 << CHUNK_BITS) - 1;
+  const step = fromBack ? 1 << SIDE_BITS : 1;
   let ran = 0;
   for (;;) {
     const v = Atomics.load(ctl, NEXT);
-    if (v - (v & lowMask) !== tag) return ran;
-    const c = v & lowMask;
-    if (c >= nChunks) return ran;
-    if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+    const low = v & ((1 << (2 * SIDE_BITS)) - 1);
+    if (v - low !== tag) return ran;
+    const front = low & SIDE_MASK;
+    const back = low >>> SIDE_BITS;
+    if (front + back >= nChunks) return ran;
+    if (Atomics.compareExchange(ctl, NEXT, v, v + step) !== v) continue;
     // The tag matched at the claim, so slot e&1 still held this epoch's parameters when read above.
+    const c = fromBack ? nChunks - 1 - back : front;
     try {
       fn!(Math.floor((c * extent) / nChunks), Math.floor(((c + 1) * extent) / nChunks));
     } catch {

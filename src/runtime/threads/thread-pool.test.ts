@@ -186,6 +186,32 @@ test('every item of a split step runs exactly once, for awkward extents and thre
   }
 });
 
+test('the caller claims chunks from the front and the workers from the back', async () => {
+  const extent = 64;
+  const compiled = await tinyModel(extent);
+  compiled.steps = [compiled.steps[0]!];
+  const pool = createThreadPool(compiled, { threads: 2, chunksPerThread: 8, minParallelCost: 0 });
+  const exec = await instantiate(compiled, undefined, pool);
+  const words = new Int32Array(exec.memory.buffer, 0, extent);
+  for (let r = 0; r < 20; r++) {
+    words.fill(0);
+    // The caller's chunks only record their range (no memory writes), so words[] shows the worker's items.
+    const mine: [number, number][] = [];
+    pool.runKernel(0, extent, (s, e) => void mine.push([s, e]));
+    let next = 0;
+    for (const [s, e] of mine) {
+      assert.equal(s, next, `run ${r}: caller ranges ${JSON.stringify(mine)} are not a prefix in order`);
+      next = e;
+    }
+    assert.deepEqual(
+      [...words],
+      [...words.keys()].map((i) => (i < next ? 0 : 1)),
+      `run ${r}, caller took [0, ${next})`,
+    );
+  }
+  await pool.close();
+});
+
 test('a kernel that traps on a worker or the caller is a named error, not a hang', async () => {
   const compiled = await tinyModel(16);
   compiled.steps = [compiled.steps[1]!];

@@ -321,7 +321,7 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
       Atomics.store(ctl, NEXT, epochTag(e));
       Atomics.store(ctl, EPOCH, e);
       Atomics.notify(ctl, EPOCH);
-      if (callerRuns) runChunks(ctl, e, localFns);
+      if (callerRuns) runChunks(ctl, e, localFns, false);
       let d = Atomics.load(ctl, DONE);
       for (let i = 0; d !== nChunks && (i < spin || !blocking); i++) d = Atomics.load(ctl, DONE);
       while (d !== nChunks) {

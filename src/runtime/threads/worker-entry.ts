@@ -1,7 +1,7 @@
 /**
  * A pool worker (worker_threads in Node, a module Web Worker in browsers): instantiates the model's module
  * over the shared memory, then loops: wait for a new epoch (spin SPIN times, then Atomics.wait), then claim
- * and run chunks of that epoch's step (control.ts) until none are left.
+ * and run chunks of that epoch's step from the back of its range (control.ts) until none are left.
  * It never touches JS-side values or fallback steps, and never copies weights: the main thread owns both.
  */
 import { EPOCH, SPIN, STATS, STOP, runChunks, type InitMessage, type WorkerReply } from './control.js';
@@ -36,7 +36,7 @@ function loop(ctl: Int32Array, fns: (KernelFn | undefined)[], id: number): void 
     }
     seen = e;
     if (Atomics.load(ctl, STOP) !== 0) return;
-    const ran = runChunks(ctl, e, fns);
+    const ran = runChunks(ctl, e, fns, true);
     if (ran > 0) {
       ctl[statsAt] = ctl[statsAt]! + ran;
       ctl[statsAt + 1] = ctl[statsAt + 1]! + 1;
