@@ -3,8 +3,10 @@
  * on Node, see `sampleMs`).
  * Peak kernels are generated unrolled loops over 12 independent f32x4 accumulators (enough to hide the
  * mul+add and fma latencies on two FP ports): `acc = acc * y + z` as f32x4.mul + f32x4.add (the SIMD128
- * mul+add peak, 8 flops per pair) and as f32x4.relaxed_madd (when the engine has it). The GEMM is each
- * `gemm` variant the engine supports on 256 x 256 x 256 (2*M*N*K flops).
+ * mul+add peak, 8 flops = 4 MACs per pair) and as f32x4.relaxed_madd (when the engine has it); the int8 peak is
+ * `acc = i32x4.dot_i16x8_s(acc, y) + z` (the instruction the qs8 kernels multiply with: 8 MACs per pair, the
+ * accumulator feeds the dot so that nothing is loop-invariant). The GEMMs are each `gemm` variant the engine
+ * supports on 256 x 256 x 256 (2*M*N*K flops) and each qs8-gemm variant as a 1x1 conv of the same size.
  * CLI: `node dist/bench/peak.js [size]` (re-executes itself with the relaxed-SIMD flag when needed).
  */
 import { spawnSync } from 'node:child_process';
@@ -13,26 +15,40 @@ import { ModuleBuilder } from '../codegen/wasm/index.js';
 import { GEMM_VARIANTS, gemm, type GemmVariant } from '../codegen/kernels/gemm.js';
 import { KernelHarness, randomFloats } from '../codegen/kernels/harness.js';
 import type { GemmSpec } from '../codegen/kernels/types.js';
+import { QS8_GEMM_VARIANTS, type Qs8ConvSpec, qs8Gemm } from '../codegen/kernels/qs8-gemm.js';
 import { RELAXED_SIMD_NODE_FLAG, detectFeatures } from '../runtime/features.js';
 
 const ACCS = 12;
 const UNROLL = 8;
 
-function buildPeak(relaxed: boolean): (iters: number) => number {
+/** Which peak: f32 mul+add, f32 relaxed_madd, or int8's i16 dot product + i32 add. */
+type PeakKind = 'muladd' | 'relaxed' | 'dot16';
+
+function buildPeak(kind: PeakKind): (iters: number) => number {
   const m = new ModuleBuilder();
   const f = m.addFunction('peak', ['i32'], ['f32']);
   const acc = f.locals('v128', ACCS);
   const y = f.local('v128');
   const z = f.local('v128');
   const i = f.local('i32');
-  for (let a = 0; a < ACCS; a++) f.v128ConstF32(1 + a * 1e-3).localSet(acc[a]!);
-  f.v128ConstF32(0.999).localSet(y);
-  f.v128ConstF32(1e-3).localSet(z);
+  const dot = kind === 'dot16';
+  for (let a = 0; a < ACCS; a++) {
+    if (dot) f.v128ConstI32(a + 1).localSet(acc[a]!);
+    else f.v128ConstF32(1 + a * 1e-3).localSet(acc[a]!);
+  }
+  if (dot) {
+    f.v128ConstI32(0x00030001).localSet(y);
+    f.v128ConstI32(7).localSet(z);
+  } else {
+    f.v128ConstF32(0.999).localSet(y);
+    f.v128ConstF32(1e-3).localSet(z);
+  }
   f.localGet(0).localSet(i);
   const top = f.loop();
   for (let u = 0; u < UNROLL; u++) {
     for (let a = 0; a < ACCS; a++) {
-      if (relaxed) f.localGet(acc[a]!).localGet(y).localGet(z).f32x4RelaxedMadd().localSet(acc[a]!);
+      if (kind === 'relaxed') f.localGet(acc[a]!).localGet(y).localGet(z).f32x4RelaxedMadd().localSet(acc[a]!);
+      else if (dot) f.localGet(acc[a]!).localGet(y).i32x4DotI16x8S().localGet(z).i32x4Add().localSet(acc[a]!);
       else f.localGet(acc[a]!).localGet(y).f32x4Mul().localGet(z).f32x4Add().localSet(acc[a]!);
     }
   }
@@ -40,16 +56,21 @@ function buildPeak(relaxed: boolean): (iters: number) => number {
   f.end();
   // Sum the accumulators so nothing is dead.
   f.localGet(acc[0]!);
-  for (let a = 1; a < ACCS; a++) f.localGet(acc[a]!).f32x4Add();
-  f.f32x4ExtractLane(0);
+  for (let a = 1; a < ACCS; a++) {
+    f.localGet(acc[a]!);
+    if (dot) f.i32x4Add();
+    else f.f32x4Add();
+  }
+  if (dot) f.i32x4ExtractLane(0).f32ConvertI32S();
+  else f.f32x4ExtractLane(0);
   m.exportFunction('peak', f.index);
   const inst = new WebAssembly.Instance(new WebAssembly.Module(m.build()), {});
   return inst.exports['peak'] as (iters: number) => number;
 }
 
-/** Flops of one `peak(iters)` call. */
-function peakFlops(iters: number): number {
-  return iters * UNROLL * ACCS * 8;
+/** Flops (2 per MAC) of one `peak(iters)` call: 4 MACs per f32 pair, 8 per i16 dot pair. */
+function peakFlops(iters: number, kind: PeakKind = 'muladd'): number {
+  return iters * UNROLL * ACCS * (kind === 'dot16' ? 16 : 8);
 }
 
 function median(xs: number[]): number {
@@ -95,7 +116,12 @@ export interface PeakReport {
   bestPeakMulAddGflops: number;
   bestPeakRelaxedMaddGflops: number | undefined;
   relaxedMaddFused: boolean | undefined;
+  /** int8 peak: i32x4.dot_i16x8_s + i32x4.add chains, in GMAC/s (the f32 peaks are in GFLOP/s = 2 x GMAC/s). */
+  peakDotI16Gmacs: number;
+  bestPeakDotI16Gmacs: number;
   gemm: GemmResult[];
+  /** qs8-gemm variants (size pixels x size channels -> size channels); fractionOfPeak against the int8 peak. */
+  qs8Gemm: GemmResult[];
 }
 
 /**
@@ -103,23 +129,42 @@ export interface PeakReport {
  * interleave one sample of every kernel; results are medians.
  */
 export function measurePeak(
-  opts: { size?: number; samples?: number; variants?: readonly GemmVariant[]; warmupMs?: number } = {},
+  opts: {
+    size?: number;
+    samples?: number;
+    variants?: readonly GemmVariant[];
+    qs8Variants?: readonly (typeof QS8_GEMM_VARIANTS)[number][];
+    warmupMs?: number;
+  } = {},
 ): PeakReport {
   const size = opts.size ?? 256;
   const samples = opts.samples ?? 31;
   const feats = detectFeatures();
   const peakIters = opts.size !== undefined && opts.size < 128 ? 500 : 20000;
   const warmupMs = opts.warmupMs ?? 200;
-  const contenders: { name: string; flops: number; run: () => void; isa: 'wasmsimd' | 'wasmrelaxed' }[] = [];
-  const peakSimd = buildPeak(false);
+  const contenders: {
+    name: string;
+    flops: number;
+    run: () => void;
+    isa: 'wasmsimd' | 'wasmrelaxed';
+    qs8?: boolean;
+  }[] = [];
+  const peakSimd = buildPeak('muladd');
   contenders.push({
     name: 'peak-muladd',
     flops: peakFlops(peakIters),
     run: () => void peakSimd(peakIters),
     isa: 'wasmsimd',
   });
+  const peakDotFn = buildPeak('dot16');
+  contenders.push({
+    name: 'peak-dot16',
+    flops: peakFlops(peakIters, 'dot16'),
+    run: () => void peakDotFn(peakIters),
+    isa: 'wasmsimd',
+  });
   if (feats.relaxedSimd) {
-    const peakRelaxed = buildPeak(true);
+    const peakRelaxed = buildPeak('relaxed');
     contenders.push({
       name: 'peak-relaxed',
       flops: peakFlops(peakIters),
@@ -144,6 +189,56 @@ export function measurePeak(
     const extent = gemm.parallelExtent(spec, vr);
     contenders.push({ name: gemm.id(spec, vr), flops: 2 * size ** 3, run: () => k.run(0, extent), isa: vr.isa });
   }
+  const qspec: Qs8ConvSpec = {
+    batch: 1,
+    inH: 1,
+    inW: size,
+    inC: size,
+    outH: 1,
+    outW: size,
+    outC: size,
+    kernelH: 1,
+    kernelW: 1,
+    strideH: 1,
+    strideW: 1,
+    padTop: 0,
+    padLeft: 0,
+    dilationH: 1,
+    dilationW: 1,
+    group: 1,
+    outMin: -128,
+    outMax: 127,
+  };
+  for (const vr of opts.qs8Variants ?? QS8_GEMM_VARIANTS) {
+    const w = {
+      weights: Int8Array.from({ length: size * size }, (_, i) => ((i * 37) % 255) - 127),
+      quant: { inScale: 0.02, inZero: 3, weightScales: new Float32Array([0.01]), outScale: 0.5, outZero: -2 },
+    };
+    const packed = qs8Gemm.pack(qspec, vr, w);
+    const h = new KernelHarness(Math.ceil((2 * size * size + packed.length) / 65536) + 2);
+    const x = h.alloc((size * size) / 4);
+    new Int8Array(h.memory.buffer, x, size * size).set(
+      Int8Array.from({ length: size * size }, (_, i) => (i % 251) - 125),
+    );
+    const pw = h.alloc(packed.length / 4);
+    new Uint8Array(h.memory.buffer, pw, packed.length).set(packed);
+    const y = h.alloc((size * size) / 4);
+    const k = h.build('qs8gemm', (fn) =>
+      qs8Gemm.emit(fn, qspec, vr, {
+        input: { addrBytes: x, pixelStride: size },
+        packedWeights: pw,
+        output: { addrBytes: y, pixelStride: size },
+      }),
+    );
+    const extent = qs8Gemm.parallelExtent(qspec);
+    contenders.push({
+      name: qs8Gemm.id(qspec, vr),
+      flops: 2 * size ** 3,
+      run: () => k.run(0, extent),
+      isa: 'wasmsimd',
+      qs8: true,
+    });
+  }
   // Warm-up: enough calls for tier-up to the optimizing compiler.
   const reps = contenders.map((c) => {
     const t0 = performance.now();
@@ -161,21 +256,27 @@ export function measurePeak(
   const gflops = contenders.map((c, i) => c.flops / (median(times[i]!) * 1e6));
   const best = contenders.map((c, i) => c.flops / (Math.min(...times[i]!) * 1e6));
   const peakMulAdd = gflops[0]!;
-  const peakRelaxed = feats.relaxedSimd ? gflops[1]! : undefined;
-  const first = feats.relaxedSimd ? 2 : 1;
+  const peakDot = gflops[1]!;
+  const peakRelaxed = feats.relaxedSimd ? gflops[2]! : undefined;
+  const first = feats.relaxedSimd ? 3 : 2;
+  const result = (c: (typeof contenders)[number], i: number): GemmResult => ({
+    id: c.name,
+    gflops: gflops[i]!,
+    bestGflops: best[i]!,
+    fractionOfPeak: gflops[i]! / (c.qs8 ? peakDot : c.isa === 'wasmrelaxed' ? peakRelaxed! : peakMulAdd),
+  });
+  const rest = contenders.map((c, i) => ({ c, i })).slice(first);
   return {
     size,
     peakMulAddGflops: peakMulAdd,
     peakRelaxedMaddGflops: peakRelaxed,
     bestPeakMulAddGflops: best[0]!,
-    bestPeakRelaxedMaddGflops: feats.relaxedSimd ? best[1]! : undefined,
+    bestPeakRelaxedMaddGflops: feats.relaxedSimd ? best[2]! : undefined,
     relaxedMaddFused: feats.relaxedMaddFused,
-    gemm: contenders.slice(first).map((c, i) => ({
-      id: c.name,
-      gflops: gflops[first + i]!,
-      bestGflops: best[first + i]!,
-      fractionOfPeak: gflops[first + i]! / (c.isa === 'wasmrelaxed' ? peakRelaxed! : peakMulAdd),
-    })),
+    peakDotI16Gmacs: peakDot / 2,
+    bestPeakDotI16Gmacs: best[1]! / 2,
+    gemm: rest.filter(({ c }) => !c.qs8).map(({ c, i }) => result(c, i)),
+    qs8Gemm: rest.filter(({ c }) => c.qs8).map(({ c, i }) => result(c, i)),
   };
 }
 
@@ -196,6 +297,18 @@ function main(): void {
   if (rep.peakRelaxedMaddGflops !== undefined) {
     console.log(
       `peak f32x4 relaxed_madd      ${f(rep.peakRelaxedMaddGflops)} (${f(rep.bestPeakRelaxedMaddGflops!)})  fused: ${rep.relaxedMaddFused}`,
+    );
+  }
+  const macs = (gflops: number): string => (gflops / 2).toFixed(1).padStart(6);
+  console.log(
+    `peak i32x4.dot_i16x8_s+add   ${f(2 * rep.peakDotI16Gmacs)} (${f(2 * rep.bestPeakDotI16Gmacs)})  = ${macs(2 * rep.peakDotI16Gmacs)} GMAC/s vs f32 mul+add ${macs(rep.peakMulAddGflops)} GMAC/s: int8/f32 ${(
+      (2 * rep.peakDotI16Gmacs) /
+      rep.peakMulAddGflops
+    ).toFixed(2)}x`,
+  );
+  for (const g of rep.qs8Gemm) {
+    console.log(
+      `${g.id.padEnd(28)} ${f(g.gflops)} (${f(g.bestGflops)})  ${(100 * g.fractionOfPeak).toFixed(0).padStart(3)}% of int8 peak  [${rep.size}^3]`,
     );
   }
   for (const g of rep.gemm) {
