@@ -73,19 +73,19 @@ function peakFlops(iters: number, kind: PeakKind = 'muladd'): number {
   return iters * UNROLL * ACCS * (kind === 'dot16' ? 16 : 8);
 }
 
-function median(xs: number[]): number {
+/** Median of a sample. */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const h = s.length >> 1;
   return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
 }
 
-/** Time `fn` (ms) per call, calling it `reps` times per sample. */
 /**
  * Time `fn` (ms) per call, calling it `reps` times per sample. On Node this is the process's CPU time, not
  * wall time: on a shared machine (load far above the core count) wall time mostly measures how long the
  * process waited to be scheduled, while CPU time stays what the kernel costs (single-threaded kernels only).
  */
-function sampleMs(fn: () => void, reps: number): number {
+export function sampleMs(fn: () => void, reps: number): number {
   const cpu = typeof process !== 'undefined' && typeof process.cpuUsage === 'function';
   const c0 = cpu ? process.cpuUsage() : undefined;
   const t0 = performance.now();

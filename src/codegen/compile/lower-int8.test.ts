@@ -83,6 +83,35 @@ test('unary ops between int8 tensors (HardSwish, Sigmoid) become 256-byte tables
   }
 });
 
+test('3x3 stride-1 QDQ convs with enough tiles run on qs8 Winograd and match the reference', async () => {
+  const b = new GraphBuilder('wino');
+  const x = b.input('input', 'float32', [1, 3, 14, 13]);
+  b.randomInit('w0', [16, 3, 3, 3], 1, -0.5, 0.5);
+  const c0 = b.node('Conv', [x, 'w0'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'stem' });
+  const r0 = b.node('Relu', [c0], {}, { name: 'r0' });
+  b.randomInit('w1', [12, 16, 3, 3], 2, -0.3, 0.3);
+  const c1 = b.node('Conv', [r0, 'w1'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'wino' });
+  const r1 = b.node('Relu', [c1], {}, { name: 'r1' });
+  b.randomInit('w2', [4, 12, 1, 1], 3, -0.5, 0.5);
+  b.node('Conv', [r1, 'w2'], { kernel_shape: [1, 1] }, { name: 'last', outputs: ['output'] });
+  b.output('output');
+  const { model } = await quantizeModel(b.model(13), syntheticSamples([1, 3, 14, 13], 4), { method: 'minmax' });
+  const ids = compileModel(model).steps.map((st) => st.kernelId);
+  assert.ok(
+    ids.some((id) => id.startsWith('qs8-winograd-')),
+    ids.join(', '),
+  );
+  const s = await createSession(model);
+  for (const inp of syntheticSamples([1, 3, 14, 13], 2, 8)) {
+    const got = (await s.run({ input: inp }))['output']!.data as Float32Array;
+    const want = runReference(model, { input: inp })['output']!.data as Float32Array;
+    assert.ok(cosine(got, want) > 0.9999, `cosine ${cosine(got, want)}`);
+    const scale = Math.max(...Array.from(want, Math.abs));
+    const maxDiff = Math.max(...Array.from(want, (w, i) => Math.abs(w - got[i]!)));
+    assert.ok(maxDiff <= 0.02 * scale, `max |diff| ${maxDiff} vs largest output ${scale}`);
+  }
+});
+
 const MODELS_DIR = resolve(process.cwd(), '../shared/models');
 const QDQ = join(MODELS_DIR, 'mobilenet_v2.int8_qdq.onnx');
 

@@ -19,6 +19,7 @@ import { qs8Conv } from '../kernels/qs8-conv.js';
 import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
 import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from '../kernels/qs8-eltwise.js';
 import { type Qs8ConvSpec, isPointwise, pickQs8GemmVariant, qs8Gemm } from '../kernels/qs8-gemm.js';
+import { QS8_WINOGRAD_VARIANTS, qs8Winograd } from '../kernels/qs8-winograd.js';
 import { roundHalfEven } from '../../ops/tensor-util.js';
 import { clampBounds } from '../kernels/requantize.js';
 import type { ActivationRef } from '../kernels/types.js';
@@ -400,13 +401,16 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     };
     const depthwise = spec.group > 1 && spec.group === spec.inC && spec.inC === spec.outC;
     if (spec.group !== 1 && !depthwise) return undefined;
-    const fam = depthwise ? qs8Dwconv : isPointwise(spec) ? qs8Gemm : qs8Conv;
-    const v = depthwise ? qs8Dwconv.variants[0]! : pickQs8GemmVariant(spec);
+    // Winograd for 3x3 stride-1 layers where its integer accumulator is exact (same outputs as qs8-conv).
+    const wino = !depthwise && qs8Winograd.supports(spec, QS8_WINOGRAD_VARIANTS[0]!);
+    const fam = depthwise ? qs8Dwconv : wino ? qs8Winograd : isPointwise(spec) ? qs8Gemm : qs8Conv;
+    const v = depthwise ? qs8Dwconv.variants[0]! : wino ? QS8_WINOGRAD_VARIANTS[0]! : pickQs8GemmVariant(spec);
     const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
     return {
       ...base,
+      ...(wino ? { scratchBytes: qs8Winograd.scratchBytes(spec, QS8_WINOGRAD_VARIANTS[0]!) } : {}),
       id: (fam.id as (s: Qs8ConvSpec, v: unknown) => string)(spec, v),
-      parallelExtent: spec.batch * spec.outH * spec.outW,
+      parallelExtent: (fam.parallelExtent as (s: Qs8ConvSpec, v: unknown) => number)(spec, v),
       macs: fam.macs(spec),
       bytesMoved: n * c * h * w + x.type.shape.reduce((a, b) => a * b, 1) + packed.length,
       weights: [packed],
@@ -416,6 +420,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
           input: ref(x, a.inputs[0]),
           packedWeights: a.weights[0]!,
           output: ref(y, a.outputs[0]),
+          ...(a.scratch !== undefined ? { scratch: a.scratch } : {}),
         });
       },
     };

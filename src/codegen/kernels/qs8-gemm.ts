@@ -33,6 +33,8 @@ export interface Qs8ConvAddresses {
   input: ActivationRef;
   packedWeights: number;
   output: ActivationRef;
+  /** Private scratch (families with `scratchBytes`: qs8-winograd). */
+  scratch?: number;
 }
 
 /** Signed int8 weights [outC, inC / group, kH, kW], the bias, quantization parameters. */

@@ -163,6 +163,8 @@ export interface Qs8ConvFamilyLike<V extends KernelVariant> {
   parallelExtent(s: Qs8ConvSpec, v: V): number;
   pack(s: Qs8ConvSpec, v: V, w: Qs8ConvWeights): Uint8Array;
   emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: V, a: Qs8ConvAddresses): void;
+  /** Private scratch bytes (its buffer is guarded like the others). */
+  scratchBytes?(s: Qs8ConvSpec, v: V): number;
 }
 
 /**
@@ -175,7 +177,7 @@ export function checkQs8Conv<V extends KernelVariant>(
   v: V,
   s: Qs8ConvSpec,
   opts: { seed: number; chunks: number; zIn: number; zOut: number; extra: number; bias: 'int' | 'float' | 'none' },
-): ReturnType<typeof compareNhwc> {
+): ReturnType<typeof compareNhwc> & { output: Int8Array } {
   const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
   const x = randomInt8(s.batch * s.inC * s.inH * s.inW, opts.seed);
   const weights = randomInt8(s.outC * kk, opts.seed + 1, -127, 127);
@@ -191,8 +193,10 @@ export function checkQs8Conv<V extends KernelVariant>(
   const outStride = s.outC + opts.extra;
   const pixIn = s.batch * s.inH * s.inW;
   const pixOut = s.batch * s.outH * s.outW;
+  const scratchBytes = fam.scratchBytes?.(s, v) ?? 0;
   const run = runBytes(
     {
+      ...(scratchBytes > 0 ? { scratch: { bytes: scratchBytes } } : {}),
       x: { bytes: pixIn * inStride, init: nchwToNhwc(x, s.batch, s.inC, s.inH * s.inW, inStride, 99) },
       w: { bytes: packed.length, init: packed },
       y: { bytes: pixOut * outStride, init: new Int8Array(pixOut * outStride).fill(42) },
@@ -203,6 +207,7 @@ export function checkQs8Conv<V extends KernelVariant>(
         input: { addrBytes: a['x']!, pixelStride: inStride },
         packedWeights: a['w']!,
         output: { addrBytes: a['y']!, pixelStride: outStride },
+        ...(scratchBytes > 0 ? { scratch: a['scratch']! } : {}),
       }),
     opts.chunks,
   );
@@ -211,5 +216,8 @@ export function checkQs8Conv<V extends KernelVariant>(
     for (let ch = s.outC; ch < outStride; ch++) assert.equal(run.buffers['y']![i * outStride + ch], 42, 'wrote a gap');
   // A fused activation's clamp applies on top of the plain requantization.
   const clamped = want.map((q) => Math.min(s.outMax, Math.max(s.outMin, q)));
-  return compareNhwc(run.buffers['y']!, Int8Array.from(clamped), s.batch, s.outC, s.outH * s.outW, outStride);
+  return {
+    ...compareNhwc(run.buffers['y']!, Int8Array.from(clamped), s.batch, s.outC, s.outH * s.outW, outStride),
+    output: run.buffers['y']!,
+  };
 }

@@ -1,0 +1,200 @@
+/**
+ * Same-run micro-benchmark of the qs8 convolution kernels on the shared models' layer shapes: every family and
+ * variant that supports a shape (qs8-conv's tiles, qs8-winograd, qs8-dwconv, ...) is warmed up, then samples
+ * interleave all candidates of the shape; medians of CPU time (see `sampleMs`). GFLOP/s count the direct
+ * convolution's 2 * MACs for every candidate, so a Winograd row is comparable with the direct rows.
+ * CLI: `node dist/bench/qs8-kernels.js [filter]` (filter: substring of the layer name).
+ */
+import { pathToFileURL } from 'node:url';
+import { KernelHarness } from '../codegen/kernels/harness.js';
+import {
+  QS8_GEMM_VARIANTS,
+  type Qs8ConvAddresses,
+  type Qs8ConvSpec,
+  type Qs8ConvWeights,
+  isPointwise,
+  qs8Gemm,
+} from '../codegen/kernels/qs8-gemm.js';
+import { qs8Conv } from '../codegen/kernels/qs8-conv.js';
+import { qs8Dwconv } from '../codegen/kernels/qs8-dwconv.js';
+import { qs8Winograd } from '../codegen/kernels/qs8-winograd.js';
+import type { FunctionBuilder } from '../codegen/wasm/index.js';
+import type { KernelVariant } from '../codegen/kernels/types.js';
+import { convOutputSize } from '../codegen/kernels/types.js';
+import { median, sampleMs } from './peak.js';
+
+/** A qs8 conv family as the benchmark drives it. */
+interface Family {
+  family: string;
+  variants: readonly KernelVariant[];
+  supports(s: Qs8ConvSpec, v: KernelVariant): boolean;
+  id(s: Qs8ConvSpec, v: KernelVariant): string;
+  parallelExtent(s: Qs8ConvSpec, v: KernelVariant): number;
+  pack(s: Qs8ConvSpec, v: KernelVariant, w: Qs8ConvWeights): Uint8Array;
+  emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: KernelVariant, a: Qs8ConvAddresses): void;
+  scratchBytes?(s: Qs8ConvSpec, v: KernelVariant): number;
+}
+
+/** The families in the order rows are printed (qs8-gemm only takes pointwise shapes, qs8-conv the rest). */
+export const QS8_CONV_FAMILIES = [qs8Gemm, qs8Conv, qs8Winograd, qs8Dwconv] as unknown as readonly Family[];
+
+/** A layer: name, input size, channels, kernel, stride, pad, group. */
+export interface Qs8Layer {
+  name: string;
+  spec: Qs8ConvSpec;
+}
+
+function layer(name: string, hw: number, c: number, m: number, k: number, stride: number, group = 1): Qs8Layer {
+  const p = (k - 1) >> 1;
+  const o = convOutputSize(hw, k, stride, p, p, 1);
+  return {
+    name,
+    spec: {
+      batch: 1,
+      inH: hw,
+      inW: hw,
+      inC: c,
+      outH: o,
+      outW: o,
+      outC: m,
+      kernelH: k,
+      kernelW: k,
+      strideH: stride,
+      strideW: stride,
+      padTop: p,
+      padLeft: p,
+      dilationH: 1,
+      dilationW: 1,
+      group,
+      outMin: 0,
+      outMax: 127,
+    },
+  };
+}
+
+/** ResNet-18's 3x3 convolutions and MobileNetV2's stem and depthwise layers. */
+export const QS8_BENCH_LAYERS: readonly Qs8Layer[] = [
+  layer('r18-3x3-56x64', 56, 64, 64, 3, 1),
+  layer('r18-3x3-28x128', 28, 128, 128, 3, 1),
+  layer('r18-3x3-14x256', 14, 256, 256, 3, 1),
+  layer('r18-3x3-7x512', 7, 512, 512, 3, 1),
+  layer('r18-3x3s2-56x128', 56, 64, 128, 3, 2),
+  layer('mbv2-stem-3x3s2', 224, 3, 32, 3, 2),
+  layer('mbv2-dw-112x32', 112, 32, 32, 3, 1, 32),
+  layer('mbv2-dw-112x96s2', 112, 96, 96, 3, 2, 96),
+  layer('mbv2-dw-28x192', 28, 192, 192, 3, 1, 192),
+  layer('mbv2-dw-14x576', 14, 576, 576, 3, 1, 576),
+  layer('mbv2-pw-28x32x192', 28, 32, 192, 1, 1),
+  layer('mbv2-pw-14x384x64', 14, 384, 64, 1, 1),
+];
+
+/** Direct-convolution MACs of a layer (what GFLOP/s rows count for every candidate). */
+function directMacs(s: Qs8ConvSpec): number {
+  return s.batch * s.outH * s.outW * s.outC * (s.inC / s.group) * s.kernelH * s.kernelW;
+}
+
+function det(n: number, seed: number, lo: number, hi: number): Int8Array {
+  const out = new Int8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + (x % (hi - lo + 1));
+  }
+  return out;
+}
+
+/** Build one candidate: memory with input, packed weights, output and scratch, and a call over the whole extent. */
+function build(fam: Family, v: KernelVariant, s: Qs8ConvSpec): () => void {
+  const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
+  const w: Qs8ConvWeights = {
+    weights: det(s.outC * kk, 5, -127, 127),
+    biasInt: Int32Array.from({ length: s.outC }, (_, i) => (i * 37) % 1000),
+    quant: {
+      inScale: 0.05,
+      inZero: -7,
+      weightScales: new Float32Array([0.003]),
+      outScale: 0.03 * Math.sqrt(kk),
+      outZero: -20,
+    },
+  };
+  const packed = fam.pack(s, v, w);
+  const inBytes = s.batch * s.inH * s.inW * s.inC;
+  const outBytes = s.batch * s.outH * s.outW * s.outC;
+  const scratch = fam.scratchBytes?.(s, v) ?? 0;
+  const h = new KernelHarness(Math.ceil((inBytes + outBytes + packed.length + scratch) / 65536) + 4);
+  const bytes = (n: number, init?: Int8Array | Uint8Array): number => {
+    const a = h.alloc(Math.ceil(n / 4) + 16);
+    if (init) new Uint8Array(h.memory.buffer, a, n).set(new Uint8Array(init.buffer, init.byteOffset, n));
+    return a;
+  };
+  const x = bytes(inBytes, det(inBytes, 3, -128, 127));
+  const pw = bytes(packed.length, packed);
+  const y = bytes(outBytes);
+  const sc = scratch > 0 ? bytes(scratch) : undefined;
+  const k = h.build('k', (fn) =>
+    fam.emit(fn, s, v, {
+      input: { addrBytes: x, pixelStride: s.inC },
+      packedWeights: pw,
+      output: { addrBytes: y, pixelStride: s.outC },
+      ...(sc !== undefined ? { scratch: sc } : {}),
+    }),
+  );
+  const extent = fam.parallelExtent(s, v);
+  return () => k.run(0, extent);
+}
+
+export interface Qs8BenchRow {
+  layer: string;
+  id: string;
+  ms: number;
+  /** 2 x direct MACs / median time. */
+  gflops: number;
+}
+
+/** Measure every supporting (family, variant) on each layer; candidates of one layer are interleaved. */
+export function benchQs8Kernels(
+  layers: readonly Qs8Layer[] = QS8_BENCH_LAYERS,
+  opts: { samples?: number; warmupMs?: number; families?: readonly Family[] } = {},
+): Qs8BenchRow[] {
+  const samples = opts.samples ?? 15;
+  const warmupMs = opts.warmupMs ?? 150;
+  const rows: Qs8BenchRow[] = [];
+  for (const l of layers) {
+    const cands = (opts.families ?? QS8_CONV_FAMILIES).flatMap((f) =>
+      f.variants
+        .filter((v) => f.supports(l.spec, v) && !(f === (qs8Conv as unknown) && isPointwise(l.spec)))
+        .map((v) => ({ id: f.id(l.spec, v), run: build(f, v, l.spec) })),
+    );
+    const reps = cands.map((c) => {
+      const t0 = performance.now();
+      let n = 0;
+      while (performance.now() - t0 < warmupMs) {
+        c.run();
+        n++;
+      }
+      return Math.max(1, Math.round((n * 5) / warmupMs)); // ~5 ms per sample
+    });
+    const times = cands.map(() => [] as number[]);
+    for (let i = 0; i < samples; i++) cands.forEach((c, j) => times[j]!.push(sampleMs(c.run, reps[j]!)));
+    cands.forEach((c, j) => {
+      const ms = median(times[j]!);
+      rows.push({ layer: l.name, id: c.id, ms, gflops: (2 * directMacs(l.spec)) / (ms * 1e6) });
+    });
+  }
+  return rows;
+}
+
+function main(): void {
+  const filter = process.argv[2] ?? '';
+  const rows = benchQs8Kernels(QS8_BENCH_LAYERS.filter((l) => l.name.includes(filter)));
+  console.log(
+    'median CPU ms per call, GFLOP/s of the direct convolution (2 x MACs); candidates of a layer interleaved',
+  );
+  for (const r of rows) {
+    console.log(
+      `${r.layer.padEnd(20)} ${r.id.padEnd(44)} ${r.ms.toFixed(3).padStart(8)} ms ${r.gflops.toFixed(1).padStart(6)}`,
+    );
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -1,0 +1,538 @@
+/**
+ * qs8 Winograd F(2x2, 3x3) convolution (3x3, stride 1, undilated, one group) over NHWC int8, in exact integer
+ * arithmetic: V = B^T (d - zIn) B (coefficients 0/±1, |V| <= 4 * 255, i16), U' = (2G) g (2G)^T = 4 G g G^T
+ * (|U'| <= 9 * 127, i16, packed at compile time), M_e = V_e U'_e with i32x4.dot_i16x8_s, Y' = A^T M A = 4 x the
+ * direct accumulator. Integer add/sub/mul are exact modulo 2^32, so Y' is exact whenever its true value fits an
+ * i32 (`supports` bounds it for any int8 weights): Y' >> 2 + biasInt is the direct conv's accumulator and the
+ * outputs equal qs8-conv's bit for bit. Per parallel item (a group of output tile rows): (1) input transform to
+ * 16 i16 matrices V_e[tile][Cp] in scratch, (2) 16 GEMMs into i32 M_e[tile][Np] (tile `4x8c2`: 4 tiles x 8
+ * channels, weights in qs8-gemm's pair layout), (3) output transform, requantize, store. Packed: the input-zero
+ * pad row, the requantize headers (per 8 channels), then U'_e per e in 8-channel blocks.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
+import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
+import type { KernelVariant } from './types.js';
+import { checkConvSpec } from './types.js';
+
+/** A qs8 Winograd variant: the transform-domain GEMM tile (tiles per step x 8 channels, pair layout). */
+export interface Qs8WinogradVariant extends KernelVariant {
+  readonly mr: number;
+}
+
+/** The variants (the only hand-edited list). */
+export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [{ tile: 'f2x2-4x8c2', isa: 'wasmsimd', mr: 4 }];
+
+/** Output tiles below which direct convolution wins (the 16 U' matrices are read per item; as f32 Winograd). */
+const MIN_TILES = 36;
+/** GEMM rows per item below which re-reading the 16 U' matrices per item dominates. */
+const MIN_GEMM_ROWS = 48;
+/** Largest scratch a step may ask for. */
+const MAX_SCRATCH_BYTES = 32 * 1024 * 1024;
+/** 2^31 - 1: |Y'| must stay below it. */
+const I32_MAX = 2147483647;
+
+interface Geometry {
+  tilesH: number;
+  tilesW: number;
+  /** Tile rows per item (a divisor of tilesH). */
+  rows: number;
+  items: number;
+  /** Input channels rounded up to 8 (one i16x8 per step), output channels rounded up to 8 (one block). */
+  cp: number;
+  np: number;
+  blocks: number;
+  /** GEMM rows (tiles) per item. */
+  nTiles: number;
+  vMatBytes: number;
+  mMatBytes: number;
+  itemScratchBytes: number;
+  padBytes: number;
+  /** Bytes of one U'_e (all blocks). */
+  uMatBytes: number;
+}
+
+function geometry(s: Qs8ConvSpec): Geometry {
+  const tilesH = Math.ceil(s.outH / 2);
+  const tilesW = Math.ceil(s.outW / 2);
+  let rows = 1;
+  while (rows < tilesH && (tilesH % rows !== 0 || rows * tilesW < MIN_GEMM_ROWS)) rows++;
+  const cp = Math.ceil(s.inC / 8) * 8;
+  const np = Math.ceil(s.outC / 8) * 8;
+  const nTiles = rows * tilesW;
+  const vMatBytes = nTiles * cp * 2;
+  const mMatBytes = nTiles * np * 4;
+  return {
+    tilesH,
+    tilesW,
+    rows,
+    items: s.batch * (tilesH / rows),
+    cp,
+    np,
+    blocks: np / QS8_BLOCK,
+    nTiles,
+    vMatBytes,
+    mMatBytes,
+    itemScratchBytes: Math.ceil((16 * (vMatBytes + mMatBytes)) / 16) * 16,
+    padBytes: padRowBytes(s.inC),
+    uMatBytes: (np / QS8_BLOCK) * cp * 16,
+  };
+}
+
+function applicable(s: Qs8ConvSpec): boolean {
+  return (
+    s.kernelH === 3 &&
+    s.kernelW === 3 &&
+    s.strideH === 1 &&
+    s.strideW === 1 &&
+    s.dilationH === 1 &&
+    s.dilationW === 1 &&
+    s.group === 1
+  );
+}
+
+/**
+ * True when Y' = 4 * sum((d - zIn) * w) fits an i32 for every int8 input, zero point and weight:
+ * 4 * 255 * 127 * 9 * inC <= 2^31 - 1, i.e. inC <= 1841. (V and U' fit i16 for any shape.)
+ */
+export function qs8WinogradExact(s: Qs8ConvSpec): boolean {
+  return 4 * 255 * 127 * 9 * s.inC <= I32_MAX;
+}
+
+function check(s: Qs8ConvSpec, what: string): Geometry {
+  checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, what);
+  if (!applicable(s)) throw new EdgecnnError(`${what}: needs a 3x3 stride-1 undilated ungrouped conv`, 'internal');
+  if (!qs8WinogradExact(s)) {
+    throw new EdgecnnError(`${what}: ${s.inC} input channels could overflow the i32 accumulator`, 'internal');
+  }
+  if (!(s.outMin >= -128 && s.outMax <= 127 && s.outMin <= s.outMax)) {
+    throw new EdgecnnError(`${what}: clamp [${s.outMin}, ${s.outMax}] is not an int8 range`, 'internal');
+  }
+  return geometry(s);
+}
+
+/** 2G for F(2x2, 3x3): integer, so U' = (2G) g (2G)^T is exact. */
+const G2 = [
+  [2, 0, 0],
+  [1, 1, 1],
+  [1, -1, 1],
+  [0, 0, 2],
+] as const;
+
+/** Pack: pad row of input-zero bytes, headers (bias only: the input zero point is subtracted in V), U'_e. */
+export function packQs8Winograd(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
+  const what = 'qs8-winograd';
+  const g = check(s, what);
+  checkQuant(w.quant, what);
+  const { inC, outC } = s;
+  if (w.weights.length !== outC * inC * 9) {
+    throw new EdgecnnError(`${what}: ${w.weights.length} weights, expected ${outC * inC * 9}`, 'bad-model');
+  }
+  const hdrBase = g.padBytes;
+  const uBase = hdrBase + g.blocks * QS8_HEADER_BYTES;
+  const out = new Uint8Array(uBase + 16 * g.uMatBytes);
+  out.fill(w.quant.inZero & 0xff, 0, g.padBytes);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < g.blocks; b++) {
+    packHeader(view, hdrBase + b * QS8_HEADER_BYTES, b * QS8_BLOCK, outC, w.quant, () => 0, biasOf(w));
+  }
+  const t = new Int32Array(12);
+  for (let n = 0; n < outC; n++) {
+    const b = n >> 3;
+    const nn = n & 7;
+    for (let c = 0; c < inC; c++) {
+      const k = (n * inC + c) * 9;
+      // t = (2G) g (4x3), then U' = t (2G)^T (4x4).
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 3; j++) {
+          let acc = 0;
+          for (let a = 0; a < 3; a++) acc += G2[i]![a]! * w.weights[k + a * 3 + j]!;
+          t[i * 3 + j] = acc;
+        }
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) {
+          let u = 0;
+          for (let a = 0; a < 3; a++) u += t[i * 3 + a]! * G2[j]![a]!;
+          // Pair layout of qs8-gemm's c2 tile: per 8-channel step kc, vector (j2 * 2 + half) holds
+          // [w(k, n), w(k + 1, n)] for the block's 4 channels of that half.
+          const at =
+            uBase +
+            (i * 4 + j) * g.uMatBytes +
+            b * g.cp * 16 +
+            (((c >> 3) * 8 + ((c & 7) >> 1) * 2 + (nn >> 2)) * 16 + (nn & 3) * 4 + (c & 1) * 2);
+          view.setInt16(at, u, true);
+        }
+    }
+  }
+  return out;
+}
+
+/** Emit the step `(start, end)` over items (groups of `rows` output tile rows). */
+export function emitQs8Winograd(
+  fn: FunctionBuilder,
+  s: Qs8ConvSpec,
+  vr: Qs8WinogradVariant,
+  a: Qs8ConvAddresses,
+): void {
+  const what = 'qs8-winograd';
+  const g = check(s, what);
+  if (a.scratch === undefined) throw new EdgecnnError(`${what}: the scratch address is required`, 'internal');
+  const { inH, inW, outH, outW } = s;
+  const { tilesW, rows: R, cp, np, nTiles, vMatBytes, mMatBytes } = g;
+  const mr = vr.mr;
+  const itemsPerImage = g.tilesH / R;
+  const psIn = a.input.pixelStride;
+  const psOut = a.output.pixelStride;
+  const pad = a.packedWeights;
+  const hdrBase = a.packedWeights + g.padBytes;
+  const uBase = hdrBase + g.blocks * QS8_HEADER_BYTES;
+
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [it, img, th0, th, inImg, vBase, mBase, rr, tw, cv, vt, ix, tmp, e, gA, gW, gC, ob, rt, ko, wk, hdr, o0] =
+    fn.locals('i32', 23);
+  const iy = fn.locals('i32', 4);
+  const ptr = fn.locals('i32', 16);
+  const d = fn.locals('v128', 16);
+
+  const forTiles = (body: () => void): void => {
+    fn.forRange(
+      rr,
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(R),
+      1,
+      () => {
+        fn.localGet(th0).localGet(rr).i32Add().localSet(th);
+        fn.forRange(
+          tw,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(tilesW),
+          1,
+          body,
+        );
+      },
+    );
+  };
+  /** Push (rr * tilesW + tw) * rowBytes. */
+  const tileIndexBytes = (rowBytes: number): void => {
+    fn.localGet(rr).i32Const(tilesW).i32Mul().localGet(tw).i32Add().i32Const(rowBytes).i32Mul();
+  };
+
+  // V5 = (B^T d B)[1][1] is the only entry a constant patch reaches (with 4x its value): subtracting 4 * zIn
+  // there equals transforming d - zIn, one i16x8.sub instead of sixteen.
+  const zeroFix = fn.local('v128');
+
+  fn.forRange(
+    it,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    1,
+    () => {
+      fn.localGet(it).i32Const(itemsPerImage).i32DivU().localSet(img);
+      fn.localGet(it).i32Const(itemsPerImage).i32RemU().i32Const(R).i32Mul().localSet(th0);
+      fn.localGet(img)
+        .i32Const(inH * inW * psIn)
+        .i32Mul()
+        .i32Const(a.input.addrBytes)
+        .i32Add()
+        .localSet(inImg);
+      fn.localGet(it).i32Const(g.itemScratchBytes).i32Mul().i32Const(a.scratch!).i32Add().localTee(vBase);
+      fn.i32Const(16 * vMatBytes)
+        .i32Add()
+        .localSet(mBase);
+      // 4 * zIn as i16 lanes: the pad row's first byte is zIn (sign-extended by the load).
+      fn.i32Const(pad).v128Load8x8S().localTee(zeroFix).localGet(zeroFix).i16x8Add().localTee(zeroFix);
+      fn.localGet(zeroFix).i16x8Add().localSet(zeroFix);
+
+      // (1) V_e[tile][c] = (B^T d B)[e], 8 channels per step; taps outside the image read the pad row.
+      forTiles(() => {
+        for (let r = 0; r < 4; r++) {
+          fn.localGet(th)
+            .i32Const(2)
+            .i32Mul()
+            .i32Const(r - s.padTop)
+            .i32Add()
+            .localSet(iy[r]!);
+        }
+        for (let c = 0; c < 4; c++) {
+          fn.localGet(tw)
+            .i32Const(2)
+            .i32Mul()
+            .i32Const(c - s.padLeft)
+            .i32Add()
+            .localSet(ix);
+          for (let r = 0; r < 4; r++) {
+            fn.localGet(iy[r]!).i32Const(inW).i32Mul().localGet(ix).i32Add().i32Const(psIn).i32Mul();
+            fn.localGet(inImg).i32Add().i32Const(pad);
+            fn.localGet(iy[r]!).i32Const(inH).i32LtU().localGet(ix).i32Const(inW).i32LtU().i32And();
+            fn.select().localSet(ptr[r * 4 + c]!);
+          }
+        }
+        tileIndexBytes(cp * 2);
+        fn.localGet(vBase).i32Add().localSet(vt);
+        fn.forRange(
+          cv,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(cp),
+          8,
+          () => {
+            // columns: t[.][c] = B^T d[.][c] = (d0 - d2, d1 + d2, d2 - d1, d1 - d3), kept in d
+            for (let c = 0; c < 4; c++) {
+              const [d0, d1, d2, d3] = [0, 1, 2, 3].map((r) => d[r * 4 + c]!) as [Local, Local, Local, Local];
+              for (const [r, l] of [d0, d1, d2, d3].entries()) {
+                fn.localGet(ptr[r * 4 + c]!)
+                  .localGet(cv)
+                  .i32Add()
+                  .v128Load8x8S()
+                  .localSet(l);
+              }
+              fn.localGet(d0).localGet(d2).i16x8Sub().localSet(d0);
+              fn.localGet(d1).localGet(d3).i16x8Sub().localSet(d3);
+              fn.localGet(d1).localGet(d2).i16x8Add();
+              fn.localGet(d2).localGet(d1).i16x8Sub().localSet(d2);
+              fn.localSet(d1);
+            }
+            // rows: v[r][.] = t[r][.] B = (t0 - t2, t1 + t2, t2 - t1, t1 - t3), stored to V_{4r+j}
+            fn.localGet(cv).i32Const(1).i32Shl().localGet(vt).i32Add().localSet(tmp);
+            for (let r = 0; r < 4; r++) {
+              const [t0, t1, t2, t3] = [0, 1, 2, 3].map((c) => d[r * 4 + c]!) as [Local, Local, Local, Local];
+              fn.localGet(tmp)
+                .localGet(t0)
+                .localGet(t2)
+                .i16x8Sub()
+                .v128Store(r * 4 * vMatBytes);
+              fn.localGet(tmp).localGet(t1).localGet(t2).i16x8Add();
+              if (r === 1) fn.localGet(zeroFix).i16x8Sub();
+              fn.v128Store((r * 4 + 1) * vMatBytes);
+              fn.localGet(tmp)
+                .localGet(t2)
+                .localGet(t1)
+                .i16x8Sub()
+                .v128Store((r * 4 + 2) * vMatBytes);
+              fn.localGet(tmp)
+                .localGet(t1)
+                .localGet(t3)
+                .i16x8Sub()
+                .v128Store((r * 4 + 3) * vMatBytes);
+            }
+          },
+        );
+      });
+
+      // (2) M_e = V_e U'_e: per 8-channel block (its weights stay in L1), tiles in steps of mr.
+      const rowPtr = fn.locals('i32', mr);
+      const acc = Array.from({ length: mr }, () => fn.locals('v128', 2));
+      const av = fn.locals('v128', mr);
+      const [w0, w1, bc] = fn.locals('v128', 3);
+      const rowTiles = Math.ceil(nTiles / mr);
+      fn.forRange(
+        e,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(16),
+        1,
+        () => {
+          fn.localGet(e).i32Const(vMatBytes).i32Mul().localGet(vBase).i32Add().localSet(gA);
+          fn.localGet(e).i32Const(mMatBytes).i32Mul().localGet(mBase).i32Add().localSet(gC);
+          fn.localGet(e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(gW);
+          fn.forRange(
+            ob,
+            (b) => b.i32Const(0),
+            (b) => b.i32Const(g.blocks),
+            1,
+            () => {
+              fn.forRange(
+                rt,
+                (b) => b.i32Const(0),
+                (b) => b.i32Const(rowTiles),
+                1,
+                () => {
+                  // Rows past the item's tiles redo the last tile (same values stored twice).
+                  for (let r = 0; r < mr; r++) {
+                    fn.localGet(rt).i32Const(mr).i32Mul().i32Const(r).i32Add().localTee(tmp);
+                    fn.i32Const(nTiles - 1)
+                      .localGet(tmp)
+                      .i32Const(nTiles - 1)
+                      .i32LtS()
+                      .select();
+                    fn.localSet(rowPtr[r]!);
+                    for (const l of acc[r]!) fn.v128ConstI32(0).localSet(l);
+                  }
+                  fn.localGet(gW).localSet(wk);
+                  fn.forRange(
+                    ko,
+                    (b) => b.i32Const(0),
+                    (b) => b.i32Const(cp * 2),
+                    16,
+                    () => {
+                      for (let r = 0; r < mr; r++) {
+                        fn.localGet(rowPtr[r]!)
+                          .i32Const(cp * 2)
+                          .i32Mul()
+                          .localGet(gA)
+                          .i32Add();
+                        fn.localGet(ko).i32Add().v128Load().localSet(av[r]!);
+                      }
+                      for (let j = 0; j < 4; j++) {
+                        fn.localGet(wk)
+                          .v128Load(j * 32)
+                          .localSet(w0);
+                        fn.localGet(wk)
+                          .v128Load(j * 32 + 16)
+                          .localSet(w1);
+                        const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
+                        for (let r = 0; r < mr; r++) {
+                          fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
+                          const [a0, a1] = acc[r]! as [Local, Local];
+                          fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+                          fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
+                        }
+                      }
+                      fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
+                    },
+                  );
+                  for (let r = 0; r < mr; r++) {
+                    fn.localGet(rowPtr[r]!)
+                      .i32Const(np * 4)
+                      .i32Mul()
+                      .localGet(gC)
+                      .i32Add()
+                      .localTee(tmp);
+                    fn.localGet(acc[r]![0]!).v128Store(0);
+                    fn.localGet(tmp).localGet(acc[r]![1]!).v128Store(16);
+                  }
+                },
+              );
+              fn.localGet(gW)
+                .i32Const(cp * 16)
+                .i32Add()
+                .localSet(gW);
+              fn.localGet(gC).i32Const(32).i32Add().localSet(gC);
+            },
+          );
+        },
+      );
+
+      // (3) Y' = A^T M A per 4 channels (rows of M folded as they load), Y' >> 2 + biasInt, requantize, store.
+      const y = [fn.locals('v128', 4), fn.locals('v128', 4)]; // [half][pixel (dy * 2 + dx)]
+      const m = fn.locals('v128', 4);
+      const [s0, s1, res] = fn.locals('v128', 3);
+      const [row1, right] = fn.locals('i32', 2);
+      forTiles(() => {
+        // o0 = output pixel (img, 2 th, 2 tw)
+        fn.localGet(img).i32Const(outH).i32Mul().localGet(th).i32Const(2).i32Mul().i32Add();
+        fn.i32Const(outW).i32Mul().localGet(tw).i32Const(2).i32Mul().i32Add();
+        fn.i32Const(psOut).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(o0);
+        fn.localGet(th).i32Const(2).i32Mul().i32Const(1).i32Add().i32Const(outH).i32LtS().localSet(row1);
+        fn.localGet(tw).i32Const(2).i32Mul().i32Const(1).i32Add().i32Const(outW).i32LtS().localSet(right);
+        tileIndexBytes(np * 4);
+        fn.localGet(mBase).i32Add().localSet(vt);
+        fn.i32Const(hdrBase).localSet(hdr);
+        const outBlock = (lanes: number): void => {
+          for (let h = 0; h < 2; h++) {
+            const [y00, y01, y10, y11] = y[h]! as [Local, Local, Local, Local];
+            for (let r = 0; r < 4; r++) {
+              for (let c = 0; c < 4; c++)
+                fn.localGet(vt)
+                  .v128Load((r * 4 + c) * mMatBytes + 16 * h)
+                  .localSet(m[c]!);
+              // s0 = m0 + m1 + m2, s1 = m1 - m2 - m3 (A^T along the row)
+              fn.localGet(m[0]!).localGet(m[1]!).i32x4Add().localGet(m[2]!).i32x4Add().localSet(s0);
+              fn.localGet(m[1]!).localGet(m[2]!).i32x4Sub().localGet(m[3]!).i32x4Sub().localSet(s1);
+              // y0x = s0x + s1x + s2x, y1x = s1x - s2x - s3x (A^T down the column)
+              if (r === 0) {
+                fn.localGet(s0).localSet(y00);
+                fn.localGet(s1).localSet(y01);
+              } else if (r === 1) {
+                fn.localGet(y00).localGet(s0).i32x4Add().localSet(y00);
+                fn.localGet(y01).localGet(s1).i32x4Add().localSet(y01);
+                fn.localGet(s0).localSet(y10);
+                fn.localGet(s1).localSet(y11);
+              } else if (r === 2) {
+                fn.localGet(y00).localGet(s0).i32x4Add().localSet(y00);
+                fn.localGet(y01).localGet(s1).i32x4Add().localSet(y01);
+                fn.localGet(y10).localGet(s0).i32x4Sub().localSet(y10);
+                fn.localGet(y11).localGet(s1).i32x4Sub().localSet(y11);
+              } else {
+                fn.localGet(y10).localGet(s0).i32x4Sub().localSet(y10);
+                fn.localGet(y11).localGet(s1).i32x4Sub().localSet(y11);
+              }
+            }
+            for (const l of y[h]!) {
+              fn.localGet(l)
+                .i32Const(2)
+                .i32x4ShrS()
+                .localGet(hdr)
+                .v128Load(16 * h)
+                .i32x4Add()
+                .localSet(l);
+            }
+          }
+          const store = (p: number): void => {
+            emitRequantize(fn, y[0]![p]!, y[1]![p]!, hdr, 0, s.outMin, s.outMax, res);
+            const off = ((p >> 1) * outW + (p & 1)) * psOut;
+            emitStoreBytes(fn, tmp, off, res, lanes);
+          };
+          fn.localGet(o0).localSet(tmp);
+          const rowPair = (dy: number): void => {
+            store(dy * 2);
+            if (outW % 2 === 0) {
+              store(dy * 2 + 1);
+            } else {
+              fn.localGet(right).if();
+              store(dy * 2 + 1);
+              fn.end();
+            }
+          };
+          rowPair(0);
+          if (outH % 2 === 0) {
+            rowPair(1);
+          } else {
+            fn.localGet(row1).if();
+            rowPair(1);
+            fn.end();
+          }
+        };
+        const full = Math.floor(s.outC / QS8_BLOCK);
+        const rest = s.outC - full * QS8_BLOCK;
+        if (full > 0) {
+          fn.forRange(
+            ob,
+            (b) => b.i32Const(0),
+            (b) => b.i32Const(full),
+            1,
+            () => {
+              outBlock(QS8_BLOCK);
+              fn.localGet(vt).i32Const(32).i32Add().localSet(vt);
+              fn.localGet(hdr).i32Const(QS8_HEADER_BYTES).i32Add().localSet(hdr);
+              fn.localGet(o0).i32Const(QS8_BLOCK).i32Add().localSet(o0);
+            },
+          );
+        }
+        if (rest > 0) outBlock(rest);
+      });
+    },
+  );
+}
+
+/** The qs8 Winograd family; ids `qs8-winograd[-minmax]-f2x2-4x8c2-wasmsimd`. */
+export const qs8Winograd = {
+  family: 'qs8-winograd',
+  variants: QS8_WINOGRAD_VARIANTS,
+  supports(s: Qs8ConvSpec, _v: Qs8WinogradVariant): boolean {
+    // As f32 Winograd: tiny channel counts are all transform, few tiles all weight traffic.
+    if (!applicable(s) || s.inC < 8 || s.outC < 8 || !qs8WinogradExact(s)) return false;
+    const g = geometry(s);
+    return g.tilesH * g.tilesW >= MIN_TILES && g.items * g.itemScratchBytes <= MAX_SCRATCH_BYTES;
+  },
+  id: (s: Qs8ConvSpec, v: Qs8WinogradVariant): string =>
+    `qs8-winograd${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${v.tile}-${v.isa}`,
+  parallelExtent: (s: Qs8ConvSpec, _v: Qs8WinogradVariant): number => geometry(s).items,
+  scratchBytes: (s: Qs8ConvSpec, _v: Qs8WinogradVariant): number => {
+    const g = geometry(s);
+    return g.items * g.itemScratchBytes;
+  },
+  pack: (s: Qs8ConvSpec, _v: Qs8WinogradVariant, w: Qs8ConvWeights): Uint8Array => packQs8Winograd(s, w),
+  emit: emitQs8Winograd,
+  /** Work actually done, as f32 Winograd counts it: 16 GEMMs of tiles x inC x outC. */
+  macs: (s: Qs8ConvSpec): number => s.batch * Math.ceil(s.outH / 2) * Math.ceil(s.outW / 2) * 16 * s.inC * s.outC,
+} as const;
