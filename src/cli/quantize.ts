@@ -1,7 +1,8 @@
 /**
  * `edgecnn quantize <model> --calibration <folder | .npy | synthetic[:N] | fashion-mnist[:N]> [--method ...]
  * [--per-channel | --per-tensor] [--activations uint8|int8] [--sensitivity] [--accuracy-budget X --eval DATASET]
- * -o out.onnx`: post-training int8 quantization to a QDQ ONNX file (see src/quantize). Calibration runs on the
+ * [--format qdq|qoperator] -o out.onnx`: post-training int8 quantization to a QDQ ONNX file, or QOperator
+ * (QLinearConv, QLinearMatMul, com.microsoft QLinearAdd/...; see src/quantize). Calibration runs on the
  * reference executor (onnxruntime with --engine onnxruntime) with a progress bar; measurements (sensitivity,
  * accuracy) run on --engine.
  */
@@ -28,6 +29,7 @@ import {
   prepareFloatModel,
   progressBar,
 } from '../quantize/index.js';
+import { qdqToQOperator } from '../quantize/qoperator-export.js';
 import { flagBool, flagList, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
 import {
@@ -59,6 +61,11 @@ export const command: Command = {
   summary: 'Post-training int8 quantization to QDQ ONNX (calibration, sensitivity, mixed precision)',
   flags: {
     output: { type: 'string', description: 'output ONNX file (same as -o)' },
+    format: {
+      type: 'string',
+      description:
+        'qdq (default: QuantizeLinear/DequantizeLinear pairs) or qoperator (QLinearConv, QLinearMatMul, ...)',
+    },
     calibration: {
       type: 'string',
       description: 'calibration samples: image folder, .npy, synthetic[:N], fashion-mnist[:N] (training images)',
@@ -123,6 +130,9 @@ export const command: Command = {
     const evalData = evalSet === undefined ? undefined : parseDataset(evalSet, 'eval');
     if (budget !== undefined && !(budget >= 0))
       throw new EdgecnnError(`--accuracy-budget must be >= 0, got ${budget}`, 'bad-argument');
+    const format = flagString(flags, 'format') ?? 'qdq';
+    if (format !== 'qdq' && format !== 'qoperator')
+      throw new EdgecnnError(`--format must be qdq or qoperator, got ${format}`, 'bad-argument');
     const engine = parseEngine(flagString(flags, 'engine'), 'reference');
     const options: QuantizeOptions = {
       method: parseMethod(flagString(flags, 'method') ?? 'mse'),
@@ -201,20 +211,28 @@ export const command: Command = {
           '\n',
       );
     }
-    await saveModel(result.model, output);
+    const exported = format === 'qoperator' ? qdqToQOperator(result.model) : undefined;
+    const written = exported?.model ?? result.model;
+    await saveModel(written, output);
     const fp32Run = await factory(cal.model);
-    const qRun = await factory(result.model);
+    const qRun = await factory(written);
     const a = agreement(await fp32Run(samples[0]!), await qRun(samples[0]!));
     const quantized = result.layers.filter((l) => l.quantized).length;
     const inSize = statSync(modelPath).size;
     const outSize = statSync(output).size;
     if (flagBool(flags, 'layers')) console.log(formatLayerTable(result.layers) + '\n');
     for (const n of result.notes) console.log(`note: ${n}`);
+    if (exported) {
+      const ops = Object.entries(exported.converted).map(([op, k]) => `${op} ${k}`);
+      console.log(`QOperator: ${ops.join(', ') || 'no pattern converted'}; the rest stays QDQ`);
+    }
     const reportPath = flagString(flags, 'report');
     if (reportPath) {
       const json = {
         model: modelPath,
         output,
+        format,
+        ...(exported ? { qoperator: exported.converted } : {}),
         options: { ...options, fp32Layers: [...(options.fp32Layers ?? [])] },
         calibration: { source, samples: samples.length },
         layers: result.layers,

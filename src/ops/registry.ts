@@ -1,14 +1,16 @@
 /**
- * The op table, keyed by `domain:opType`. The only hand-edited lists are NN_OPS, TENSOR_OPS and FUSED_OPS (the
- * optimizer's `edgecnn` operators; each op's record lives in its own module) and CLAIMED_OPS below, which a test checks against the table.
+ * The op table, keyed by `domain:opType`. The only hand-edited lists are NN_OPS, TENSOR_OPS, FUSED_OPS (the
+ * optimizer's `edgecnn` operators; each op's record lives in its own module), CONTRIB_QUANT_OPS (onnxruntime's
+ * `com.microsoft` quantized ops) and CLAIMED_OPS below, which a test checks against the table.
  */
+import { CONTRIB_QUANT_OPS } from './contrib-quant-ops.js';
 import { FUSED_OPS } from './fused-ops.js';
 import { NN_OPS } from './nn-ops.js';
 import { TENSOR_OPS } from './tensor-ops.js';
 import { type OpDef, opKey } from './types.js';
 
 const TABLE = new Map<string, OpDef>();
-for (const def of [...NN_OPS, ...TENSOR_OPS, ...FUSED_OPS]) {
+for (const def of [...NN_OPS, ...TENSOR_OPS, ...FUSED_OPS, ...CONTRIB_QUANT_OPS]) {
   const key = opKey(def.domain, def.opType);
   if (TABLE.has(key)) throw new Error(`op ${key} is registered twice`);
   TABLE.set(key, def);

@@ -11,6 +11,7 @@ import { loadModel, readModel } from '../onnx/index.js';
 import { runReference, runtimeInputs } from '../ops/reference-executor.js';
 import { type CompileOptions, compileModel } from '../codegen/compile/compile.js';
 import { FUSED_OPS, optimize } from '../passes/index.js';
+import { qoperatorToQdq } from '../quantize/qoperator.js';
 import { getOp } from '../ops/registry.js';
 import type { OpDef } from '../ops/types.js';
 import type { ArenaSummary, CompiledModel, CompiledStep } from './compiled-model.js';
@@ -124,7 +125,8 @@ async function wasmSession(model: Model, options: SessionOptions): Promise<Sessi
     compileOptions.optimize = (m) => optimize(m, inputShapes ? { inputShapes } : {}).model;
   }
   if (options.select) compileOptions.select = options.select;
-  const compiled = compileModel(model, compileOptions);
+  // QOperator models (QLinearConv, com.microsoft QLinearAdd, ...) compile through their QDQ form.
+  const compiled = compileModel(qoperatorToQdq(model).model, compileOptions);
   const threads = await resolveThreads(options.threads ?? 1);
   const pool = threads > 1 ? createThreadPool(compiled, { threads }) : undefined;
   const exec = await instantiate(compiled, lookupOp, pool);
