@@ -19,7 +19,7 @@ import { type GemmVariant, gemm } from './kernels/gemm.js';
 import { type WinogradVariant, winograd } from './kernels/winograd.js';
 import { lowerConvTransposeGemm, lowerPixelScatter } from './compile/lower-conv-transpose.js';
 import { lowerFakeQuantize } from './compile/lower-fake-quant.js';
-import { INT8_OPS, lowerInt8 } from './compile/lower-int8.js';
+import { INT8_OPS, lowerInt8, touchesInt8 } from './compile/lower-int8.js';
 import { lowerSmall } from './compile/lower-small.js';
 import type {
   ActivationRef,
@@ -116,7 +116,10 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
     case 'edgecnn:FakeQuantize':
       return lowerFakeQuantize(node, ctx);
     default:
-      if (node.domain === 'edgecnn' && (INT8_OPS as readonly string[]).includes(node.opType))
+      if (
+        (node.domain === 'edgecnn' && (INT8_OPS as readonly string[]).includes(node.opType)) ||
+        touchesInt8(node, ctx)
+      )
         return lowerInt8(node, ctx);
       return lowerSmall(node, ctx);
   }

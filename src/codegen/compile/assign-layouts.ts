@@ -1,6 +1,7 @@
 /**
  * Layout assignment. Float32 rank-4 values are NHWC with a pixel stride; other float32 values are flat
- * row-major; other dtypes stay on the JS side. Some nodes cost nothing because their output is a *view* of
+ * row-major; rank-4 int8 values (made by the int8 lowering, read only by int8 kernels) are NHWC with 1-byte
+ * elements; other dtypes stay on the JS side. Some nodes cost nothing because their output is a *view* of
  * another value's memory: channel Concat (its inputs are written straight into slices of the output, which
  * then share its pixel stride), channel Split/Slice (outputs are slices of the input), and reshape-like
  * nodes whose input and output have the same element order (aliases). Where a concat input cannot be a
@@ -33,6 +34,11 @@ export interface LayoutResult {
   copyNodes: Set<Node>;
 }
 
+/** Bytes per element of an arena value: 1 for the int8 lowering's tensors, 4 for float32. */
+export function elemBytes(l: ValueLayout): number {
+  return l.type.dtype === 'int8' ? 1 : 4;
+}
+
 const RESHAPE_LIKE = new Set(['Identity', 'Dropout', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
 
 export function assignLayouts(prep: PreparedGraph): LayoutResult {
@@ -40,7 +46,9 @@ export function assignLayouts(prep: PreparedGraph): LayoutResult {
   const graphInputs = new Set(prep.inputs.map((i) => i.name));
   const layouts = new Map<string, ValueLayout>();
   for (const [name, type] of types) {
-    const layout: LayoutKind = type.dtype !== 'float32' ? 'js' : type.shape.length === 4 ? 'nhwc' : 'flat';
+    const rank4 = type.shape.length === 4;
+    const layout: LayoutKind =
+      type.dtype === 'float32' ? (rank4 ? 'nhwc' : 'flat') : rank4 && prep.arenaInt8?.has(name) ? 'nhwc' : 'js';
     layouts.set(name, { name, type, layout, pixelStride: layout === 'nhwc' ? type.shape[1]! : 0 });
   }
   const producer = new Map<string, Node>();
@@ -96,7 +104,7 @@ export function assignLayouts(prep: PreparedGraph): LayoutResult {
       claimed.add(target);
       const tl = layouts.get(target)!;
       tl.pixelStride = out.pixelStride;
-      tl.viewOf = { name: out.name, offsetBytes: channel * 4 };
+      tl.viewOf = { name: out.name, offsetBytes: channel * elemBytes(out) };
       channel += tl.type.shape[1]!;
       newInputs.push(target);
     }
@@ -123,7 +131,7 @@ export function assignLayouts(prep: PreparedGraph): LayoutResult {
         if (!o) return;
         const l = layouts.get(o)!;
         l.pixelStride = src.pixelStride;
-        l.viewOf = { name: src.name, offsetBytes: ranges[k]! * 4 };
+        l.viewOf = { name: src.name, offsetBytes: ranges[k]! * elemBytes(src) };
       });
       viewNodes.add(n);
       continue;
@@ -213,7 +221,7 @@ function sameElementOrder(src: ValueLayout, out: ValueLayout): boolean {
 }
 
 /** For a Split or Slice that cuts only the channel axis (step 1) of a rank-4 value: first channel per output. */
-function channelRanges(n: Node, src: ValueLayout, constants: Map<string, Tensor>): number[] | undefined {
+export function channelRanges(n: Node, src: ValueLayout, constants: Map<string, Tensor>): number[] | undefined {
   const [, C] = src.type.shape as [number, number, number, number];
   if (src.type.shape.length !== 4) return undefined;
   if (n.opType === 'Split') {

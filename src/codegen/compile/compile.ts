@@ -22,7 +22,7 @@ import type {
 } from '../../runtime/compiled-model.js';
 import { type LoweredKernel, type SelectContext, selectKernel } from '../select.js';
 import { ModuleBuilder } from '../wasm/index.js';
-import { type LayoutResult, type ValueLayout, assignLayouts } from './assign-layouts.js';
+import { type LayoutResult, type ValueLayout, assignLayouts, elemBytes } from './assign-layouts.js';
 import { addEdgeConversions } from './edge-layouts.js';
 import { fuseChannelShuffle } from './fuse-channel-shuffle.js';
 import { fuseConvTranspose } from './fuse-conv-transpose.js';
@@ -96,6 +96,16 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     lowered.push(kernel ? { node, index, kernel } : { node, index });
   });
 
+  // int8 arena values exist only between int8 kernels (lower-int8.ts): a fallback cannot read or write them.
+  for (const l of lowered) {
+    const v = l.kernel
+      ? undefined
+      : [...l.node.inputs, ...l.node.outputs].find(
+          (x) => x && layouts.get(x)?.type.dtype === 'int8' && layouts.get(x)?.layout !== 'js',
+        );
+    if (v)
+      throw new EdgecnnError(`node '${l.node.name}' (${l.node.opType}): no int8 kernel for value '${v}'`, 'internal');
+  }
   const hasReference = options.hasReference ?? ((d: string, o: string) => getOp(d, o) !== undefined);
   const missing = lowered.filter((l) => !l.kernel && !hasReference(l.node.domain, l.node.opType));
   if (missing.length > 0) {
@@ -268,10 +278,10 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
 /** Bytes from a value's first element to one past its last (a strided view spans its pixel stride). */
 function spanBytes(l: ValueLayout): number {
   const s = l.type.shape;
-  if (l.layout !== 'nhwc') return sizeOf(s) * 4;
+  if (l.layout !== 'nhwc') return sizeOf(s) * elemBytes(l);
   const pixels = s[0]! * s[2]! * s[3]!;
   if (pixels === 0 || s[1] === 0) return 0;
-  return ((pixels - 1) * l.pixelStride + s[1]!) * 4;
+  return ((pixels - 1) * l.pixelStride + s[1]!) * elemBytes(l);
 }
 
 function fallbackBytes(node: Node, layouts: Map<string, ValueLayout>, constants: Map<string, Tensor>): number {
@@ -282,7 +292,7 @@ function fallbackBytes(node: Node, layouts: Map<string, ValueLayout>, constants:
     if (c) n += c.data.length * 4;
     else {
       const l = layouts.get(v);
-      if (l) n += sizeOf(l.type.shape) * 4;
+      if (l) n += sizeOf(l.type.shape) * elemBytes(l);
     }
   }
   return n;

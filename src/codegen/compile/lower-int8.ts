@@ -3,20 +3,27 @@
  *   DequantizeLinear(v) -> Conv(W = DequantizeLinear(int8 const, zero zero point)) [-> Relu|Clip] -> QuantizeLinear
  *   DequantizeLinear(a) + DequantizeLinear(b) [-> Relu|Clip] -> QuantizeLinear
  *   DequantizeLinear(v) -> a unary elementwise op (HardSwish, Sigmoid, ...) -> QuantizeLinear   (a 256-byte table)
- * into `edgecnn:Qs8Conv` / `Qs8Add` / `Qs8Lut` on int8 tensors that live in the arena; a QuantizeLinear feeding them
+ *   DequantizeLinear(a) * DequantizeLinear(b) -> QuantizeLinear   (b the same shape or [N,C,1,1]: the SE scale)
+ *   DequantizeLinear(v) -> GlobalAveragePool -> QuantizeLinear
+ * into `edgecnn:Qs8Conv` / `Qs8Add` / `Qs8Lut` / `Qs8Mul` / `Qs8GlobalAveragePool` on int8 tensors that live in the
+ * arena, and moves data in int8 where dequantize -> op -> quantize with the same parameters is exactly the op on
+ * the integers: channel Concat, Slice and Split (views), ChannelShuffle, MaxPool. A QuantizeLinear feeding them
  * becomes `edgecnn:Qs8Quantize`, a DequantizeLinear still read by float nodes `edgecnn:Qs8Dequantize`. uint8
- * tensors are stored as int8 (q - 128, zero point - 128: same real values). `lowerInt8` picks the kernel
- * (qs8-gemm / qs8-dwconv / qs8-conv / qs8-eltwise). Arena int8 values are declared float32 in the prepared
- * types so that layouts and the memory plan (4 bytes per element) reserve room; only these kernels touch them.
+ * tensors are stored as int8 (q - 128, zero point - 128: same real values). Arena int8 values have dtype int8
+ * (1 byte per element, `prep.arenaInt8`); `lowerInt8` picks the kernel for every node that touches them.
  */
 import { EdgecnnError } from '../../ir/errors.js';
-import { type Attribute, type Node, attrFloat, attrFloats, attrTensor } from '../../ir/graph.js';
+import { type Attribute, type Node, attrFloat, attrFloats, attrInt, attrTensor } from '../../ir/graph.js';
 import { type Tensor, makeTensor } from '../../ir/tensor.js';
 import { nodeOpset } from '../../ops/reference-executor.js';
 import { getOp } from '../../ops/registry.js';
 import { convGeometry } from '../../ops/conv.js';
 import { qs8Conv } from '../kernels/qs8-conv.js';
 import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
+import { type Qs8MoveSpec, qs8Move } from '../kernels/qs8-move.js';
+import { type Qs8GlobalPoolSpec, qs8GlobalAvgPool, qs8MaxPool } from '../kernels/qs8-pool.js';
+import type { FunctionBuilder } from '../wasm/index.js';
+import { poolSpecOf } from './lower-small.js';
 import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from '../kernels/qs8-eltwise.js';
 import { type Qs8ConvSpec, isPointwise, pickQs8GemmVariant, qs8Gemm } from '../kernels/qs8-gemm.js';
 import { QS8_WINOGRAD_VARIANTS, qs8Winograd } from '../kernels/qs8-winograd.js';
@@ -24,10 +31,22 @@ import { roundHalfEven } from '../../ops/tensor-util.js';
 import { clampBounds } from '../kernels/requantize.js';
 import type { ActivationRef } from '../kernels/types.js';
 import type { LoweredKernel, SelectContext } from '../select.js';
+import { channelRanges } from './assign-layouts.js';
 import type { PreparedGraph } from './prepare.js';
 
 /** The edgecnn ops this file introduces (each has a kernel, none a reference). */
-export const INT8_OPS = ['Qs8Conv', 'Qs8Add', 'Qs8Lut', 'Qs8Quantize', 'Qs8Dequantize'] as const;
+export const INT8_OPS = [
+  'Qs8Conv',
+  'Qs8Add',
+  'Qs8Mul',
+  'Qs8Lut',
+  'Qs8GlobalAveragePool',
+  'Qs8Quantize',
+  'Qs8Dequantize',
+] as const;
+
+/** Ops that only move or select values: on int8 they are the same op when input and output parameters agree. */
+const MOVE_OPS = new Set(['Concat', 'Slice', 'Split', 'ChannelShuffle', 'MaxPool']);
 
 /** Unary elementwise ops (any further inputs constant) a Qs8Lut table replaces. */
 const LUT_OPS = new Set([
@@ -188,6 +207,48 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
     return a ? { q, act, activation: a, p: qparams(prep, q)! } : undefined;
   };
 
+  /**
+   * A data-movement node whose data inputs are dequantized int8 values and whose outputs are each read only by a
+   * QuantizeLinear, all with the same parameters: then the node on the integers is exact (Q(DQ(q)) = q). Only
+   * shapes the int8 path computes: rank 4, channel Concat/Slice/Split (views), 2-D MaxPool.
+   */
+  const int8Move = (n: Node) => {
+    const data = n.opType === 'Concat' ? n.inputs.map((_, k) => k) : [0];
+    const srcs = data.map((k) => dqSource(n.inputs[k] ?? ''));
+    if (srcs.length === 0 || srcs.some((x) => !x)) return undefined;
+    const outs = n.outputs.filter((o) => o !== '');
+    if (outs.length !== n.outputs.length) return undefined;
+    const tails = outs.map((o) => {
+      const q = only(o);
+      return isStd(q, 'QuantizeLinear') && candidate(q.outputs[0]!) ? q : undefined;
+    });
+    if (tails.some((q) => !q)) return undefined;
+    const p0 = srcs[0]!.p;
+    const same = (p: QParams): boolean => p.scale === p0.scale && p.zero === p0.zero;
+    if (!srcs.every((x) => same(x!.p)) || !tails.every((q) => same(qparams(prep, q!)!))) return undefined;
+    const x = prep.types.get(n.inputs[0]!)!;
+    if (n.opType === 'Concat') {
+      const axis = n.attributes.get('axis');
+      const ax = axis?.kind === 'int' ? axis.value : 0;
+      if (ax !== 1 && ax !== -3) return undefined;
+    } else if (n.opType === 'Slice' || n.opType === 'Split') {
+      const l = { name: n.inputs[0]!, type: x, layout: 'nhwc' as const, pixelStride: x.shape[1]! };
+      if (!channelRanges(n, l, prep.constants)) return undefined;
+    } else if (n.opType === 'MaxPool') {
+      const k = n.attributes.get('kernel_shape');
+      const so = n.attributes.get('storage_order');
+      if (k?.kind !== 'ints' || k.value.length !== 2 || (so?.kind === 'int' && so.value !== 0)) return undefined;
+    }
+    const dataSet = new Set(data);
+    return {
+      inputs: n.inputs.map((v, k) => (dataSet.has(k) ? q8(dqSource(v)!.v) : v)),
+      outputs: tails.map((q) => q8(q!.outputs[0]!)),
+      dataInputs: data.map((k) => n.inputs[k]!),
+      tails: tails as Node[],
+      values: [...srcs.map((s) => s!.v), ...tails.map((q) => q!.outputs[0]!)],
+    };
+  };
+
   const absorbed = new Set<Node>();
   const fusedReads = new Map<string, number>(); // DQ output -> reads taken over by fused ops
   const made = new Map<Node, Node>(); // the node a fused op replaces (its QuantizeLinear) -> the fused op
@@ -267,6 +328,78 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       made.set(tail.q, op);
       for (const x of n.inputs) fusedReads.set(x, (fusedReads.get(x) ?? 0) + 1);
       int8Values.add(a.v).add(b.v).add(tail.q.outputs[0]!);
+    } else if (isStdOp(n, 'Mul') && n.inputs.length === 2) {
+      const t = prep.types.get(n.outputs[0]!)?.shape;
+      const shapeOf = (x: string): string | undefined => prep.types.get(x)?.shape.join();
+      // a is full size; b full size or one pixel per image (the squeeze-and-excitation scale).
+      const order = shapeOf(n.inputs[0]!) === t?.join() ? [0, 1] : [1, 0];
+      const [ia, ib] = order.map((k) => n.inputs[k]!) as [string, string];
+      const a = dqSource(ia);
+      const b = dqSource(ib);
+      const tail = quantTail(n.outputs[0]!);
+      if (!a || !b || !tail || !t || shapeOf(ia) !== t.join()) continue;
+      const bs = shapeOf(ib);
+      if (bs !== t.join() && bs !== [t[0], t[1], 1, 1].join()) continue;
+      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
+      const op: Node = {
+        name: n.name,
+        opType: 'Qs8Mul',
+        domain: 'edgecnn',
+        inputs: [q8(a.v), q8(b.v)],
+        outputs: [q8(tail.q.outputs[0]!)],
+        attributes: new Map<string, Attribute>([
+          ['a_scale', f(a.p.scale)],
+          ['a_zero', f(a.p.zero)],
+          ['b_scale', f(b.p.scale)],
+          ['b_zero', f(b.p.zero)],
+          ['out_scale', f(tail.p.scale)],
+          ['out_zero', f(tail.p.zero)],
+          ['out_min', f(lo)],
+          ['out_max', f(hi)],
+        ]),
+      };
+      absorbed.add(n).add(tail.q);
+      if (tail.act) absorbed.add(tail.act);
+      made.set(tail.q, op);
+      for (const x of n.inputs) fusedReads.set(x, (fusedReads.get(x) ?? 0) + 1);
+      int8Values.add(a.v).add(b.v).add(tail.q.outputs[0]!);
+    } else if (isStdOp(n, 'GlobalAveragePool')) {
+      const src = dqSource(n.inputs[0]!);
+      const tail = quantTail(n.outputs[0]!);
+      if (!src || !tail) continue;
+      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
+      const op: Node = {
+        name: n.name,
+        opType: 'Qs8GlobalAveragePool',
+        domain: 'edgecnn',
+        inputs: [q8(src.v)],
+        outputs: [q8(tail.q.outputs[0]!)],
+        attributes: new Map<string, Attribute>([
+          ['in_scale', f(src.p.scale)],
+          ['in_zero', f(src.p.zero)],
+          ['out_scale', f(tail.p.scale)],
+          ['out_zero', f(tail.p.zero)],
+          ['out_min', f(lo)],
+          ['out_max', f(hi)],
+        ]),
+      };
+      absorbed.add(n).add(tail.q);
+      if (tail.act) absorbed.add(tail.act);
+      made.set(tail.q, op);
+      fusedReads.set(n.inputs[0]!, (fusedReads.get(n.inputs[0]!) ?? 0) + 1);
+      int8Values.add(src.v).add(tail.q.outputs[0]!);
+    } else if (
+      MOVE_OPS.has(n.opType) &&
+      (isStdOp(n, n.opType) || (n.domain === 'edgecnn' && n.opType === 'ChannelShuffle'))
+    ) {
+      const moved = int8Move(n);
+      if (!moved) continue;
+      const op: Node = { ...n, inputs: moved.inputs, outputs: moved.outputs };
+      absorbed.add(n);
+      for (const q of moved.tails) absorbed.add(q);
+      made.set(n, op);
+      for (const x of moved.dataInputs) fusedReads.set(x, (fusedReads.get(x) ?? 0) + 1);
+      for (const v of moved.values) int8Values.add(v);
     }
   }
   // Unary ops between int8 values, once the producers/consumers above are known (a table on its own would only
@@ -295,7 +428,11 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
     int8Values.add(src.v).add(r.outputs[0]!);
   }
   if (int8Values.size === 0) return [...nodes];
-  for (const v of int8Values) prep.types.set(q8(v), { dtype: 'float32', shape: [...prep.types.get(v)!.shape] });
+  prep.arenaInt8 ??= new Set();
+  for (const v of int8Values) {
+    prep.types.set(q8(v), { dtype: 'int8', shape: [...prep.types.get(v)!.shape] });
+    prep.arenaInt8.add(q8(v));
+  }
 
   const out: Node[] = [];
   for (const n of nodes) {
@@ -349,7 +486,18 @@ const need = (n: Node, name: string): number => {
   return v;
 };
 
-/** The kernel for one of INT8_OPS (undefined for other nodes or shapes the kernels do not take). */
+/** Whether a node reads or writes an int8 arena value (then only `lowerInt8` may compute it). */
+export function touchesInt8(node: Node, ctx: SelectContext): boolean {
+  return [...node.inputs, ...node.outputs].some((v) => {
+    const l = v ? ctx.operand(v).layout : undefined;
+    return !!l && l.layout === 'nhwc' && l.type.dtype === 'int8';
+  });
+}
+
+/**
+ * The kernel for one of INT8_OPS or a data-movement node on int8 values (undefined for other nodes or shapes the
+ * kernels do not take).
+ */
 export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undefined {
   const x = ctx.operand(node.inputs[0]!).layout;
   const y = ctx.operand(node.outputs[0]!).layout;
@@ -427,6 +575,64 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
   }
 
   const pixels = n * h * w;
+  const moveTo = (
+    id: string,
+    extent: number,
+    bytesMoved: number,
+    emit: (fn: FunctionBuilder, io: { input: ActivationRef; output: ActivationRef }) => void,
+  ): LoweredKernel => ({
+    ...base,
+    fused: false,
+    id,
+    parallelExtent: extent,
+    macs: 0,
+    bytesMoved,
+    weights: [],
+    inPlaceInputs: [],
+    emit(fn, a) {
+      emit(fn, { input: ref(x, a.inputs[0]), output: ref(y, a.outputs[0]) });
+    },
+  });
+  if (node.opType === 'Identity' || node.opType === 'ChannelShuffle') {
+    if (x.type.shape.join() !== y.type.shape.join()) return undefined;
+    const ms: Qs8MoveSpec =
+      node.opType === 'Identity'
+        ? { op: 'copy', pixels, channels: c }
+        : { op: 'shuffle', pixels, channels: c, groups: attrInt(node, 'group', 1) };
+    if (ms.op === 'shuffle' && (ms.groups! < 1 || c % ms.groups! !== 0)) return undefined;
+    const v = qs8Move.variants[0]!;
+    return moveTo(qs8Move.id(ms, v), pixels, qs8Move.bytesMoved(ms), (fn, io) => qs8Move.emit(fn, ms, v, io));
+  }
+  if (node.opType === 'MaxPool') {
+    const ps = poolSpecOf(node, x, y);
+    if (!ps || ps.kind !== 'max') return undefined;
+    const v = qs8MaxPool.variants[0]!;
+    return moveTo(qs8MaxPool.id(ps, v), qs8MaxPool.parallelExtent(ps), qs8MaxPool.bytesMoved(ps), (fn, io) =>
+      qs8MaxPool.emit(fn, ps, v, io),
+    );
+  }
+  if (node.opType === 'Qs8GlobalAveragePool') {
+    const [, , ih, iw] = x.type.shape as [number, number, number, number];
+    if (h !== 1 || w !== 1 || x.type.shape[1] !== c) return undefined;
+    const gs: Qs8GlobalPoolSpec = {
+      batch: n,
+      pixels: ih * iw,
+      channels: c,
+      inScale: need(node, 'in_scale'),
+      inZero: need(node, 'in_zero'),
+      outScale: need(node, 'out_scale'),
+      outZero: need(node, 'out_zero'),
+      outMin: need(node, 'out_min'),
+      outMax: need(node, 'out_max'),
+    };
+    const v = qs8GlobalAvgPool.variants[0]!;
+    return {
+      ...moveTo(qs8GlobalAvgPool.id(gs, v), n, qs8GlobalAvgPool.bytesMoved(gs), (fn, io) =>
+        qs8GlobalAvgPool.emit(fn, gs, v, io),
+      ),
+      fused: true,
+    };
+  }
   let spec: Qs8EltwiseSpec;
   if (node.opType === 'Qs8Lut') {
     const table = attrTensor(node, 'table');
@@ -441,11 +647,15 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
       scaleA: need(node, 'scale'),
       zeroA: need(node, 'zero'),
     };
-  } else if (node.opType === 'Qs8Add') {
+  } else if (node.opType === 'Qs8Add' || node.opType === 'Qs8Mul') {
     const b = ctx.operand(node.inputs[1]!).layout;
     if (!b || b.layout !== 'nhwc') return undefined;
+    const bShape = b.type.shape.join();
+    const broadcast = bShape !== y.type.shape.join();
+    if (broadcast && (node.opType !== 'Qs8Mul' || bShape !== [n, c, 1, 1].join())) return undefined;
     spec = {
-      op: 'add',
+      op: node.opType === 'Qs8Add' ? 'add' : 'mul',
+      ...(broadcast ? { bBroadcastPixels: h * w } : {}),
       pixels,
       channels: c,
       scaleA: need(node, 'a_scale'),
@@ -470,14 +680,19 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     bytesMoved: qs8Eltwise.bytesMoved(spec),
     weights: spec.op === 'lut' ? [new Uint8Array((attrTensor(node, 'table')!.data as Int8Array).buffer.slice(0))] : [],
     // Elementwise: each element is read before the same position is written.
-    inPlaceInputs: spec.op === 'add' ? [0, 1] : spec.op === 'lut' ? [0] : [],
+    inPlaceInputs:
+      spec.op === 'lut' || spec.bBroadcastPixels !== undefined
+        ? [0]
+        : spec.op === 'add' || spec.op === 'mul'
+          ? [0, 1]
+          : [],
     emit(fn, a) {
       const addrs = {
         a: ref(x, a.inputs[0]),
         out: ref(y, a.outputs[0]),
         ...(spec.op === 'lut' ? { table: a.weights[0]! } : {}),
       };
-      if (spec.op === 'add') {
+      if (spec.op === 'add' || spec.op === 'mul') {
         const b = ctx.operand(node.inputs[1]!).layout!;
         qs8Eltwise.emit(fn, spec, v, { ...addrs, b: ref(b, a.inputs[1]) });
       } else {

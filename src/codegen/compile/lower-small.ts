@@ -286,7 +286,19 @@ function isChannelVector(shape: number[], y: ValueLayout): boolean {
 function lowerPool(node: Node, ctx: SelectContext): LoweredKernel | undefined {
   const x = arena(ctx, node.inputs[0]);
   const y = arena(ctx, node.outputs[0]);
-  if (!x || !y || x.layout !== 'nhwc' || y.layout !== 'nhwc') return undefined;
+  if (!x || !y) return undefined;
+  const spec = poolSpecOf(node, x, y);
+  const v = spec && firstVariant(pool, spec, ctx.relaxedSimd);
+  if (!spec || !v) return undefined;
+  return wrap(pool, spec, v, 4 * (sizeOf(x.type.shape) + sizeOf(y.type.shape)), [], (a) => ({
+    input: refOf(node, x, a.inputs[0]),
+    output: refOf(node, y, a.outputs[0]),
+  }));
+}
+
+/** The window of a MaxPool/AveragePool between two NHWC values (undefined for what the pool kernels do not take). */
+export function poolSpecOf(node: Node, x: ValueLayout, y: ValueLayout): PoolSpec | undefined {
+  if (x.layout !== 'nhwc' || y.layout !== 'nhwc') return undefined;
   if (node.outputs.length > 1 && node.outputs[1]) return undefined; // MaxPool indices
   const [N, C, H, W] = x.type.shape as [number, number, number, number];
   const kernel = attrInts(node, 'kernel_shape');
@@ -323,12 +335,7 @@ function lowerPool(node: Node, ctx: SelectContext): LoweredKernel | undefined {
     dilationW: dil[1]!,
     countIncludePad: attrInt(node, 'count_include_pad', 0) === 1,
   };
-  const v = firstVariant(pool, spec, ctx.relaxedSimd);
-  if (!v) return undefined;
-  return wrap(pool, spec, v, 4 * (sizeOf(x.type.shape) + sizeOf(y.type.shape)), [], (a) => ({
-    input: refOf(node, x, a.inputs[0]),
-    output: refOf(node, y, a.outputs[0]),
-  }));
+  return spec;
 }
 
 function lowerGlobalPool(node: Node, ctx: SelectContext): LoweredKernel | undefined {

@@ -28,6 +28,8 @@ export interface PreparedGraph {
   /** Graph inputs the caller feeds, in order, with their concrete types. */
   inputs: { name: string; type: ConcreteType }[];
   outputNames: string[];
+  /** Values the int8 lowering placed in the arena as int8 (1-byte NHWC, read only by int8 kernels). */
+  arenaInt8?: Set<string>;
 }
 
 const fmt = (s: readonly Dim[] | undefined): string =>

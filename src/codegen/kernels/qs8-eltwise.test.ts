@@ -158,3 +158,57 @@ test('qs8 add matches DequantizeLinear + Add + QuantizeLinear exactly, with a Re
     }
   }
 });
+
+test('qs8 mul matches DequantizeLinear + Mul + QuantizeLinear exactly, full size and SE broadcast', () => {
+  for (const [pixels, c, extra] of SHAPES) {
+    for (const perImage of [undefined, 1, pixels]) {
+      if (perImage !== undefined && (pixels === 0 || pixels % perImage !== 0)) continue;
+      const s: Qs8EltwiseSpec = {
+        op: 'mul',
+        pixels,
+        channels: c,
+        scaleA: 0.05,
+        zeroA: 4,
+        scaleB: 1 / 255,
+        zeroB: -128,
+        scaleOut: 0.04,
+        zeroOut: -7,
+        ...(perImage !== undefined ? { bBroadcastPixels: perImage } : {}),
+      };
+      const bPixels = perImage === undefined ? pixels : pixels / perImage;
+      const qa = randomInt8(pixels * (c + extra), 7 * c);
+      const qb = randomInt8(bPixels * (c + extra), 11 * c + 1);
+      const run = runBytes(
+        { a: { bytes: qa.length, init: qa }, b: { bytes: qb.length, init: qb }, y: { bytes: qa.length } },
+        pixels,
+        (fn, ad) =>
+          qs8Eltwise.emit(fn, s, v, {
+            a: { addrBytes: ad['a']!, pixelStride: c + extra },
+            b: { addrBytes: ad['b']!, pixelStride: c + extra },
+            out: { addrBytes: ad['y']!, pixelStride: c + extra },
+          }),
+        3,
+      );
+      assert.deepEqual(run.guardViolations, []);
+      const da = refDQ(
+        dense(qa, pixels, c, c + extra, (n) => new Int8Array(n)),
+        0.05,
+        4,
+      );
+      const db = refDQ(
+        dense(qb, bPixels, c, c + extra, (n) => new Int8Array(n)),
+        1 / 255,
+        -128,
+      );
+      const prod = Float32Array.from(da, (x, i) => {
+        const p = Math.floor(i / c);
+        const bi = (perImage === undefined ? p : Math.floor(p / perImage)) * c + (i % c);
+        return Math.fround(x * db[bi]!);
+      });
+      assert.deepEqual(
+        dense(run.buffers['y']!, pixels, c, c + extra, (n) => new Int8Array(n)),
+        refQ(prod, 0.04, -7),
+      );
+    }
+  }
+});

@@ -1,7 +1,9 @@
 /**
  * qs8 elementwise kernels over NHWC pixels (pixel strides; float strides in floats, int8 strides in bytes):
  * quantize f32 -> int8 (q = clamp(nearest(x / scale) + zero)), dequantize int8 -> f32 ((q - zero) * scale) and
- * add with requantization (y = clamp(nearest(((a - za) * sa + (b - zb) * sb) / sy) + zy)), and `lut`: any unary
+ * add with requantization (y = clamp(nearest(((a - za) * sa + (b - zb) * sb) / sy) + zy)), mul likewise
+ * (y = clamp(nearest(((a - za) * sa) * ((b - zb) * sb) / sy) + zy); b may be one pixel per image, the
+ * squeeze-and-excitation scale broadcast over H x W), and `lut`: any unary
  * function between a dequantize and a quantize as a 256-byte table built at compile time (y = table[x + 128]).
  * Each does the same float32 operations as the references, so results match them exactly.
  * Channels go in blocks of 8 (two f32x4); a partial last block over-reads at most 12 bytes, stores lane by lane.
@@ -11,7 +13,7 @@ import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { emitStoreBytes } from './requantize.js';
 import type { ActivationRef, KernelVariant } from './types.js';
 
-export const QS8_ELTWISE_OPS = ['quantize', 'dequantize', 'add', 'lut'] as const;
+export const QS8_ELTWISE_OPS = ['quantize', 'dequantize', 'add', 'mul', 'lut'] as const;
 export type Qs8EltwiseOp = (typeof QS8_ELTWISE_OPS)[number];
 
 /** One elementwise step: `pixels` pixels of `channels` channels; scales/zero points in the signed int8 domain. */
@@ -22,10 +24,12 @@ export interface Qs8EltwiseSpec {
   /** Input scale/zero (quantize: the output's; dequantize: the input's; add: input a's). */
   scaleA: number;
   zeroA: number;
-  /** add only: input b's. */
+  /** add/mul: input b's. */
   scaleB?: number;
   zeroB?: number;
-  /** add only: the output's, and its clamp (fused ReLU narrows it). */
+  /** mul only: b holds one pixel per image, broadcast over this many pixels of a (H x W). */
+  bBroadcastPixels?: number;
+  /** add/mul: the output's, and its clamp (fused ReLU narrows it). */
   scaleOut?: number;
   zeroOut?: number;
   outMin?: number;
@@ -49,7 +53,7 @@ function check(s: Qs8EltwiseSpec): void {
   const bad =
     !ok(s.scaleA) ||
     !zok(s.zeroA) ||
-    (s.op === 'add' && (!ok(s.scaleB) || !zok(s.zeroB) || !ok(s.scaleOut) || !zok(s.zeroOut)));
+    ((s.op === 'add' || s.op === 'mul') && (!ok(s.scaleB) || !zok(s.zeroB) || !ok(s.scaleOut) || !zok(s.zeroOut)));
   if (bad) throw new EdgecnnError(`qs8-${s.op}: bad scale or zero point`, 'bad-model');
   if (!Number.isInteger(s.channels) || s.channels < 1 || !Number.isInteger(s.pixels) || s.pixels < 0) {
     throw new EdgecnnError(`qs8-${s.op}: bad shape ${s.pixels} x ${s.channels}`, 'bad-model');
@@ -60,7 +64,7 @@ function check(s: Qs8EltwiseSpec): void {
 function sweep(
   fn: FunctionBuilder,
   s: Qs8EltwiseSpec,
-  ops: { ref: ActivationRef; elemBytes: number; ptr: Local }[],
+  ops: { ref: ActivationRef; elemBytes: number; ptr: Local; perImage?: number }[],
   body: (lanes: number) => void,
 ): void {
   const [start, end] = [fn.param(0), fn.param(1)];
@@ -73,8 +77,10 @@ function sweep(
     1,
     () => {
       ops.forEach((o, i) => {
-        fn.localGet(p)
-          .i32Const(o.ref.pixelStride * o.elemBytes)
+        fn.localGet(p);
+        // A broadcast operand has one pixel per image.
+        if (o.perImage !== undefined) fn.i32Const(o.perImage).i32DivU();
+        fn.i32Const(o.ref.pixelStride * o.elemBytes)
           .i32Mul()
           .i32Const(o.ref.addrBytes)
           .i32Add();
@@ -204,7 +210,7 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
     );
     return;
   }
-  if (!a.b) throw new EdgecnnError('qs8-add: missing input b', 'internal');
+  if (!a.b) throw new EdgecnnError(`qs8-${s.op}: missing input b`, 'internal');
   splat(sB, s.scaleB!);
   splat(zB, s.zeroB!);
   splat(sO, s.scaleOut!);
@@ -216,7 +222,9 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
     s,
     [
       { ref: a.a, elemBytes: 1, ptr: pa },
-      { ref: a.b, elemBytes: 1, ptr: pb },
+      s.op === 'mul' && s.bBroadcastPixels !== undefined
+        ? { ref: a.b, elemBytes: 1, ptr: pb, perImage: s.bBroadcastPixels }
+        : { ref: a.b, elemBytes: 1, ptr: pb },
       { ref: a.out, elemBytes: 1, ptr: po },
     ],
     (lanes) => {
@@ -225,7 +233,9 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
       for (const high of [false, true]) {
         dequantHalf(fn, x, high, zA, sA);
         dequantHalf(fn, y, high, zB, sB);
-        fn.f32x4Add().localGet(sO).f32x4Div().f32x4Nearest().localGet(zO).f32x4Add();
+        if (s.op === 'mul') fn.f32x4Mul();
+        else fn.f32x4Add();
+        fn.localGet(sO).f32x4Div().f32x4Nearest().localGet(zO).f32x4Add();
         if ((s.outMin ?? -128) > -128) fn.localGet(lo).f32x4Pmax();
         if ((s.outMax ?? 127) < 127) fn.localGet(hi).f32x4Pmin();
         fn.i32x4TruncSatF32x4S();
@@ -236,14 +246,15 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
   );
 }
 
-/** The qs8 elementwise family; ids `qs8-quantize-8c-wasmsimd`, `qs8-dequantize-8c-wasmsimd`, `qs8-add-8c-wasmsimd`. */
+/** The qs8 elementwise family; ids `qs8-<op>[-minmax]-8c-wasmsimd` (quantize, dequantize, add, mul, lut). */
 export const qs8Eltwise = {
   family: 'qs8-eltwise',
   variants: QS8_ELTWISE_VARIANTS,
   supports: (_s: Qs8EltwiseSpec, _v: KernelVariant): boolean => true,
   id: (s: Qs8EltwiseSpec, v: KernelVariant): string =>
-    `qs8-${s.op}${s.op === 'add' && ((s.outMin ?? -128) > -128 || (s.outMax ?? 127) < 127) ? '-minmax' : ''}-${v.tile}-${v.isa}`,
+    `qs8-${s.op}${(s.op === 'add' || s.op === 'mul') && ((s.outMin ?? -128) > -128 || (s.outMax ?? 127) < 127) ? '-minmax' : ''}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8EltwiseSpec): number => s.pixels,
   emit,
-  bytesMoved: (s: Qs8EltwiseSpec): number => s.pixels * s.channels * (s.op === 'add' ? 3 : s.op === 'lut' ? 2 : 5),
+  bytesMoved: (s: Qs8EltwiseSpec): number =>
+    s.pixels * s.channels * (s.op === 'add' || s.op === 'mul' ? 3 : s.op === 'lut' ? 2 : 5),
 } as const;
