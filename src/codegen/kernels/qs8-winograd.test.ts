@@ -70,9 +70,11 @@ test('qs8 Winograd F(2x2,3x3) equals QLinearConv bit for bit with an int32 bias,
 test('qs8 Winograd equals the direct qs8 conv bit for bit with a float bias (same i32 accumulator)', () => {
   for (const [i, c] of CASES.entries()) {
     const opts = { seed: 90 + i, chunks: 2, zIn: c.zIn, zOut: c.zOut, extra: c.extra, bias: 'float' } as const;
-    const wino = checkQs8Conv(qs8Winograd, QS8_WINOGRAD_VARIANTS[0]!, c.s, opts);
     const direct = checkQs8Conv(qs8Conv, QS8_GEMM_VARIANTS[0]!, c.s, opts);
-    assert.deepEqual(wino.output, direct.output, `case ${i}`);
+    for (const v of QS8_WINOGRAD_VARIANTS) {
+      const wino = checkQs8Conv(qs8Winograd, v, c.s, opts);
+      assert.deepEqual(wino.output, direct.output, `case ${i}, ${v.tile}`);
+    }
   }
 });
 

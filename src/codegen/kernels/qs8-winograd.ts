@@ -18,14 +18,32 @@ import { checkConvSpec } from './types.js';
 
 /** A qs8 Winograd variant: the transform-domain GEMM tile (tiles per step x 8 channels, pair layout). */
 export interface Qs8WinogradVariant extends KernelVariant {
+  /** Tiles per GEMM step. */
   readonly mr: number;
+  /**
+   * `c2`: 8 output channels per block, input channel pairs broadcast by shuffles (qs8-gemm's pair layout).
+   * `c8`: 4 output channels per block, 8 input channels of a tile against 8 weights of one output per dot, no
+   * shuffles in the reduction (the shuffle port is free for the adds), partial sums reduced once per row.
+   */
+  readonly layout: 'c2' | 'c8';
 }
 
-/** The variants (the only hand-edited list). */
-export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [{ tile: 'f2x2-4x8c2', isa: 'wasmsimd', mr: 4 }];
+/**
+ * The variants (the only hand-edited list), fastest first. Measured on ResNet-18's layers
+ * (`node dist/bench/qs8-kernels.js r18`): 2x4c8 is 1.1-1.3x faster than 4x8c2; 3x4c8 (12 accumulators + 3 rows
+ * spill) was slower than 2x4c8 everywhere and was dropped.
+ */
+export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [
+  { tile: 'f2x2-2x4c8', isa: 'wasmsimd', mr: 2, layout: 'c8' },
+  { tile: 'f2x2-4x8c2', isa: 'wasmsimd', mr: 4, layout: 'c2' },
+];
 
-/** Output tiles below which direct convolution wins (the 16 U' matrices are read per item; as f32 Winograd). */
-const MIN_TILES = 36;
+/**
+ * Output tiles below which direct convolution is assumed to win. Unlike f32 Winograd (36), ResNet-18's 7x7x512
+ * layer (16 tiles) is 1.7x faster than qs8-conv here: one item holds all 16 tiles, so each weight block is read
+ * once per layer (the direct conv re-reads its i16 weights per 4-pixel tile).
+ */
+const MIN_TILES = 16;
 /** GEMM rows per item below which re-reading the 16 U' matrices per item dominates. */
 const MIN_GEMM_ROWS = 48;
 /** Largest scratch a step may ask for. */
@@ -121,7 +139,7 @@ const G2 = [
 ] as const;
 
 /** Pack: pad row of input-zero bytes, headers (bias only: the input zero point is subtracted in V), U'_e. */
-export function packQs8Winograd(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
+export function packQs8Winograd(s: Qs8ConvSpec, w: Qs8ConvWeights, layout: 'c2' | 'c8' = 'c2'): Uint8Array {
   const what = 'qs8-winograd';
   const g = check(s, what);
   checkQuant(w.quant, what);
@@ -154,13 +172,14 @@ export function packQs8Winograd(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
         for (let j = 0; j < 4; j++) {
           let u = 0;
           for (let a = 0; a < 3; a++) u += t[i * 3 + a]! * G2[j]![a]!;
-          // Pair layout of qs8-gemm's c2 tile: per 8-channel step kc, vector (j2 * 2 + half) holds
-          // [w(k, n), w(k + 1, n)] for the block's 4 channels of that half.
+          // c2: qs8-gemm's pair layout, per 8-channel step kc vector (j2 * 2 + half) holds [w(k, n), w(k + 1, n)]
+          // for the block's 4 channels of that half. c8: per step, 4 vectors of 8 channels, one per output.
           const at =
             uBase +
             (i * 4 + j) * g.uMatBytes +
-            b * g.cp * 16 +
-            (((c >> 3) * 8 + ((c & 7) >> 1) * 2 + (nn >> 2)) * 16 + (nn & 3) * 4 + (c & 1) * 2);
+            (layout === 'c2'
+              ? b * g.cp * 16 + (((c >> 3) * 8 + ((c & 7) >> 1) * 2 + (nn >> 2)) * 16 + (nn & 3) * 4 + (c & 1) * 2)
+              : (n >> 2) * g.cp * 8 + ((c >> 3) * 4 + (n & 3)) * 16 + (c & 7) * 2);
           view.setInt16(at, u, true);
         }
     }
@@ -319,12 +338,46 @@ export function emitQs8Winograd(
         );
       });
 
-      // (2) M_e = V_e U'_e: per 8-channel block (its weights stay in L1), tiles in steps of mr.
+      // (2) M_e = V_e U'_e: per channel block (its weights stay in L1), tiles in steps of mr.
+      const c8 = vr.layout === 'c8';
+      const nr = c8 ? 4 : QS8_BLOCK;
       const rowPtr = fn.locals('i32', mr);
-      const acc = Array.from({ length: mr }, () => fn.locals('v128', 2));
+      const rowIdx = fn.locals('i32', mr);
+      const acc = Array.from({ length: mr }, () => fn.locals('v128', c8 ? 4 : 2));
       const av = fn.locals('v128', mr);
       const [w0, w1, bc] = fn.locals('v128', 3);
       const rowTiles = Math.ceil(nTiles / mr);
+      const kStep = (): void => {
+        for (let r = 0; r < mr; r++) fn.localGet(rowPtr[r]!).localGet(ko).i32Add().v128Load().localSet(av[r]!);
+        if (c8) {
+          // 8 channels of one tile against 8 channels of one output: 4 partial sums per (tile, output).
+          for (let n = 0; n < 4; n++) {
+            fn.localGet(wk)
+              .v128Load(n * 16)
+              .localSet(w0);
+            for (let r = 0; r < mr; r++) {
+              const l = acc[r]![n]!;
+              fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
+            }
+          }
+          return;
+        }
+        for (let j = 0; j < 4; j++) {
+          fn.localGet(wk)
+            .v128Load(j * 32)
+            .localSet(w0);
+          fn.localGet(wk)
+            .v128Load(j * 32 + 16)
+            .localSet(w1);
+          const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
+          for (let r = 0; r < mr; r++) {
+            fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
+            const [a0, a1] = acc[r]! as [Local, Local];
+            fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+            fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
+          }
+        }
+      };
       fn.forRange(
         e,
         (b) => b.i32Const(0),
@@ -337,7 +390,7 @@ export function emitQs8Winograd(
           fn.forRange(
             ob,
             (b) => b.i32Const(0),
-            (b) => b.i32Const(g.blocks),
+            (b) => b.i32Const(np / nr),
             1,
             () => {
               fn.forRange(
@@ -353,8 +406,13 @@ export function emitQs8Winograd(
                       .localGet(tmp)
                       .i32Const(nTiles - 1)
                       .i32LtS()
-                      .select();
-                    fn.localSet(rowPtr[r]!);
+                      .select()
+                      .localTee(rowIdx[r]!);
+                    fn.i32Const(cp * 2)
+                      .i32Mul()
+                      .localGet(gA)
+                      .i32Add()
+                      .localSet(rowPtr[r]!);
                     for (const l of acc[r]!) fn.v128ConstI32(0).localSet(l);
                   }
                   fn.localGet(gW).localSet(wk);
@@ -364,49 +422,45 @@ export function emitQs8Winograd(
                     (b) => b.i32Const(cp * 2),
                     16,
                     () => {
-                      for (let r = 0; r < mr; r++) {
-                        fn.localGet(rowPtr[r]!)
-                          .i32Const(cp * 2)
-                          .i32Mul()
-                          .localGet(gA)
-                          .i32Add();
-                        fn.localGet(ko).i32Add().v128Load().localSet(av[r]!);
-                      }
-                      for (let j = 0; j < 4; j++) {
-                        fn.localGet(wk)
-                          .v128Load(j * 32)
-                          .localSet(w0);
-                        fn.localGet(wk)
-                          .v128Load(j * 32 + 16)
-                          .localSet(w1);
-                        const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
-                        for (let r = 0; r < mr; r++) {
-                          fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
-                          const [a0, a1] = acc[r]! as [Local, Local];
-                          fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
-                          fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
-                        }
-                      }
-                      fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
+                      kStep();
+                      fn.localGet(wk)
+                        .i32Const(nr * 16)
+                        .i32Add()
+                        .localSet(wk);
                     },
                   );
                   for (let r = 0; r < mr; r++) {
-                    fn.localGet(rowPtr[r]!)
+                    // M row = the tile's row of V (same index), at this block's columns.
+                    fn.localGet(rowIdx[r]!)
                       .i32Const(np * 4)
                       .i32Mul()
                       .localGet(gC)
                       .i32Add()
-                      .localTee(tmp);
-                    fn.localGet(acc[r]![0]!).v128Store(0);
-                    fn.localGet(tmp).localGet(acc[r]![1]!).v128Store(16);
+                      .localSet(tmp);
+                    if (c8) {
+                      // Transpose-and-add: 4 vectors of partial sums -> the 4 outputs' sums.
+                      const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
+                      fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
+                      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x0);
+                      fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3);
+                      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x2);
+                      fn.localGet(tmp).localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2);
+                      fn.i32x4Shuffle(2, 3, 6, 7).i32x4Add().v128Store(0);
+                    } else {
+                      fn.localGet(tmp).localGet(acc[r]![0]!).v128Store(0);
+                      fn.localGet(tmp).localGet(acc[r]![1]!).v128Store(16);
+                    }
                   }
                 },
               );
               fn.localGet(gW)
-                .i32Const(cp * 16)
+                .i32Const(cp * 2 * nr)
                 .i32Add()
                 .localSet(gW);
-              fn.localGet(gC).i32Const(32).i32Add().localSet(gC);
+              fn.localGet(gC)
+                .i32Const(nr * 4)
+                .i32Add()
+                .localSet(gC);
             },
           );
         },
@@ -531,7 +585,7 @@ export const qs8Winograd = {
     const g = geometry(s);
     return g.items * g.itemScratchBytes;
   },
-  pack: (s: Qs8ConvSpec, _v: Qs8WinogradVariant, w: Qs8ConvWeights): Uint8Array => packQs8Winograd(s, w),
+  pack: (s: Qs8ConvSpec, v: Qs8WinogradVariant, w: Qs8ConvWeights): Uint8Array => packQs8Winograd(s, w, v.layout),
   emit: emitQs8Winograd,
   /** Work actually done, as f32 Winograd counts it: 16 GEMMs of tiles x inC x outC. */
   macs: (s: Qs8ConvSpec): number => s.batch * Math.ceil(s.outH / 2) * Math.ceil(s.outW / 2) * 16 * s.inC * s.outC,
