@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { findFashionMnist } from '../datasets/fashion-mnist.js';
-import { saveModel } from '../onnx/index.js';
+import { loadModel, saveModel } from '../onnx/index.js';
 import { tinyQuantModel } from '../quantize/testing.js';
 
 const MAIN = resolve('dist/cli/main.js');
@@ -59,6 +59,25 @@ test('quantize: usage errors are one clear line', async () => {
   assert.match(ok.out, /sensitivity: output SQNR/);
   assert.match(ok.out, /wrote .*10\/10 layers int8 \(mse, per-channel weights, uint8 activations\)/);
   assert.ok(statSync(join(dir, 'o.onnx')).size > 0);
+});
+
+test('quantize --format qoperator writes QLinearConv that check runs against onnxruntime', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecnn-qop-'));
+  const model = join(dir, 'tiny.onnx');
+  await saveModel(tinyQuantModel(), model);
+  const out = join(dir, 'qop.onnx');
+  assert.match(
+    cli('quantize', model, '--calibration', 'synthetic:2', '--format', 'qlinear', '-o', out).err,
+    /--format must be qdq or qoperator, got qlinear/,
+  );
+  const q = cli('quantize', model, '--calibration', 'synthetic:4', '--format', 'qoperator', '-o', out);
+  assert.equal(q.code, 0, q.err);
+  assert.match(q.out, /QOperator: QLinearConv 4, com\.microsoft:QLinearAdd 1/);
+  const ops = (await loadModel(out)).graph.nodes.map((n) => n.opType);
+  assert.ok(ops.includes('QLinearConv') && !ops.includes('Conv'), ops.join(','));
+  const c = cli('check', out, '--reference', 'ort', '--backend', 'wasm');
+  assert.equal(c.code, 0, c.err);
+  assert.match(c.out, /\bok\b/);
 });
 
 test(

@@ -47,3 +47,5 @@ export {
 } from './sensitivity.js';
 export { formatLayerTable, formatSensitivityTable, formatMixedPrecision } from './report.js';
 export { readQdqParams, type TensorQuantParams } from './qdq-import.js';
+export { QOPERATOR_REWRITTEN, type QOperatorRewrite, qoperatorToQdq } from './qoperator.js';
+export { type QOperatorExport, qdqToQOperator } from './qoperator-export.js';

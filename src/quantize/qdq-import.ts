@@ -3,7 +3,8 @@
  * QuantizeLinear/DequantizeLinear with constant parameters, the tensor it quantizes or dequantizes and its
  * scale(s), zero point(s), type and axis; and which float ops sit between DequantizeLinear inputs and a
  * QuantizeLinear output, i.e. the ops an int8 runtime can run as integer kernels. QOperator nodes
- * (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, ...) are counted as already integer.
+ * (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, ...) are counted as already integer; qoperator.ts
+ * rewrites them into QDQ form for the compiler.
  */
 import type { DType } from '../ir/dtype.js';
 import type { Model, Node } from '../ir/graph.js';
@@ -37,10 +38,14 @@ export const QOPERATOR_OPS = [
   'QLinearMatMul',
   'ConvInteger',
   'MatMulInteger',
+  'QGemm',
   'QLinearAdd',
+  'QLinearMul',
   'QLinearConcat',
   'QLinearGlobalAveragePool',
   'QLinearAveragePool',
+  'QLinearSigmoid',
+  'QLinearLeakyRelu',
 ] as const;
 
 /** The quantization parameters and integer-runnable ops of a QDQ or QOperator model. */
