@@ -1,9 +1,11 @@
 // The quantization closing-note numbers, as markdown on stdout (run after `npx tsc -p .`, from the repo root):
 //   node scripts/quantize-report.mjs [--fashion] [--torchvision] [--sensitivity] [--qdq] [--engine onnxruntime|reference]
-//     [--models mobilenet_v2,resnet18] [--samples 8]
+//     [--models mobilenet_v2,resnet18] [--samples 8] [--empirical]
 // --fashion: fp32 and int8 top-1 on the 10,000 Fashion-MNIST test images per calibration method (calibration on
 // 512 training images). --torchvision: cosine of int8 (synthetic calibration) vs PyTorch's fp32 output on the shared
-// input, all-int8 and with --min-cosine 0.99 mixed precision, and file sizes. --sensitivity: mobilenet_v2's table.
+// input, all-int8 (also on held-out synthetic inputs, and the ceiling: fp32 with its input on the int8 grid;
+// --empirical adds empirical bias correction) and with --min-cosine 0.99 mixed precision, and file sizes.
+// --sensitivity: mobilenet_v2's table.
 // --qdq: our QDQ export and the shared QDQ import, reference executor vs onnxruntime-node.
 // Measurements run on --engine (default onnxruntime: fast; the reference executor gives the same QDQ semantics).
 import { readFileSync, statSync } from 'node:fs';
@@ -20,6 +22,7 @@ import {
   formatSensitivityTable,
   layerSensitivity,
   CALIBRATION_METHODS,
+  empiricalBiasCorrection,
 } from '../dist/quantize/index.js';
 import { RUNNERS, fashionMnistTestSet, onnxruntimeCollector, parseEngine } from '../dist/cli/eval.js';
 
@@ -60,6 +63,9 @@ if (all || flag('fashion')) {
   say(`| int8 mse, no bias correction | ${nb.top1.toFixed(2)} | ${(nb.top1 - fp.top1).toFixed(2)} |`);
   const i8 = await evaluateTop1(await run(buildQdqModel(cal, { activations: 'int8' }).model), data, { batch: 100 });
   say(`| int8 mse, int8 activations | ${i8.top1.toFixed(2)} | ${(i8.top1 - fp.top1).toFixed(2)} |`);
+  const offsets = await empiricalBiasCorrection(cal, samples, collector);
+  const eb = await evaluateTop1(await run(buildQdqModel(cal, { biasOffsets: offsets }).model), data, { batch: 100 });
+  say(`| int8 mse, + empirical bias correction | ${eb.top1.toFixed(2)} | ${(eb.top1 - fp.top1).toFixed(2)} |`);
   say();
 }
 
@@ -72,10 +78,14 @@ if (all || flag('torchvision')) {
   say(
     `## torchvision models, synthetic calibration (${n} seeded N(0,1) samples), cosine vs PyTorch fp32 on NAME.input.f32, engine ${engine}`,
   );
+  // Ceiling: the fp32 model with only its input rounded to the int8 grid that all-int8 models quantize it to
+  // (what the first int8 layer sees at best). Held-out: mean cosine on 4 synthetic inputs of another seed vs our
+  // fp32 run (a second view of the same error; the one shared input is a single draw of it).
+  const empirical = flag('empirical');
   say(
-    '| model | int8 layers | cosine all-int8 (mse) | best method: cosine | mixed (min-cosine 0.99 on 2 calib. samples): fp32 layers, cosine | size int8 / fp32 |',
+    `| model | int8 layers | cosine all-int8 (mse) | held-out mean | fp32, input on the int8 grid | best method: cosine |${empirical ? ' + empirical bias correction |' : ''} mixed (min-cosine 0.99 on 2 calib. samples): fp32 layers, cosine | size int8 / fp32 |`,
   );
-  say('|---|---|---|---|---|---|');
+  say(`|---|---|---|---|---|---|${empirical ? '---|' : ''}---|---|`);
   for (const name of names) {
     const model = await loadModel(resolve(MODELS, `${name}.onnx`));
     const x = makeTensor('float32', [1, 3, 224, 224], f32(resolve(MODELS, `${name}.input.f32`)));
@@ -85,6 +95,28 @@ if (all || flag('torchvision')) {
     const cos = async (m) => agreement(want, await (await run(m))(x)).cosine;
     const base = buildQdqModel(cal, {});
     const c0 = await cos(base.model);
+    const held = syntheticSamples([1, 3, 224, 224], 4, 777);
+    const fpRun = await run(cal.model);
+    const heldCos = async (m) => {
+      const r = await run(m);
+      let s = 0;
+      for (const h of held) s += agreement(await fpRun(h), await r(h)).cosine;
+      return s / held.length;
+    };
+    const h0 = await heldCos(base.model);
+    const inQ = base.model.graph.nodes.find((nd) => nd.opType === 'QuantizeLinear' && nd.inputs[0] === 'input');
+    const sIn = Number(base.model.graph.initializers.get(inQ.inputs[1]).data[0]);
+    const zIn = Number(base.model.graph.initializers.get(inQ.inputs[2]).data[0]);
+    const onGrid = Float32Array.from(
+      x.data,
+      (v) => sIn * (Math.min(255, Math.max(0, Math.round(v / sIn) + zIn)) - zIn),
+    );
+    const ceiling = agreement(want, await fpRun(makeTensor('float32', x.shape, onGrid))).cosine;
+    let ce = '';
+    if (empirical) {
+      const offsets = await empiricalBiasCorrection(cal, samples, collector);
+      ce = ` ${(await cos(buildQdqModel(cal, { biasOffsets: offsets }).model)).toFixed(4)} |`;
+    }
     let best = ['mse', c0];
     for (const method of ['minmax', 'percentile', 'entropy']) {
       const c = await cos(buildQdqModel(cal, { method }).model);
@@ -96,7 +128,7 @@ if (all || flag('torchvision')) {
     const bytes = writeModel(base.model).length;
     const q = base.layers.filter((l) => l.quantized).length;
     say(
-      `| ${name} | ${q}/${base.layers.length} | ${c0.toFixed(4)} | ${best[0]}: ${best[1].toFixed(4)} | ${mp.kept.length}: ${c1.toFixed(4)} | ${(bytes / statSync(resolve(MODELS, `${name}.onnx`)).size).toFixed(3)} |`,
+      `| ${name} | ${q}/${base.layers.length} | ${c0.toFixed(4)} | ${h0.toFixed(4)} | ${ceiling.toFixed(4)} | ${best[0]}: ${best[1].toFixed(4)} |${ce} ${mp.kept.length}: ${c1.toFixed(4)} | ${(bytes / statSync(resolve(MODELS, `${name}.onnx`)).size).toFixed(3)} |`,
     );
   }
   say();

@@ -1,10 +1,10 @@
 /**
  * `edgecnn quantize <model> --calibration <folder | .npy | synthetic[:N] | fashion-mnist[:N]> [--method ...]
- * [--per-channel | --per-tensor] [--activations uint8|int8] [--sensitivity] [--accuracy-budget X --eval DATASET]
- * [--format qdq|qoperator] -o out.onnx`: post-training int8 quantization to a QDQ ONNX file, or QOperator
- * (QLinearConv, QLinearMatMul, com.microsoft QLinearAdd/...; see src/quantize). Calibration runs on the
- * reference executor (onnxruntime with --engine onnxruntime) with a progress bar; measurements (sensitivity,
- * accuracy) run on --engine.
+ * [--per-channel | --per-tensor] [--activations uint8|int8] [--empirical-bias-correction] [--sensitivity]
+ * [--accuracy-budget X --eval DATASET] [--format qdq|qoperator] -o out.onnx`: post-training int8 quantization to a
+ * QDQ ONNX file, or QOperator (QLinearConv, QLinearMatMul, com.microsoft QLinearAdd/...; see src/quantize).
+ * Calibration runs on the reference executor (onnxruntime with --engine onnxruntime) with a progress bar;
+ * measurements (sensitivity, accuracy) run on --engine.
  */
 import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import {
   agreement,
   buildQdqModel,
   calibrateModel,
+  empiricalBiasCorrection,
   evaluateTop1,
   fitAccuracyBudget,
   fitCosineBudget,
@@ -77,6 +78,10 @@ export const command: Command = {
     'per-tensor': { type: 'boolean', description: 'one weight scale per tensor instead' },
     activations: { type: 'string', description: 'activation type: uint8 (default) or int8, asymmetric' },
     'no-bias-correction': { type: 'boolean', description: 'skip bias correction' },
+    'empirical-bias-correction': {
+      type: 'boolean',
+      description: "also cancel each layer's measured mean output error on the calibration samples (one run per layer)",
+    },
     'no-unify-add': { type: 'boolean', description: 'let the two inputs of an Add keep their own scales' },
     'fp32-layer': { type: 'string', multiple: true, description: 'keep this layer (node name) in fp32 (repeatable)' },
     sensitivity: { type: 'boolean', description: 'print the per-layer sensitivity table' },
@@ -158,6 +163,15 @@ export const command: Command = {
       ),
       ...(engine === 'onnxruntime' ? { collector: onnxruntimeCollector } : {}),
     });
+    if (flagBool(flags, 'empirical-bias-correction')) {
+      options.biasOffsets = await empiricalBiasCorrection(cal, samples, {
+        ...options,
+        onProgress: progressBar(
+          `empirical bias correction (${engine === 'onnxruntime' ? 'onnxruntime' : 'reference'})`,
+        ),
+        ...(engine === 'onnxruntime' ? { collector: onnxruntimeCollector } : {}),
+      });
+    }
     let result = buildQdqModel(cal, options);
     const factory = RUNNERS[engine];
 
@@ -233,7 +247,11 @@ export const command: Command = {
         output,
         format,
         ...(exported ? { qoperator: exported.converted } : {}),
-        options: { ...options, fp32Layers: [...(options.fp32Layers ?? [])] },
+        options: {
+          ...options,
+          fp32Layers: [...(options.fp32Layers ?? [])],
+          biasOffsets: options.biasOffsets ? 'empirical' : undefined,
+        },
         calibration: { source, samples: samples.length },
         layers: result.layers,
         sensitivity: ranked,

@@ -45,6 +45,7 @@ export {
   fitCosineBudget,
   layerSensitivity,
 } from './sensitivity.js';
+export { type BiasCorrectionOptions, empiricalBiasCorrection } from './bias-correction.js';
 export { formatLayerTable, formatSensitivityTable, formatMixedPrecision } from './report.js';
 export { readQdqParams, type TensorQuantParams } from './qdq-import.js';
 export { QOPERATOR_REWRITTEN, type QOperatorRewrite, qoperatorToQdq } from './qoperator.js';

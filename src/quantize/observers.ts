@@ -18,6 +18,8 @@ export class TensorObserver {
   halfRange = 0;
   readonly hist = new Float64Array(HISTOGRAM_BINS);
   count = 0;
+  /** Values exactly 0 (ReLU outputs, padding): exactly representable, so they carry no rounding error. */
+  zeros = 0;
   /** Per-channel sum along axis 1 (NCHW channels), when tracked. */
   channelSums: Float64Array | undefined;
   channelCount = 0;
@@ -34,6 +36,7 @@ export class TensorObserver {
       const v = d[i]!;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
+      if (v === 0) this.zeros++;
     }
     // NaN compares false above; a tensor of NaNs leaves the range untouched rather than poisoning it.
     this.min = lo;
@@ -49,6 +52,11 @@ export class TensorObserver {
       for (let i = 0; i < d.length; i++) {
         const v = d[i]!;
         if (v !== v) continue;
+        // (0 + R) * k can round to just below HISTOGRAM_BINS / 2: exact zeros go to the bin above zero explicitly.
+        if (v === 0) {
+          this.hist[HISTOGRAM_BINS / 2]! += 1;
+          continue;
+        }
         let b = Math.floor((v + R) * k);
         if (b > last) b = last;
         else if (b < 0) b = 0;

@@ -49,6 +49,11 @@ export interface QuantizeOptions {
   quantizeActivations?: boolean;
   /** Quantize weights (default true); false keeps float weights (activation-only, for error analysis). */
   quantizeWeights?: boolean;
+  /**
+   * Per-output-channel amounts added to a layer's float bias before it is quantized (layer name -> offsets),
+   * e.g. the empirical bias correction of bias-correction.ts. A layer without a bias gets one.
+   */
+  biasOffsets?: ReadonlyMap<string, Float64Array>;
 }
 
 /** A calibrated float model: reusable to build QDQ models for several methods or layer subsets. */
@@ -278,6 +283,7 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
       }
     }
     const axisLen = w.shape[l.weight!.axis]!;
+    if (l.opType !== 'MatMul') bias = offsetBias(l, bias, axisLen, options.biasOffsets);
     const scaleVec = perChannel ? Float32Array.from(scales) : Float32Array.of(scales[0]!);
     if (options.simulateWeights) {
       const wName = fresh(`${l.weight!.name}_fq`);
@@ -334,6 +340,18 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
     const l = byNode.get(n);
     let inputs = [...n.inputs];
     if (l?.weight && options.quantizeWeights !== false) inputs = weightInputs(l, n);
+    else if (l?.weight && options.biasOffsets?.has(l.name) && l.opType !== 'MatMul') {
+      const w = src.initializers.get(l.weight.name)!;
+      const b = offsetBias(
+        l,
+        l.bias ? src.initializers.get(l.bias) : undefined,
+        w.shape[l.weight.axis]!,
+        options.biasOffsets,
+      );
+      const bName = fresh(`${l.bias ?? l.name + '_bias'}_corrected`);
+      initializers.set(bName, b!);
+      inputs[2] = bName;
+    }
     inputs = inputs.map((x) => {
       const d = dq.get(x);
       if (d === undefined) return x;
@@ -376,6 +394,25 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
     graph,
   };
   return { model, layers: [...reports.values()], notes };
+}
+
+/** The bias plus the layer's offsets (unchanged without offsets; a zero bias is made for a layer without one). */
+function offsetBias(
+  l: Layer,
+  bias: Tensor | undefined,
+  len: number,
+  offsets: ReadonlyMap<string, Float64Array> | undefined,
+): Tensor | undefined {
+  const off = offsets?.get(l.name);
+  if (!off) return bias;
+  if (off.length !== len)
+    throw new EdgecnnError(`layer '${l.name}': ${off.length} bias offsets for ${len} output channels`, 'bad-argument');
+  const b0 = bias ? (bias.data as Float32Array) : new Float32Array(len);
+  return makeTensor(
+    'float32',
+    [len],
+    Float32Array.from(b0, (v, m) => v + off[m]!),
+  );
 }
 
 function isLayerInput(layers: readonly Layer[], t: string): boolean {

@@ -78,3 +78,32 @@ test('per-channel means feed bias correction', () => {
   o.observe(makeTensor('float32', [2, 2, 1, 2], Float32Array.from([1, 3, 10, 10, 3, 5, 0, 0])));
   assert.deepEqual([...o.channelMeans()!], [3, 5]);
 });
+
+test('mse: exact zeros cost no rounding, so a mostly-zero ReLU output is clipped less (lower real error)', () => {
+  const r = seededRandom(21);
+  const values: number[] = [];
+  for (let i = 0; i < 20000; i++) {
+    // Box-Muller; 90% of a ReLU output at zero, the rest half-normal.
+    const g = Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+    values.push(i % 10 === 0 ? Math.abs(g) : 0);
+  }
+  const o = observe([values]);
+  assert.equal(o.zeros, 18000);
+  const realError = (range: { lo: number; hi: number }): number => {
+    const p = qparamsFor(range, 'uint8');
+    let e = 0;
+    for (const v of values) {
+      const q = Math.min(255, Math.max(0, Math.round(Math.fround(v) / p.scale) + p.zeroPoint));
+      e += (p.scale * (q - p.zeroPoint) - Math.fround(v)) ** 2;
+    }
+    return e;
+  };
+  let best = Infinity;
+  for (let k = 0; k < 96; k++) best = Math.min(best, realError({ lo: 0, hi: o.max * (1 - k * 0.01) }));
+  const chosen = realError(computeRange(o, 'mse'));
+  assert.ok(chosen <= best * 1.1, `mse range error ${chosen} vs best clip ${best}`);
+  // The same histogram with its zeros counted as ordinary values (rounding error s^2/12 each) clips harder.
+  o.zeros = 0;
+  const counted = realError(computeRange(o, 'mse'));
+  assert.ok(counted > chosen * 1.2, `zeros counted: ${counted}, zeros exact: ${chosen}`);
+});

@@ -86,13 +86,16 @@ function searchClip(obs: TensorObserver, full: Range, cost: Cost): Range {
 
 const LEVELS = 256;
 
-/** Expected squared error over the histogram: clipping error outside [lo, hi], rounding error s^2/12 inside. */
+/**
+ * Expected squared error over the histogram: clipping error outside [lo, hi], rounding error s^2/12 inside,
+ * except for exact zeros (they sit in the bin just above zero), which every range represents exactly.
+ */
 function mseCost(obs: TensorObserver, r: Range): number {
   const s = (r.hi - r.lo) / (LEVELS - 1);
   const w = (2 * obs.halfRange) / HISTOGRAM_BINS;
   let err = 0;
   for (let b = 0; b < HISTOGRAM_BINS; b++) {
-    const n = obs.hist[b]!;
+    const n = b === HISTOGRAM_BINS / 2 ? Math.max(0, obs.hist[b]! - obs.zeros) : obs.hist[b]!;
     if (n === 0) continue;
     const c = obs.binEdge(b) + w / 2;
     if (c < r.lo) err += n * (c - r.lo) ** 2;
