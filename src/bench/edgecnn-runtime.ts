@@ -12,7 +12,7 @@ import { readModel } from '../onnx/index.js';
 import { inferModelTypes, isConcrete } from '../ops/infer-types.js';
 import { nodeOpset } from '../ops/reference-executor.js';
 import { getOp } from '../ops/registry.js';
-import { type Session, createSession } from '../runtime/session.js';
+import { type Session, type SessionOptions, createSession } from '../runtime/session.js';
 import type { InputTensor } from './inputs.js';
 import { type LoadedTarget, type OutputValue, type ProfiledStep, PeerUnavailable } from './targets.js';
 
@@ -58,6 +58,7 @@ export async function loadEdgecnn(
   inputs: readonly InputTensor[],
   backend: 'wasm' | 'reference',
   threads: number,
+  tuning: Pick<SessionOptions, 'tune' | 'tuning'> = {},
 ): Promise<LoadedTarget> {
   const target = backend === 'wasm' ? 'edgecnn-wasm' : 'edgecnn-reference';
   if (threads !== 1 && backend === 'reference') {
@@ -65,7 +66,7 @@ export async function loadEdgecnn(
   }
   const model = readModel(modelBytes);
   const inputShapes = Object.fromEntries(inputs.map((i) => [i.name, i.shape]));
-  const session: Session = await createSession(model, { backend, inputShapes, threads });
+  const session: Session = await createSession(model, { backend, inputShapes, threads, ...tuning });
   if (session.threads !== threads) {
     await session.close();
     // Measuring a single-threaded session under a t2 label would be a wrong number, so say why instead.

@@ -21,6 +21,7 @@ const COMMANDS: Record<string, string> = {
   quantize: './quantize.js',
   run: './run.js',
   serve: './serve.js',
+  tune: './tune.js',
 };
 
 async function loadCommand(name: string): Promise<Command | undefined> {

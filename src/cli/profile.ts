@@ -20,6 +20,7 @@ import { profileOrtNode } from '../profile/ort-profile.js';
 import { PeerUnavailable } from '../bench/targets.js';
 import { flagList, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
+import { TUNE_FLAGS, tuneOptionsFrom } from './tune.js';
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -109,6 +110,7 @@ export const command: Command = {
     json: { type: 'string', description: 'write the profile summary as JSON' },
     html: { type: 'string', description: 'write a self-contained HTML report (op chart, timeline, roofline)' },
     vs: { type: 'string', description: 'ort-node: also profile onnxruntime-node and compare time per operator type' },
+    ...TUNE_FLAGS,
   },
   async run(positionals, p) {
     const modelPath = positionals[0];
@@ -139,7 +141,9 @@ export const command: Command = {
       declared.map((d) => d.name),
     );
     const specs = planInputs(declared, { modelPath, inputFile: flagString(p, 'input'), shapes });
-    const loaded = await loadEdgecnn(bytes, specs.map(materializeInput), backend, 1);
+    const tuning = await tuneOptionsFrom(p);
+    if (tuning.tune && backend !== 'wasm') throw new EdgecnnError('--tune needs the wasm backend', 'bad-argument');
+    const loaded = await loadEdgecnn(bytes, specs.map(materializeInput), backend, 1, tuning);
     progress.start(`warming up and profiling ${runs} runs`, 1);
     for (let i = 0; i < warmup; i++) {
       await loaded.run();
@@ -153,7 +157,7 @@ export const command: Command = {
     progress.finish();
     const summary = aggregateProfile(all);
     const model = basename(modelPath).replace(/\.onnx$/, '');
-    const config = `edgecnn-${backend}/t1`;
+    const config = `edgecnn-${backend}${tuning.tune ? '-tuned' : ''}/t1`;
     console.log(`${model} on ${config}, ${environment().machineKind}`);
     console.log(formatProfileText(summary, top));
     const vs = flagString(p, 'vs');

@@ -11,6 +11,7 @@ import { loadModel } from '../onnx/index.js';
 import { type Backend, BACKENDS, createSession } from '../runtime/session.js';
 import { flagBool, flagList, flagNumber, flagString } from './args.js';
 import type { Command } from './command.js';
+import { TUNE_FLAGS, tuneOptionsFrom } from './tune.js';
 import {
   INPUT_FLAGS,
   THREADS_FLAG,
@@ -62,6 +63,7 @@ export const command: Command = {
     save: { type: 'string', multiple: true, description: 'save outputs in order (.npy or raw .f32)' },
     json: { type: 'boolean', description: 'print JSON (output shapes, top-k, time)' },
     threads: THREADS_FLAG,
+    ...TUNE_FLAGS,
     ...INPUT_FLAGS,
   },
   async run(positionals, flags) {
@@ -77,6 +79,7 @@ export const command: Command = {
       backend,
       inputShapes: resolveInputShapes(model, iflags.shapes),
       threads: threadsFrom(flags),
+      ...(backend === 'wasm' ? await tuneOptionsFrom(flags) : {}),
     });
     const t1 = performance.now();
     const outputs = await session.run(inputs);

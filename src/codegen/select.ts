@@ -4,7 +4,9 @@
  * live here, apart from kernel code; a node no family supports returns undefined and runs on the reference
  * fallback. Rules: 1x1/stride-1/unpadded/ungrouped convolutions and Gemm/MatMul with a constant B are GEMMs
  * over pixels; group == C_in == C_out convolutions are depthwise; other convolutions go to the direct conv
- * family. Relaxed-SIMD variants are chosen only when the caller says the engine has them.
+ * family. Relaxed-SIMD variants are chosen only when the caller says the engine has them. Where a family offers
+ * several supported variants, the step is a choice point (`KernelChoice`): its candidates in cost-model order,
+ * of which `SelectContext.choose` (the tuner, src/tune/) may take another than the first.
  */
 import { EdgecnnError } from '../ir/errors.js';
 import { type Node, attrFloats, attrInt, attrString } from '../ir/graph.js';
@@ -75,8 +77,48 @@ export interface LoweredKernel {
   emit(fn: FunctionBuilder, addresses: KernelAddresses): void;
 }
 
+/** One way to compute a step: its kernel id, and how to lower it (weights are packed only when asked). */
+export interface KernelCandidate {
+  id: string;
+  lower(): LoweredKernel;
+}
+
+/**
+ * A step with more than one usable variant. `specKey` names what is computed (family group, shapes,
+ * epilogue) and not how: the key of the tuning database. `candidates` come in cost-model order.
+ */
+export interface KernelChoice {
+  node: Node;
+  specKey: string;
+  candidates: readonly KernelCandidate[];
+  /** The context the choice was made in (operand layouts, for measuring a candidate on the real shapes). */
+  ctx: SelectContext;
+}
+
+/** Returns the candidate to use (one of `choice.candidates`). */
+export type ChooseKernel = (choice: KernelChoice) => KernelCandidate;
+
+/** The spec key of a choice point: `<group> <spec as JSON>` (spec objects are built in one fixed key order). */
+export function specKey(group: string, spec: object): string {
+  return `${group} ${JSON.stringify(spec)}`;
+}
+
+/** Lower the candidate `ctx.choose` takes (the first, the cost model's, without a chooser or a choice). */
+export function chooseKernel(
+  node: Node,
+  ctx: SelectContext,
+  key: string,
+  candidates: readonly KernelCandidate[],
+): LoweredKernel | undefined {
+  if (candidates.length === 0) return undefined;
+  const c = candidates.length > 1 && ctx.choose ? ctx.choose({ node, specKey: key, candidates, ctx }) : candidates[0]!;
+  return c.lower();
+}
+
 export interface SelectContext {
   relaxedSimd: boolean;
+  /** Picks among a step's candidates (default: the first, the cost model's choice). */
+  choose?: ChooseKernel;
   /** Opset of the node's domain. */
   opset(node: Node): number;
   /** Look up operand layouts / constants by value name. */
@@ -126,31 +168,36 @@ export function selectKernel(node: Node, ctx: SelectContext, families: Families 
 }
 
 /**
- * The variant with the lowest estimated cost among those that support `spec` with an ISA the engine has
- * (relaxed variants only when allowed); ties keep the family's list order. Without a cost model: the first
- * usable variant, relaxed preferred (fused multiply-add is both faster and at least as accurate).
+ * The variants that support `spec` with an ISA the engine has (relaxed variants only when allowed), best
+ * first by estimated cost; ties keep the family's list order. Without a cost model: list order, relaxed
+ * first (fused multiply-add is both faster and at least as accurate).
  */
+export function candidateVariants<S, V extends KernelVariant>(
+  family: KernelFamily<S, V, unknown, unknown>,
+  spec: S,
+  relaxedSimd: boolean,
+  cost?: (spec: S, variant: V) => number,
+): V[] {
+  const usable = family.variants.filter((v) => (v.isa === 'wasmsimd' || relaxedSimd) && family.supports(spec, v));
+  const isaRank = (v: V): number => (v.isa === 'wasmrelaxed' ? 0 : 1);
+  // Ties in cost go to the variant with more parallel work items (e.g. a one-row GEMM split by column panels
+  // instead of one row tile): the same single-threaded work, but threads can share it.
+  const keyed = usable.map((v) => ({ v, key: [isaRank(v), cost ? cost(spec, v) : 0, -family.parallelExtent(spec, v)] }));
+  keyed.sort((a, b) => {
+    const i = a.key.findIndex((k, j) => k !== b.key[j]);
+    return i < 0 ? 0 : a.key[i]! - b.key[i]!;
+  });
+  return keyed.map((k) => k.v);
+}
+
+/** The first of `candidateVariants`: the variant the cost model prefers. */
 export function pickVariant<S, V extends KernelVariant>(
   family: KernelFamily<S, V, unknown, unknown>,
   spec: S,
   relaxedSimd: boolean,
   cost?: (spec: S, variant: V) => number,
 ): V | undefined {
-  const usable = family.variants.filter((v) => (v.isa === 'wasmsimd' || relaxedSimd) && family.supports(spec, v));
-  const isaRank = (v: V): number => (v.isa === 'wasmrelaxed' ? 0 : 1);
-  // Ties in cost go to the variant with more parallel work items (e.g. a one-row GEMM split by column panels
-  // instead of one row tile): the same single-threaded work, but threads can share it.
-  let best: V | undefined;
-  let bestKey = [Infinity, Infinity, Infinity];
-  for (const v of usable) {
-    const key = [isaRank(v), cost ? cost(spec, v) : 0, -family.parallelExtent(spec, v)];
-    const first = key.findIndex((k, i) => k !== bestKey[i]);
-    if (first >= 0 && key[first]! < bestKey[first]!) {
-      best = v;
-      bestKey = key;
-    }
-  }
-  return best;
+  return candidateVariants(family, spec, relaxedSimd, cost)[0];
 }
 
 /**
@@ -280,70 +327,88 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
   if (pointwise && families.gemm) {
     const family = families.gemm;
     const gs: GemmSpec = { m: spec.batch * spec.inH * spec.inW, n: spec.outC, k: spec.inC, epilogue };
-    const v = pickVariant(family, gs, ctx.relaxedSimd, gemmCost);
-    if (v) {
-      const packed = family.pack(gs, v, bias ? { b: w, layout: 'nk', bias } : { b: w, layout: 'nk' });
-      return {
+    const candidates = candidateVariants(family, gs, ctx.relaxedSimd, gemmCost).map(
+      (v): KernelCandidate => ({
         id: family.id(gs, v),
-        parallelExtent: family.parallelExtent(gs, v),
-        macs: family.macs(gs),
+        lower() {
+          const packed = family.pack(gs, v, bias ? { b: w, layout: 'nk', bias } : { b: w, layout: 'nk' });
+          return {
+            id: family.id(gs, v),
+            parallelExtent: family.parallelExtent(gs, v),
+            macs: family.macs(gs),
+            bytesMoved: actBytes + packed.byteLength,
+            fused,
+            weights: [bytesOf(packed)],
+            scratchBytes: 0,
+            zeroBytes: family.zeroBytes(gs, v),
+            inPlaceInputs: res ? [3] : [],
+            usesRelaxedSimd: v.isa === 'wasmrelaxed',
+            emit(fn, a) {
+              const addrs: GemmAddresses = {
+                a: ref(x, a.inputs[0]),
+                packedB: a.weights[0]!,
+                c: ref(out, a.outputs[0]),
+              };
+              if (res) addrs.residual = ref(res, a.inputs[3]);
+              family.emit(fn, gs, v, addrs);
+            },
+          };
+        },
+      }),
+    );
+    if (candidates.length > 0) return chooseKernel(node, ctx, specKey('f32-gemm', gs), candidates);
+  }
+  const depthwise = spec.group === spec.inC && spec.outC === spec.inC && spec.group > 1;
+  const convCandidate = <V extends KernelVariant>(
+    family: KernelFamily<ConvSpec, V, ConvAddresses, ConvWeights>,
+    v: V,
+  ): KernelCandidate => ({
+    id: family.id(spec, v),
+    lower() {
+      const packed = family.pack(spec, v, bias ? { weights: w, bias } : { weights: w });
+      return {
+        id: family.id(spec, v),
+        parallelExtent: family.parallelExtent(spec, v),
+        macs: family.macs(spec),
         bytesMoved: actBytes + packed.byteLength,
         fused,
         weights: [bytesOf(packed)],
-        scratchBytes: 0,
-        zeroBytes: family.zeroBytes(gs, v),
+        scratchBytes: family.scratchBytes?.(spec, v) ?? 0,
+        zeroBytes: family.zeroBytes(spec, v),
         inPlaceInputs: res ? [3] : [],
         usesRelaxedSimd: v.isa === 'wasmrelaxed',
         emit(fn, a) {
-          const addrs: GemmAddresses = { a: ref(x, a.inputs[0]), packedB: a.weights[0]!, c: ref(out, a.outputs[0]) };
+          const addrs: ConvAddresses = {
+            input: ref(x, a.inputs[0]),
+            packedWeights: a.weights[0]!,
+            output: ref(out, a.outputs[0]),
+          };
           if (res) addrs.residual = ref(res, a.inputs[3]);
-          family.emit(fn, gs, v, addrs);
+          if (a.zero !== undefined) addrs.zero = a.zero;
+          if (a.scratch !== undefined) addrs.scratch = a.scratch;
+          family.emit(fn, spec, v, addrs);
         },
       };
-    }
-  }
-  const depthwise = spec.group === spec.inC && spec.outC === spec.inC && spec.group > 1;
-  let family: KernelFamily<ConvSpec, KernelVariant, ConvAddresses, ConvWeights> | undefined;
-  let v: KernelVariant | undefined;
-  if (depthwise && families.dwconv) {
-    family = families.dwconv;
-    v = pickVariant(families.dwconv, spec, ctx.relaxedSimd, dwconvCost);
-  } else {
-    // Winograd F(2x2,3x3) where its family says it wins (3x3 stride 1, enough tiles and channels), else direct.
-    const w = families.winograd ? pickVariant(families.winograd, spec, ctx.relaxedSimd) : undefined;
-    if (w && families.winograd) {
-      family = families.winograd;
-      v = w;
-    } else if (families.conv) {
-      family = families.conv;
-      v = pickVariant(families.conv, spec, ctx.relaxedSimd, convCost);
-    }
-  }
-  if (!family || !v) return undefined;
-  const packed = family.pack(spec, v, bias ? { weights: w, bias } : { weights: w });
-  return {
-    id: family.id(spec, v),
-    parallelExtent: family.parallelExtent(spec, v),
-    macs: family.macs(spec),
-    bytesMoved: actBytes + packed.byteLength,
-    fused,
-    weights: [bytesOf(packed)],
-    scratchBytes: family.scratchBytes?.(spec, v) ?? 0,
-    zeroBytes: family.zeroBytes(spec, v),
-    inPlaceInputs: res ? [3] : [],
-    usesRelaxedSimd: v.isa === 'wasmrelaxed',
-    emit(fn, a) {
-      const addrs: ConvAddresses = {
-        input: ref(x, a.inputs[0]),
-        packedWeights: a.weights[0]!,
-        output: ref(out, a.outputs[0]),
-      };
-      if (res) addrs.residual = ref(res, a.inputs[3]);
-      if (a.zero !== undefined) addrs.zero = a.zero;
-      if (a.scratch !== undefined) addrs.scratch = a.scratch;
-      family.emit(fn, spec, v, addrs);
     },
-  };
+  });
+  const candidates: KernelCandidate[] = [];
+  if (depthwise && families.dwconv) {
+    const family = families.dwconv;
+    for (const v of candidateVariants(family, spec, ctx.relaxedSimd, dwconvCost)) {
+      candidates.push(convCandidate(family, v));
+    }
+  } else {
+    // Winograd F(2x2,3x3) first where its family says it wins (3x3 stride 1, enough tiles and channels), then
+    // direct convolution: the tuner may find the other way round on this device.
+    const { winograd: wino, conv: direct } = families;
+    if (wino) for (const v of candidateVariants(wino, spec, ctx.relaxedSimd)) candidates.push(convCandidate(wino, v));
+    if (direct) {
+      for (const v of candidateVariants(direct, spec, ctx.relaxedSimd, convCost)) {
+        candidates.push(convCandidate(direct, v));
+      }
+    }
+  }
+  return chooseKernel(node, ctx, specKey(depthwise ? 'f32-dwconv' : 'f32-conv', spec), candidates);
 }
 
 function size(l: ValueLayout): number {
@@ -393,36 +458,42 @@ function lowerGemm(node: Node, ctx: SelectContext, families: Families): LoweredK
   if (out.layout !== 'flat' || size(out) !== M * N) return undefined;
   const epilogue = epilogueOf(node, false);
   const gs: GemmSpec = { m: M, n: N, k: K, epilogue };
-  const v = pickVariant(family, gs, ctx.relaxedSimd, gemmCost);
-  if (!v) return undefined;
-  const packed = family.pack(
-    gs,
-    v,
-    bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' },
+  const candidates = candidateVariants(family, gs, ctx.relaxedSimd, gemmCost).map(
+    (v): KernelCandidate => ({
+      id: family.id(gs, v),
+      lower() {
+        const packed = family.pack(
+          gs,
+          v,
+          bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' },
+        );
+        return {
+          id: family.id(gs, v),
+          parallelExtent: family.parallelExtent(gs, v),
+          macs: family.macs(gs),
+          bytesMoved: 4 * (M * K + M * N) + packed.byteLength,
+          fused: node.domain === 'edgecnn' && epilogue.activation.kind !== 'none',
+          weights: [bytesOf(packed)],
+          scratchBytes: 0,
+          zeroBytes: family.zeroBytes(gs, v),
+          inPlaceInputs: [],
+          usesRelaxedSimd: v.isa === 'wasmrelaxed',
+          emit(fn, addr) {
+            const ai = addr.inputs[0];
+            const co = addr.outputs[0];
+            if (ai === undefined || co === undefined)
+              throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
+            family.emit(fn, gs, v, {
+              a: { addrBytes: ai, pixelStride: K },
+              packedB: addr.weights[0]!,
+              c: { addrBytes: co, pixelStride: N },
+            });
+          },
+        };
+      },
+    }),
   );
-  return {
-    id: family.id(gs, v),
-    parallelExtent: family.parallelExtent(gs, v),
-    macs: family.macs(gs),
-    bytesMoved: 4 * (M * K + M * N) + packed.byteLength,
-    fused: node.domain === 'edgecnn' && epilogue.activation.kind !== 'none',
-    weights: [bytesOf(packed)],
-    scratchBytes: 0,
-    zeroBytes: family.zeroBytes(gs, v),
-    inPlaceInputs: [],
-    usesRelaxedSimd: v.isa === 'wasmrelaxed',
-    emit(fn, addr) {
-      const ai = addr.inputs[0];
-      const co = addr.outputs[0];
-      if (ai === undefined || co === undefined)
-        throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
-      family.emit(fn, gs, v, {
-        a: { addrBytes: ai, pixelStride: K },
-        packedB: addr.weights[0]!,
-        c: { addrBytes: co, pixelStride: N },
-      });
-    },
-  };
+  return chooseKernel(node, ctx, specKey('f32-gemm', gs), candidates);
 }
 
 function attrFloatOr(node: Node, name: string, dflt: number): number {

@@ -148,7 +148,7 @@ type NodeProcess = {
  * so the two engine flags are turned off only while this module compiles and restored right after (unless the
  * process was started with them); other engines (browsers) keep their defaults.
  */
-async function compileTopTier(wasm: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
+export async function compileTopTier(wasm: Uint8Array<ArrayBuffer>): Promise<WebAssembly.Module> {
   const proc = (globalThis as { process?: NodeProcess }).process;
   let v8: V8Flags | undefined;
   try {

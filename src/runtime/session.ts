@@ -17,6 +17,9 @@ import type { OpDef } from '../ops/types.js';
 import type { ArenaSummary, CompiledModel, CompiledStep } from './compiled-model.js';
 import { type StepTiming, instantiate } from './executor.js';
 import { RELAXED_SIMD_NODE_FLAG, detectFeatures } from './features.js';
+import { type TuneOptions, type TuneReport, databaseChooser, tuneCompile } from '../tune/tune.js';
+import { type TuningDb, openTuningDb } from '../tune/db.js';
+import { deviceFingerprint } from '../tune/device.js';
 import { type ThreadPoolStats, createThreadPool, resolveThreads } from './threads/thread-pool.js';
 
 export const BACKENDS = ['wasm', 'reference'] as const;
@@ -37,6 +40,15 @@ export interface SessionOptions {
    * is not cross-origin isolated) it runs on one thread and says so once.
    */
   threads?: number | 'auto';
+  /**
+   * Tune on this device before compiling (src/tune/): measure each step's candidate kernels within
+   * `budgetMs`, record the winners in `db` (default `openTuningDb()`: a JSON file under the user's cache
+   * directory in Node, localStorage in a browser) and compile with them. Specs already in the database are
+   * not measured again.
+   */
+  tune?: boolean | TuneOptions;
+  /** Compile with the choices a tuning database holds for this device, measuring nothing. */
+  tuning?: TuningDb;
 }
 
 export interface Session {
@@ -51,6 +63,8 @@ export interface Session {
   readonly steps: readonly CompiledStep[];
   /** The compiled artifact (wasm backend only). */
   readonly compiled?: CompiledModel;
+  /** What tuning measured and chose (sessions created with `tune`). */
+  readonly tuning?: TuneReport;
   /** Threads the session runs on (1 for the reference backend or without shared memory). */
   readonly threads: number;
   /** What ran where (multi-threaded sessions only). */
@@ -126,7 +140,17 @@ async function wasmSession(model: Model, options: SessionOptions): Promise<Sessi
   }
   if (options.select) compileOptions.select = options.select;
   // QOperator models (QLinearConv, com.microsoft QLinearAdd, ...) compile through their QDQ form.
-  const compiled = compileModel(qoperatorToQdq(model).model, compileOptions);
+  const source = qoperatorToQdq(model).model;
+  let tuning: TuneReport | undefined;
+  if (options.tune) {
+    const t = options.tune === true ? {} : options.tune;
+    const db = t.db ?? (await openTuningDb());
+    tuning = await tuneCompile((choose) => compileModel(source, { ...compileOptions, choose }), { ...t, db });
+    compileOptions.choose = databaseChooser(db, tuning.device.id);
+  } else if (options.tuning) {
+    compileOptions.choose = databaseChooser(options.tuning, (await deviceFingerprint()).id);
+  }
+  const compiled = compileModel(source, compileOptions);
   const threads = await resolveThreads(options.threads ?? 1);
   const pool = threads > 1 ? createThreadPool(compiled, { threads }) : undefined;
   const exec = await instantiate(compiled, lookupOp, pool);
@@ -140,6 +164,7 @@ async function wasmSession(model: Model, options: SessionOptions): Promise<Sessi
     arena: compiled.arena,
     steps: compiled.steps,
     compiled,
+    ...(tuning ? { tuning } : {}),
     threads,
     ...(pool ? { threadStats: () => pool.stats() } : {}),
     close: async () => pool?.close(),

@@ -20,7 +20,7 @@ import type {
   KernelStep,
   ValuePlacement,
 } from '../../runtime/compiled-model.js';
-import { type LoweredKernel, type SelectContext, selectKernel } from '../select.js';
+import { type ChooseKernel, type LoweredKernel, type SelectContext, selectKernel } from '../select.js';
 import { ModuleBuilder } from '../wasm/index.js';
 import { type LayoutResult, type ValueLayout, assignLayouts, elemBytes } from './assign-layouts.js';
 import { addEdgeConversions } from './edge-layouts.js';
@@ -51,6 +51,8 @@ export interface CompileOptions {
   hasReference?: (domain: string, opType: string) => boolean;
   /** Kernel selection; defaults to `selectKernel` (tests substitute it to force fallbacks). */
   select?: (node: Node, ctx: SelectContext) => LoweredKernel | undefined;
+  /** Picks among a step's candidate kernels (the tuner, src/tune/); default: the cost model's first. */
+  choose?: ChooseKernel;
 }
 
 /** What the compiler decided, beyond the runtime contract (for inspect, tests and reports). */
@@ -78,6 +80,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     opset: (node) => nodeOpset(optimized, node),
     operand: (name) => ({ layout: layouts.get(name), constant: constants.get(name) }),
   };
+  if (options.choose) ctx.choose = options.choose;
 
   // Lower every node that is not a pure view.
   interface Lowered {
@@ -276,7 +279,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
 }
 
 /** Bytes from a value's first element to one past its last (a strided view spans its pixel stride). */
-function spanBytes(l: ValueLayout): number {
+export function spanBytes(l: ValueLayout): number {
   const s = l.type.shape;
   if (l.layout !== 'nhwc') return sizeOf(s) * elemBytes(l);
   const pixels = s[0]! * s[2]! * s[3]!;

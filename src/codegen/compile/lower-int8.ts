@@ -25,12 +25,12 @@ import { type Qs8GlobalPoolSpec, qs8GlobalAvgPool, qs8MaxPool } from '../kernels
 import type { FunctionBuilder } from '../wasm/index.js';
 import { poolSpecOf } from './lower-small.js';
 import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from '../kernels/qs8-eltwise.js';
-import { type Qs8ConvSpec, isPointwise, pickQs8GemmVariant, qs8Gemm } from '../kernels/qs8-gemm.js';
+import { type Qs8ConvSpec, candidateQs8GemmVariants, isPointwise, qs8Gemm } from '../kernels/qs8-gemm.js';
 import { QS8_WINOGRAD_VARIANTS, qs8Winograd } from '../kernels/qs8-winograd.js';
 import { roundHalfEven } from '../../ops/tensor-util.js';
 import { clampBounds } from '../kernels/requantize.js';
 import type { ActivationRef } from '../kernels/types.js';
-import type { LoweredKernel, SelectContext } from '../select.js';
+import { type KernelCandidate, type LoweredKernel, type SelectContext, chooseKernel, specKey } from '../select.js';
 import { channelRanges } from './assign-layouts.js';
 import type { PreparedGraph } from './prepare.js';
 
@@ -549,29 +549,45 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     };
     const depthwise = spec.group > 1 && spec.group === spec.inC && spec.inC === spec.outC;
     if (spec.group !== 1 && !depthwise) return undefined;
-    // Winograd for 3x3 stride-1 layers where its integer accumulator is exact (same outputs as qs8-conv).
-    const wino = !depthwise && qs8Winograd.supports(spec, QS8_WINOGRAD_VARIANTS[0]!);
-    const fam = depthwise ? qs8Dwconv : wino ? qs8Winograd : isPointwise(spec) ? qs8Gemm : qs8Conv;
-    const v = depthwise ? qs8Dwconv.variants[0]! : wino ? QS8_WINOGRAD_VARIANTS[0]! : pickQs8GemmVariant(spec);
-    const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
-    return {
-      ...base,
-      ...(wino ? { scratchBytes: qs8Winograd.scratchBytes(spec, QS8_WINOGRAD_VARIANTS[0]!) } : {}),
-      id: (fam.id as (s: Qs8ConvSpec, v: unknown) => string)(spec, v),
-      parallelExtent: (fam.parallelExtent as (s: Qs8ConvSpec, v: unknown) => number)(spec, v),
-      macs: fam.macs(spec),
-      bytesMoved: n * c * h * w + x.type.shape.reduce((a, b) => a * b, 1) + packed.length,
-      weights: [packed],
-      inPlaceInputs: [],
-      emit(fn, a) {
-        (fam.emit as (fn: unknown, s: Qs8ConvSpec, v: unknown, a: unknown) => void)(fn, spec, v, {
-          input: ref(x, a.inputs[0]),
-          packedWeights: a.weights[0]!,
-          output: ref(y, a.outputs[0]),
-          ...(a.scratch !== undefined ? { scratch: a.scratch } : {}),
-        });
-      },
-    };
+    // Winograd first for 3x3 stride-1 layers where its integer accumulator is exact (same outputs as qs8-conv),
+    // then the GEMM-tiled families; the tuner may take any of them.
+    type Fam = typeof qs8Dwconv | typeof qs8Winograd | typeof qs8Gemm | typeof qs8Conv;
+    const options: { fam: Fam; v: unknown }[] = depthwise
+      ? [{ fam: qs8Dwconv, v: qs8Dwconv.variants[0]! }]
+      : [
+          ...(qs8Winograd.supports(spec, QS8_WINOGRAD_VARIANTS[0]!)
+            ? [{ fam: qs8Winograd, v: QS8_WINOGRAD_VARIANTS[0]! }]
+            : []),
+          ...candidateQs8GemmVariants(spec).map((v) => ({ fam: isPointwise(spec) ? qs8Gemm : qs8Conv, v })),
+        ];
+    const candidates = options.map(({ fam, v }): KernelCandidate => {
+      const id = (fam.id as (s: Qs8ConvSpec, v: unknown) => string)(spec, v);
+      return {
+        id,
+        lower() {
+          const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
+          return {
+            ...base,
+            ...(fam === qs8Winograd ? { scratchBytes: qs8Winograd.scratchBytes(spec, QS8_WINOGRAD_VARIANTS[0]!) } : {}),
+            id,
+            parallelExtent: (fam.parallelExtent as (s: Qs8ConvSpec, v: unknown) => number)(spec, v),
+            macs: fam.macs(spec),
+            bytesMoved: n * c * h * w + x.type.shape.reduce((a, b) => a * b, 1) + packed.length,
+            weights: [packed],
+            inPlaceInputs: [],
+            emit(fn, a) {
+              (fam.emit as (fn: unknown, s: Qs8ConvSpec, v: unknown, a: unknown) => void)(fn, spec, v, {
+                input: ref(x, a.inputs[0]),
+                packedWeights: a.weights[0]!,
+                output: ref(y, a.outputs[0]),
+                ...(a.scratch !== undefined ? { scratch: a.scratch } : {}),
+              });
+            },
+          };
+        },
+      };
+    });
+    return chooseKernel(node, ctx, specKey(depthwise ? 'qs8-dwconv' : 'qs8-conv', spec), candidates);
   }
 
   const pixels = n * h * w;

@@ -75,6 +75,12 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec): Qs8GemmVariant {
   return QS8_GEMM_VARIANTS.find((v) => v.layout === want)!;
 }
 
+/** Every variant, `pickQs8GemmVariant`'s choice first (the candidates the tuner measures). */
+export function candidateQs8GemmVariants(s: Qs8ConvSpec): Qs8GemmVariant[] {
+  const pick = pickQs8GemmVariant(s);
+  return [pick, ...QS8_GEMM_VARIANTS.filter((v) => v !== pick)];
+}
+
 /** Bytes of the pad row at the start of the packed weights (covers an 8-byte over-read). */
 export function padRowBytes(inC: number): number {
   return Math.ceil((Math.ceil(inC / 8) * 8 + 16) / 16) * 16;
