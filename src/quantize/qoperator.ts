@@ -146,7 +146,9 @@ export function qoperatorToQdq(model: Model): QOperatorRewrite {
     if (!isQOperator(n)) {
       const src = params.get(ins[0] ?? '');
       const single = n.outputs.filter((o) => o !== '').length === 1;
-      if (std && PASS_THROUGH.has(n.opType) && src && single) {
+      if (std && (n.opType === 'ConvInteger' || n.opType === 'MatMulInteger')) {
+        leave(n, 'an int32 output with no scale to requantize with: runs on its reference implementation');
+      } else if (std && PASS_THROUGH.has(n.opType) && src && single) {
         const yf = fresh(`${y}_f`);
         out.push({ ...n, inputs: [dq(ins[0]!, src.scale, src.zero), ...ins.slice(1)], outputs: [yf] });
         q(yf, src.scale, src.zero, y, src.dtype);
