@@ -1,9 +1,10 @@
 /**
  * Thread-scaling benchmark: `node dist/bench/threads.js [--models resnet18,mobilenet_v2] [--threads 1,2]
- * [--rounds 30] [--chunks 4] [--min-cost 100000]`. One session per thread count over the same compiled model;
- * rounds interleave the thread counts (t1, t2, t1, t2, ...) so machine noise hits all of them alike. Prints per
- * thread count p10/median/p90 and the distribution of per-round speedups over one thread, since on a shared
- * machine one run means little. Models come from ../shared/models (relative to the working directory).
+ * [--rounds 30] [--chunks 4] [--chunk-cost 1000000] [--min-cost 100000] [--spin 20000] [--headroom]`. One session
+ * per thread count over the same compiled model; rounds interleave the thread counts (t1, t2, t1, t2, ...) so
+ * machine noise hits all of them alike. Prints per thread count p10/median/p90 and the distribution of per-round
+ * speedups over one thread, since on a shared machine one run means little. Models come from ../shared/models
+ * (relative to the working directory).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,7 +34,7 @@ async function benchModel(
   model: string,
   threadCounts: number[],
   rounds: number,
-  poolOpts: { chunksPerThread?: number; minParallelCost?: number },
+  poolOpts: { chunksPerThread?: number; chunkCost?: number; minParallelCost?: number; spin?: number },
   probe: boolean,
 ): Promise<ScalingResult> {
   const bytes = new Uint8Array(readFileSync(resolve(dir, `${model}.onnx`)));
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
       threads: { type: 'string', default: '1,2' },
       rounds: { type: 'string', default: '30' },
       chunks: { type: 'string' },
+      'chunk-cost': { type: 'string' },
       'min-cost': { type: 'string' },
       spin: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -109,6 +111,7 @@ async function main(): Promise<void> {
   const threadCounts = values.threads!.split(',').map(Number);
   const poolOpts = {
     ...(values.chunks ? { chunksPerThread: Number(values.chunks) } : {}),
+    ...(values['chunk-cost'] ? { chunkCost: Number(values['chunk-cost']) } : {}),
     ...(values['min-cost'] ? { minParallelCost: Number(values['min-cost']) } : {}),
     ...(values.spin ? { spin: Number(values.spin) } : {}),
   };

@@ -44,6 +44,8 @@ export interface ParallelRunner {
   readonly memory: WebAssembly.Memory;
   readonly wasm: Uint8Array;
   start(module: WebAssembly.Module): Promise<void>;
+  /** A run is starting: wake sleeping workers now, so they are up by the first split step. */
+  wake?(): void;
   runKernel(stepIndex: number, extent: number, local: KernelFn): void;
 }
 
@@ -83,6 +85,7 @@ export async function instantiate(
   const jsValues = new Map<string, Tensor>();
 
   const writeInputs = (inputs: Record<string, Tensor>): void => {
+    parallel?.wake?.();
     jsValues.clear();
     for (const p of compiled.inputs) writeValue(mem, p, inputs[p.name]!, jsValues);
   };
