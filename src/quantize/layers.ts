@@ -1,6 +1,7 @@
 /**
  * Finding what to quantize in a float graph (BatchNorm already folded). A layer is one quantizable node
- * (Conv, Gemm, MatMul with a constant weight; Add; Concat; pooling; Flatten/Reshape pass-throughs) plus the
+ * (Conv, Gemm, MatMul with a constant weight; Add; Mul of two activations; Concat; pooling; Flatten/Reshape
+ * pass-throughs) plus the
  * Relu/Clip(min 0) that alone consumes its output: the clamp is folded into the output's range. A layer's
  * activation inputs and its output are the tensors that carry QuantizeLinear/DequantizeLinear pairs.
  * Scale groups tie tensors that must share parameters: a Concat's inputs and output (int8 concat is a copy),
@@ -14,7 +15,22 @@ import { type GraphIndex, constantOf, indexGraph, isOp } from '../passes/graph-u
 
 export const WEIGHTED_OPS = ['Conv', 'Gemm', 'MatMul'] as const;
 /** Ops computed in int8 without weights. */
-export const ACTIVATION_OPS = ['Add', 'Concat', 'GlobalAveragePool', 'AveragePool', 'MaxPool'] as const;
+export const ACTIVATION_OPS = ['Add', 'Mul', 'Concat', 'GlobalAveragePool', 'AveragePool', 'MaxPool'] as const;
+
+/**
+ * x * f(x) with f a unary op of x (HardSwish = x * HardSigmoid(x), SiLU = x * Sigmoid(x)) is an activation
+ * function, not a product of two tensors: it stays float between its input's and its consumers' quantizers, and
+ * the compiler turns the whole into one int8 table. A Mul layer is any other product of two activations (the
+ * squeeze-and-excitation scale).
+ */
+function isSelfGated(index: GraphIndex, n: Node): boolean {
+  const [a, b] = n.inputs;
+  const gate = (x: string | undefined, y: string | undefined): boolean => {
+    const p = x ? index.producer.get(x) : undefined;
+    return !!p && p.inputs.filter((i) => i !== '')[0] === y && p.outputs.length === 1;
+  };
+  return a === b || gate(a, b) || gate(b, a);
+}
 /** Ops whose int8 output has exactly the input's parameters. */
 export const PASS_THROUGH_OPS = [
   'MaxPool',
@@ -116,6 +132,7 @@ export function findLayers(graph: Graph): Layer[] {
       else inputs = node.inputs.filter((i) => i !== '');
       // Adds and Concats of constants are left alone: both inputs must be activations.
       if (inputs.some((i) => constIn(graph, index, i) !== undefined)) continue;
+      if (op === 'Mul' && (inputs.length !== 2 || isSelfGated(index, node))) continue;
     } else {
       continue;
     }

@@ -10,6 +10,8 @@ import { agreement } from './evaluate.js';
 import { buildQdqModel, calibrateModel, quantizeModel, quantizeWeight } from './quantize-model.js';
 import { tinyQuantModel } from './testing.js';
 import { makeTensor } from '../ir/tensor.js';
+import { GraphBuilder } from '../ir/builder.js';
+import { findLayers } from './layers.js';
 
 const samples = syntheticSamples([1, 3, 12, 12], 12);
 const probe = syntheticSamples([1, 3, 12, 12], 3, 777);
@@ -143,4 +145,32 @@ test('opset 12: per-tensor weights and scalar bias scales (no per-axis Dequantiz
   const m9 = tinyQuantModel();
   m9.opsetImports = m9.opsetImports.map((o) => (o.domain === '' ? { ...o, version: 9 } : o));
   await assert.rejects(quantizeModel(m9, samples.slice(0, 2)), /need opset 10 or later; this model imports opset 9/);
+});
+
+test('a product of two activations (SE scale) is a layer, x * gate(x) is not; every reader of a quantized tensor reads it dequantized', async () => {
+  const b = new GraphBuilder('se');
+  const x = b.input('input', 'float32', [1, 3, 6, 6]);
+  b.randomInit('w0', [4, 3, 1, 1], 1, -0.5, 0.5);
+  const c0 = b.node('Conv', [x, 'w0'], { kernel_shape: [1, 1] }, { name: 'c0' });
+  const sg = b.node('Sigmoid', [c0], {}, { name: 'sig' });
+  const silu = b.node('Mul', [c0, sg], {}, { name: 'silu' });
+  const g = b.node('GlobalAveragePool', [silu], {}, { name: 'gap' });
+  b.randomInit('w1', [4, 4, 1, 1], 2, -0.5, 0.5);
+  const gate = b.node(
+    'Sigmoid',
+    [b.node('Conv', [g, 'w1'], { kernel_shape: [1, 1] }, { name: 'fc' })],
+    {},
+    { name: 'gate' },
+  );
+  b.node('Mul', [silu, gate], {}, { name: 'se', outputs: ['output'] });
+  b.output('output');
+  const layers = findLayers(b.model(13).graph).map((l) => l.name);
+  assert.ok(layers.includes('se') && !layers.includes('silu'), layers.join(', '));
+  const { model } = await quantizeModel(b.model(13), syntheticSamples([1, 3, 6, 6], 4), { method: 'minmax' });
+  const quantized = new Set(model.graph.nodes.filter((n) => n.opType === 'QuantizeLinear').map((n) => n.inputs[0]!));
+  for (const t of ['silu', 'gate'].map((name) => b.model(13).graph.nodes.find((n) => n.name === name)!.outputs[0]!)) {
+    assert.ok(quantized.has(t), `${t} should be quantized`);
+    const readers = model.graph.nodes.filter((n) => n.inputs.includes(t)).map((n) => n.opType);
+    assert.deepEqual(readers, ['QuantizeLinear'], `${t} is read by ${readers.join(', ')}`);
+  }
 });

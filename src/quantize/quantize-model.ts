@@ -228,7 +228,6 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
   };
   const initializers = new Map(src.initializers);
   const nodes: Node[] = [];
-  const quantizedMain = new Set(active.map((l) => l.node));
   const producedByLayer = new Set(active.map((l) => l.output));
   const dq = new Map<string, string>();
   const scalar = (dtype: 'float32' | 'uint8' | 'int8', v: number): Tensor =>
@@ -352,13 +351,10 @@ export function buildQdqModel(cal: Calibration, options: QuantizeOptions = {}): 
       initializers.set(bName, b!);
       inputs[2] = bName;
     }
-    inputs = inputs.map((x) => {
-      const d = dq.get(x);
-      if (d === undefined) return x;
-      // Quantized consumers read the dequantized value; float consumers too when a quantized layer produced x
-      // (an int8 runtime holds only the int8 tensor then).
-      return quantizedMain.has(n) || producedByLayer.has(x) ? d : x;
-    });
+    // Every consumer of a quantized tensor reads it dequantized, float ones too: an int8 runtime then holds
+    // only the int8 tensor, and an activation function whose output is quantized (HardSwish before a squeeze-
+    // and-excitation block) stays a 256-entry table instead of a float island beside it.
+    inputs = inputs.map((x) => dq.get(x) ?? x);
     let outputs = n.outputs;
     if (l?.clamp && droppedClamps.has(l.clamp.node)) outputs = [l.clamp.node.outputs[0]!, ...n.outputs.slice(1)];
     nodes.push({ ...n, inputs, outputs, attributes: new Map(n.attributes) });

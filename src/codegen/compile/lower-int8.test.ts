@@ -10,7 +10,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { syntheticSamples } from '../../datasets/calibration-source.js';
 import { GraphBuilder } from '../../ir/builder.js';
-import { f32 } from '../../ir/tensor.js';
+import type { Model } from '../../ir/graph.js';
+import { f32, makeTensor } from '../../ir/tensor.js';
+import { writeModel } from '../../onnx/export.js';
 import { runReference } from '../../ops/reference-executor.js';
 import { quantizeModel } from '../../quantize/quantize-model.js';
 import { tinyQuantModel } from '../../quantize/testing.js';
@@ -166,4 +168,88 @@ test('grouped (not depthwise) QDQ convs stay on the float path and still compile
   const got = (await s.run({ input: inp }))['output']!.data as Float32Array;
   const want = runReference(model, { input: inp })['output']!.data as Float32Array;
   assert.ok(cosine(got, want) > 0.9999, `cosine ${cosine(got, want)}`);
+});
+
+/** A squeeze-and-excitation block, a channel split + concat + shuffle (ShuffleNet) and max pooling, quantized. */
+function coverageModel(): Model {
+  const b = new GraphBuilder('int8-coverage');
+  const i64 = (name: string, v: number[]) =>
+    b.init(name, makeTensor('int64', [v.length], BigInt64Array.from(v, BigInt)));
+  const x = b.input('input', 'float32', [1, 3, 11, 11]);
+  b.randomInit('w0', [10, 3, 3, 3], 1, -0.5, 0.5);
+  const c0 = b.node('Conv', [x, 'w0'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'stem' });
+  const r0 = b.node('Relu', [c0], {}, { name: 'stem_relu' });
+  const mp = b.node('MaxPool', [r0], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, { name: 'pool' });
+  i64('s0', [0]);
+  i64('s5', [5]);
+  i64('s10', [10]);
+  i64('ax', [1]);
+  const x1 = b.node('Slice', [mp, 's0', 's5', 'ax'], {}, { name: 'half1' });
+  const x2 = b.node('Slice', [mp, 's5', 's10', 'ax'], {}, { name: 'half2' });
+  b.randomInit('w1', [5, 5, 1, 1], 2, -0.6, 0.6);
+  const c1 = b.node('Conv', [x2, 'w1'], { kernel_shape: [1, 1] }, { name: 'pw' });
+  const hs = b.node('HardSigmoid', [c1], { alpha: 1 / 6, beta: 0.5 }, { name: 'hsig' });
+  const hw = b.node('Mul', [c1, hs], {}, { name: 'hswish' });
+  const g = b.node('GlobalAveragePool', [hw], {}, { name: 'se_pool' });
+  b.randomInit('w2', [3, 5, 1, 1], 3, -0.8, 0.8);
+  b.randomInit('b2', [3], 4, -0.1, 0.1);
+  const f1 = b.node(
+    'Relu',
+    [b.node('Conv', [g, 'w2', 'b2'], { kernel_shape: [1, 1] }, { name: 'se_fc1' })],
+    {},
+    { name: 'se_relu' },
+  );
+  b.randomInit('w3', [5, 3, 1, 1], 5, -0.8, 0.8);
+  const f2 = b.node('Conv', [f1, 'w3'], { kernel_shape: [1, 1] }, { name: 'se_fc2' });
+  const gate = b.node('HardSigmoid', [f2], { alpha: 1 / 6, beta: 0.5 }, { name: 'se_gate' });
+  const se = b.node('Mul', [gate, hw], {}, { name: 'se_scale' });
+  const cat = b.node('Concat', [x1, se], { axis: 1 }, { name: 'concat' });
+  i64('shape5', [1, 2, 5, 6, 6]);
+  i64('shape4', [1, 10, 6, 6]);
+  const rs = b.node('Reshape', [cat, 'shape5'], {}, { name: 'shuffle_reshape' });
+  const tr = b.node('Transpose', [rs], { perm: [0, 2, 1, 3, 4] }, { name: 'shuffle_transpose' });
+  const sh = b.node('Reshape', [tr, 'shape4'], {}, { name: 'shuffle_back' });
+  b.randomInit('w4', [4, 10, 1, 1], 6, -0.5, 0.5);
+  b.node('Conv', [sh, 'w4'], { kernel_shape: [1, 1] }, { name: 'head', outputs: ['output'] });
+  b.output('output');
+  return b.model(13);
+}
+
+test('SE blocks, channel split/concat/shuffle and max pooling stay int8 and match the reference and onnxruntime', async () => {
+  const { model } = await quantizeModel(coverageModel(), syntheticSamples([1, 3, 11, 11], 8), { method: 'minmax' });
+  // The session optimizes first (x * HardSigmoid(x) becomes HardSwish, one table).
+  const s = await createSession(model);
+  const ids = s.steps.map((st) => st.kernelId);
+  for (const want of ['qs8-maxpool-', 'qs8-gavgpool-', 'qs8-mul-', 'qs8-lut-', 'qs8-shuffle-g2-', 'qs8-copy-']) {
+    assert.ok(
+      ids.some((id) => id.startsWith(want)),
+      `no ${want} step in ${ids.join(', ')}`,
+    );
+  }
+  // Float only at the edges: the input's layout change and the head, whose output is not quantized.
+  assert.deepEqual(
+    s.steps
+      .filter((st) => !st.kernelId.startsWith('qs8-') && !/^(js-|f32-nchw2nhwc|f32-nhwc2nchw)/.test(st.kernelId))
+      .map((st) => st.nodeName),
+    ['head'],
+  );
+  const bytes = Buffer.from(writeModel(model));
+  const ort = (await import('onnxruntime-node')) as typeof import('onnxruntime-node');
+  const o = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  for (const inp of syntheticSamples([1, 3, 11, 11], 3, 17)) {
+    const got = (await s.run({ input: inp }))['output']!.data as Float32Array;
+    const want = runReference(model, { input: inp })['output']!.data as Float32Array;
+    const ortOut = (await o.run({ input: new ort.Tensor('float32', inp.data as Float32Array, [1, 3, 11, 11]) }))[
+      'output'
+    ]!.data as Float32Array;
+    for (const [name, ref] of [
+      ['reference', want],
+      ['onnxruntime', ortOut],
+    ] as const) {
+      const scale = Math.max(...Array.from(ref, Math.abs));
+      const maxDiff = Math.max(...Array.from(ref, (w, i) => Math.abs(w - got[i]!)));
+      assert.ok(cosine(got, ref) > 0.999, `cosine vs ${name} ${cosine(got, ref)}`);
+      assert.ok(maxDiff <= 0.03 * scale, `max |diff| vs ${name} ${maxDiff}, largest output ${scale}`);
+    }
+  }
 });

@@ -166,6 +166,19 @@ function activationOf(
   return min === undefined || max === undefined ? undefined : { kind: 'clip', min, max };
 }
 
+/** The clamp of a FusedConv's Relu/Clip activation ({ kind: 'none' } without one; undefined for others). */
+function fusedClamp(
+  n: Node,
+): { kind: 'none' } | { kind: 'relu' } | { kind: 'clip'; min: number; max: number } | undefined {
+  const a = n.attributes.get('activation');
+  const name = a?.kind === 'string' ? a.value : '';
+  if (name === '') return { kind: 'none' };
+  if (name === 'Relu') return { kind: 'relu' };
+  if (name !== 'Clip') return undefined;
+  const p = attrFloats(n, 'activation_params', []);
+  return { kind: 'clip', min: p[0] ?? -Infinity, max: p[1] ?? Infinity };
+}
+
 /** The rewritten node list; new int8 values are added to `prep.types` (see the file header). */
 export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Node[] {
   const producer = new Map<string, Node>();
@@ -256,11 +269,16 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
   const q8 = (v: string): string => `${v}::qs8`;
 
   for (const n of nodes) {
-    if (isStdOp(n, 'Conv')) {
+    // The optimizer may already have fused a Relu/Clip the quantizer kept into the Conv (no residual here).
+    const fusedConv = n.domain === 'edgecnn' && n.opType === 'FusedConv' && !n.inputs[3];
+    if (isStdOp(n, 'Conv') || fusedConv) {
       const src = dqSource(n.inputs[0]!);
       const w = int8Weights(prep, n.inputs[1]!);
       const bias = n.inputs[2] ? prep.constants.get(n.inputs[2]) : undefined;
-      const tail = quantTail(n.outputs[0]!);
+      const tail0 = quantTail(n.outputs[0]!);
+      const inner = fusedConv ? fusedClamp(n) : { kind: 'none' as const };
+      if (!inner || (inner.kind !== 'none' && tail0?.activation.kind !== 'none')) continue;
+      const tail = tail0 && inner.kind !== 'none' ? { ...tail0, activation: inner } : tail0;
       if (!src || !w || !tail || (n.inputs[2] && (!bias || bias.dtype !== 'float32'))) continue;
       const inShape = prep.types.get(n.inputs[0]!)?.shape;
       if (prep.types.get(n.outputs[0]!)?.shape.length !== 4 || inShape?.length !== 4) continue;
@@ -270,6 +288,8 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       if (gv !== 1 && !(gv === inShape[1] && gv === w.q.shape[0])) continue;
       const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
       const attrs = new Map(n.attributes);
+      attrs.delete('activation');
+      attrs.delete('activation_params');
       attrs.set('weights', { kind: 'tensor', value: w.q });
       if (bias) attrs.set('bias', { kind: 'tensor', value: bias });
       const bInt = bias && int32Bias(prep, n.inputs[2]!, src.p.scale, w.scales, w.q.shape[0]!);
