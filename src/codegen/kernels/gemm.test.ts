@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GEMM_VARIANTS, gemm, type GemmVariant } from './gemm.js';
+import { GEMM_VARIANTS, gemm, gemmPanelGroups, type GemmVariant } from './gemm.js';
 import { KernelHarness, SENTINEL_BITS, randomFloats } from './harness.js';
 import { applyActivationScalar } from './epilogue.js';
 import { IN_RELAXED_CHILD, relaxedTestMode } from './relaxed-child.js';
@@ -41,7 +41,8 @@ function naive(
   return out;
 }
 
-function runCase(vr: GemmVariant, c: Case): void {
+/** Runs the step over its extent in two halves, or in `chunks` nearly equal calls. */
+function runCase(vr: GemmVariant, c: Case, chunks?: number): void {
   const h = new KernelHarness();
   // Strided rows and channel offsets: A, C and R are channel slices of wider NHWC tensors.
   const lda = c.k + 3;
@@ -68,9 +69,13 @@ function runCase(vr: GemmVariant, c: Case): void {
   );
   // Run the extent in two pieces to check [start, end) handling.
   const extent = gemm.parallelExtent(spec, vr);
-  const mid = Math.floor(extent / 2);
-  k.run(0, mid);
-  k.run(mid, extent);
+  if (chunks === undefined) {
+    const mid = Math.floor(extent / 2);
+    k.run(0, mid);
+    k.run(mid, extent);
+  } else {
+    for (let i = 0; i < chunks; i++) k.run(Math.floor((i * extent) / chunks), Math.floor(((i + 1) * extent) / chunks));
+  }
   const want = naive(c, a, lda, b, bias, r, ldr);
   const got = h.f32(cBase, c.m * ldc);
   const bits = new Uint32Array(got.buffer, got.byteOffset, got.length);
@@ -132,6 +137,29 @@ test('gemm with a B larger than one L2 panel block (several blocks)', () => {
     GEMM_VARIANTS.find((x) => x.tile === '4x8' && x.isa === 'wasmsimd')!,
     { m: 9, n: 300, k: 700 },
   );
+});
+
+test('gemm with fewer rows than columns splits by panel groups x row tiles, in any chunking', () => {
+  const cases: Case[] = [
+    { m: 9, n: 300, k: 700 }, // two groups of one L2 block each
+    { m: 9, n: 800, k: 700, act: { kind: 'clip', min: 0, max: 6 } }, // groups capped at one L2 block
+    { m: 5, n: 37, k: 11, residual: true }, // partial last panel in the last group
+    { m: 49, n: 320, k: 96 },
+  ];
+  for (const vr of GEMM_VARIANTS.filter((x) => isas.includes(x.isa) && x.split === 'm')) {
+    for (const c of cases) {
+      const spec: GemmSpec = { m: c.m, n: c.n, k: c.k, epilogue: { activation: { kind: 'none' }, residual: false } };
+      const { groups } = gemmPanelGroups(spec, vr);
+      assert.ok(groups >= 2, `${vr.tile} m=${c.m} n=${c.n}: ${groups} group(s)`);
+      const extent = gemm.parallelExtent(spec, vr);
+      assert.equal(extent, Math.ceil(c.m / vr.mr) * groups);
+      for (const chunks of [1, 3, 7, extent]) runCase(vr, c, Math.min(chunks, extent));
+    }
+  }
+  // More rows than columns keeps the row-tile extent.
+  const vr = GEMM_VARIANTS.find((x) => x.split === 'm')!;
+  const tall: GemmSpec = { m: 196, n: 64, k: 384, epilogue: { activation: { kind: 'none' }, residual: false } };
+  assert.equal(gemm.parallelExtent(tall, vr), Math.ceil(196 / vr.mr));
 });
 
 if (!IN_RELAXED_CHILD && relaxed.mode === 'child') {

@@ -6,7 +6,10 @@
  * and multiplies it by the NR/4 vectors of B's row k. The K loop is unrolled by `kUnroll` and addresses are
  * load offsets from one A pointer and one B pointer. Loop nest: panel blocks (B block sized for L2) >
  * row tiles [start, end) > panels of the block. parallelExtent = ceil(M / MR) row tiles, or for `split: 'n'`
- * variants ceil(N / NR) panels (then the loop nest is panels [start, end) > all row tiles).
+ * variants ceil(N / NR) panels (then the loop nest is panels [start, end) > all row tiles). A split-M GEMM with
+ * fewer rows than columns (late 1x1 layers: 49 pixels, 320-1280 channels) instead offers panel groups x row
+ * tiles, group-major (the same order as the blocks): threads taking the two ends of the extent then each stream
+ * half of B, which dominates these layers' memory traffic, instead of both streaming all of it.
  */
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
@@ -62,6 +65,22 @@ export const GEMM_VARIANTS: readonly GemmVariant[] = [
 
 function panels(spec: GemmSpec, vr: GemmVariant): number {
   return Math.ceil(spec.n / vr.nr);
+}
+
+/**
+ * Panel groups of a split-M GEMM's parallel extent (see the file header): 1 (the row-tile extent, panel blocks
+ * of the L2 size inside each item) unless M < N, then groups of at most half the panels and one L2 block.
+ */
+export function gemmPanelGroups(spec: GemmSpec, vr: GemmVariant): { groups: number; groupPanels: number } {
+  const P = panels(spec, vr);
+  if (vr.split !== 'm' || spec.m >= spec.n || P < 2) return { groups: 1, groupPanels: P };
+  const groupPanels = Math.min(panelBlock(spec, vr), Math.ceil(P / 2));
+  return { groups: Math.ceil(P / groupPanels), groupPanels };
+}
+
+/** Panels per L2 block (PANEL_BLOCK_BYTES of packed B). */
+function panelBlock(spec: GemmSpec, vr: GemmVariant): number {
+  return Math.max(1, Math.floor(PANEL_BLOCK_BYTES / (panelFloats(spec, vr) * 4)));
 }
 
 /** Floats per packed panel: NR bias values + K rows of NR. */
@@ -279,7 +298,7 @@ export function emitGemmBody(
   const fullTiles = Math.floor(m / mr);
   const rowsLast = m - fullTiles * mr;
   const panelBytes = panelFloats(spec, vr) * 4;
-  const PB = Math.max(1, Math.floor(PANEL_BLOCK_BYTES / panelBytes));
+  const PB = panelBlock(spec, vr);
   const aRowBytes = addr.a.pixelStride * 4;
   const cRowBytes = addr.c.pixelStride * 4;
   const rRowBytes = (addr.residual?.pixelStride ?? 0) * 4;
@@ -403,6 +422,26 @@ export function emitGemmBody(
     );
     return;
   }
+  const { groups, groupPanels } = bases ? { groups: 1, groupPanels: P } : gemmPanelGroups(spec, vr);
+  if (groups > 1) {
+    // [start, end) is a range of (group, row tile) items, group-major.
+    const item = fn.local('i32');
+    fn.forRange(
+      item,
+      (b) => b.localGet(start!),
+      (b) => b.localGet(end!),
+      1,
+      () => {
+        fn.localGet(item).i32Const(tiles).i32DivU().localSet(pb0); // the group, until scaled below
+        fn.localGet(item).localGet(pb0).i32Const(tiles).i32Mul().i32Sub().localSet(tile);
+        fn.localGet(pb0).i32Const(groupPanels).i32Mul().localTee(pb0).i32Const(groupPanels).i32Add().localTee(pbEnd);
+        fn.i32Const(P).i32GtS().if();
+        fn.i32Const(P).localSet(pbEnd).end();
+        tileBody();
+      },
+    );
+    return;
+  }
   fn.i32Const(0).localSet(pb0);
   const blocks = fn.loop();
   fn.localGet(pb0).i32Const(PB).i32Add().localTee(pbEnd).i32Const(P).i32GtS();
@@ -424,7 +463,7 @@ export const gemm: KernelFamily<GemmSpec, GemmVariant, GemmAddresses, GemmWeight
     return kernelId('f32', 'gemm', spec.epilogue, vr.tile, vr.isa);
   },
   parallelExtent(spec, vr) {
-    return vr.split === 'n' ? Math.ceil(spec.n / vr.nr) : Math.ceil(spec.m / vr.mr);
+    return vr.split === 'n' ? Math.ceil(spec.n / vr.nr) : Math.ceil(spec.m / vr.mr) * gemmPanelGroups(spec, vr).groups;
   },
   pack: packGemmB,
   zeroBytes() {
