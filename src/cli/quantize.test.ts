@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -78,6 +78,31 @@ test('quantize --format qoperator writes QLinearConv that check runs against onn
   const c = cli('check', out, '--reference', 'ort', '--backend', 'wasm');
   assert.equal(c.code, 0, c.err);
   assert.match(c.out, /\bok\b/);
+});
+
+test('quantize --empirical-bias-correction corrects layer by layer and says so in the report', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecnn-ebc-'));
+  const model = join(dir, 'tiny.onnx');
+  await saveModel(tinyQuantModel(), model);
+  const out = join(dir, 'q.onnx');
+  const json = join(dir, 'q.json');
+  const q = cli(
+    'quantize',
+    model,
+    '--calibration',
+    'synthetic:4',
+    '--empirical-bias-correction',
+    '--report',
+    json,
+    '-o',
+    out,
+  );
+  assert.equal(q.code, 0, q.err);
+  assert.match(q.err, /empirical bias correction \(reference\) \[#+\] 5\/5/);
+  assert.equal(JSON.parse(readFileSync(json, 'utf8')).options.biasOffsets, 'empirical');
+  // branch_a has no bias in the float model: the correction gives it an int32 one.
+  const conv = (await loadModel(out)).graph.nodes.find((n) => n.name === 'branch_a')!;
+  assert.equal(conv.inputs.length, 3);
 });
 
 test(
