@@ -15,7 +15,7 @@ import {
   isPointwise,
   qs8Gemm,
 } from '../codegen/kernels/qs8-gemm.js';
-import { qs8Conv } from '../codegen/kernels/qs8-conv.js';
+import { qs8Conv, qs8ConvIm2col } from '../codegen/kernels/qs8-conv.js';
 import { qs8Dwconv } from '../codegen/kernels/qs8-dwconv.js';
 import { qs8Winograd } from '../codegen/kernels/qs8-winograd.js';
 import type { FunctionBuilder } from '../codegen/wasm/index.js';
@@ -36,7 +36,13 @@ interface Family {
 }
 
 /** The families in the order rows are printed (qs8-gemm only takes pointwise shapes, qs8-conv the rest). */
-export const QS8_CONV_FAMILIES = [qs8Gemm, qs8Conv, qs8Winograd, qs8Dwconv] as unknown as readonly Family[];
+export const QS8_CONV_FAMILIES = [
+  qs8Gemm,
+  qs8Conv,
+  qs8ConvIm2col,
+  qs8Winograd,
+  qs8Dwconv,
+] as unknown as readonly Family[];
 
 /** A layer: name, input size, channels, kernel, stride, pad, group. */
 export interface Qs8Layer {
@@ -80,6 +86,7 @@ export const QS8_BENCH_LAYERS: readonly Qs8Layer[] = [
   layer('r18-3x3-7x512', 7, 512, 512, 3, 1),
   layer('r18-3x3s2-56x128', 56, 64, 128, 3, 2),
   layer('mbv2-stem-3x3s2', 224, 3, 32, 3, 2),
+  layer('r18-stem-7x7s2', 224, 3, 64, 7, 2),
   layer('mbv2-dw-112x32', 112, 32, 32, 3, 1, 32),
   layer('mbv2-dw-112x96s2', 112, 96, 96, 3, 2, 96),
   layer('mbv2-dw-28x192', 28, 192, 192, 3, 1, 192),

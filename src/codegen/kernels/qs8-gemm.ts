@@ -165,8 +165,8 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layou
 }
 
 /**
- * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end). `tileId` is only
- * for error messages.
+ * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end) (the step's
+ * parameters, or `range`'s locals). `what` is only for error messages.
  */
 export function emitDense(
   fn: FunctionBuilder,
@@ -174,12 +174,13 @@ export function emitDense(
   v: Qs8GemmVariant,
   a: Qs8ConvAddresses,
   what: string,
+  range?: { start: Local; end: Local },
 ): void {
   const mr = v.mr;
   checkSpec(s, what);
   const g = geometry(s);
   const pointwise = isPointwise(s);
-  const [start, end] = [fn.param(0), fn.param(1)];
+  const [start, end] = range ? [range.start, range.end] : [fn.param(0), fn.param(1)];
   const [p, t0, t1, wp, oc, ko, wk] = fn.locals('i32', 7);
   const pr = fn.locals('i32', mr);
   const iyb = fn.locals('i32', mr);
