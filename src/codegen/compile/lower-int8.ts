@@ -18,7 +18,7 @@ import { type Tensor, makeTensor } from '../../ir/tensor.js';
 import { nodeOpset } from '../../ops/reference-executor.js';
 import { getOp } from '../../ops/registry.js';
 import { convGeometry } from '../../ops/conv.js';
-import { qs8Conv } from '../kernels/qs8-conv.js';
+import { pickQs8Im2colVariant, qs8Conv, qs8ConvIm2col } from '../kernels/qs8-conv.js';
 import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
 import { type Qs8MoveSpec, qs8Move } from '../kernels/qs8-move.js';
 import { type Qs8GlobalPoolSpec, qs8GlobalAvgPool, qs8MaxPool } from '../kernels/qs8-pool.js';
@@ -570,13 +570,17 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     const depthwise = spec.group > 1 && spec.group === spec.inC && spec.inC === spec.outC;
     if (spec.group !== 1 && !depthwise) return undefined;
     // Winograd first for 3x3 stride-1 layers where its integer accumulator is exact (same outputs as qs8-conv),
-    // then the GEMM-tiled families; the tuner may take any of them.
-    type Fam = typeof qs8Dwconv | typeof qs8Winograd | typeof qs8Gemm | typeof qs8Conv;
+    // the taps x channels gather for few input channels (RGB stems), then the GEMM-tiled families; the tuner
+    // may take any of them.
+    type Fam = typeof qs8Dwconv | typeof qs8Winograd | typeof qs8Gemm | typeof qs8Conv | typeof qs8ConvIm2col;
     const options: { fam: Fam; v: unknown }[] = depthwise
       ? [{ fam: qs8Dwconv, v: qs8Dwconv.variants[0]! }]
       : [
           ...(qs8Winograd.supports(spec, QS8_WINOGRAD_VARIANTS[0]!)
             ? [{ fam: qs8Winograd, v: QS8_WINOGRAD_VARIANTS[0]! }]
+            : []),
+          ...(qs8ConvIm2col.supports(spec, pickQs8Im2colVariant(spec))
+            ? [{ fam: qs8ConvIm2col, v: pickQs8Im2colVariant(spec) }]
             : []),
           ...candidateQs8GemmVariants(spec).map((v) => ({ fam: isPointwise(spec) ? qs8Gemm : qs8Conv, v })),
         ];
@@ -588,7 +592,8 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
           const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
           return {
             ...base,
-            ...(fam === qs8Winograd ? { scratchBytes: qs8Winograd.scratchBytes(spec, QS8_WINOGRAD_VARIANTS[0]!) } : {}),
+            scratchBytes:
+              (fam as { scratchBytes?: (s: Qs8ConvSpec, v: unknown) => number }).scratchBytes?.(spec, v) ?? 0,
             id,
             parallelExtent: (fam.parallelExtent as (s: Qs8ConvSpec, v: unknown) => number)(spec, v),
             macs: fam.macs(spec),
