@@ -78,6 +78,20 @@ test('quantize --format qoperator writes QLinearConv that check runs against onn
   const c = cli('check', out, '--reference', 'ort', '--backend', 'wasm');
   assert.equal(c.code, 0, c.err);
   assert.match(c.out, /\bok\b/);
+  assert.match(
+    cli('quantize', out, '--format', 'qoperator', '-o', join(dir, 'again.onnx')).err,
+    /already quantized \(QOperator/,
+  );
+  // A QDQ file is converted without calibration, to the same QOperator graph.
+  const qdq = join(dir, 'qdq.onnx');
+  assert.equal(cli('quantize', model, '--calibration', 'synthetic:4', '-o', qdq).code, 0);
+  assert.match(
+    cli('quantize', qdq, '-o', join(dir, 'x.onnx')).err,
+    /already quantized \(QDQ\); use --format qoperator/,
+  );
+  const conv = cli('quantize', qdq, '--format', 'qoperator', '-o', join(dir, 'converted.onnx'));
+  assert.equal(conv.code, 0, conv.err);
+  assert.match(conv.out, /QOperator QLinearConv 4, com\.microsoft:QLinearAdd 1/);
 });
 
 test('quantize --empirical-bias-correction corrects layer by layer and says so in the report', async () => {

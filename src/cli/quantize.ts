@@ -2,8 +2,8 @@
  * `edgecnn quantize <model> --calibration <folder | .npy | synthetic[:N] | fashion-mnist[:N]> [--method ...]
  * [--per-channel | --per-tensor] [--activations uint8|int8] [--empirical-bias-correction] [--sensitivity]
  * [--accuracy-budget X --eval DATASET] [--format qdq|qoperator] -o out.onnx`: post-training int8 quantization to a
- * QDQ ONNX file, or QOperator (QLinearConv, QLinearMatMul, com.microsoft QLinearAdd/...; see src/quantize).
- * Calibration runs on the reference executor (onnxruntime with --engine onnxruntime) with a progress bar;
+ * QDQ ONNX file, or QOperator (QLinearConv, QLinearMatMul, com.microsoft QLinearAdd/...; see src/quantize); a model
+ * that is already QDQ is converted to QOperator without calibration. Calibration runs on the reference executor (onnxruntime with --engine onnxruntime) with a progress bar;
  * measurements (sensitivity, accuracy) run on --engine.
  */
 import { statSync } from 'node:fs';
@@ -29,6 +29,7 @@ import {
   parseMethod,
   prepareFloatModel,
   progressBar,
+  readQdqParams,
 } from '../quantize/index.js';
 import { qdqToQOperator } from '../quantize/qoperator-export.js';
 import { flagBool, flagList, flagNumber, flagString } from './args.js';
@@ -117,6 +118,29 @@ export const command: Command = {
     if (rest.length !== 1)
       throw new EdgecnnError(`quantize needs exactly one model file, got ${rest.length}`, 'bad-argument');
     if (!output) throw new EdgecnnError('quantize needs an output file: -o <out.onnx>', 'bad-argument');
+    const format = flagString(flags, 'format') ?? 'qdq';
+    if (format !== 'qdq' && format !== 'qoperator')
+      throw new EdgecnnError(`--format must be qdq or qoperator, got ${format}`, 'bad-argument');
+    // A model that is already QDQ (another tool's) is only converted: no calibration.
+    const given = await loadModel(rest[0]!);
+    const qoperator = readQdqParams(given).qoperatorNodes;
+    if (qoperator.length > 0)
+      throw new EdgecnnError(
+        `${rest[0]} is already quantized (QOperator: ${qoperator[0]!.opType} '${qoperator[0]!.name}', ...)`,
+        'bad-argument',
+      );
+    if (readQdqParams(given).params.some((p) => p.constant)) {
+      if (format !== 'qoperator')
+        throw new EdgecnnError(
+          `${rest[0]} is already quantized (QDQ); use --format qoperator to convert it`,
+          'bad-argument',
+        );
+      const { model, converted } = qdqToQOperator(given);
+      await saveModel(model, output);
+      const ops = Object.entries(converted).map(([op, k]) => `${op} ${k}`);
+      console.log(`wrote ${output}: QOperator ${ops.join(', ') || '(no pattern converted)'}; the rest stays QDQ`);
+      return 0;
+    }
     const source = flagString(flags, 'calibration');
     if (!source)
       throw new EdgecnnError(
@@ -135,9 +159,6 @@ export const command: Command = {
     const evalData = evalSet === undefined ? undefined : parseDataset(evalSet, 'eval');
     if (budget !== undefined && !(budget >= 0))
       throw new EdgecnnError(`--accuracy-budget must be >= 0, got ${budget}`, 'bad-argument');
-    const format = flagString(flags, 'format') ?? 'qdq';
-    if (format !== 'qdq' && format !== 'qoperator')
-      throw new EdgecnnError(`--format must be qdq or qoperator, got ${format}`, 'bad-argument');
     const engine = parseEngine(flagString(flags, 'engine'), 'reference');
     const options: QuantizeOptions = {
       method: parseMethod(flagString(flags, 'method') ?? 'mse'),
@@ -153,7 +174,7 @@ export const command: Command = {
     const modelPath = rest[0]!;
     const inputShapes = parseInputShapes(flags.flags.get('input-shape'));
     // Fold BatchNorm/constants (and fix symbolic input dims) first, so that samples take the final input shape.
-    const model = prepareFloatModel(await loadModel(modelPath), inputShapes);
+    const model = prepareFloatModel(given, inputShapes);
     const limit = flagNumber(flags, 'calibration-limit');
     const samples = loadCalibrationSamples(model, source, limit !== undefined ? { limit } : {});
     const cal = await calibrateModel(model, samples, {
