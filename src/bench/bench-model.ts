@@ -12,7 +12,7 @@ import { type DeclaredInput, parseShapes, planInputs } from './inputs.js';
 import type { Progress } from './progress.js';
 import { type ConfigSpec, PEER_KINDS, type PeerKind, type TargetKind } from './targets.js';
 
-export const BACKEND_NAMES = ['wasm', 'reference'] as const;
+export const BACKEND_NAMES = ['wasm', 'wasm-tuned', 'reference'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BenchModelOptions {
@@ -30,6 +30,11 @@ export interface BenchModelOptions {
   progress?: Progress;
   /** Start configuration processes with relaxed SIMD enabled (a V8 flag on Node < 22). */
   relaxedSimd?: boolean;
+  /**
+   * Tune the model in this process first (into `dbPath`, default the user's tuning database) and add the
+   * `wasm-tuned` backend after `wasm`, so the cost model's and the tuned kernels are measured side by side.
+   */
+  tune?: { budgetMs?: number; dbPath?: string; force?: boolean };
 }
 
 /** The configurations for backends x peers x threads, validating every name. */
@@ -80,7 +85,12 @@ export function declaredInputs(modelBytes: Uint8Array, where: string): DeclaredI
 /** Benchmark one model file. */
 export async function benchModel(modelPath: string, opts: BenchModelOptions = {}): Promise<BenchReport> {
   if (!existsSync(modelPath)) throw new EdgecnnError(`model file '${modelPath}' does not exist`, 'missing-file');
-  const configs = buildConfigs(opts.backends ?? ['wasm'], opts.peers ?? ['ort-web', 'ort-node'], opts.threads ?? [1]);
+  let backends = opts.backends ?? ['wasm'];
+  if (opts.tune && !backends.includes('wasm-tuned')) {
+    const at = backends.indexOf('wasm');
+    backends = at < 0 ? [...backends, 'wasm-tuned'] : [...backends.slice(0, at + 1), 'wasm-tuned', ...backends.slice(at + 1)];
+  }
+  const configs = buildConfigs(backends, opts.peers ?? ['ort-web', 'ort-node'], opts.threads ?? [1]);
   const bytes = new Uint8Array(readFileSync(modelPath));
   const declared = declaredInputs(bytes, modelPath);
   const shapes = parseShapes(
@@ -93,6 +103,29 @@ export async function benchModel(modelPath: string, opts: BenchModelOptions = {}
   }
   if (opts.minTimeS !== undefined && !(opts.minTimeS > 0)) {
     throw new EdgecnnError(`--min-time needs a positive number of seconds, got ${opts.minTimeS}`, 'bad-argument');
+  }
+  if (opts.tune) {
+    const { openTuningDb } = await import('../tune/db.js');
+    const { createSession } = await import('../runtime/session.js');
+    const db = await openTuningDb(opts.tune.dbPath);
+    opts.progress?.note(`tuning kernels on this machine (database ${db.location})`);
+    const s = await createSession(readModel(bytes), {
+      inputShapes: Object.fromEntries(inputs.map((i) => [i.name, i.shape])),
+      tune: {
+        db,
+        ...(opts.tune.budgetMs !== undefined ? { budgetMs: opts.tune.budgetMs } : {}),
+        ...(opts.tune.force ? { force: true } : {}),
+      },
+    });
+    const r = s.tuning!;
+    opts.progress?.note(
+      `tuned ${r.specs.total} kernel specs (${r.specs.measured} measured, ${r.specs.fromDb} from the database, ` +
+        `${r.specs.skipped} over budget); ${r.steps.filter((x) => x.tunedId !== x.costModelId).length} of ` +
+        `${r.steps.length} steps changed`,
+    );
+    await s.close();
+    // The configuration processes inherit the environment: edgecnn-wasm-tuned reads this database.
+    process.env['EDGECNN_TUNING_DB'] = db.location;
   }
   return runBench({
     modelPath,

@@ -8,7 +8,8 @@
 import { EdgecnnError } from '../ir/errors.js';
 import type { InputTensor } from './inputs.js';
 
-export const TARGET_KINDS = ['edgecnn-wasm', 'edgecnn-reference', 'ort-web', 'ort-node'] as const;
+/** `edgecnn-wasm-tuned`: the wasm backend compiled with the tuning database's choices (`EDGECNN_TUNING_DB`). */
+export const TARGET_KINDS = ['edgecnn-wasm', 'edgecnn-wasm-tuned', 'edgecnn-reference', 'ort-web', 'ort-node'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
 
 /** The peers `--vs` accepts. */
@@ -170,12 +171,18 @@ function ortTarget(kind: 'ort-web' | 'ort-node'): BenchTarget {
   };
 }
 
-function edgecnnTarget(kind: 'edgecnn-wasm' | 'edgecnn-reference'): BenchTarget {
+function edgecnnTarget(kind: 'edgecnn-wasm' | 'edgecnn-wasm-tuned' | 'edgecnn-reference'): BenchTarget {
   return {
     kind,
     async load(modelBytes, inputs, threads) {
       // Imported lazily so that peer-only hosts never load the compiler.
       const { loadEdgecnn } = await import('./edgecnn-runtime.js');
+      if (kind === 'edgecnn-wasm-tuned') {
+        // Only consults the database the parent filled (bench --tune): loading measures nothing.
+        const { openTuningDb } = await import('../tune/db.js');
+        const tuning = await openTuningDb(process.env['EDGECNN_TUNING_DB'] || undefined);
+        return loadEdgecnn(modelBytes, inputs, 'wasm', threads, { tuning });
+      }
       return loadEdgecnn(modelBytes, inputs, kind === 'edgecnn-wasm' ? 'wasm' : 'reference', threads);
     },
   };
@@ -188,6 +195,7 @@ export function getTarget(kind: TargetKind): BenchTarget {
     case 'ort-node':
       return ortTarget(kind);
     case 'edgecnn-wasm':
+    case 'edgecnn-wasm-tuned':
     case 'edgecnn-reference':
       return edgecnnTarget(kind);
   }

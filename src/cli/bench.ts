@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { assertComparable, gate, readBaseline } from '../bench/baseline.js';
-import { benchModel } from '../bench/bench-model.js';
+import { type BenchModelOptions, benchModel } from '../bench/bench-model.js';
 import { environment, modelHash } from '../bench/environment.js';
 import { formatReportText, toReadableJson } from '../bench/format.js';
 import { createProgress } from '../bench/progress.js';
@@ -32,6 +32,21 @@ function positiveInt(p: ParsedArgs, name: string): number | undefined {
     throw new EdgecnnError(`--${name} needs a whole number, got ${flagString(p, name)}`, 'bad-argument');
   }
   return v;
+}
+
+function tuneFrom(p: ParsedArgs): BenchModelOptions['tune'] {
+  const budgetMs = flagNumber(p, 'budget-ms');
+  const dbPath = flagString(p, 'tuning-db');
+  if (!flagBool(p, 'tune')) {
+    if (budgetMs !== undefined || dbPath !== undefined) {
+      throw new EdgecnnError('--budget-ms and --tuning-db need --tune', 'bad-argument');
+    }
+    return undefined;
+  }
+  if (budgetMs !== undefined && !(budgetMs >= 0)) {
+    throw new EdgecnnError(`--budget-ms needs a non-negative number, got ${flagString(p, 'budget-ms')}`, 'bad-argument');
+  }
+  return { ...(budgetMs !== undefined ? { budgetMs } : {}), ...(dbPath !== undefined ? { dbPath } : {}) };
 }
 
 export const command: Command = {
@@ -68,6 +83,12 @@ export const command: Command = {
       description: 'cancel machine drift: scale by the change of this configuration (e.g. ort-node/t1)',
     },
     confidence: { type: 'number', description: 'confidence of the regression test (default 0.99)' },
+    tune: {
+      type: 'boolean',
+      description: 'tune kernels here first and add edgecnn-wasm-tuned beside edgecnn-wasm (same run, interleaved)',
+    },
+    'budget-ms': { type: 'number', description: 'with --tune: time budget for measuring, ms (default 5000)' },
+    'tuning-db': { type: 'string', description: 'with --tune: tuning database file (default: the user cache)' },
   },
   async run(positionals, p) {
     const modelPath = positionals[0];
@@ -123,6 +144,7 @@ export const command: Command = {
       profileRuns,
       progress,
       relaxedSimd: flagBool(p, 'relaxed-simd'),
+      tune: tuneFrom(p),
     });
     let exit = 0;
     const gateLines: string[] = [];

@@ -33,6 +33,12 @@ export interface MeasureOptions {
   deadline?: number;
   /** Measure only the first `maxCandidates` candidates (default all). */
   maxCandidates?: number;
+  /**
+   * Warm-up time per candidate before sampling. Node compiles the module at the top tier (compileTopTier);
+   * browsers start on the baseline tier and optimize a function after it has run a while, so by default 20 ms
+   * there and none in Node.
+   */
+  warmupMs?: number;
 }
 
 const MIN_SAMPLES = 3;
@@ -114,9 +120,16 @@ export async function measureCandidates(choice: KernelChoice, options: MeasureOp
   const chosen = choice.candidates.slice(0, options.maxCandidates ?? choice.candidates.length);
   const steps: Instance[] = [];
   for (const c of chosen) steps.push(await instantiateStep(c.lower(), operands, 12345));
-  // Warm up (first calls fault pages in and fill caches), then size each candidate's sample.
+  const isNode = Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
+  const warmupMs = options.warmupMs ?? (isNode ? 0 : 20);
+  // Warm up (first calls fault pages in and fill caches; a browser tiers up), then size each candidate's sample.
   const repeats = steps.map((s) => {
-    s.call();
+    const w0 = performance.now();
+    let calls = 0;
+    do {
+      s.call();
+      calls++;
+    } while (calls < 200 && performance.now() - w0 < warmupMs);
     const t0 = performance.now();
     s.call();
     const t = Math.max(performance.now() - t0, 1e-3);

@@ -2,10 +2,13 @@
  * The demo page (served by `edgecnn serve`): compiles the chosen ONNX model in the page with the full
  * bundle, runs it on 1..N threads, plots each run's latency (echarts), shows the per-operator profile and the
  * top classes. `window.edgecnnDemo.run(...)` is the same path the button takes; the browser tests call it.
- * Sessions are cached per (model, precision, threads) so switching back does not recompile.
+ * Sessions are cached per (model, precision, threads) so switching back does not recompile. "Tune on this
+ * device" (`window.edgecnnDemo.tune(...)`) tunes the kernels in the page (results kept in localStorage) and
+ * times the cost model's and the tuned compile interleaved.
  */
 import { makeTensor } from '../ir/tensor.js';
 import { createSession, type Session } from '../runtime/session.js';
+import { openTuningDb } from '../tune/db.js';
 import {
   coreCount,
   poolDefaults,
@@ -45,6 +48,30 @@ export interface DemoRunOptions {
   withInput?: boolean;
   /** Test knob: the calling thread takes no chunks, so only workers compute. */
   callerRuns?: boolean;
+}
+
+/** What "Tune on this device" returns (the tests read it). */
+export interface TuneDemoResult {
+  model: string;
+  threads: number;
+  /** Median latency of the cost model's and the tuned compile, timed interleaved. */
+  beforeMs: number;
+  afterMs: number;
+  /** Wall time of tuning (measuring and compiling). */
+  tuneMs: number;
+  specs: { total: number; measured: number; fromDb: number; skipped: number };
+  changedSteps: number;
+  steps: number;
+  db: string;
+  /** The tuned model's first output on the page's input. */
+  output: number[];
+}
+
+export interface TuneDemoOptions {
+  model?: string;
+  threads?: number;
+  budgetMs?: number;
+  runs?: number;
 }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -231,6 +258,76 @@ export async function run(opts: DemoRunOptions = {}): Promise<DemoResult> {
   };
 }
 
+let lastTune: Promise<TuneDemoResult> | undefined;
+
+/** Tune the model in the page, then time the untuned and tuned sessions interleaved; shows before/after. */
+export async function tune(opts: TuneDemoOptions = {}): Promise<TuneDemoResult> {
+  const m = models.find((x) => x.id === (opts.model ?? DEFAULT_MODEL_ID));
+  if (!m) throw new Error(`unknown model '${opts.model}' (have ${models.map((x) => x.id).join(', ')})`);
+  const threads = opts.threads ?? 1;
+  const runs = Math.max(3, opts.runs ?? 20);
+  const x = await inputFor(m);
+  const feed = { [m.inputName]: makeTensor('float32', m.inputShape, x) };
+  status(`tuning ${m.label} on this device (budget ${opts.budgetMs ?? 3000} ms) ...`);
+  $('tuneResult').textContent = 'tuning ...';
+  await new Promise((r) => setTimeout(r, 0));
+  const db = await openTuningDb();
+  const bytes = new Uint8Array(await (await fetch(m.url)).arrayBuffer());
+  const t0 = performance.now();
+  const after = await createSession(bytes, {
+    inputShapes: { [m.inputName]: m.inputShape },
+    threads,
+    tune: { db, budgetMs: opts.budgetMs ?? 3000 },
+  });
+  const tuneMs = performance.now() - t0;
+  const report = after.tuning!;
+  // A fresh untuned session beside it, so both start from the same engine tier and caches.
+  const before = await createSession(bytes, { inputShapes: { [m.inputName]: m.inputShape }, threads });
+  status('timing the cost model and the tuned kernels, interleaved ...');
+  // Fresh sessions start on the engine's baseline tier (browsers optimize a function after it ran a while):
+  // warm both up alike before timing.
+  const w0 = performance.now();
+  for (let i = 0; i < 10 || (i < 200 && performance.now() - w0 < 1000); i++) {
+    await before.run(feed);
+    await after.run(feed);
+    if (i % 5 === 4) await new Promise((r) => setTimeout(r, 0));
+  }
+  const tb: number[] = [];
+  const ta: number[] = [];
+  let out: Float32Array | undefined;
+  for (let i = 0; i < runs; i++) {
+    for (const [s, ts] of i % 2 ? ([[after, ta], [before, tb]] as const) : ([[before, tb], [after, ta]] as const)) {
+      const t = performance.now();
+      const o = await s.run(feed);
+      ts.push(performance.now() - t);
+      if (s === after) out = o[s.outputNames[0]!]!.data as Float32Array;
+    }
+    if (i % 5 === 4) await new Promise((r) => setTimeout(r, 0));
+  }
+  await after.close();
+  await before.close();
+  const result: TuneDemoResult = {
+    model: m.id,
+    threads: after.threads,
+    beforeMs: median(tb),
+    afterMs: median(ta),
+    tuneMs,
+    specs: report.specs,
+    changedSteps: report.steps.filter((st) => st.tunedId !== st.costModelId).length,
+    steps: report.steps.length,
+    db: report.db,
+    output: Array.from(out!),
+  };
+  $('tuneResult').textContent =
+    `tuned ${result.specs.total} kernel specs in ${(tuneMs / 1000).toFixed(1)} s ` +
+    `(${result.specs.measured} measured, ${result.specs.fromDb} from ${result.db}, ${result.specs.skipped} over budget); ` +
+    `${result.changedSteps} of ${result.steps} steps changed. Median over ${runs} interleaved runs: ` +
+    `cost model ${result.beforeMs.toFixed(2)} ms, tuned ${result.afterMs.toFixed(2)} ms ` +
+    `(${(result.beforeMs / result.afterMs).toFixed(2)}x)`;
+  status('done');
+  return result;
+}
+
 async function init(): Promise<void> {
   models = (await (await fetch('/api/models')).json()) as DemoModel[];
   const sel = $<HTMLSelectElement>('model');
@@ -263,6 +360,15 @@ async function init(): Promise<void> {
       runs: Number($<HTMLInputElement>('runs').value),
     }).catch((e: unknown) => status(`error: ${String(e)}`));
   });
+  $('tune').addEventListener('click', () => {
+    lastTune = tune({
+      model: sel.value,
+      threads: Number(tsel.value),
+      budgetMs: Number($<HTMLInputElement>('budget').value),
+      runs: Number($<HTMLInputElement>('runs').value),
+    });
+    lastTune.catch((e: unknown) => status(`error: ${String(e)}`));
+  });
   status('ready');
 }
 
@@ -273,4 +379,10 @@ const ready = init();
     await ready;
     return run(o);
   },
+  tune: async (o: TuneDemoOptions) => {
+    await ready;
+    return tune(o);
+  },
+  /** The run the "Tune on this device" button started last (undefined before a click). */
+  lastTune: () => lastTune,
 };
