@@ -39,7 +39,7 @@ test('bad arguments get one clear line and exit code 2; a missing file exits 1',
   const model = writeTinyCnn({ size: 12 });
   const cases: [string[], RegExp, number][] = [
     [['bench'], /bench needs exactly one model file/, 2],
-    [['bench', model, '--backend', 'gpu'], /unknown backend 'gpu' \(expected wasm, reference\)/, 2],
+    [['bench', model, '--backend', 'gpu'], /unknown backend 'gpu' \(expected wasm, wasm-tuned, reference\)/, 2],
     [['bench', model, '--vs', 'tflite'], /unknown peer 'tflite'/, 2],
     [['bench', model, '--threads', 'two'], /--threads needs whole numbers/, 2],
     [['bench', model, '--runs', '2.5'], /--runs needs a whole number/, 2],
