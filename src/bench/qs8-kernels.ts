@@ -85,6 +85,8 @@ export const QS8_BENCH_LAYERS: readonly Qs8Layer[] = [
   layer('r18-3x3-14x256', 14, 256, 256, 3, 1),
   layer('r18-3x3-7x512', 7, 512, 512, 3, 1),
   layer('r18-3x3s2-56x128', 56, 64, 128, 3, 2),
+  layer('r18-3x3s2-28x256', 28, 128, 256, 3, 2),
+  layer('r18-3x3s2-14x512', 14, 256, 512, 3, 2),
   layer('mbv2-stem-3x3s2', 224, 3, 32, 3, 2),
   layer('r18-stem-7x7s2', 224, 3, 64, 7, 2),
   layer('mbv2-dw-112x32', 112, 32, 32, 3, 1, 32),
@@ -93,6 +95,10 @@ export const QS8_BENCH_LAYERS: readonly Qs8Layer[] = [
   layer('mbv2-dw-14x576', 14, 576, 576, 3, 1, 576),
   layer('mbv2-pw-28x32x192', 28, 32, 192, 1, 1),
   layer('mbv2-pw-14x384x64', 14, 384, 64, 1, 1),
+  layer('mbv2-pw-56x24x144', 56, 24, 144, 1, 1),
+  layer('mbv2-pw-7x960x320', 7, 960, 320, 1, 1),
+  layer('mbv2-pw-7x320x1280', 7, 320, 1280, 1, 1),
+  layer('r18-1x1s2-14x512', 14, 256, 512, 1, 2),
 ];
 
 /** Direct-convolution MACs of a layer (what GFLOP/s rows count for every candidate). */

@@ -56,23 +56,38 @@ export interface Qs8GemmVariant extends KernelVariant {
    * (no broadcast shuffles in the inner loop; pays off when the reduction is long).
    */
   readonly layout: 'c2' | 'c8';
+  /**
+   * Loop order: `pixels` (each pixel tile runs every channel block: the input stays in registers/L1, the
+   * weights stream once per tile) or `channels` (tile suffix `ws`, weight-stationary: each channel block runs
+   * every pixel tile of the range, so large weight sets are read once per range instead of once per tile).
+   */
+  readonly order: 'pixels' | 'channels';
 }
 
-/** The variants; selection (`pickQs8GemmVariant`) prefers c8 for long reductions. */
+/** The variants; selection (`pickQs8GemmVariant`) prefers c8 for long reductions, `ws` for large weights. */
 export const QS8_GEMM_VARIANTS: readonly Qs8GemmVariant[] = [
-  { tile: '4x8c2', isa: 'wasmsimd', mr: 4, layout: 'c2' },
-  { tile: '1x8c8', isa: 'wasmsimd', mr: 1, layout: 'c8' },
+  { tile: '4x8c2', isa: 'wasmsimd', mr: 4, layout: 'c2', order: 'pixels' },
+  { tile: '1x8c8', isa: 'wasmsimd', mr: 1, layout: 'c8', order: 'pixels' },
+  { tile: '4x8c2ws', isa: 'wasmsimd', mr: 4, layout: 'c2', order: 'channels' },
+  { tile: '1x8c8ws', isa: 'wasmsimd', mr: 1, layout: 'c8', order: 'channels' },
 ];
 
-/** c8 when each pixel's reduction (taps x padded channels) amortizes its final reduce and its panel fits L1. */
+/**
+ * c8 when each pixel's reduction (taps x padded channels) amortizes its final reduce and its panel fits L1;
+ * weight-stationary (`ws`) when the packed weights exceed 128 KB.
+ */
 export function pickQs8GemmVariant(s: Qs8ConvSpec): Qs8GemmVariant {
   const k = s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 8;
   // Measured: c8 wins from K ~ 144 (25 -> 27 GMAC/s; 26 -> 31 at K 960) and loses below (15 vs 20 at K 24); its one
   // pixel streams the whole weight panel (K x 16 bytes) per pixel, so past ~24 KB (K 1536, L1) it halves (3x3x512).
   // With several taps the switch comes later (3x3: c2 28 vs c8 25 GMAC/s at 32 channels, 28.4 vs 29.7 at 64).
+  // Weight-stationary (`node dist/bench/qs8-kernels.js`): ResNet-18's 3x3 s2 layers 1.1-1.3x faster with 1x8c8ws
+  // than the pixel-order pick (14x14x256 -> 512: 2.56 -> 1.97 ms, also past K 1536), MobileNetV2's 7x7 1x1 layers
+  // 1.04-1.07x; neutral below ~50 KB of weights.
   const taps = s.kernelH * s.kernelW;
-  const want = k >= (taps === 1 ? 128 : 512) && k <= 1536 ? 'c8' : 'c2';
-  return QS8_GEMM_VARIANTS.find((v) => v.layout === want)!;
+  const ws = k * Math.ceil(s.outC / 8) * 8 * 2 > 128 * 1024;
+  const want = k >= (taps === 1 ? 128 : 512) && (k <= 1536 || ws) ? 'c8' : 'c2';
+  return QS8_GEMM_VARIANTS.find((v) => v.layout === want && v.order === (ws ? 'channels' : 'pixels'))!;
 }
 
 /** Every variant, `pickQs8GemmVariant`'s choice first (the candidates the tuner measures). */
@@ -325,50 +340,64 @@ export function emitDense(
     }
   };
 
-  fn.forRange(
-    p,
-    (b) => b.localGet(start),
-    (b) => b.localGet(end),
-    mr,
-    () => {
-      for (let r = 0; r < mr; r++) {
-        // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
-        fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
-        fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
-        fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
-        fn.localSet(op[r]!);
-        if (pointwise) {
-          fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(tapPtr[0]![r]!);
-        } else {
-          fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
-          fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
-          fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
-          fn.localGet(t0).i32Const(s.outW).i32RemU();
-          fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
-        }
+  const setupTile = (): void => {
+    for (let r = 0; r < mr; r++) {
+      // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
+      fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
+      fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
+      fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
+      fn.localSet(op[r]!);
+      if (pointwise) {
+        fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(tapPtr[0]![r]!);
+      } else {
+        fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
+        fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
+        fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
+        fn.localGet(t0).i32Const(s.outW).i32RemU();
+        fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
       }
-      if (!pointwise) for (let t = 0; t < g.taps; t++) setPtrs(t);
-      fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
-      fn.i32Const(0).localSet(oc);
-      const full = Math.floor(s.outC / QS8_BLOCK);
-      const rest = s.outC - full * QS8_BLOCK;
-      if (full > 0) {
-        const nb = fn.local('i32');
-        fn.forRange(
-          nb,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(full),
-          1,
-          () => {
-            block(QS8_BLOCK);
-            fn.localGet(wp).i32Const(g.blockBytes).i32Add().localSet(wp);
-            fn.localGet(oc).i32Const(QS8_BLOCK).i32Add().localSet(oc);
-          },
-        );
-      }
-      if (rest > 0) block(rest);
-    },
-  );
+    }
+    if (!pointwise) for (let t = 0; t < g.taps; t++) setPtrs(t);
+  };
+  const forPixelTiles = (body: () => void): void =>
+    void fn.forRange(
+      p,
+      (b) => b.localGet(start),
+      (b) => b.localGet(end),
+      mr,
+      () => {
+        setupTile();
+        body();
+      },
+    );
+  const full = Math.floor(s.outC / QS8_BLOCK);
+  const rest = s.outC - full * QS8_BLOCK;
+  const forBlocks = (body: (lanes: number) => void): void => {
+    fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
+    fn.i32Const(0).localSet(oc);
+    if (full > 0) {
+      const nb = fn.local('i32');
+      fn.forRange(
+        nb,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(full),
+        1,
+        () => {
+          body(QS8_BLOCK);
+          fn.localGet(wp).i32Const(g.blockBytes).i32Add().localSet(wp);
+          fn.localGet(oc).i32Const(QS8_BLOCK).i32Add().localSet(oc);
+        },
+      );
+    }
+    if (rest > 0) body(rest);
+  };
+  if (v.order === 'channels') {
+    // Weight-stationary: one channel block's panel stays in cache while every pixel tile of the range uses it
+    // (the pixel tiles' pointers are recomputed per block).
+    forBlocks((lanes) => forPixelTiles(() => block(lanes)));
+  } else {
+    forPixelTiles(() => forBlocks(block));
+  }
 }
 
 /** Multiply-accumulates of a dense conv. */
