@@ -26,6 +26,7 @@ const UNARY_OF: Record<string, UnaryOp> = {
   LeakyRelu: 'leakyrelu',
   HardSigmoid: 'hardsigmoid',
   HardSwish: 'hardswish',
+  'edgecnn:HardSwish': 'hardswish',
   Sigmoid: 'sigmoid',
   'edgecnn:Silu': 'silu',
   Tanh: 'tanh',
