@@ -2,9 +2,10 @@
  * Runs kernel steps across threads over one shared WebAssembly.Memory. The main thread and N-1 workers
  * (worker_threads in Node, module Web Workers in browsers) each instantiate the same module bytes over the
  * same memory. Per step, work items [0, parallelExtent) are claimed in chunks from an atomic counter (so a
- * descheduled thread only delays the chunk it holds), then a barrier on the count of chunks done: spin, then
- * Atomics.wait (spin only on a browser main thread, where waiting is forbidden). Steps whose cost is below `minParallelCost` stay on the
- * calling thread: waking a worker costs more than they take. Fallback steps never reach the pool.
+ * descheduled thread only delays the chunk it holds), then a barrier on the count of chunks done: an adaptive
+ * spin (control.ts), then Atomics.wait (spin only on a browser main thread, where waiting is forbidden). Steps
+ * whose cost is below `minParallelCost` stay on the calling thread: waking a worker costs more than they take.
+ * Fallback steps never reach the pool.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { CompiledModel, CompiledStep } from '../compiled-model.js';
@@ -23,7 +24,9 @@ import {
   controlWords,
   epochTag,
   runChunks,
+  waitForChange,
   type InitMessage,
+  type Spinner,
   type WorkerReply,
 } from './control.js';
 import { withSharedMemoryImport } from './shared-memory-import.js';
@@ -245,6 +248,7 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
   const ctl = new Int32Array(new SharedArrayBuffer(4 * controlWords(Math.max(nWorkers, 0))));
   const spin = opts.spin ?? poolDefaults.spin;
   ctl[SPIN] = spin;
+  const barrier: Spinner = { budget: spin, max: spin };
   const minCost = opts.minParallelCost ?? poolDefaults.minParallelCost;
   const chunksPerThread = opts.chunksPerThread ?? poolDefaults.chunksPerThread;
   const chunkCost = opts.chunkCost ?? poolDefaults.chunkCost;
@@ -344,11 +348,7 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
       Atomics.notify(ctl, EPOCH);
       if (callerRuns) runChunks(ctl, e, localFns, false);
       let d = Atomics.load(ctl, DONE);
-      for (let i = 0; d !== nChunks && (i < spin || !blocking); i++) d = Atomics.load(ctl, DONE);
-      while (d !== nChunks) {
-        Atomics.wait(ctl, DONE, d);
-        d = Atomics.load(ctl, DONE);
-      }
+      while (d !== nChunks) d = waitForChange(ctl, DONE, d, barrier, blocking);
       const fault = Atomics.exchange(ctl, FAULT, 0);
       if (fault !== 0) {
         const st = steps[fault - 1]!;

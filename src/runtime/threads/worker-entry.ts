@@ -1,10 +1,21 @@
 /**
  * A pool worker (worker_threads in Node, a module Web Worker in browsers): instantiates the model's module
- * over the shared memory, then loops: wait for a new epoch (spin SPIN times, then Atomics.wait), then claim
- * and run chunks of that epoch's step from the back of its range (control.ts) until none are left.
+ * over the shared memory, then loops: wait for a new epoch (an adaptive spin of at most SPIN polls, then
+ * Atomics.wait), then claim and run chunks of that epoch's step from the back of its range (control.ts) until
+ * none are left.
  * It never touches JS-side values or fallback steps, and never copies weights: the main thread owns both.
  */
-import { EPOCH, SPIN, STATS, STOP, runChunks, type InitMessage, type WorkerReply } from './control.js';
+import {
+  EPOCH,
+  SPIN,
+  STATS,
+  STOP,
+  runChunks,
+  waitForChange,
+  type InitMessage,
+  type Spinner,
+  type WorkerReply,
+} from './control.js';
 
 type KernelFn = (start: number, end: number) => void;
 
@@ -24,16 +35,11 @@ function serve(msg: InitMessage, reply: (r: WorkerReply) => void): void {
 function loop(ctl: Int32Array, fns: (KernelFn | undefined)[], id: number): void {
   let seen = Atomics.load(ctl, EPOCH);
   const statsAt = STATS + 2 * id;
+  const sp: Spinner = { budget: Atomics.load(ctl, SPIN), max: 0 };
   for (;;) {
-    let e = Atomics.load(ctl, EPOCH);
-    if (e === seen) {
-      const spin = Atomics.load(ctl, SPIN);
-      for (let i = 0; i < spin && e === seen; i++) e = Atomics.load(ctl, EPOCH);
-      while (e === seen) {
-        Atomics.wait(ctl, EPOCH, seen);
-        e = Atomics.load(ctl, EPOCH);
-      }
-    }
+    sp.max = Atomics.load(ctl, SPIN);
+    sp.budget = Math.min(sp.budget, sp.max);
+    const e = waitForChange(ctl, EPOCH, seen, sp, true);
     seen = e;
     if (Atomics.load(ctl, STOP) !== 0) return;
     const ran = runChunks(ctl, e, fns, true);
