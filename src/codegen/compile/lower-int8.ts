@@ -24,7 +24,7 @@ import { type Qs8MoveSpec, qs8Move } from '../kernels/qs8-move.js';
 import { type Qs8GlobalPoolSpec, qs8GlobalAvgPool, qs8MaxPool } from '../kernels/qs8-pool.js';
 import type { FunctionBuilder } from '../wasm/index.js';
 import { poolSpecOf } from './lower-small.js';
-import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from '../kernels/qs8-eltwise.js';
+import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, packLut, qs8Eltwise } from '../kernels/qs8-eltwise.js';
 import { type Qs8ConvSpec, candidateQs8GemmVariants, isPointwise, qs8Gemm } from '../kernels/qs8-gemm.js';
 import { QS8_WINOGRAD_VARIANTS, qs8Winograd } from '../kernels/qs8-winograd.js';
 import { roundHalfEven } from '../../ops/tensor-util.js';
@@ -719,7 +719,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     parallelExtent: pixels,
     macs: 0,
     bytesMoved: qs8Eltwise.bytesMoved(spec),
-    weights: spec.op === 'lut' ? [new Uint8Array((attrTensor(node, 'table')!.data as Int8Array).buffer.slice(0))] : [],
+    weights: spec.op === 'lut' ? [packLut(attrTensor(node, 'table')!.data as Int8Array)] : [],
     // Elementwise: each element is read before the same position is written.
     inPlaceInputs:
       spec.op === 'lut' || spec.bBroadcastPixels !== undefined

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Node } from '../../ir/graph.js';
 import { makeTensor } from '../../ir/tensor.js';
 import { DequantizeLinear, QuantizeLinear } from '../../ops/quantize.js';
-import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, qs8Eltwise } from './qs8-eltwise.js';
+import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, packLut, qs8Eltwise } from './qs8-eltwise.js';
 import { randomInt8, runBytes } from './qs8-testing.js';
 
 const v = QS8_ELTWISE_VARIANTS[0]!;
@@ -210,5 +210,39 @@ test('qs8 mul matches DequantizeLinear + Mul + QuantizeLinear exactly, full size
         refQ(prod, 0.04, -7),
       );
     }
+  }
+});
+
+test('qs8 lut maps every byte through its 256-entry table (dense runs, strided views, chunk edges)', () => {
+  const table = randomInt8(256, 99);
+  const packed = packLut(table);
+  for (const [pixels, c, extra] of [
+    ...SHAPES,
+    [9, 37, 0] as [number, number, number],
+    [3, 70, 5] as [number, number, number],
+  ]) {
+    const s: Qs8EltwiseSpec = { op: 'lut', pixels, channels: c, scaleA: 1, zeroA: 0 };
+    const q = randomInt8(pixels * (c + extra), 13 * c + pixels);
+    const run = runBytes(
+      {
+        q: { bytes: q.length, init: q },
+        t: { bytes: 256, init: packed },
+        y: { bytes: q.length, init: new Int8Array(q.length).fill(42) },
+      },
+      pixels,
+      (fn, a) =>
+        qs8Eltwise.emit(fn, s, v, {
+          a: { addrBytes: a['q']!, pixelStride: c + extra },
+          out: { addrBytes: a['y']!, pixelStride: c + extra },
+          table: a['t']!,
+        }),
+      3,
+    );
+    assert.deepEqual(run.guardViolations, []);
+    for (let p = 0; p < pixels; p++)
+      for (let i = 0; i < c + extra; i++) {
+        const k = p * (c + extra) + i;
+        assert.equal(run.buffers['y']![k], i < c ? table[q[k]! + 128] : 42, `pixel ${p} channel ${i}`);
+      }
   }
 });

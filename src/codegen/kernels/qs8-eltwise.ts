@@ -41,7 +41,7 @@ export interface Qs8EltwiseAddresses {
   /** add only. */
   b?: ActivationRef;
   out: ActivationRef;
-  /** lut only: the 256-byte table (entry x + 128 for input x). */
+  /** lut only: the 256-byte table from packLut (indexed by the input's unsigned byte). */
   table?: number;
 }
 
@@ -64,7 +64,7 @@ function check(s: Qs8EltwiseSpec): void {
 function sweep(
   fn: FunctionBuilder,
   s: Qs8EltwiseSpec,
-  ops: { ref: ActivationRef; elemBytes: number; ptr: Local; perImage?: number }[],
+  ops: { ref: ActivationRef; elemBytes: number; ptr: Local }[],
   body: (lanes: number) => void,
 ): void {
   const [start, end] = [fn.param(0), fn.param(1)];
@@ -78,8 +78,6 @@ function sweep(
     () => {
       ops.forEach((o, i) => {
         fn.localGet(p);
-        // A broadcast operand has one pixel per image.
-        if (o.perImage !== undefined) fn.i32Const(o.perImage).i32DivU();
         fn.i32Const(o.ref.pixelStride * o.elemBytes)
           .i32Mul()
           .i32Const(o.ref.addrBytes)
@@ -126,11 +124,55 @@ function dequantHalf(fn: FunctionBuilder, x: Local, high: boolean, zero: Local, 
   fn.f32x4ConvertI32x4S().localGet(zero).f32x4Sub().localGet(scale).f32x4Mul();
 }
 
-/** Per element y = table[x + 128]: scalar (no 256-entry lookup exists in SIMD128; the ops are tiny). */
+/**
+ * The lut kernel's table from the 256 results for inputs -128..127 (entry x + 128 for input x): reordered so the
+ * input's unsigned byte indexes it (x & 255), which saves re-biasing every element.
+ */
+export function packLut(table: Int8Array): Uint8Array {
+  if (table.length !== 256)
+    throw new EdgecnnError(`qs8-lut: table of ${table.length} entries, expected 256`, 'internal');
+  return Uint8Array.from({ length: 256 }, (_, u) => table[u ^ 0x80]! & 0xff);
+}
+
+/** Bytes per unrolled step of the lut's byte loops. */
+const LUT_UNROLL = 16;
+
+/**
+ * Per element y = table[x & 255] (table from packLut): scalar (no 256-entry lookup exists in SIMD128), unrolled so
+ * that each byte costs a load, a table load and a store with constant offsets. Dense views are one run of bytes.
+ */
 function emitLut(fn: FunctionBuilder, s: Qs8EltwiseSpec, a: Qs8EltwiseAddresses): void {
   if (a.table === undefined) throw new EdgecnnError('qs8-lut: missing table', 'internal');
+  const table = a.table;
   const [start, end] = [fn.param(0), fn.param(1)];
-  const [p, ip, op, c] = fn.locals('i32', 4);
+  const [p, ip, op, stop] = fn.locals('i32', 4);
+  const bytes = (k: number): void => {
+    for (let i = 0; i < k; i++) {
+      fn.localGet(op).localGet(ip).i32Load8U(i).i32Load8U(table).i32Store8(i);
+    }
+  };
+  /** Bytes [ip, ip + n) to [op, ...): unrolled runs of LUT_UNROLL while they fit, then one byte at a time. */
+  const run = (n: (f: FunctionBuilder) => void): void => {
+    n(fn);
+    fn.localGet(ip).i32Add().localSet(stop);
+    for (const step of [LUT_UNROLL, 1]) {
+      const exit = fn.block();
+      const top = fn.loop();
+      fn.localGet(ip).i32Const(step).i32Add().localGet(stop).i32GtU().brIf(exit);
+      bytes(step);
+      fn.localGet(ip).i32Const(step).i32Add().localSet(ip);
+      fn.localGet(op).i32Const(step).i32Add().localSet(op);
+      fn.br(top);
+      fn.end().end();
+    }
+  };
+  const C = s.channels;
+  if (a.a.pixelStride === C && a.out.pixelStride === C) {
+    fn.localGet(start).i32Const(C).i32Mul().i32Const(a.a.addrBytes).i32Add().localSet(ip);
+    fn.localGet(start).i32Const(C).i32Mul().i32Const(a.out.addrBytes).i32Add().localSet(op);
+    run((f) => f.localGet(end).localGet(start).i32Sub().i32Const(C).i32Mul());
+    return;
+  }
   fn.forRange(
     p,
     (b) => b.localGet(start),
@@ -139,23 +181,89 @@ function emitLut(fn: FunctionBuilder, s: Qs8EltwiseSpec, a: Qs8EltwiseAddresses)
     () => {
       fn.localGet(p).i32Const(a.a.pixelStride).i32Mul().i32Const(a.a.addrBytes).i32Add().localSet(ip);
       fn.localGet(p).i32Const(a.out.pixelStride).i32Mul().i32Const(a.out.addrBytes).i32Add().localSet(op);
-      fn.forRange(
-        c,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(s.channels),
-        1,
-        () => {
-          fn.localGet(op).localGet(c).i32Add();
-          fn.localGet(ip)
-            .localGet(c)
-            .i32Add()
-            .i32Load8S()
-            .i32Const(a.table! + 128)
-            .i32Add()
-            .i32Load8U();
-          fn.i32Store8();
-        },
-      );
+      run((f) => f.i32Const(C));
+    },
+  );
+}
+
+/**
+ * Mul by a per-image channel vector (the SE scale): images outer, channel blocks next, pixels inner, so each block
+ * of b is dequantized once per image; the arithmetic per element is the general mul's.
+ */
+function emitMulBroadcast(
+  fn: FunctionBuilder,
+  s: Qs8EltwiseSpec,
+  a: Qs8EltwiseAddresses,
+  b: ActivationRef,
+  v: Record<'x' | 'v0' | 'd0' | 'd1' | 'sA' | 'zA' | 'sB' | 'zB' | 'sO' | 'zO' | 'lo' | 'hi', Local>,
+): void {
+  const hw = s.bBroadcastPixels!;
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [img, p0, p1, p, pa, po, pb] = fn.locals('i32', 7);
+  fn.forRange(
+    img,
+    (f) => f.localGet(start).i32Const(hw).i32DivU(),
+    (f) =>
+      f
+        .localGet(end)
+        .i32Const(hw - 1)
+        .i32Add()
+        .i32Const(hw)
+        .i32DivU(),
+    1,
+    () => {
+      // [p0, p1): this image's pixels inside [start, end).
+      fn.localGet(img).i32Const(hw).i32Mul().localTee(p0).localGet(start).localGet(p0).localGet(start).i32GtU();
+      fn.select().localSet(p0);
+      fn.localGet(img).i32Const(hw).i32Mul().i32Const(hw).i32Add().localTee(p1).localGet(end);
+      fn.localGet(p1).localGet(end).i32LtU().select().localSet(p1);
+      for (let c = 0; c < s.channels; c += 8) {
+        const lanes = Math.min(8, s.channels - c);
+        fn.localGet(img)
+          .i32Const(b.pixelStride)
+          .i32Mul()
+          .i32Const(b.addrBytes + c)
+          .i32Add()
+          .v128Load8x8S()
+          .localSet(v.x);
+        dequantHalf(fn, v.x, false, v.zB, v.sB);
+        fn.localSet(v.d0);
+        dequantHalf(fn, v.x, true, v.zB, v.sB);
+        fn.localSet(v.d1);
+        fn.localGet(p0)
+          .i32Const(a.a.pixelStride)
+          .i32Mul()
+          .i32Const(a.a.addrBytes + c)
+          .i32Add()
+          .localSet(pa);
+        fn.localGet(p0)
+          .i32Const(a.out.pixelStride)
+          .i32Mul()
+          .i32Const(a.out.addrBytes + c)
+          .i32Add()
+          .localSet(po);
+        fn.forRange(
+          p,
+          (f) => f.localGet(p0),
+          (f) => f.localGet(p1),
+          1,
+          () => {
+            fn.localGet(pa).v128Load8x8S().localSet(v.x);
+            for (const high of [false, true]) {
+              dequantHalf(fn, v.x, high, v.zA, v.sA);
+              fn.localGet(high ? v.d1 : v.d0).f32x4Mul();
+              fn.localGet(v.sO).f32x4Div().f32x4Nearest().localGet(v.zO).f32x4Add();
+              if ((s.outMin ?? -128) > -128) fn.localGet(v.lo).f32x4Pmax();
+              if ((s.outMax ?? 127) < 127) fn.localGet(v.hi).f32x4Pmin();
+              fn.i32x4TruncSatF32x4S();
+            }
+            fn.i16x8NarrowI32x4S().localTee(v.v0).localGet(v.v0).i8x16NarrowI16x8S().localSet(v.v0);
+            emitStoreBytes(fn, po, 0, v.v0, lanes);
+            fn.localGet(pa).i32Const(a.a.pixelStride).i32Add().localSet(pa);
+            fn.localGet(po).i32Const(a.out.pixelStride).i32Add().localSet(po);
+          },
+        );
+      }
     },
   );
 }
@@ -217,14 +325,16 @@ function emit(fn: FunctionBuilder, s: Qs8EltwiseSpec, _v: KernelVariant, a: Qs8E
   splat(zO, s.zeroOut!);
   splat(lo, s.outMin ?? -128);
   splat(hi, s.outMax ?? 127);
+  if (s.op === 'mul' && s.bBroadcastPixels !== undefined) {
+    emitMulBroadcast(fn, s, a, a.b, { x, v0, d0: v1, d1: y, sA, zA, sB, zB, sO, zO, lo, hi });
+    return;
+  }
   sweep(
     fn,
     s,
     [
       { ref: a.a, elemBytes: 1, ptr: pa },
-      s.op === 'mul' && s.bBroadcastPixels !== undefined
-        ? { ref: a.b, elemBytes: 1, ptr: pb, perImage: s.bBroadcastPixels }
-        : { ref: a.b, elemBytes: 1, ptr: pb },
+      { ref: a.b, elemBytes: 1, ptr: pb },
       { ref: a.out, elemBytes: 1, ptr: po },
     ],
     (lanes) => {
