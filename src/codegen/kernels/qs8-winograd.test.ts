@@ -38,13 +38,16 @@ function spec(
 }
 
 // Odd and even output sizes (edge tiles), channels below/at/above 8 and not multiples of 8, unpadded, batch 2,
-// extreme zero points (|d - zIn| = 255 reaches the i16 bound of V), a fused clamp.
+// extreme zero points (|d - zIn| = 255 reaches the i16 bound of V), a fused clamp; 16 and 32 padded channels
+// (reduction unrolled by 2 and 4).
 const CASES: { s: Qs8ConvSpec; zIn: number; zOut: number; extra: number }[] = [
   { s: spec(8, 8, 12, 12, 1), zIn: 7, zOut: -5, extra: 0 },
   { s: spec(13, 11, 13, 15, 1), zIn: -128, zOut: 3, extra: 3 },
   { s: spec(5, 19, 11, 9, 0), zIn: 127, zOut: 0, extra: 0 },
   { s: spec(24, 16, 7, 14, 1, 2, [0, 127]), zIn: -3, zOut: -128, extra: 5 },
+  { s: spec(16, 8, 8, 8, 1), zIn: 0, zOut: 0, extra: 0 },
   { s: spec(70, 9, 9, 8, 1), zIn: 40, zOut: 10, extra: 0 },
+  { s: spec(32, 12, 6, 7, 1), zIn: -77, zOut: 2, extra: 0 },
 ];
 
 test('qs8 Winograd F(2x2,3x3) equals QLinearConv bit for bit with an int32 bias, in 1..3 chunks', () => {

@@ -416,6 +416,7 @@ export function emitQs8Winograd(
                     for (const l of acc[r]!) fn.v128ConstI32(0).localSet(l);
                   }
                   fn.localGet(gW).localSet(wk);
+                  // Not unrolled: unrolling by 2 or 4 measured slower (56x56x64: 2.30 -> 2.68 / 2.92 ms).
                   fn.forRange(
                     ko,
                     (b) => b.i32Const(0),
