@@ -76,6 +76,13 @@ export function formatTuneReport(r: TuneReport): string {
     `${changed} of ${r.steps.length} steps changed; sum over steps with timings: cost model ${before.toFixed(3)} ms, ` +
       `tuned ${after.toFixed(3)} ms` +
       (after > 0 ? ` (${(before / after).toFixed(3)}x, isolated kernel times, one thread)` : ''),
+    ...(r.wholeModel
+      ? [
+          `whole model, ${r.wholeModel.runs} interleaved runs each: cost model ${r.wholeModel.costModelMs.toFixed(3)} ms, ` +
+            `tuned ${r.wholeModel.tunedMs.toFixed(3)} ms` +
+            (r.wholeModel.reverted ? ' -> not faster: this run\'s changes reverted to the cost model' : ''),
+        ]
+      : []),
   ].join('\n');
 }
 

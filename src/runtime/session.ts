@@ -142,15 +142,21 @@ async function wasmSession(model: Model, options: SessionOptions): Promise<Sessi
   // QOperator models (QLinearConv, com.microsoft QLinearAdd, ...) compile through their QDQ form.
   const source = qoperatorToQdq(model).model;
   let tuning: TuneReport | undefined;
+  let compiled: CompiledModel | undefined;
   if (options.tune) {
     const t = options.tune === true ? {} : options.tune;
     const db = t.db ?? (await openTuningDb());
-    tuning = await tuneCompile((choose) => compileModel(source, { ...compileOptions, choose }), { ...t, db });
-    compileOptions.choose = databaseChooser(db, tuning.device.id);
+    const tuned = await tuneCompile((choose) => compileModel(source, { ...compileOptions, choose }), {
+      instantiate: (c) => instantiate(c, lookupOp),
+      ...t,
+      db,
+    });
+    tuning = tuned.report;
+    compiled = tuned.compiled;
   } else if (options.tuning) {
     compileOptions.choose = databaseChooser(options.tuning, (await deviceFingerprint()).id);
   }
-  const compiled = compileModel(source, compileOptions);
+  compiled ??= compileModel(source, compileOptions);
   const threads = await resolveThreads(options.threads ?? 1);
   const pool = threads > 1 ? createThreadPool(compiled, { threads }) : undefined;
   const exec = await instantiate(compiled, lookupOp, pool);

@@ -21,7 +21,9 @@ import { createSession } from '../runtime/session.js';
 import { fileTuningDb, memoryTuningDb, parseTuningDb, storageTuningDb, type TuningRecord } from './db.js';
 import { EDGECNN_VERSION, deviceFingerprint } from './device.js';
 import { measureCandidates } from './measure.js';
-import { tuneCompile } from './tune.js';
+import { databaseChooser, tuneCompile } from './tune.js';
+import { compareWholeModels } from './verify.js';
+import { type Executor, instantiate } from '../runtime/executor.js';
 
 const MODELS_DIR = resolve(process.cwd(), '../shared/models');
 
@@ -300,4 +302,50 @@ test('int8: every conv candidate (Winograd, c2 and c8 GEMM tiles) gives bit-iden
   assert.ok(qs8Choices > 0, 'no int8 choice point');
   assert.deepEqual(outs[1], outs[0]);
   assert.deepEqual(outs[2], outs[0]);
+});
+
+test('whole-model check: a tuned model that runs slower is reverted to the cost model choices', async () => {
+  const model = smallCnn();
+  const db = memoryTuningDb();
+  let calls = 0;
+  // The second instantiation is the tuned model: make it slow, as if the kernels timed alone misled.
+  const slowSecond = async (c: Parameters<typeof instantiate>[0]): Promise<Executor> => {
+    const e = await instantiate(c);
+    if (++calls !== 2) return e;
+    return {
+      ...e,
+      run(inputs) {
+        const t = performance.now();
+        while (performance.now() - t < 2);
+        return e.run(inputs);
+      },
+    };
+  };
+  // A margin of -1e9 takes the fastest candidate whatever the gain, so some step usually changes.
+  const { report, compiled } = await tuneCompile(
+    (choose) => compileModel(model, { optimize: (m) => optimize(m).model, choose }),
+    { db, budgetMs: 60_000, samples: 3, margin: -1e9, instantiate: slowSecond },
+  );
+  if (calls === 0) {
+    assert.equal(report.wholeModel, undefined, 'no step changed: no check');
+    return;
+  }
+  assert.equal(report.wholeModel?.reverted, true);
+  assert.ok(report.wholeModel!.tunedMs > report.wholeModel!.costModelMs);
+  for (const r of db.records()) assert.equal(r.variantId, r.costModelId);
+  for (const st of report.steps) assert.equal(st.tunedId, st.costModelId);
+  const plain = compileModel(model, { optimize: (m) => optimize(m).model });
+  assert.deepEqual(
+    compiled.steps.map((st) => st.kernelId),
+    plain.steps.map((st) => st.kernelId),
+  );
+  const device = (await deviceFingerprint()).id;
+  assert.ok(choicesOf(model).every((c) => databaseChooser(db, device)(c) === c.candidates[0]));
+});
+
+test('compareWholeModels times both compiles interleaved', async () => {
+  const c = compileModel(smallCnn());
+  const r = await compareWholeModels(c, c, (x) => instantiate(x), { maxRuns: 5 });
+  assert.equal(r.runs, 5);
+  assert.ok(r.costModelMs > 0 && r.tunedMs > 0);
 });

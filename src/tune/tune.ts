@@ -2,11 +2,16 @@
  * On-device auto-tuning of a compile. Three phases: (1) compile once with a chooser that takes the cost
  * model's candidate and records every choice point; (2) per distinct spec key, largest MACs first, measure
  * the candidates (measure.ts) until the time budget is spent, keeping the cost model's choice unless another
- * candidate is faster by more than `margin`, and write the result to the tuning database; (3) the caller
- * compiles again with `databaseChooser`, which applies the database's choices. Specs the database already
- * holds for this device and version are not measured again (unless `force`).
+ * candidate is faster by more than `margin`, and write the result to the tuning database; (3) compile again
+ * with `databaseChooser`, which applies the database's choices, and (given `instantiate`) time the whole tuned
+ * and untuned models interleaved: when the tuned one is not faster, this run's changes are reverted to the
+ * cost model's choices. Specs the database already holds for this device and version are not measured again
+ * (unless `force`).
  */
 import type { ChooseKernel, KernelChoice } from '../codegen/select.js';
+import type { CompiledModel } from '../runtime/compiled-model.js';
+import type { Executor } from '../runtime/executor.js';
+import { compareWholeModels } from './verify.js';
 import { type TuningDb, type TuningRecord, memoryTuningDb } from './db.js';
 import { type DeviceFingerprint, EDGECNN_VERSION, deviceFingerprint } from './device.js';
 import { measureCandidates } from './measure.js';
@@ -24,6 +29,11 @@ export interface TuneOptions {
   samples?: number;
   /** Called before each spec is measured. */
   onProgress?: (done: number, total: number, specKey: string) => void;
+  /**
+   * Instantiates a compiled model (for the whole-model check); without it the check is skipped. Sessions pass
+   * the executor with their fallback op table.
+   */
+  instantiate?: (compiled: CompiledModel) => Promise<Executor>;
 }
 
 /** What tuning decided for one compiled step. */
@@ -50,9 +60,17 @@ export interface TuneReport {
   /** Wall time of the measuring phase. */
   elapsedMs: number;
   budgetMs: number;
+  /**
+   * The whole-model check (when steps changed and `instantiate` was given): median ms of the untuned and tuned
+   * models run interleaved, and whether this run's changes were reverted because the tuned model was slower.
+   */
+  wholeModel?: { costModelMs: number; tunedMs: number; runs: number; reverted: boolean };
 }
 
 const DEFAULT_BUDGET_MS = 5000;
+
+/** The tuned model may be this much slower than the untuned one in the whole-model check (noise) before reverting. */
+const WHOLE_MODEL_TOLERANCE = 0.01;
 
 /** Threads `'auto'` may use (src/runtime/threads): tuning keeps at least this much parallel work per step. */
 const MAX_AUTO_THREADS = 4;
@@ -69,10 +87,10 @@ export function databaseChooser(db: TuningDb, device: string, edgecnnVersion = E
  * Tune the choice points of the compile `compileWith(choose)` runs (phases 1 and 2): returns the report and
  * leaves the results in `options.db`, saved. Compile again with `databaseChooser` to apply them.
  */
-export async function tuneCompile(
-  compileWith: (choose: ChooseKernel) => unknown,
+export async function tuneCompile<C extends CompiledModel>(
+  compileWith: (choose: ChooseKernel) => C,
   options: TuneOptions = {},
-): Promise<TuneReport> {
+): Promise<{ report: TuneReport; compiled: C }> {
   const db = options.db ?? memoryTuningDb();
   const budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
   const margin = options.margin ?? 0.03;
@@ -80,7 +98,7 @@ export async function tuneCompile(
   const version = EDGECNN_VERSION;
 
   const choices: KernelChoice[] = [];
-  compileWith((choice) => {
+  const untuned = compileWith((choice) => {
     choices.push(choice);
     return choice.candidates[0]!;
   });
@@ -139,6 +157,24 @@ export async function tuneCompile(
     results.set(choice.specKey, { record, source: 'measured' });
   }
   const elapsedMs = performance.now() - t0;
+  let compiled = compileWith(databaseChooser(db, device.id, version));
+  let wholeModel: TuneReport['wholeModel'];
+  const changed = choices.some((c) => databaseChooser(db, device.id, version)(c) !== c.candidates[0]);
+  if (options.instantiate && changed) {
+    const cmp = await compareWholeModels(untuned, compiled, options.instantiate);
+    const reverted = cmp.tunedMs > cmp.costModelMs * (1 + WHOLE_MODEL_TOLERANCE);
+    if (reverted) {
+      // Kernel times measured alone did not add up in the model: keep the cost model for what was tuned now.
+      for (const [key, r] of results) {
+        if (r.source !== 'measured' || !r.record || r.record.variantId === r.record.costModelId) continue;
+        r.record = { ...r.record, variantId: r.record.costModelId };
+        db.put(r.record);
+        results.set(key, r);
+      }
+      compiled = compileWith(databaseChooser(db, device.id, version));
+    }
+    wholeModel = { ...cmp, reverted };
+  }
   await db.save();
 
   const steps: TunedStep[] = choices.map((c) => {
@@ -154,7 +190,7 @@ export async function tuneCompile(
     };
   });
   const count = (s: TunedStep['source']): number => [...results.values()].filter((r) => r.source === s).length;
-  return {
+  const report: TuneReport = {
     device,
     edgecnnVersion: version,
     db: db.location,
@@ -162,5 +198,7 @@ export async function tuneCompile(
     specs: { total: results.size, measured: count('measured'), fromDb: count('database'), skipped: count('budget') },
     elapsedMs,
     budgetMs,
+    ...(wholeModel ? { wholeModel } : {}),
   };
+  return { report, compiled };
 }
