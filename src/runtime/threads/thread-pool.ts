@@ -148,12 +148,14 @@ export interface ThreadPool extends ParallelRunner {
 }
 
 /**
- * Default cost threshold. Measured on the 2-vCPU machine (ppocr-cls, 200 interleaved runs): a split step costs
- * ~1.3 us when both threads hold a CPU (p10: 1.33 ms with 115 split steps vs 1.18 ms on one thread), but
- * ~0.2 ms at the median under load, when the worker sleeps or is preempted inside its chunk. A step under
- * ~1 M MACs takes ~50 us on one core, too little to win that back.
+ * Default cost threshold. First measured on the 2-vCPU machine (ppocr-cls, 200 interleaved runs): a split step
+ * costs ~1.3 us when both threads hold a CPU, but ~0.2 ms at the median under load, when the worker sleeps or is
+ * preempted inside its chunk; that set 1 M MACs (~50 us on one core). With adaptive spins, two-ended claiming
+ * and late depthwise layers split by channel groups, 300 k measured 3-4% faster on mobilenet_v2 (per-round
+ * median 2-thread time ratio 0.956 and 0.976 against 1 M, threads on separate cores; 100 k: no better) and no
+ * slower with both threads on one core; its late depthwise layers (0.4-0.7 M MACs, ~30-45 us) now split.
  */
-export const DEFAULT_MIN_PARALLEL_COST = 1_000_000;
+export const DEFAULT_MIN_PARALLEL_COST = 300_000;
 
 /** Tuning defaults for pools created without explicit values (sessions); benchmarks change them. */
 export const poolDefaults: Required<Omit<ThreadPoolOptions, 'threads' | 'workerUrl'>> = {
