@@ -323,7 +323,8 @@ export async function tune(opts: TuneDemoOptions = {}): Promise<TuneDemoResult> 
     `(${result.specs.measured} measured, ${result.specs.fromDb} from ${result.db}, ${result.specs.skipped} over budget); ` +
     `${result.changedSteps} of ${result.steps} steps changed. Median over ${runs} interleaved runs: ` +
     `cost model ${result.beforeMs.toFixed(2)} ms, tuned ${result.afterMs.toFixed(2)} ms ` +
-    `(${(result.beforeMs / result.afterMs).toFixed(2)}x)`;
+    `(${(result.beforeMs / result.afterMs).toFixed(2)}x)` +
+    (report.wholeModel?.reverted ? '; the tuned model was not faster as a whole, so the cost model was kept' : '');
   status('done');
   return result;
 }
