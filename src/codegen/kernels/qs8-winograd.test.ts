@@ -48,12 +48,15 @@ const CASES: { s: Qs8ConvSpec; zIn: number; zOut: number; extra: number }[] = [
   { s: spec(16, 8, 8, 8, 1), zIn: 0, zOut: 0, extra: 0 },
   { s: spec(70, 9, 9, 8, 1), zIn: 40, zOut: 10, extra: 0 },
   { s: spec(32, 12, 6, 7, 1), zIn: -77, zOut: 2, extra: 0 },
+  // One or two tile-row groups: items split by output channels (2 and 4 chunks; ranges start mid-group).
+  { s: spec(16, 64, 8, 8, 1, 2), zIn: 9, zOut: -9, extra: 0 },
+  { s: spec(9, 128, 8, 9, 1), zIn: -20, zOut: 1, extra: 3 },
 ];
 
 test('qs8 Winograd F(2x2,3x3) equals QLinearConv bit for bit with an int32 bias, in 1..3 chunks', () => {
   for (const [i, c] of CASES.entries()) {
     for (const v of QS8_WINOGRAD_VARIANTS) {
-      for (const chunks of [1, 2, 3]) {
+      for (const chunks of [1, 2, 3, 4]) {
         for (const bias of ['int', 'none'] as const) {
           const cmp = checkQs8Conv(qs8Winograd, v, c.s, {
             seed: 70 + i,
@@ -79,6 +82,14 @@ test('qs8 Winograd equals the direct qs8 conv bit for bit with a float bias (sam
       assert.deepEqual(wino.output, direct.output, `case ${i}, ${v.tile}`);
     }
   }
+});
+
+test('qs8 Winograd splits late layers (one tile-row group) by output channels for threads', () => {
+  const v = QS8_WINOGRAD_VARIANTS[0]!;
+  assert.equal(qs8Winograd.parallelExtent(spec(256, 256, 14, 14, 1), v), 4);
+  assert.equal(qs8Winograd.parallelExtent(spec(512, 512, 7, 7, 1), v), 4);
+  assert.equal(qs8Winograd.parallelExtent(spec(64, 64, 56, 56, 1), v), 14);
+  assert.equal(qs8Winograd.parallelExtent(spec(16, 12, 8, 8, 1), v), 1, 'outC not a multiple of 16');
 });
 
 test('qs8 Winograd supports only exact 3x3 stride-1 shapes and rejects the rest clearly', () => {

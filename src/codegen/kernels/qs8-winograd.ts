@@ -4,7 +4,8 @@
  * (|U'| <= 9 * 127, i16, packed at compile time), M_e = V_e U'_e with i32x4.dot_i16x8_s, Y' = A^T M A = 4 x the
  * direct accumulator. Integer add/sub/mul are exact modulo 2^32, so Y' is exact whenever its true value fits an
  * i32 (`supports` bounds it for any int8 weights): Y' >> 2 + biasInt is the direct conv's accumulator and the
- * outputs equal qs8-conv's bit for bit. Per parallel item (a group of output tile rows): (1) input transform to
+ * outputs equal qs8-conv's bit for bit. Per parallel item (a group of output tile rows, times an output-channel
+ * chunk when there are too few groups for threads; a range transforms each group's input once): (1) input transform to
  * 16 i16 matrices V_e[tile][Cp] in scratch, (2) 16 GEMMs into i32 M_e[tile][Np] (tile `4x8c2`: 4 tiles x 8
  * channels, weights in qs8-gemm's pair layout), (3) output transform, requantize, store. Packed: the input-zero
  * pad row, the requantize headers (per 8 channels), then U'_e per e in 8-channel blocks.
@@ -46,6 +47,10 @@ export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [
 const MIN_TILES = 16;
 /** GEMM rows per item below which re-reading the 16 U' matrices per item dominates. */
 const MIN_GEMM_ROWS = 48;
+/** Items wanted for thread splitting; fewer groups are split by output channels. */
+const MIN_ITEMS = 4;
+/** Fewest output channels per chunk. */
+const MIN_CHUNK_C = 32;
 /** Largest scratch a step may ask for. */
 const MAX_SCRATCH_BYTES = 32 * 1024 * 1024;
 /** 2^31 - 1: |Y'| must stay below it. */
@@ -56,6 +61,12 @@ interface Geometry {
   tilesW: number;
   /** Tile rows per item (a divisor of tilesH). */
   rows: number;
+  /** Groups of `rows` tile rows (over all images). */
+  groups: number;
+  /** Output-channel chunks per group (1, or a power of two dividing outC / 8): items = groups * splits. */
+  splits: number;
+  /** Output channels per chunk (np when splits is 1). */
+  chunkC: number;
   items: number;
   /** Input channels rounded up to 8 (one i16x8 per step), output channels rounded up to 8 (one block). */
   cp: number;
@@ -79,13 +90,23 @@ function geometry(s: Qs8ConvSpec): Geometry {
   const cp = Math.ceil(s.inC / 8) * 8;
   const np = Math.ceil(s.outC / 8) * 8;
   const nTiles = rows * tilesW;
+  const groups = s.batch * (tilesH / rows);
+  // Late layers have one or two groups: split their output channels so threads can share them.
+  let splits = 1;
+  while (groups * splits < MIN_ITEMS && s.outC % (16 * splits) === 0 && s.outC / (2 * splits) >= MIN_CHUNK_C) {
+    splits *= 2;
+  }
+  const chunkC = splits === 1 ? np : s.outC / splits;
   const vMatBytes = nTiles * cp * 2;
-  const mMatBytes = nTiles * np * 4;
+  const mMatBytes = nTiles * chunkC * 4;
   return {
     tilesH,
     tilesW,
     rows,
-    items: s.batch * (tilesH / rows),
+    groups,
+    splits,
+    chunkC,
+    items: groups * splits,
     cp,
     np,
     blocks: np / QS8_BLOCK,
@@ -198,7 +219,7 @@ export function emitQs8Winograd(
   const g = check(s, what);
   if (a.scratch === undefined) throw new EdgecnnError(`${what}: the scratch address is required`, 'internal');
   const { inH, inW, outH, outW } = s;
-  const { tilesW, rows: R, cp, np, nTiles, vMatBytes, mMatBytes } = g;
+  const { tilesW, rows: R, cp, nTiles, vMatBytes, mMatBytes, splits, chunkC } = g;
   const mr = vr.mr;
   const itemsPerImage = g.tilesH / R;
   const psIn = a.input.pixelStride;
@@ -210,6 +231,7 @@ export function emitQs8Winograd(
   const [start, end] = [fn.param(0), fn.param(1)];
   const [it, img, th0, th, inImg, vBase, mBase, rr, tw, cv, vt, ix, tmp, e, gA, gW, gC, ob, rt, ko, wk, hdr, o0] =
     fn.locals('i32', 23);
+  const [grp, ck] = fn.locals('i32', 2);
   const iy = fn.locals('i32', 4);
   const ptr = fn.locals('i32', 16);
   const d = fn.locals('v128', 16);
@@ -247,8 +269,15 @@ export function emitQs8Winograd(
     (b) => b.localGet(end),
     1,
     () => {
-      fn.localGet(it).i32Const(itemsPerImage).i32DivU().localSet(img);
-      fn.localGet(it).i32Const(itemsPerImage).i32RemU().i32Const(R).i32Mul().localSet(th0);
+      if (splits === 1) {
+        fn.localGet(it).localSet(grp);
+        fn.i32Const(0).localSet(ck);
+      } else {
+        fn.localGet(it).i32Const(splits).i32DivU().localSet(grp);
+        fn.localGet(it).i32Const(splits).i32RemU().localSet(ck);
+      }
+      fn.localGet(grp).i32Const(itemsPerImage).i32DivU().localSet(img);
+      fn.localGet(grp).i32Const(itemsPerImage).i32RemU().i32Const(R).i32Mul().localSet(th0);
       fn.localGet(img)
         .i32Const(inH * inW * psIn)
         .i32Mul()
@@ -259,6 +288,15 @@ export function emitQs8Winograd(
       fn.i32Const(16 * vMatBytes)
         .i32Add()
         .localSet(mBase);
+      if (splits > 1) {
+        // V lives in the slot of the range's first item of this group (max(start, grp * splits)): only that item
+        // transforms, the range's later chunks of the group reuse it; no other range writes that slot.
+        fn.localGet(grp).i32Const(splits).i32Mul().localTee(tmp).localGet(start).localGet(tmp).localGet(start);
+        fn.i32GtU().select().localTee(tmp);
+        fn.i32Const(g.itemScratchBytes).i32Mul().i32Const(a.scratch!).i32Add().localSet(vBase);
+        fn.localGet(it).localGet(tmp).i32Eq();
+        fn.if();
+      }
       // 4 * zIn as i16 lanes: the pad row's first byte is zIn (sign-extended by the load).
       fn.i32Const(pad).v128Load8x8S().localTee(zeroFix).localGet(zeroFix).i16x8Add().localTee(zeroFix);
       fn.localGet(zeroFix).i16x8Add().localSet(zeroFix);
@@ -338,6 +376,8 @@ export function emitQs8Winograd(
         );
       });
 
+      if (splits > 1) fn.end();
+
       // (2) M_e = V_e U'_e: per channel block (its weights stay in L1), tiles in steps of mr.
       const c8 = vr.layout === 'c8';
       const nr = c8 ? 4 : QS8_BLOCK;
@@ -387,10 +427,18 @@ export function emitQs8Winograd(
           fn.localGet(e).i32Const(vMatBytes).i32Mul().localGet(vBase).i32Add().localSet(gA);
           fn.localGet(e).i32Const(mMatBytes).i32Mul().localGet(mBase).i32Add().localSet(gC);
           fn.localGet(e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(gW);
+          if (splits > 1) {
+            fn.localGet(ck)
+              .i32Const(chunkC * cp * 2)
+              .i32Mul()
+              .localGet(gW)
+              .i32Add()
+              .localSet(gW);
+          }
           fn.forRange(
             ob,
             (b) => b.i32Const(0),
-            (b) => b.i32Const(np / nr),
+            (b) => b.i32Const(chunkC / nr),
             1,
             () => {
               fn.forRange(
@@ -433,7 +481,7 @@ export function emitQs8Winograd(
                   for (let r = 0; r < mr; r++) {
                     // M row = the tile's row of V (same index), at this block's columns.
                     fn.localGet(rowIdx[r]!)
-                      .i32Const(np * 4)
+                      .i32Const(chunkC * 4)
                       .i32Mul()
                       .localGet(gC)
                       .i32Add()
@@ -479,9 +527,18 @@ export function emitQs8Winograd(
         fn.i32Const(psOut).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(o0);
         fn.localGet(th).i32Const(2).i32Mul().i32Const(1).i32Add().i32Const(outH).i32LtS().localSet(row1);
         fn.localGet(tw).i32Const(2).i32Mul().i32Const(1).i32Add().i32Const(outW).i32LtS().localSet(right);
-        tileIndexBytes(np * 4);
+        tileIndexBytes(chunkC * 4);
         fn.localGet(mBase).i32Add().localSet(vt);
         fn.i32Const(hdrBase).localSet(hdr);
+        if (splits > 1) {
+          fn.localGet(ck)
+            .i32Const((chunkC / QS8_BLOCK) * QS8_HEADER_BYTES)
+            .i32Mul()
+            .localGet(hdr)
+            .i32Add()
+            .localSet(hdr);
+          fn.localGet(ck).i32Const(chunkC).i32Mul().localGet(o0).i32Add().localSet(o0);
+        }
         const outBlock = (lanes: number): void => {
           for (let h = 0; h < 2; h++) {
             const [y00, y01, y10, y11] = y[h]! as [Local, Local, Local, Local];
@@ -547,8 +604,8 @@ export function emitQs8Winograd(
             fn.end();
           }
         };
-        const full = Math.floor(s.outC / QS8_BLOCK);
-        const rest = s.outC - full * QS8_BLOCK;
+        const full = Math.floor((splits === 1 ? s.outC : chunkC) / QS8_BLOCK);
+        const rest = splits === 1 ? s.outC - full * QS8_BLOCK : 0;
         if (full > 0) {
           fn.forRange(
             ob,
