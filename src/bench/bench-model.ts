@@ -121,7 +121,11 @@ export async function benchModel(modelPath: string, opts: BenchModelOptions = {}
     opts.progress?.note(
       `tuned ${r.specs.total} kernel specs (${r.specs.measured} measured, ${r.specs.fromDb} from the database, ` +
         `${r.specs.skipped} over budget); ${r.steps.filter((x) => x.tunedId !== x.costModelId).length} of ` +
-        `${r.steps.length} steps changed`,
+        `${r.steps.length} steps changed` +
+        (r.wholeModel
+          ? `; whole model ${r.wholeModel.costModelMs.toFixed(2)} -> ${r.wholeModel.tunedMs.toFixed(2)} ms` +
+            (r.wholeModel.reverted ? ' (not faster: reverted to the cost model)' : '')
+          : ''),
     );
     await s.close();
     // The configuration processes inherit the environment: edgecnn-wasm-tuned reads this database.
