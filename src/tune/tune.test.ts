@@ -349,3 +349,39 @@ test('compareWholeModels times both compiles interleaved', async () => {
   assert.equal(r.runs, 5);
   assert.ok(r.costModelMs > 0 && r.tunedMs > 0);
 });
+
+const MNV2 = join(MODELS_DIR, 'mobilenet_v2.onnx');
+test(
+  'mobilenet_v2 compiled with the last candidate of every step matches the stored output',
+  { skip: !existsSync(MNV2) && `${MNV2} is absent` },
+  async () => {
+    const { loadModel } = await import('../onnx/index.js');
+    const model = await loadModel(MNV2);
+    const device = (await deviceFingerprint()).id;
+    const db = memoryTuningDb();
+    const choices = choicesOf(model);
+    for (const c of choices) {
+      db.put({
+        device,
+        edgecnnVersion: EDGECNN_VERSION,
+        specKey: c.specKey,
+        variantId: c.candidates[c.candidates.length - 1]!.id,
+        costModelId: c.candidates[0]!.id,
+        timesMs: {},
+        tunedAt: new Date(0).toISOString(),
+      });
+    }
+    const s = await createSession(model, { tuning: db });
+    const read = (p: string): Float32Array => {
+      const b = readFileSync(p);
+      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    };
+    const x = { dtype: 'float32', shape: [1, 3, 224, 224], data: read(join(MODELS_DIR, 'mobilenet_v2.input.f32')) } as const;
+    const got = (await s.run({ [s.inputNames[0]!]: x }))[s.outputNames[0]!]!;
+    const want = read(join(MODELS_DIR, 'mobilenet_v2.output.f32'));
+    assertClose(got, { dtype: 'float32', shape: got.shape, data: want }, 'mobilenet_v2');
+    const ids = new Set(s.steps.map((st) => st.kernelId));
+    assert.ok(choices.length > 20, `only ${choices.length} choice points`);
+    for (const c of choices) assert.ok(ids.has(c.candidates[c.candidates.length - 1]!.id), c.node.name);
+  },
+);
