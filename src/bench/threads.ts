@@ -1,12 +1,18 @@
 /**
  * Thread-scaling benchmark: `node dist/bench/threads.js [--models resnet18,mobilenet_v2] [--threads 1,2]
- * [--rounds 30] [--chunks 4] [--chunk-cost 1000000] [--min-cost 100000] [--spin 20000] [--headroom]`. One session
- * per thread count over the same compiled model; rounds interleave the thread counts (t1, t2, t1, t2, ...) so
- * machine noise hits all of them alike. Prints per thread count p10/median/p90 and the distribution of per-round
- * speedups over one thread, since on a shared machine one run means little. Models come from ../shared/models
- * (relative to the working directory).
+ * [--rounds 30] [--chunks 4] [--chunk-cost 1000000] [--min-cost 100000] [--spin 20000] [--headroom] [--pin]`.
+ * One session per thread count over the same compiled model; rounds interleave the thread counts (t1, t2, t1,
+ * t2, ...) so machine noise hits all of them alike. Prints per thread count p10/median/p90 and the distribution of
+ * per-round speedups over one thread, since on a shared machine one run means little. Models come from
+ * ../shared/models (relative to the working directory).
+ * `--pin` (Linux, needs `taskset`) pins the main thread to CPU 0 and every other thread of the process to the
+ * other CPUs once the sessions exist: on a loaded machine the scheduler may keep a worker on its caller's core
+ * for seconds (two threads then run slower than one), which says nothing about the runtime; pinned runs show
+ * what the threads give when they do get separate cores.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpus as osCpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { makeTensor } from '../ir/tensor.js';
@@ -36,6 +42,7 @@ async function benchModel(
   rounds: number,
   poolOpts: { chunksPerThread?: number; chunkCost?: number; minParallelCost?: number; spin?: number },
   probe: boolean,
+  pin: boolean,
 ): Promise<ScalingResult> {
   const bytes = new Uint8Array(readFileSync(resolve(dir, `${model}.onnx`)));
   const raw = readFileSync(resolve(dir, `${model}.input.f32`));
@@ -43,13 +50,15 @@ async function benchModel(
   const sessions: Session[] = [];
   Object.assign(poolDefaults, poolOpts);
   for (const t of threadCounts) sessions.push(await createSession(bytes, { threads: t }));
+  if (pin) pinThreads();
   const input = { [sessions[0]!.inputNames[0]!]: makeTensor('float32', [1, 3, 224, 224], x) };
   for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(input); // warm-up (tier-up, page faults)
   const samplesMs: Record<number, number[]> = {};
   for (const t of threadCounts) samplesMs[t] = [];
   const headroom: number[] = [];
   for (let r = 0; r < rounds; r++) {
-    if (probe) headroom.push(await parallelHeadroom(2e7));
+    // Probe threads would inherit the caller's pinned CPU: no per-round probe when pinned.
+    if (probe && !pin) headroom.push(await parallelHeadroom(2e7));
     // Alternate the order too, so neither count always runs right after the other.
     const order = r % 2 === 0 ? sessions.map((_, i) => i) : sessions.map((_, i) => sessions.length - 1 - i);
     for (const i of order) {
@@ -64,7 +73,31 @@ async function benchModel(
   const stats: Record<number, unknown> = {};
   sessions.forEach((s, i) => (stats[threadCounts[i]!] = s.threadStats?.()));
   for (const s of sessions) await s.close();
+  if (pin) pinThreads(true);
   return { model, threads: threadCounts, samplesMs, speedups, headroom, stats };
+}
+
+/**
+ * Pin the main thread to CPU 0 and the process's other threads round-robin to CPUs 1..n-1 (see --pin), or with
+ * `undo` let every thread run anywhere again.
+ */
+function pinThreads(undo = false): void {
+  // os.cpus(), not availableParallelism(): the latter is this thread's affinity, a single CPU once pinned.
+  const cpus = osCpus().length;
+  if (cpus < 2) return;
+  let k = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    const cpu = undo ? `0-${cpus - 1}` : String(tid === String(process.pid) ? 0 : 1 + (k++ % (cpus - 1)));
+    try {
+      execFileSync('taskset', ['-pc', cpu, tid], { stdio: 'ignore' });
+    } catch (e) {
+      // A thread that ended meanwhile is fine; no taskset at all means no pinning.
+      if ((e as { code?: string }).code === 'ENOENT') {
+        console.log('--pin: taskset is not installed; running unpinned');
+        return;
+      }
+    }
+  }
 }
 
 /**
@@ -101,6 +134,7 @@ async function main(): Promise<void> {
       spin: { type: 'string' },
       json: { type: 'boolean', default: false },
       headroom: { type: 'boolean', default: false },
+      pin: { type: 'boolean', default: false },
     },
   });
   const dir = resolve(process.cwd(), '../shared/models');
@@ -120,7 +154,7 @@ async function main(): Promise<void> {
   console.log('| model | threads | p10 ms | median ms | p90 ms | speedup p10 | speedup median | speedup p90 |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const m of values.models!.split(',')) {
-    const r = await benchModel(dir, m, threadCounts, Number(values.rounds), poolOpts, values.headroom!);
+    const r = await benchModel(dir, m, threadCounts, Number(values.rounds), poolOpts, values.headroom!, values.pin!);
     results.push(r);
     for (const t of threadCounts) {
       const s = r.samplesMs[t]!;
@@ -131,7 +165,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (values.headroom) {
+  if (values.headroom && !values.pin) {
     // Speedups split by the headroom probed just before each round: what threads give when two cores are free
     // versus when other load leaves room for about one.
     console.log(
