@@ -37,8 +37,17 @@ for (const activations of ['uint8', 'int8'] as const) {
     const { model } = await quantizeModel(tinyQuantModel(), samples, { method: 'minmax', activations });
     const compiled = compileModel(model);
     const ids = compiled.steps.map((s) => s.kernelId);
-    // stem (dense 3x3 conv, relu), dw (depthwise, relu6 folded), pw (1x1) + residual add, branch_a (1x1 s2 conv).
-    for (const want of ['qs8-quantize-', 'qs8-conv-', 'qs8-dwconv-', 'qs8-gemm-', 'qs8-add-', 'qs8-dequantize-']) {
+    // stem (dense 3x3 conv, relu), dw (depthwise, relu6 folded), pw (1x1) + residual add, branch_a (1x1 s2 conv),
+    // max pool and concat, global average pool, flatten, and the Gemm head with its float output.
+    for (const want of [
+      'qs8-quantize-',
+      'qs8-conv-',
+      'qs8-dwconv-',
+      'qs8-gemm-',
+      'qs8-add-',
+      'qs8-gavgpool-',
+      'qs8-fc-',
+    ]) {
       assert.ok(
         ids.some((id) => id.startsWith(want)),
         `no ${want} step in ${ids.join(', ')}`,

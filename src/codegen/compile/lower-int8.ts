@@ -20,6 +20,7 @@ import { getOp } from '../../ops/registry.js';
 import { convGeometry } from '../../ops/conv.js';
 import { pickQs8Im2colVariant, qs8Conv, qs8ConvIm2col } from '../kernels/qs8-conv.js';
 import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
+import { type Qs8FcSpec, qs8Fc } from '../kernels/qs8-fc.js';
 import { type Qs8MoveSpec, qs8Move } from '../kernels/qs8-move.js';
 import { type Qs8GlobalPoolSpec, qs8GlobalAvgPool, qs8MaxPool } from '../kernels/qs8-pool.js';
 import type { FunctionBuilder } from '../wasm/index.js';
@@ -41,12 +42,13 @@ export const INT8_OPS = [
   'Qs8Mul',
   'Qs8Lut',
   'Qs8GlobalAveragePool',
+  'Qs8Fc',
   'Qs8Quantize',
   'Qs8Dequantize',
 ] as const;
 
 /** Ops that only move or select values: on int8 they are the same op when input and output parameters agree. */
-const MOVE_OPS = new Set(['Concat', 'Slice', 'Split', 'ChannelShuffle', 'MaxPool']);
+const MOVE_OPS = new Set(['Concat', 'Slice', 'Split', 'ChannelShuffle', 'MaxPool', 'Flatten']);
 
 /** Unary elementwise ops (any further inputs constant) a Qs8Lut table replaces. */
 const LUT_OPS = new Set([
@@ -199,9 +201,11 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
   const candidate = (v: string): boolean => {
     const t = prep.types.get(v);
     const q = producer.get(v);
-    if (!t || t.shape.length !== 4 || !isStd(q, 'QuantizeLinear') || !qparams(prep, q) || outputs.has(v)) return false;
+    const rank = t?.shape.length;
+    if (!t || (rank !== 4 && rank !== 2) || !isStd(q, 'QuantizeLinear') || !qparams(prep, q) || outputs.has(v))
+      return false;
     const x = prep.types.get(q.inputs[0]!);
-    if (!x || x.dtype !== 'float32' || x.shape.length !== 4) return false;
+    if (!x || x.dtype !== 'float32' || x.shape.length !== rank) return false;
     return (readers.get(v) ?? []).every((r) => isStd(r, 'DequantizeLinear') && qparams(prep, r) !== undefined);
   };
   /** The int8 value and its DQ params behind a float value produced by a DQ of a candidate. */
@@ -218,6 +222,32 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
     if (!isStd(q, 'QuantizeLinear') || !candidate(q.outputs[0]!)) return undefined;
     const a = activationOf(prep, act);
     return a ? { q, act, activation: a, p: qparams(prep, q)! } : undefined;
+  };
+
+  /** A Gemm's int8 weights as [M, K] (transposed when transB = 0) with per-M or per-tensor scales. */
+  const gemmWeights = (n: Node): { q: Tensor; scales: Float32Array } | undefined => {
+    const int = (name: string, d: number): number => {
+      const a = n.attributes.get(name);
+      return a?.kind === 'int' ? a.value : d;
+    };
+    if (int('transA', 0) !== 0 || attrFloat(n, 'alpha', 1) !== 1 || attrFloat(n, 'beta', 1) !== 1) return undefined;
+    // Weight dequantizers are constant-folded out of the runtime nodes: look in the model.
+    const dq = prep.model.graph.nodes.find((d) => d.outputs[0] === n.inputs[1]);
+    if (!isStd(dq, 'DequantizeLinear')) return undefined;
+    const q = prep.constants.get(dq.inputs[0]!);
+    const sc = prep.constants.get(dq.inputs[1]!);
+    const z = dq.inputs[2] ? prep.constants.get(dq.inputs[2]) : undefined;
+    if (!q || q.dtype !== 'int8' || q.shape.length !== 2 || !sc || sc.dtype !== 'float32') return undefined;
+    if (dq.inputs[2] && (!z || Array.from(z.data as Int8Array).some((v) => v !== 0))) return undefined;
+    const transB = int('transB', 0) === 1;
+    const [M, K] = transB ? [q.shape[0]!, q.shape[1]!] : [q.shape[1]!, q.shape[0]!];
+    const dqAxis = dq.attributes.get('axis');
+    const ax = dqAxis?.kind === 'int' ? dqAxis.value : 1;
+    if (sc.data.length !== 1 && !(sc.data.length === M && ax === (transB ? 0 : 1))) return undefined;
+    const data = q.data as Int8Array;
+    const mk = transB ? data : Int8Array.from({ length: M * K }, (_, i) => data[(i % K) * M + Math.floor(i / K)]!);
+    const scales = Float32Array.from({ length: M }, (_, m) => Number(sc.data.length === 1 ? sc.data[0] : sc.data[m]));
+    return { q: makeTensor('int8', [M, K], mk), scales };
   };
 
   /**
@@ -247,6 +277,11 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
     } else if (n.opType === 'Slice' || n.opType === 'Split') {
       const l = { name: n.inputs[0]!, type: x, layout: 'nhwc' as const, pixelStride: x.shape[1]! };
       if (!channelRanges(n, l, prep.constants)) return undefined;
+    } else if (n.opType === 'Flatten') {
+      // [N, C, 1, 1] -> [N, C]: the same int8 bytes (an alias).
+      const y = prep.types.get(n.outputs[0]!)!;
+      if (x.shape.length !== 4 || x.shape[2] !== 1 || x.shape[3] !== 1 || y.shape.join() !== x.shape.slice(0, 2).join())
+        return undefined;
     } else if (n.opType === 'MaxPool') {
       const k = n.attributes.get('kernel_shape');
       const so = n.attributes.get('storage_order');
@@ -383,6 +418,62 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       made.set(tail.q, op);
       for (const x of n.inputs) fusedReads.set(x, (fusedReads.get(x) ?? 0) + 1);
       int8Values.add(a.v).add(b.v).add(tail.q.outputs[0]!);
+    } else if (isStdOp(n, 'Gemm')) {
+      const src = dqSource(n.inputs[0]!);
+      const w = src && gemmWeights(n);
+      if (!src || !w || prep.types.get(n.inputs[0]!)?.shape.length !== 2) continue;
+      const [M, K] = [w.q.shape[0]!, w.q.shape[1]!];
+      const bias = n.inputs[2] ? prep.constants.get(n.inputs[2]) : undefined;
+      if (n.inputs[2] && (!bias || bias.dtype !== 'float32' || bias.data.length !== M)) continue;
+      const tail = quantTail(n.outputs[0]!);
+      const attrs = new Map<string, Attribute>([
+        ['weights', { kind: 'tensor', value: makeTensor('int8', [M, K, 1, 1], w.q.data as Int8Array) }],
+        ['w_scales', { kind: 'floats', value: Array.from(w.scales) }],
+        ['in_scale', f(src.p.scale)],
+        ['in_zero', f(src.p.zero)],
+      ]);
+      if (bias) attrs.set('bias', { kind: 'tensor', value: bias });
+      let op: Node;
+      if (tail) {
+        // A 1x1 convolution over one pixel per image.
+        const bInt = bias && int32Bias(prep, n.inputs[2]!, src.p.scale, w.scales, M);
+        if (bInt) attrs.set('bias_int', { kind: 'tensor', value: bInt });
+        const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
+        attrs.set('kernel_shape', { kind: 'ints', value: [1, 1] });
+        for (const [k, v] of [
+          ['out_scale', tail.p.scale],
+          ['out_zero', tail.p.zero],
+          ['out_min', lo],
+          ['out_max', hi],
+        ] as const)
+          attrs.set(k, f(v));
+        op = {
+          name: n.name,
+          opType: 'Qs8Conv',
+          domain: 'edgecnn',
+          inputs: [q8(src.v)],
+          outputs: [q8(tail.q.outputs[0]!)],
+          attributes: attrs,
+        };
+        absorbed.add(n).add(tail.q);
+        if (tail.act) absorbed.add(tail.act);
+        made.set(tail.q, op);
+        int8Values.add(tail.q.outputs[0]!);
+      } else {
+        // Float output (a classifier's logits): dequantized in the epilogue.
+        op = {
+          name: n.name,
+          opType: 'Qs8Fc',
+          domain: 'edgecnn',
+          inputs: [q8(src.v)],
+          outputs: [n.outputs[0]!],
+          attributes: attrs,
+        };
+        absorbed.add(n);
+        made.set(n, op);
+      }
+      fusedReads.set(n.inputs[0]!, (fusedReads.get(n.inputs[0]!) ?? 0) + 1);
+      int8Values.add(src.v);
     } else if (isStdOp(n, 'GlobalAveragePool')) {
       const src = dqSource(n.inputs[0]!);
       const tail = quantTail(n.outputs[0]!);
@@ -450,7 +541,9 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
   if (int8Values.size === 0) return [...nodes];
   prep.arenaInt8 ??= new Set();
   for (const v of int8Values) {
-    prep.types.set(q8(v), { dtype: 'int8', shape: [...prep.types.get(v)!.shape] });
+    // [N, C] values (classifier heads) are stored as [N, C, 1, 1]: one pixel per image, the same bytes.
+    const shape = prep.types.get(v)!.shape;
+    prep.types.set(q8(v), { dtype: 'int8', shape: shape.length === 2 ? [shape[0]!, shape[1]!, 1, 1] : [...shape] });
     prep.arenaInt8.add(q8(v));
   }
 
@@ -519,8 +612,19 @@ export function touchesInt8(node: Node, ctx: SelectContext): boolean {
  * kernels do not take).
  */
 export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undefined {
-  const x = ctx.operand(node.inputs[0]!).layout;
-  const y = ctx.operand(node.outputs[0]!).layout;
+  const x0 = ctx.operand(node.inputs[0]!).layout;
+  const y0 = ctx.operand(node.outputs[0]!).layout;
+  if (!x0 || !y0) return undefined;
+  // The float side of a quantize, dequantize or Qs8Fc may be a flat [N, C] value: one pixel per image.
+  const asPixels = (l: typeof x0): typeof x0 | undefined =>
+    l.layout === 'nhwc'
+      ? l
+      : l.layout === 'flat' && l.type.shape.length === 2
+        ? { ...l, layout: 'nhwc', pixelStride: l.type.shape[1]!, type: { ...l.type, shape: [...l.type.shape, 1, 1] } }
+        : undefined;
+  const flatOk = ['Qs8Quantize', 'Qs8Dequantize', 'Qs8Fc'].includes(node.opType);
+  const x = flatOk ? asPixels(x0) : x0;
+  const y = flatOk ? asPixels(y0) : y0;
   if (!x || !y || x.layout !== 'nhwc' || y.layout !== 'nhwc') return undefined;
   const ref = (l: typeof x, addr: number | undefined): ActivationRef => {
     if (addr === undefined) throw new EdgecnnError(`node '${node.name}': value '${l.name}' has no address`, 'internal');
@@ -651,6 +755,38 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     return moveTo(qs8MaxPool.id(ps, v), qs8MaxPool.parallelExtent(ps), qs8MaxPool.bytesMoved(ps), (fn, io) =>
       qs8MaxPool.emit(fn, ps, v, io),
     );
+  }
+  if (node.opType === 'Qs8Fc') {
+    const wt = attrTensor(node, 'weights');
+    const biasT = attrTensor(node, 'bias');
+    if (!wt || wt.shape.length !== 4 || h !== 1 || w !== 1) return undefined;
+    const [M, K] = [wt.shape[0]!, wt.shape[1]!];
+    if (x.type.shape.join() !== [n, K, 1, 1].join() || c !== M) return undefined;
+    const fs: Qs8FcSpec = { batch: n, inputs: K, outputs: M, inZero: need(node, 'in_zero') };
+    const inScale = need(node, 'in_scale');
+    const wScales = attrFloats(node, 'w_scales', []);
+    const packed = qs8Fc.pack(fs, {
+      weights: wt.data as Int8Array,
+      scales: Float32Array.from({ length: M }, (_, m) => Math.fround(inScale * wScales[wScales.length === 1 ? 0 : m]!)),
+      ...(biasT ? { bias: biasT.data as Float32Array } : {}),
+    });
+    const v = qs8Fc.variants[0]!;
+    return {
+      ...base,
+      id: qs8Fc.id(fs, v),
+      parallelExtent: qs8Fc.parallelExtent(fs),
+      macs: qs8Fc.macs(fs),
+      bytesMoved: packed.length + n * (K + 4 * M),
+      weights: [packed],
+      inPlaceInputs: [],
+      emit(fn, a) {
+        qs8Fc.emit(fn, fs, v, {
+          input: ref(x, a.inputs[0]),
+          outputAddr: ref(y, a.outputs[0]).addrBytes,
+          packedWeights: a.weights[0]!,
+        });
+      },
+    };
   }
   if (node.opType === 'Qs8GlobalAveragePool') {
     const [, , ih, iw] = x.type.shape as [number, number, number, number];
