@@ -189,6 +189,14 @@ const QGemm: OpDef = {
     if (inputs[7] === undefined) return [{ ...t, dtype: 'float32' }];
     return [t!];
   },
+  macs(inputs, outputs, ctx) {
+    const a = inputs[0]?.shape;
+    const y = outputs[0]?.shape;
+    const k = a?.[attrInt(ctx.node, 'transA', 0) ? 0 : 1];
+    const m = y?.[0];
+    const n = y?.[1];
+    return typeof k === 'number' && typeof m === 'number' && typeof n === 'number' ? m * n * k : 0;
+  },
 };
 
 /** com.microsoft.QLinearConv: ONNX QLinearConv's semantics (NCHW only). */

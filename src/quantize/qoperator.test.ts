@@ -62,6 +62,8 @@ interface ConvCase {
   /** uint8 weights with zero point 128 (the rewrite shifts them to int8) instead of per-channel int8. */
   uint8Weights?: boolean;
   bias: boolean;
+  /** Default-domain opset (13 unless given): below 13 the rewrite moves the import to 13 for per-axis DQ. */
+  opset?: number;
 }
 
 /** Float input -> QuantizeLinear -> QLinearConv -> DequantizeLinear, seeded. */
@@ -135,7 +137,7 @@ function qlinearConvModel(c: ConvCase): { model: Model; yScale: number } {
   );
   b.node('DequantizeLinear', [y, 'ys', 'yz'], {}, { outputs: ['out'] });
   b.output('out', 'float32');
-  return { model: b.model(13), yScale };
+  return { model: b.model(c.opset ?? 13), yScale };
 }
 
 const CONV_CASES: ConvCase[] = [
@@ -168,6 +170,17 @@ const CONV_CASES: ConvCase[] = [
     group: 1,
     act: 'int8',
     bias: false,
+  },
+  {
+    name: 'per-channel weights in an opset-12 model',
+    x: [1, 6, 7, 7],
+    outC: 10,
+    kernel: 3,
+    stride: 1,
+    group: 1,
+    act: 'uint8',
+    bias: true,
+    opset: 12,
   },
   {
     name: 'uint8 weights (zero point 128), 3->4',

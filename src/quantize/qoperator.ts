@@ -78,7 +78,10 @@ export function qoperatorToQdq(model: Model): QOperatorRewrite {
   const g = cloneGraph(model.graph);
   const index = indexGraph(g);
   const fresh = makeNamer(g);
-  const opset = opsetVersion(model, '') ?? 13;
+  const declared = opsetVersion(model, '') ?? 13;
+  // Per-axis DequantizeLinear needs opset 13; QLinearConv has per-channel scales since 10. When every other op
+  // means the same at 13, the rewritten model imports 13 instead.
+  const opset = declared < 13 && g.nodes.every((n) => sameAt13(n, declared)) ? 13 : declared;
   const konst = (name: string | undefined): Tensor | undefined => (name ? constantOf(g, index, name) : undefined);
   const params = new Map<string, QParamNames>();
   const unsupported: string[] = [];
@@ -278,7 +281,56 @@ export function qoperatorToQdq(model: Model): QOperatorRewrite {
     rewritten++;
   }
   g.nodes = out;
-  return { model: { ...model, graph: g }, rewritten, unsupported };
+  const opsetImports =
+    opset === declared
+      ? model.opsetImports
+      : model.opsetImports.map((o) => (isDefaultDomain(o.domain) ? { ...o, version: opset } : o));
+  return { model: { ...model, opsetImports, graph: g }, rewritten, unsupported };
+}
+
+/** Standard ops whose semantics (as edgecnn implements them) do not change from opset 11 (10 for some) to 13. */
+const SAME_SINCE_11 = new Set([
+  'Add',
+  'AveragePool',
+  'Cast',
+  'Clip',
+  'Concat',
+  'Constant',
+  'Conv',
+  'ConvInteger',
+  'DequantizeLinear',
+  'Div',
+  'Flatten',
+  'Gather',
+  'Gemm',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'Identity',
+  'LeakyRelu',
+  'MatMul',
+  'MatMulInteger',
+  'MaxPool',
+  'Mul',
+  'Pad',
+  'QLinearConv',
+  'QLinearMatMul',
+  'QuantizeLinear',
+  'Relu',
+  'Reshape',
+  'Resize',
+  'Shape',
+  'Sigmoid',
+  'Slice',
+  'Sub',
+  'Tanh',
+  'Transpose',
+]);
+/** Clip, Pad and Resize changed at 11 (attributes became inputs, new modes). */
+const CHANGED_AT_11 = new Set(['Clip', 'Pad', 'Resize']);
+
+function sameAt13(n: Node, declared: number): boolean {
+  if (!isDefaultDomain(n.domain)) return true;
+  return SAME_SINCE_11.has(n.opType) && !(declared < 11 && CHANGED_AT_11.has(n.opType));
 }
 
 /**
