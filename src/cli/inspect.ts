@@ -3,6 +3,7 @@ import { EdgecnnError } from '../ir/errors.js';
 import { loadModel } from '../onnx/index.js';
 import { summarizeModel } from '../ops/model-summary.js';
 import { createSession } from '../runtime/session.js';
+import { qoperatorToQdq } from '../quantize/qoperator.js';
 import { flagBool, flagString } from './args.js';
 import type { Command } from './command.js';
 import { fmtBytes, fmtCount, fmtShape, table } from './format.js';
@@ -30,6 +31,7 @@ export const command: Command = {
       // Symbolic inputs without a given shape: inspect what can be inferred.
     }
     const s = summarizeModel(model, { inputShapes: shapes });
+    const { rewritten, unsupported } = qoperatorToQdq(model);
     const backend = flagString(flags, 'backend');
     let compiled: { kernels: number; fallbackNodes: string[]; arenaBytes: number; lowerBoundBytes: number } | undefined;
     if (backend !== undefined) {
@@ -43,7 +45,8 @@ export const command: Command = {
       };
     }
     if (flagBool(flags, 'json')) {
-      console.log(JSON.stringify({ model: path, ...s, compiled }, null, 1));
+      const qoperator = rewritten || unsupported.length ? { rewritten, unsupported } : undefined;
+      console.log(JSON.stringify({ model: path, ...s, qoperator, compiled }, null, 1));
       return 0;
     }
     const out: string[] = [];
@@ -61,6 +64,11 @@ export const command: Command = {
         .join(', ')}`,
     );
     if (s.unsupported.length) out.push(`UNSUPPORTED ${s.unsupported.join(', ')}`);
+    if (rewritten || unsupported.length)
+      out.push(
+        `qoperator  ${rewritten} node(s) rewritten to DequantizeLinear -> op -> QuantizeLinear for the int8 lowering` +
+          (unsupported.length ? `; left as they are: ${unsupported.join('; ')}` : ''),
+      );
     if (s.unknownShapes.length) out.push(`shapes unknown after: ${s.unknownShapes.slice(0, 5).join(', ')}`);
     if (compiled) {
       out.push(

@@ -75,6 +75,7 @@ test('quantize --format qoperator writes QLinearConv that check runs against onn
   assert.match(q.out, /QOperator: QLinearConv 4, com\.microsoft:QLinearAdd 1/);
   const ops = (await loadModel(out)).graph.nodes.map((n) => n.opType);
   assert.ok(ops.includes('QLinearConv') && !ops.includes('Conv'), ops.join(','));
+  assert.match(cli('inspect', out).out, /qoperator +8 node\(s\) rewritten/);
   const c = cli('check', out, '--reference', 'ort', '--backend', 'wasm');
   assert.equal(c.code, 0, c.err);
   assert.match(c.out, /\bok\b/);
