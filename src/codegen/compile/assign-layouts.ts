@@ -54,6 +54,7 @@ export function assignLayouts(prep: PreparedGraph): LayoutResult {
   const producer = new Map<string, Node>();
   for (const n of prep.nodes) for (const o of n.outputs) if (o) producer.set(o, n);
   keepChannelsLastEdgesRowMajor(prep, layouts);
+  keepQuantizedInputsNchw(prep, layouts);
 
   const viewNodes = new Set<Node>();
   const copyNodes = new Set<Node>();
@@ -191,6 +192,23 @@ function keepChannelsLastEdgesRowMajor(prep: PreparedGraph, layouts: Map<string,
   for (const n of prep.nodes) {
     const y = isPerm(n, '0,2,3,1') ? layouts.get(n.outputs[0]!) : undefined;
     if (y?.layout === 'nhwc' && outputs.has(y.name) && !readers.has(y.name)) rowMajor(y);
+  }
+}
+
+/**
+ * A rank-4 graph input read only by int8 quantizers stays NCHW (row-major): the quantize kernel changes the layout
+ * while it quantizes, so no separate NCHW -> NHWC pass runs.
+ */
+function keepQuantizedInputsNchw(prep: PreparedGraph, layouts: Map<string, ValueLayout>): void {
+  const outputs = new Set(prep.outputNames);
+  for (const { name } of prep.inputs) {
+    const l = layouts.get(name);
+    const rs = prep.nodes.filter((n) => n.inputs.includes(name));
+    if (l?.layout !== 'nhwc' || outputs.has(name) || rs.length === 0) continue;
+    if (rs.every((r) => r.domain === 'edgecnn' && r.opType === 'Qs8Quantize')) {
+      l.layout = 'flat';
+      l.pixelStride = 0;
+    }
   }
 }
 

@@ -25,7 +25,14 @@ import { type Qs8MoveSpec, qs8Move } from '../kernels/qs8-move.js';
 import { type Qs8GlobalPoolSpec, qs8GlobalAvgPool, qs8MaxPool } from '../kernels/qs8-pool.js';
 import type { FunctionBuilder } from '../wasm/index.js';
 import { poolSpecOf } from './lower-small.js';
-import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, packLut, qs8Eltwise } from '../kernels/qs8-eltwise.js';
+import {
+  QS8_ELTWISE_VARIANTS,
+  type Qs8EltwiseSpec,
+  type Qs8QuantizeNchwSpec,
+  packLut,
+  qs8Eltwise,
+  qs8QuantizeNchw,
+} from '../kernels/qs8-eltwise.js';
 import { type Qs8ConvSpec, candidateQs8GemmVariants, isPointwise, qs8Gemm } from '../kernels/qs8-gemm.js';
 import { QS8_WINOGRAD_VARIANTS, qs8Winograd } from '../kernels/qs8-winograd.js';
 import { roundHalfEven } from '../../ops/tensor-util.js';
@@ -615,6 +622,36 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
   const x0 = ctx.operand(node.inputs[0]!).layout;
   const y0 = ctx.operand(node.outputs[0]!).layout;
   if (!x0 || !y0) return undefined;
+  if (node.opType === 'Qs8Quantize' && x0.layout === 'flat' && x0.type.shape.length === 4 && y0.layout === 'nhwc') {
+    // A graph input kept NCHW (assign-layouts): quantized and moved to NHWC in one pass.
+    const [bn, bc, bh, bw] = x0.type.shape as [number, number, number, number];
+    if (y0.type.shape.join() !== x0.type.shape.join()) return undefined;
+    const qs: Qs8QuantizeNchwSpec = {
+      batch: bn,
+      channels: bc,
+      pixels: bh * bw,
+      scale: need(node, 'scale'),
+      zero: need(node, 'zero'),
+    };
+    return {
+      fused: true,
+      scratchBytes: 0,
+      zeroBytes: 0,
+      usesRelaxedSimd: false,
+      id: qs8QuantizeNchw.id(),
+      parallelExtent: qs8QuantizeNchw.parallelExtent(qs),
+      macs: 0,
+      bytesMoved: qs8QuantizeNchw.bytesMoved(qs),
+      weights: [],
+      inPlaceInputs: [],
+      emit(fn, a) {
+        const [i, o] = [a.inputs[0], a.outputs[0]];
+        if (i === undefined || o === undefined)
+          throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
+        qs8QuantizeNchw.emit(fn, qs, { input: i, output: { addrBytes: o, pixelStride: y0.pixelStride } });
+      },
+    };
+  }
   // The float side of a quantize, dequantize or Qs8Fc may be a flat [N, C] value: one pixel per image.
   const asPixels = (l: typeof x0): typeof x0 | undefined =>
     l.layout === 'nhwc'

@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import type { Node } from '../../ir/graph.js';
 import { makeTensor } from '../../ir/tensor.js';
 import { DequantizeLinear, QuantizeLinear } from '../../ops/quantize.js';
-import { QS8_ELTWISE_VARIANTS, type Qs8EltwiseSpec, packLut, qs8Eltwise } from './qs8-eltwise.js';
+import {
+  QS8_ELTWISE_VARIANTS,
+  type Qs8EltwiseSpec,
+  type Qs8QuantizeNchwSpec,
+  packLut,
+  qs8Eltwise,
+  qs8QuantizeNchw,
+} from './qs8-eltwise.js';
 import { randomInt8, runBytes } from './qs8-testing.js';
 
 const v = QS8_ELTWISE_VARIANTS[0]!;
@@ -244,5 +251,39 @@ test('qs8 lut maps every byte through its 256-entry table (dense runs, strided v
         const k = p * (c + extra) + i;
         assert.equal(run.buffers['y']![k], i < c ? table[q[k]! + 128] : 42, `pixel ${p} channel ${i}`);
       }
+  }
+});
+
+test('qs8 quantize from NCHW writes QuantizeLinear of every element to its NHWC byte (partial quads, batches)', () => {
+  for (const [N, C, H, W, extra] of [
+    [1, 3, 4, 4, 0],
+    [2, 3, 5, 3, 1],
+    [1, 1, 7, 1, 0],
+    [3, 5, 2, 3, 2],
+  ] as const) {
+    const s: Qs8QuantizeNchwSpec = { batch: N, channels: C, pixels: H * W, scale: 0.02, zero: -7 };
+    const x = Float32Array.from(
+      { length: N * C * H * W },
+      (_, i) => ((i * 29) % 97) * 0.05 - 2.4 + (i % 11 === 0 ? 9 : 0),
+    );
+    for (let i = 0; i < x.length; i += 4) x[i] = Math.round(x[i]! * 50) / 50 + 0.01; // ties
+    const stride = C + extra;
+    const run = runBytes(
+      {
+        x: { bytes: x.length * 4, init: new Int8Array(x.buffer) },
+        y: { bytes: N * H * W * stride, init: new Int8Array(N * H * W * stride).fill(42) },
+      },
+      qs8QuantizeNchw.parallelExtent(s),
+      (fn, a) => qs8QuantizeNchw.emit(fn, s, { input: a['x']!, output: { addrBytes: a['y']!, pixelStride: stride } }),
+      3,
+    );
+    assert.deepEqual(run.guardViolations, []);
+    const want = refQ(x, 0.02, -7);
+    for (let b = 0; b < N; b++)
+      for (let c = 0; c < stride; c++)
+        for (let p = 0; p < H * W; p++) {
+          const got = run.buffers['y']![(b * H * W + p) * stride + c];
+          assert.equal(got, c < C ? want[(b * C + c) * H * W + p] : 42, `image ${b} channel ${c} pixel ${p}`);
+        }
   }
 });

@@ -368,3 +368,88 @@ export const qs8Eltwise = {
   bytesMoved: (s: Qs8EltwiseSpec): number =>
     s.pixels * s.channels * (s.op === 'add' || s.op === 'mul' ? 3 : s.op === 'lut' ? 2 : 5),
 } as const;
+
+/** Quantize a dense NCHW float32 graph input straight into NHWC int8 (the layout change and Q in one pass). */
+export interface Qs8QuantizeNchwSpec {
+  batch: number;
+  channels: number;
+  /** H x W. */
+  pixels: number;
+  scale: number;
+  zero: number;
+}
+
+/**
+ * Work items are quads of 4 pixels of one image (the last quad of an image may be partial): per channel, one
+ * f32x4 from its plane is quantized (as QuantizeLinear: division, half-to-even, saturation) and its 4 bytes are
+ * scattered to the 4 pixels. Planes may be over-read by up to 12 bytes (the arena's slack).
+ */
+function emitQuantizeNchw(
+  fn: FunctionBuilder,
+  s: Qs8QuantizeNchwSpec,
+  a: { input: number; output: ActivationRef },
+): void {
+  if (a.output.pixelStride < s.channels || !(s.scale > 0))
+    throw new EdgecnnError('qs8-quantize-nchw: bad view or scale', 'internal');
+  const quads = Math.ceil(s.pixels / 4);
+  const tail = s.pixels % 4;
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [item, img, hw, ip, op] = fn.locals('i32', 5);
+  const [v] = fn.locals('v128', 1);
+  const scatter = (pixels: number): void => {
+    for (let c = 0; c < s.channels; c++) {
+      fn.localGet(ip)
+        .v128Load(c * s.pixels * 4, 0)
+        .v128ConstF32(s.scale)
+        .f32x4Div()
+        .f32x4Nearest()
+        .v128ConstF32(s.zero)
+        .f32x4Add()
+        .i32x4TruncSatF32x4S();
+      fn.v128ConstI32(0).i16x8NarrowI32x4S().localTee(v).localGet(v).i8x16NarrowI16x8S().localSet(v);
+      for (let k = 0; k < pixels; k++)
+        fn.localGet(op)
+          .localGet(v)
+          .v128Store8Lane(k, k * a.output.pixelStride + c);
+    }
+  };
+  fn.forRange(
+    item,
+    (f) => f.localGet(start),
+    (f) => f.localGet(end),
+    1,
+    () => {
+      fn.localGet(item).i32Const(quads).i32DivU().localSet(img);
+      fn.localGet(item).i32Const(quads).i32RemU().i32Const(4).i32Mul().localSet(hw);
+      fn.localGet(img)
+        .i32Const(s.channels * s.pixels)
+        .i32Mul()
+        .localGet(hw)
+        .i32Add();
+      fn.i32Const(4).i32Mul().i32Const(a.input).i32Add().localSet(ip);
+      fn.localGet(img).i32Const(s.pixels).i32Mul().localGet(hw).i32Add();
+      fn.i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op);
+      if (tail === 0) {
+        scatter(4);
+      } else {
+        fn.localGet(hw)
+          .i32Const(s.pixels - tail)
+          .i32Eq()
+          .if();
+        scatter(tail);
+        fn.else();
+        scatter(4);
+        fn.end();
+      }
+    },
+  );
+}
+
+/** id `qs8-quantize-nchw-4p-wasmsimd`. */
+export const qs8QuantizeNchw = {
+  family: 'qs8-eltwise',
+  id: (): string => 'qs8-quantize-nchw-4p-wasmsimd',
+  parallelExtent: (s: Qs8QuantizeNchwSpec): number => s.batch * Math.ceil(s.pixels / 4),
+  bytesMoved: (s: Qs8QuantizeNchwSpec): number => 5 * s.batch * s.channels * s.pixels,
+  emit: emitQuantizeNchw,
+} as const;
