@@ -31,7 +31,7 @@ export const command: Command = {
       // Symbolic inputs without a given shape: inspect what can be inferred.
     }
     const s = summarizeModel(model, { inputShapes: shapes });
-    const { rewritten, unsupported } = qoperatorToQdq(model);
+    const { rewritten, unsupported, notes } = qoperatorToQdq(model);
     const backend = flagString(flags, 'backend');
     let compiled: { kernels: number; fallbackNodes: string[]; arenaBytes: number; lowerBoundBytes: number } | undefined;
     if (backend !== undefined) {
@@ -45,7 +45,7 @@ export const command: Command = {
       };
     }
     if (flagBool(flags, 'json')) {
-      const qoperator = rewritten || unsupported.length ? { rewritten, unsupported } : undefined;
+      const qoperator = rewritten || unsupported.length ? { rewritten, unsupported, notes } : undefined;
       console.log(JSON.stringify({ model: path, ...s, qoperator, compiled }, null, 1));
       return 0;
     }
@@ -69,6 +69,7 @@ export const command: Command = {
         `qoperator  ${rewritten} node(s) rewritten to DequantizeLinear -> op -> QuantizeLinear for the int8 lowering` +
           (unsupported.length ? `; left as they are: ${unsupported.join('; ')}` : ''),
       );
+    for (const n of notes) out.push(`note       ${n}`);
     if (s.unknownShapes.length) out.push(`shapes unknown after: ${s.unknownShapes.slice(0, 5).join(', ')}`);
     if (compiled) {
       out.push(

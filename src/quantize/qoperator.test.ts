@@ -201,6 +201,7 @@ for (const c of CONV_CASES) {
     const rw = qoperatorToQdq(model);
     assert.equal(rw.rewritten, 1);
     assert.deepEqual(rw.unsupported, []);
+    assert.deepEqual(rw.notes, []);
     const session = await createSession(model, { backend: 'wasm' });
     assert.deepEqual(session.fallbackNodes, []);
     assert.match(kernelsByNode(session.steps).get('qconv') ?? 'none', /^qs8-/);
@@ -314,6 +315,39 @@ test('int8 data movers between QOperator ops (MaxPool, Flatten on uint8) and QLi
     assert.equal(d.more, 0);
     assert.ok(d.one <= 1, `${d.one} of 4 off by one`);
   }
+});
+
+test('uint8 weights whose shift leaves int8 run in float after the rewrite, named in notes, within 1 LSB', async () => {
+  const b = new GraphBuilder('u8w');
+  const x = b.input('x', 'float32', [1, 4, 8, 8]);
+  const sc = (n: string, v: number): string => b.init(n, makeTensor('float32', [], Float32Array.of(v)));
+  const u8 = (n: string, v: number): string => b.init(n, makeTensor('uint8', [], Uint8Array.of(v)));
+  const q = b.node('QuantizeLinear', [x, sc('xs', 0.02), u8('xz', 128)]);
+  const r = seededRandom(3);
+  b.init(
+    'w',
+    makeTensor(
+      'uint8',
+      [5, 4, 3, 3],
+      Uint8Array.from({ length: 180 }, () => Math.floor(r() * 256)),
+    ),
+  );
+  const y = b.node(
+    'QLinearConv',
+    [q, 'xs', 'xz', 'w', sc('ws', 0.003), u8('wz', 100), sc('ys', 0.05), u8('yz', 128)],
+    { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+    { name: 'conv' },
+  );
+  b.node('DequantizeLinear', [y, 'ys', 'yz'], {}, { outputs: ['out'] });
+  b.output('out', 'float32');
+  const model = b.model(13);
+  assert.match(qoperatorToQdq(model).notes.join('\n'), /'conv' \(QLinearConv\): weights minus their zero point leave/);
+  const session = await createSession(model, { backend: 'wasm' });
+  assert.deepEqual(session.fallbackNodes, []);
+  assert.match(kernelsByNode(session.steps).get('conv') ?? 'none', /^f32-/);
+  const input = { x: randomF32([1, 4, 8, 8], 2, -2, 2) };
+  const d = lsbDiffs((await session.run(input))['out']!, runReference(model, input)['out']!, 0.05);
+  assert.equal(d.more, 0);
 });
 
 test('quantized ops without a rewrite are named, and a session refuses one without a reference', async () => {

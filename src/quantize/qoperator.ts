@@ -58,6 +58,8 @@ export interface QOperatorRewrite {
   rewritten: number;
   /** Quantized nodes left in place, as `'name' (domain:op): why`. */
   unsupported: string[];
+  /** Rewritten nodes that cannot reach an int8 kernel, as `'name' (op): why` (they run in float). */
+  notes: string[];
 }
 
 interface QParamNames {
@@ -74,7 +76,7 @@ function isQOperator(n: Node): boolean {
 
 /** Rewrite a QOperator model into QDQ form; a model without QOperator nodes is returned as it is. */
 export function qoperatorToQdq(model: Model): QOperatorRewrite {
-  if (!model.graph.nodes.some(isQOperator)) return { model, rewritten: 0, unsupported: [] };
+  if (!model.graph.nodes.some(isQOperator)) return { model, rewritten: 0, unsupported: [], notes: [] };
   const g = cloneGraph(model.graph);
   const index = indexGraph(g);
   const fresh = makeNamer(g);
@@ -85,6 +87,7 @@ export function qoperatorToQdq(model: Model): QOperatorRewrite {
   const konst = (name: string | undefined): Tensor | undefined => (name ? constantOf(g, index, name) : undefined);
   const params = new Map<string, QParamNames>();
   const unsupported: string[] = [];
+  const notes: string[] = [];
   const out: Node[] = [];
   let rewritten = 0;
 
@@ -185,7 +188,12 @@ export function qoperatorToQdq(model: Model): QOperatorRewrite {
         const s8 = wT && int8Shifted(wT, konst(wz));
         if (wT && s8 === wT) wd = dq(w!, ws!, '', wAxis);
         else if (s8) wd = dq(addInit(`${w}_s8`, s8), ws!, '', wAxis);
-        else wd = dq(w!, ws!, wz ?? '', wAxis);
+        else {
+          wd = dq(w!, ws!, wz ?? '', wAxis);
+          notes.push(
+            `'${n.name}' (QLinearConv): weights minus their zero point leave [-128, 127], so it runs in float`,
+          );
+        }
         const convIns = [xd, wd];
         if (b) {
           // QLinearConv's bias is int32 at scale x_scale * w_scale; float32 products as a kernel computes them.
@@ -285,7 +293,7 @@ export function qoperatorToQdq(model: Model): QOperatorRewrite {
     opset === declared
       ? model.opsetImports
       : model.opsetImports.map((o) => (isDefaultDomain(o.domain) ? { ...o, version: opset } : o));
-  return { model: { ...model, opsetImports, graph: g }, rewritten, unsupported };
+  return { model: { ...model, opsetImports, graph: g }, rewritten, unsupported, notes };
 }
 
 /** Standard ops whose semantics (as edgecnn implements them) do not change from opset 11 (10 for some) to 13. */
