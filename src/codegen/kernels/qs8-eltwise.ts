@@ -5,7 +5,8 @@
  * (y = clamp(nearest(((a - za) * sa) * ((b - zb) * sb) / sy) + zy); b may be one pixel per image, the
  * squeeze-and-excitation scale broadcast over H x W), and `lut`: any unary
  * function between a dequantize and a quantize as a 256-byte table built at compile time (y = table[x + 128]).
- * Each does the same float32 operations as the references, so results match them exactly.
+ * Each does the same float32 operations as the references, so results match them exactly (except the broadcast
+ * mul, which premultiplies its scales: within 1 LSB).
  * Channels go in blocks of 8 (two f32x4); a partial last block over-reads at most 12 bytes, stores lane by lane.
  */
 import { EdgecnnError } from '../../ir/errors.js';
@@ -188,7 +189,9 @@ function emitLut(fn: FunctionBuilder, s: Qs8EltwiseSpec, a: Qs8EltwiseAddresses)
 
 /**
  * Mul by a per-image channel vector (the SE scale): images outer, channel blocks next, pixels inner, so each block
- * of b is dequantized once per image; the arithmetic per element is the general mul's.
+ * of b is dequantized once per image, premultiplied by s_a / s_out: per element y = nearest((a - z_a) * d) + z_out.
+ * The float rounding differs from the reference's ((a - z_a) s_a)(DQ(b)) / s_out, so a value on a rounding tie may
+ * land 1 LSB away (as onnxruntime's own QLinearMul does).
  */
 function emitMulBroadcast(
   fn: FunctionBuilder,
@@ -226,10 +229,15 @@ function emitMulBroadcast(
           .i32Add()
           .v128Load8x8S()
           .localSet(v.x);
+        // d = DQ(b) * (s_a / s_out): one multiply per element remains (no division).
         dequantHalf(fn, v.x, false, v.zB, v.sB);
-        fn.localSet(v.d0);
+        fn.v128ConstF32(Math.fround(s.scaleA / s.scaleOut!))
+          .f32x4Mul()
+          .localSet(v.d0);
         dequantHalf(fn, v.x, true, v.zB, v.sB);
-        fn.localSet(v.d1);
+        fn.v128ConstF32(Math.fround(s.scaleA / s.scaleOut!))
+          .f32x4Mul()
+          .localSet(v.d1);
         fn.localGet(p0)
           .i32Const(a.a.pixelStride)
           .i32Mul()
@@ -250,9 +258,15 @@ function emitMulBroadcast(
           () => {
             fn.localGet(pa).v128Load8x8S().localSet(v.x);
             for (const high of [false, true]) {
-              dequantHalf(fn, v.x, high, v.zA, v.sA);
-              fn.localGet(high ? v.d1 : v.d0).f32x4Mul();
-              fn.localGet(v.sO).f32x4Div().f32x4Nearest().localGet(v.zO).f32x4Add();
+              fn.localGet(v.x);
+              if (high) fn.i32x4ExtendHighI16x8S();
+              else fn.i32x4ExtendLowI16x8S();
+              fn.f32x4ConvertI32x4S().localGet(v.zA).f32x4Sub();
+              fn.localGet(high ? v.d1 : v.d0)
+                .f32x4Mul()
+                .f32x4Nearest()
+                .localGet(v.zO)
+                .f32x4Add();
               if ((s.outMin ?? -128) > -128) fn.localGet(v.lo).f32x4Pmax();
               if ((s.outMax ?? 127) < 127) fn.localGet(v.hi).f32x4Pmin();
               fn.i32x4TruncSatF32x4S();
