@@ -6,7 +6,10 @@
  * this prints medians, p90 and the int8/fp32 ratio of medians (below 1: int8 is faster). One thread.
  *
  *   npx tsc -p . && node scripts/int8-latency.mjs [--models mobilenet_v3_small,squeezenet1_1] [--runs 40]
- *       [--peers ort-web|none] [--int8-dir /tmp/edgecnn-int8] [--requantize] [--json out.json]
+ *       [--peers ort-web|none] [--int8-dir /tmp/edgecnn-int8] [--requantize] [--profile-runs 10] [--json out.json]
+ *
+ * On a busy machine wall-time medians include time descheduled; --profile-runs N also prints, for the edgecnn
+ * configurations, the sum of per-step medians over N profiled runs (which mostly escapes it).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     peers: { type: 'string', default: 'ort-web' },
     'int8-dir': { type: 'string', default: join(tmpdir(), 'edgecnn-int8') },
     requantize: { type: 'boolean', default: false },
+    'profile-runs': { type: 'string', default: '0' },
     json: { type: 'string' },
   },
 });
@@ -70,7 +74,19 @@ for (const name of names) {
     inputs,
     runs: Number(values.runs),
     warmup: Number(values.warmup),
+    profileRuns: Number(values['profile-runs']),
   });
+  /** Sum over steps of each step's median time across the profiled runs. */
+  const stepSum = (id) => {
+    const runs = report.configs.find((c) => c.id === id)?.profileRuns;
+    if (!runs || runs.length === 0) return undefined;
+    let sum = 0;
+    for (let i = 0; i < runs[0].length; i++) {
+      const ts = runs.map((r) => r[i].timeMs).sort((x, y) => x - y);
+      sum += ts[Math.floor(ts.length / 2)];
+    }
+    return sum;
+  };
   const med = (id) => report.configs.find((c) => c.id === id)?.measured?.summary;
   const row = { model: name };
   for (const t of ['edgecnn-wasm', ...peers]) {
@@ -81,13 +97,20 @@ for (const name of names) {
       int8: b && { medianMs: b.medianMs, p90Ms: b.p90Ms },
       int8OverFp32: a && b ? b.medianMs / a.medianMs : undefined,
     };
+    const pa = stepSum(`${t}/t1/fp32`);
+    const pb = stepSum(`${t}/t1/int8`);
+    if (pa !== undefined && pb !== undefined) row[t].stepMedianSumMs = { fp32: pa, int8: pb, int8OverFp32: pb / pa };
   }
   for (const c of report.configs) if (c.status !== 'ok') row[`${c.id} status`] = `${c.status}: ${c.reason}`;
   rows.push(row);
   const f = (x) => (x === undefined ? '-' : x.toFixed(2));
   const cells = ['edgecnn-wasm', ...peers].map((t) => {
     const r = row[t];
-    return `${t}: fp32 ${f(r.fp32?.medianMs)} (p90 ${f(r.fp32?.p90Ms)}) int8 ${f(r.int8?.medianMs)} (p90 ${f(r.int8?.p90Ms)}) ms, int8/fp32 ${f(r.int8OverFp32)}`;
+    const steps = r.stepMedianSumMs;
+    const prof = steps
+      ? ` [step medians: fp32 ${f(steps.fp32)} int8 ${f(steps.int8)} ms, ${f(steps.int8OverFp32)}]`
+      : '';
+    return `${t}: fp32 ${f(r.fp32?.medianMs)} (p90 ${f(r.fp32?.p90Ms)}) int8 ${f(r.int8?.medianMs)} (p90 ${f(r.int8?.p90Ms)}) ms, int8/fp32 ${f(r.int8OverFp32)}${prof}`;
   });
   console.log(`${name.padEnd(20)} ${cells.join(' | ')}`);
 }
