@@ -262,3 +262,39 @@ test('SE blocks, channel split/concat/shuffle and max pooling stay int8 and matc
     }
   }
 });
+
+test('a classifier head (Flatten, Gemm with transB 0 and 1) runs int8 up to its float logits', async () => {
+  const b = new GraphBuilder('head');
+  const x = b.input('input', 'float32', [2, 6, 5, 5]);
+  b.randomInit('w0', [6, 6, 3, 3], 1, -0.5, 0.5);
+  const c0 = b.node('Conv', [x, 'w0'], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, { name: 'conv' });
+  const g = b.node('GlobalAveragePool', [c0], {}, { name: 'gap' });
+  const fl = b.node('Flatten', [g], { axis: 1 }, { name: 'flatten' });
+  b.randomInit('w1', [6, 9], 2, -0.5, 0.5);
+  b.randomInit('b1', [9], 3, -0.1, 0.1);
+  const h = b.node('Relu', [b.node('Gemm', [fl, 'w1', 'b1'], {}, { name: 'fc1' })], {}, { name: 'relu' });
+  b.randomInit('w2', [5, 9], 4, -0.5, 0.5);
+  b.randomInit('b2', [5], 5, -0.1, 0.1);
+  b.node('Gemm', [h, 'w2', 'b2'], { transB: 1 }, { name: 'fc2', outputs: ['output'] });
+  b.output('output');
+  const { model } = await quantizeModel(b.model(13), syntheticSamples([2, 6, 5, 5], 6), { method: 'minmax' });
+  const s = await createSession(model);
+  const byNode = new Map(s.steps.map((st) => [st.nodeName, st.kernelId]));
+  assert.match(byNode.get('fc1') ?? '', /^qs8-gemm-/, [...byNode].join(', '));
+  assert.match(byNode.get('fc2') ?? '', /^qs8-fc-f32-/, [...byNode].join(', '));
+  assert.ok(!s.steps.some((st) => st.kernelId.startsWith('f32-gemm')), [...byNode].join(', '));
+  const ort = (await import('onnxruntime-node')) as typeof import('onnxruntime-node');
+  const o = await ort.InferenceSession.create(Buffer.from(writeModel(model)), { intraOpNumThreads: 1 });
+  for (const inp of syntheticSamples([2, 6, 5, 5], 2, 31)) {
+    const got = (await s.run({ input: inp }))['output']!.data as Float32Array;
+    const want = runReference(model, { input: inp })['output']!.data as Float32Array;
+    const ortOut = (await o.run({ input: new ort.Tensor('float32', inp.data as Float32Array, [2, 6, 5, 5]) }))[
+      'output'
+    ]!.data as Float32Array;
+    for (const ref of [want, ortOut]) {
+      const scale = Math.max(...Array.from(ref, Math.abs));
+      const maxDiff = Math.max(...Array.from(ref, (w, i) => Math.abs(w - got[i]!)));
+      assert.ok(maxDiff <= 1e-4 * scale + 1e-6, `max |diff| ${maxDiff}, largest output ${scale}`);
+    }
+  }
+});

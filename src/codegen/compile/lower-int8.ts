@@ -233,11 +233,8 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
 
   /** A Gemm's int8 weights as [M, K] (transposed when transB = 0) with per-M or per-tensor scales. */
   const gemmWeights = (n: Node): { q: Tensor; scales: Float32Array } | undefined => {
-    const int = (name: string, d: number): number => {
-      const a = n.attributes.get(name);
-      return a?.kind === 'int' ? a.value : d;
-    };
-    if (int('transA', 0) !== 0 || attrFloat(n, 'alpha', 1) !== 1 || attrFloat(n, 'beta', 1) !== 1) return undefined;
+    if (attrInt(n, 'transA', 0) !== 0 || attrFloat(n, 'alpha', 1) !== 1 || attrFloat(n, 'beta', 1) !== 1)
+      return undefined;
     // Weight dequantizers are constant-folded out of the runtime nodes: look in the model.
     const dq = prep.model.graph.nodes.find((d) => d.outputs[0] === n.inputs[1]);
     if (!isStd(dq, 'DequantizeLinear')) return undefined;
@@ -246,7 +243,7 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
     const z = dq.inputs[2] ? prep.constants.get(dq.inputs[2]) : undefined;
     if (!q || q.dtype !== 'int8' || q.shape.length !== 2 || !sc || sc.dtype !== 'float32') return undefined;
     if (dq.inputs[2] && (!z || Array.from(z.data as Int8Array).some((v) => v !== 0))) return undefined;
-    const transB = int('transB', 0) === 1;
+    const transB = attrInt(n, 'transB', 0) === 1;
     const [M, K] = transB ? [q.shape[0]!, q.shape[1]!] : [q.shape[1]!, q.shape[0]!];
     const dqAxis = dq.attributes.get('axis');
     const ax = dqAxis?.kind === 'int' ? dqAxis.value : 1;
@@ -260,7 +257,8 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
   /**
    * A data-movement node whose data inputs are dequantized int8 values and whose outputs are each read only by a
    * QuantizeLinear, all with the same parameters: then the node on the integers is exact (Q(DQ(q)) = q). Only
-   * shapes the int8 path computes: rank 4, channel Concat/Slice/Split (views), 2-D MaxPool.
+   * shapes the int8 path computes: channel Concat/Slice/Split (views), Flatten of [N, C, 1, 1] (an alias), 2-D
+   * MaxPool, ChannelShuffle.
    */
   const int8Move = (n: Node) => {
     const data = n.opType === 'Concat' ? n.inputs.map((_, k) => k) : [0];
