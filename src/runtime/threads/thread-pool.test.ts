@@ -165,6 +165,7 @@ async function tinyModel(extent: number): Promise<CompiledModel> {
 test('every item of a split step runs exactly once, for awkward extents and thread counts', async () => {
   for (const [threads, extent] of [
     [2, 1],
+    [2, 5], // no more items than threads x chunks per thread: one chunk per thread
     [2, 7],
     [3, 37],
     [4, 1000],

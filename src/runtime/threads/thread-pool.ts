@@ -264,8 +264,16 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
   const steps = compiled.steps;
   const localFns: (((start: number, end: number) => void) | undefined)[] = steps.map(() => undefined);
   const parallel = steps.map((s) => s.kind === 'kernel' && s.parallelExtent >= 2 && stepCost(s) >= minCost);
+  // A step with no more items than threads * chunksPerThread gets one chunk per thread: its items are coarse,
+  // and adjacent items may share work inside one call (a Winograd range transforms its input once: resnet18's
+  // 14x14 and 7x7 layers have 8 items, and one chunk per item made every chunk transform it again).
   const chunks = steps.map((s) =>
-    Math.min(MAX_CHUNKS, Math.max(threads * chunksPerThread, chunkCost > 0 ? Math.floor(stepCost(s) / chunkCost) : 0)),
+    s.kind === 'kernel' && s.parallelExtent <= threads * chunksPerThread
+      ? threads
+      : Math.min(
+          MAX_CHUNKS,
+          Math.max(threads * chunksPerThread, chunkCost > 0 ? Math.floor(stepCost(s) / chunkCost) : 0),
+        ),
   );
 
   return {
