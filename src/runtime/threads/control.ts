@@ -109,9 +109,17 @@ export const MIN_SPIN = 64;
 
 /**
  * Wait until ctl[index] !== value and return the new value: spin (adaptively, see Spinner), then sleep;
- * `canBlock` false (a browser's main thread) only spins.
+ * `canBlock` false (a browser's main thread) only spins. At `deadline` (a performance.now() time) it returns
+ * the value as it is, changed or not, so a caller waiting on threads that stalled can fail instead of hanging.
  */
-export function waitForChange(ctl: Int32Array, index: number, value: number, sp: Spinner, canBlock: boolean): number {
+export function waitForChange(
+  ctl: Int32Array,
+  index: number,
+  value: number,
+  sp: Spinner,
+  canBlock: boolean,
+  deadline = Infinity,
+): number {
   let v = Atomics.load(ctl, index);
   if (v !== value) return v;
   let last = performance.now();
@@ -123,6 +131,7 @@ export function waitForChange(ctl: Int32Array, index: number, value: number, sp:
     }
     if ((i & 63) === 63) {
       const now = performance.now();
+      if (now > deadline) return v;
       if (now - last > PREEMPTED_MS && canBlock) {
         sp.budget = Math.max(MIN_SPIN, sp.budget >> 1);
         break;
@@ -131,7 +140,10 @@ export function waitForChange(ctl: Int32Array, index: number, value: number, sp:
     }
   }
   while (v === value) {
-    Atomics.wait(ctl, index, value);
+    if (deadline === Infinity) Atomics.wait(ctl, index, value);
+    else if (Atomics.wait(ctl, index, value, Math.max(0, deadline - performance.now())) === 'timed-out') {
+      return Atomics.load(ctl, index);
+    }
     v = Atomics.load(ctl, index);
   }
   return v;

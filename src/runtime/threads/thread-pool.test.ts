@@ -224,6 +224,27 @@ test('a kernel that traps on a worker or the caller is a named error, not a hang
   await pool.close();
 });
 
+test('a worker that exits without running its chunks fails the step with a named error, not a hang', async () => {
+  const compiled = await tinyModel(16);
+  compiled.steps = [compiled.steps[0]!];
+  const pool = createThreadPool(compiled, {
+    threads: 2,
+    minParallelCost: 0,
+    callerRuns: false,
+    barrierTimeoutMs: 300,
+    workerUrl: new URL('./exiting-worker-testing.js', import.meta.url),
+  });
+  const exec = await instantiate(compiled, undefined, pool);
+  const t0 = performance.now();
+  assert.throws(
+    () => exec.run({}),
+    /kernel step 0 \(test-count, node 'count'\) did not finish on 2 threads within 300 ms \(0 of \d+ chunks done\)/,
+  );
+  assert.ok(performance.now() - t0 < 5000, 'the timeout bounds the wait');
+  assert.throws(() => exec.run({}), /closed/);
+  await pool.close();
+});
+
 test('a worker script that cannot load fails the pool with a named error', async () => {
   const compiled = await tinyModel(8);
   const pool = createThreadPool(compiled, { threads: 2, workerUrl: new URL('./no-such-worker.js', import.meta.url) });

@@ -127,6 +127,12 @@ export interface ThreadPoolOptions {
   spin?: number;
   /** Whether the calling thread also runs chunks (tests turn it off to prove the workers do the work). */
   callerRuns?: boolean;
+  /**
+   * Longest a split step may wait for its chunks (ms). A worker that exits or stalls inside a chunk would
+   * otherwise block the caller forever (in Node its Atomics.wait also blocks the event loop that would report
+   * the exit); past this the step fails with a named error and the pool closes.
+   */
+  barrierTimeoutMs?: number;
 }
 
 /** What ran where, for tests and the demo page. */
@@ -164,6 +170,7 @@ export const poolDefaults: Required<Omit<ThreadPoolOptions, 'threads' | 'workerU
   chunkCost: 1_000_000,
   spin: 20_000,
   callerRuns: true,
+  barrierTimeoutMs: 120_000,
 };
 
 function stepCost(s: CompiledStep): number {
@@ -256,6 +263,7 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
   const chunkCost = opts.chunkCost ?? poolDefaults.chunkCost;
   const blocking = threads > 1 && canBlock();
   const callerRuns = opts.callerRuns ?? poolDefaults.callerRuns;
+  const barrierTimeoutMs = opts.barrierTimeoutMs ?? poolDefaults.barrierTimeoutMs;
   const workers: WorkerHandle[] = [];
   let parallelSteps = 0;
   let serialSteps = 0;
@@ -358,7 +366,25 @@ export function createThreadPool(compiled: CompiledModel, opts: ThreadPoolOption
       Atomics.notify(ctl, EPOCH);
       if (callerRuns) runChunks(ctl, e, localFns, false);
       let d = Atomics.load(ctl, DONE);
-      while (d !== nChunks) d = waitForChange(ctl, DONE, d, barrier, blocking);
+      const deadline = performance.now() + barrierTimeoutMs;
+      while (d !== nChunks) {
+        d = waitForChange(ctl, DONE, d, barrier, blocking, deadline);
+        if (d !== nChunks && performance.now() >= deadline) {
+          // Its chunks may still finish later and count into a newer step's barrier: this pool is unusable.
+          closed = true;
+          Atomics.store(ctl, STOP, 1);
+          Atomics.add(ctl, EPOCH, 1);
+          Atomics.notify(ctl, EPOCH);
+          for (const w of workers) void w.terminate();
+          const st = steps[index]!;
+          throw new EdgecnnError(
+            `kernel step ${index} (${st.kernelId}, node '${st.nodeName}') did not finish on ${threads} threads ` +
+              `within ${barrierTimeoutMs} ms (${Atomics.load(ctl, DONE)} of ${nChunks} chunks done): a worker ` +
+              `stalled or exited; the thread pool is closed`,
+            'internal',
+          );
+        }
+      }
       const fault = Atomics.exchange(ctl, FAULT, 0);
       if (fault !== 0) {
         const st = steps[fault - 1]!;
