@@ -88,7 +88,8 @@ export async function benchModel(modelPath: string, opts: BenchModelOptions = {}
   let backends = opts.backends ?? ['wasm'];
   if (opts.tune && !backends.includes('wasm-tuned')) {
     const at = backends.indexOf('wasm');
-    backends = at < 0 ? [...backends, 'wasm-tuned'] : [...backends.slice(0, at + 1), 'wasm-tuned', ...backends.slice(at + 1)];
+    backends =
+      at < 0 ? [...backends, 'wasm-tuned'] : [...backends.slice(0, at + 1), 'wasm-tuned', ...backends.slice(at + 1)];
   }
   const configs = buildConfigs(backends, opts.peers ?? ['ort-web', 'ort-node'], opts.threads ?? [1]);
   const bytes = new Uint8Array(readFileSync(modelPath));

@@ -44,7 +44,10 @@ function tuneFrom(p: ParsedArgs): BenchModelOptions['tune'] {
     return undefined;
   }
   if (budgetMs !== undefined && !(budgetMs >= 0)) {
-    throw new EdgecnnError(`--budget-ms needs a non-negative number, got ${flagString(p, 'budget-ms')}`, 'bad-argument');
+    throw new EdgecnnError(
+      `--budget-ms needs a non-negative number, got ${flagString(p, 'budget-ms')}`,
+      'bad-argument',
+    );
   }
   return { ...(budgetMs !== undefined ? { budgetMs } : {}), ...(dbPath !== undefined ? { dbPath } : {}) };
 }

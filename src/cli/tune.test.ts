@@ -66,7 +66,21 @@ test('tuning flags without --tune, and a foreign database file, are clear errors
 
 test('bench --tune measures edgecnn-wasm-tuned beside edgecnn-wasm in the same run', () => {
   const db = join(dir, 'bench-db.json');
-  const r = cli('bench', model, '--tune', '--tuning-db', db, '--vs', 'none', '--runs', '3', '--warmup', '1', '--json', '-');
+  const r = cli(
+    'bench',
+    model,
+    '--tune',
+    '--tuning-db',
+    db,
+    '--vs',
+    'none',
+    '--runs',
+    '3',
+    '--warmup',
+    '1',
+    '--json',
+    '-',
+  );
   assert.equal(r.code, 0, r.err);
   const report = JSON.parse(r.out) as { configs: { id: string; status: string }[] };
   assert.deepEqual(

@@ -26,7 +26,10 @@ export const TUNE_FLAGS = {
 function budgetFrom(p: ParsedArgs): number | undefined {
   const b = flagNumber(p, 'budget-ms');
   if (b !== undefined && !(Number.isFinite(b) && b >= 0)) {
-    throw new EdgecnnError(`--budget-ms needs a non-negative number, got ${flagString(p, 'budget-ms')}`, 'bad-argument');
+    throw new EdgecnnError(
+      `--budget-ms needs a non-negative number, got ${flagString(p, 'budget-ms')}`,
+      'bad-argument',
+    );
   }
   return b;
 }
@@ -80,7 +83,7 @@ export function formatTuneReport(r: TuneReport): string {
       ? [
           `whole model, ${r.wholeModel.runs} interleaved runs each: cost model ${r.wholeModel.costModelMs.toFixed(3)} ms, ` +
             `tuned ${r.wholeModel.tunedMs.toFixed(3)} ms` +
-            (r.wholeModel.reverted ? ' -> not faster: this run\'s changes reverted to the cost model' : ''),
+            (r.wholeModel.reverted ? " -> not faster: this run's changes reverted to the cost model" : ''),
         ]
       : []),
   ].join('\n');

@@ -182,7 +182,10 @@ export function candidateVariants<S, V extends KernelVariant>(
   const isaRank = (v: V): number => (v.isa === 'wasmrelaxed' ? 0 : 1);
   // Ties in cost go to the variant with more parallel work items (e.g. a one-row GEMM split by column panels
   // instead of one row tile): the same single-threaded work, but threads can share it.
-  const keyed = usable.map((v) => ({ v, key: [isaRank(v), cost ? cost(spec, v) : 0, -family.parallelExtent(spec, v)] }));
+  const keyed = usable.map((v) => ({
+    v,
+    key: [isaRank(v), cost ? cost(spec, v) : 0, -family.parallelExtent(spec, v)],
+  }));
   keyed.sort((a, b) => {
     const i = a.key.findIndex((k, j) => k !== b.key[j]);
     return i < 0 ? 0 : a.key[i]! - b.key[i]!;
@@ -327,35 +330,33 @@ function lowerConv(node: Node, ctx: SelectContext, families: Families): LoweredK
   if (pointwise && families.gemm) {
     const family = families.gemm;
     const gs: GemmSpec = { m: spec.batch * spec.inH * spec.inW, n: spec.outC, k: spec.inC, epilogue };
-    const candidates = candidateVariants(family, gs, ctx.relaxedSimd, gemmCost).map(
-      (v): KernelCandidate => ({
-        id: family.id(gs, v),
-        lower() {
-          const packed = family.pack(gs, v, bias ? { b: w, layout: 'nk', bias } : { b: w, layout: 'nk' });
-          return {
-            id: family.id(gs, v),
-            parallelExtent: family.parallelExtent(gs, v),
-            macs: family.macs(gs),
-            bytesMoved: actBytes + packed.byteLength,
-            fused,
-            weights: [bytesOf(packed)],
-            scratchBytes: 0,
-            zeroBytes: family.zeroBytes(gs, v),
-            inPlaceInputs: res ? [3] : [],
-            usesRelaxedSimd: v.isa === 'wasmrelaxed',
-            emit(fn, a) {
-              const addrs: GemmAddresses = {
-                a: ref(x, a.inputs[0]),
-                packedB: a.weights[0]!,
-                c: ref(out, a.outputs[0]),
-              };
-              if (res) addrs.residual = ref(res, a.inputs[3]);
-              family.emit(fn, gs, v, addrs);
-            },
-          };
-        },
-      }),
-    );
+    const candidates = candidateVariants(family, gs, ctx.relaxedSimd, gemmCost).map((v): KernelCandidate => ({
+      id: family.id(gs, v),
+      lower() {
+        const packed = family.pack(gs, v, bias ? { b: w, layout: 'nk', bias } : { b: w, layout: 'nk' });
+        return {
+          id: family.id(gs, v),
+          parallelExtent: family.parallelExtent(gs, v),
+          macs: family.macs(gs),
+          bytesMoved: actBytes + packed.byteLength,
+          fused,
+          weights: [bytesOf(packed)],
+          scratchBytes: 0,
+          zeroBytes: family.zeroBytes(gs, v),
+          inPlaceInputs: res ? [3] : [],
+          usesRelaxedSimd: v.isa === 'wasmrelaxed',
+          emit(fn, a) {
+            const addrs: GemmAddresses = {
+              a: ref(x, a.inputs[0]),
+              packedB: a.weights[0]!,
+              c: ref(out, a.outputs[0]),
+            };
+            if (res) addrs.residual = ref(res, a.inputs[3]);
+            family.emit(fn, gs, v, addrs);
+          },
+        };
+      },
+    }));
     if (candidates.length > 0) return chooseKernel(node, ctx, specKey('f32-gemm', gs), candidates);
   }
   const depthwise = spec.group === spec.inC && spec.outC === spec.inC && spec.group > 1;
@@ -458,41 +459,39 @@ function lowerGemm(node: Node, ctx: SelectContext, families: Families): LoweredK
   if (out.layout !== 'flat' || size(out) !== M * N) return undefined;
   const epilogue = epilogueOf(node, false);
   const gs: GemmSpec = { m: M, n: N, k: K, epilogue };
-  const candidates = candidateVariants(family, gs, ctx.relaxedSimd, gemmCost).map(
-    (v): KernelCandidate => ({
-      id: family.id(gs, v),
-      lower() {
-        const packed = family.pack(
-          gs,
-          v,
-          bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' },
-        );
-        return {
-          id: family.id(gs, v),
-          parallelExtent: family.parallelExtent(gs, v),
-          macs: family.macs(gs),
-          bytesMoved: 4 * (M * K + M * N) + packed.byteLength,
-          fused: node.domain === 'edgecnn' && epilogue.activation.kind !== 'none',
-          weights: [bytesOf(packed)],
-          scratchBytes: 0,
-          zeroBytes: family.zeroBytes(gs, v),
-          inPlaceInputs: [],
-          usesRelaxedSimd: v.isa === 'wasmrelaxed',
-          emit(fn, addr) {
-            const ai = addr.inputs[0];
-            const co = addr.outputs[0];
-            if (ai === undefined || co === undefined)
-              throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
-            family.emit(fn, gs, v, {
-              a: { addrBytes: ai, pixelStride: K },
-              packedB: addr.weights[0]!,
-              c: { addrBytes: co, pixelStride: N },
-            });
-          },
-        };
-      },
-    }),
-  );
+  const candidates = candidateVariants(family, gs, ctx.relaxedSimd, gemmCost).map((v): KernelCandidate => ({
+    id: family.id(gs, v),
+    lower() {
+      const packed = family.pack(
+        gs,
+        v,
+        bias ? { b, layout: transB ? 'nk' : 'kn', bias } : { b, layout: transB ? 'nk' : 'kn' },
+      );
+      return {
+        id: family.id(gs, v),
+        parallelExtent: family.parallelExtent(gs, v),
+        macs: family.macs(gs),
+        bytesMoved: 4 * (M * K + M * N) + packed.byteLength,
+        fused: node.domain === 'edgecnn' && epilogue.activation.kind !== 'none',
+        weights: [bytesOf(packed)],
+        scratchBytes: 0,
+        zeroBytes: family.zeroBytes(gs, v),
+        inPlaceInputs: [],
+        usesRelaxedSimd: v.isa === 'wasmrelaxed',
+        emit(fn, addr) {
+          const ai = addr.inputs[0];
+          const co = addr.outputs[0];
+          if (ai === undefined || co === undefined)
+            throw new EdgecnnError(`node '${node.name}': missing address`, 'internal');
+          family.emit(fn, gs, v, {
+            a: { addrBytes: ai, pixelStride: K },
+            packedB: addr.weights[0]!,
+            c: { addrBytes: co, pixelStride: N },
+          });
+        },
+      };
+    },
+  }));
   return chooseKernel(node, ctx, specKey('f32-gemm', gs), candidates);
 }
 

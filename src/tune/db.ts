@@ -71,7 +71,10 @@ export function parseTuningDb(text: string, where: string): TuningRecord[] {
   }
   const f = data as DbFile;
   if (typeof f !== 'object' || f === null || f.format !== FORMAT || !Array.isArray(f.records)) {
-    throw new EdgecnnError(`tuning database ${where} is not an edgecnn tuning file (format '${FORMAT}')`, 'bad-argument');
+    throw new EdgecnnError(
+      `tuning database ${where} is not an edgecnn tuning file (format '${FORMAT}')`,
+      'bad-argument',
+    );
   }
   if (f.formatVersion !== FORMAT_VERSION) {
     throw new EdgecnnError(
@@ -133,7 +136,8 @@ export function storageTuningDb(storage: KeyValueStorage, key = 'edgecnn-tuning'
   return new MapDb(where, records, async (rs) => storage.setItem(key, serializeTuningDb(rs)));
 }
 
-const isNode = (): boolean => Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
+const isNode = (): boolean =>
+  Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
 
 /** `$XDG_CACHE_HOME/edgecnn/tuning.json`, else `~/.cache/edgecnn/tuning.json` (Node only). */
 export async function defaultTuningDbPath(): Promise<string> {

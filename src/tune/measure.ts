@@ -44,7 +44,10 @@ export interface MeasureOptions {
 const MIN_SAMPLES = 3;
 
 /** Bytes of each node input/output the compiler would place in the arena (undefined: constant or absent). */
-export function stepOperandBytes(choice: KernelChoice): { inputs: (number | undefined)[]; outputs: (number | undefined)[] } {
+export function stepOperandBytes(choice: KernelChoice): {
+  inputs: (number | undefined)[];
+  outputs: (number | undefined)[];
+} {
   const bytes = (name: string | undefined): number | undefined => {
     if (!name) return undefined;
     const info = choice.ctx.operand(name);
@@ -113,7 +116,10 @@ function median(xs: number[]): number {
 }
 
 /** Time every candidate of `choice` (in the choice's order in the result). */
-export async function measureCandidates(choice: KernelChoice, options: MeasureOptions = {}): Promise<CandidateTiming[]> {
+export async function measureCandidates(
+  choice: KernelChoice,
+  options: MeasureOptions = {},
+): Promise<CandidateTiming[]> {
   const samples = Math.max(MIN_SAMPLES, options.samples ?? 7);
   const minSampleMs = options.minSampleMs ?? 1;
   const operands = stepOperandBytes(choice);

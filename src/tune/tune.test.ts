@@ -14,7 +14,15 @@ import type { Model } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import { runReference } from '../ops/reference-executor.js';
 import { compileModel } from '../codegen/compile/compile.js';
-import { FAMILIES, type KernelChoice, candidateVariants, convCost, dwconvCost, gemmCost, pickVariant } from '../codegen/select.js';
+import {
+  FAMILIES,
+  type KernelChoice,
+  candidateVariants,
+  convCost,
+  dwconvCost,
+  gemmCost,
+  pickVariant,
+} from '../codegen/select.js';
 import type { ConvSpec, GemmSpec } from '../codegen/kernels/types.js';
 import { optimize } from '../passes/index.js';
 import { createSession } from '../runtime/session.js';
@@ -41,9 +49,14 @@ function smallCnn(): Model {
   const p = g.node('Conv', [cat, g.randomInit('wp', [16, 16, 1, 1], 6)]);
   const sum = g.node('Relu', [g.node('Add', [p, c1])]);
   const flat = g.node('Flatten', [g.node('GlobalAveragePool', [sum])], { axis: 1 });
-  const y = g.node('Gemm', [flat, g.randomInit('wg', [5, 16], 7), g.randomInit('bg', [5], 8)], { transB: 1 }, {
-    outputs: ['y'],
-  });
+  const y = g.node(
+    'Gemm',
+    [flat, g.randomInit('wg', [5, 16], 7), g.randomInit('bg', [5], 8)],
+    { transB: 1 },
+    {
+      outputs: ['y'],
+    },
+  );
   g.output(y, 'float32', [1, 5]);
   g.output(sum, 'float32', [1, 16, 13, 11]);
   return g.model(13);
@@ -247,7 +260,10 @@ test('file database: round trip, merge with a concurrent writer, errors name the
   assert.equal(c.get('d', EDGECNN_VERSION, 'k2')?.variantId, 'b');
   assert.equal(c.get('d', '0.0.0', 'k1'), undefined);
   writeFileSync(path, '{"format": "something-else", "records": []}');
-  await assert.rejects(fileTuningDb(path), (e: Error) => e.message.includes(path) && /edgecnn tuning file/.test(e.message));
+  await assert.rejects(
+    fileTuningDb(path),
+    (e: Error) => e.message.includes(path) && /edgecnn tuning file/.test(e.message),
+  );
   writeFileSync(path, 'not json');
   await assert.rejects(fileTuningDb(path), (e: Error) => e.message.includes(path) && /not JSON/.test(e.message));
   assert.throws(
@@ -258,7 +274,10 @@ test('file database: round trip, merge with a concurrent writer, errors name the
 
 test('Web Storage database round-trips under its key', async () => {
   const store = new Map<string, string>();
-  const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => void store.set(k, v) };
+  const storage = {
+    getItem: (k: string) => store.get(k) ?? null,
+    setItem: (k: string, v: string) => void store.set(k, v),
+  };
   const db = storageTuningDb(storage);
   assert.equal(db.location, 'localStorage:edgecnn-tuning');
   db.put({
@@ -280,29 +299,33 @@ test('EDGECNN_VERSION is the package version', () => {
 });
 
 const INT8 = join(MODELS_DIR, 'mobilenet_v2.int8_qdq.onnx');
-test('int8: every conv candidate (Winograd, c2 and c8 GEMM tiles) gives bit-identical outputs', { skip: !existsSync(INT8) && `${INT8} is absent` }, async () => {
-  const { loadModel } = await import('../onnx/index.js');
-  const model = await loadModel(INT8);
-  const opt = (m: Model): Model => optimize(m).model;
-  const { instantiate } = await import('../runtime/executor.js');
-  const x = randomF32([1, 3, 224, 224], 5);
-  const outs: Float32Array[] = [];
-  let qs8Choices = 0;
-  for (const k of [0, 1, 2]) {
-    const compiled = compileModel(model, {
-      optimize: opt,
-      choose: (c) => {
-        if (c.specKey.startsWith('qs8-')) qs8Choices++;
-        return c.specKey.startsWith('qs8-') ? c.candidates[Math.min(k, c.candidates.length - 1)]! : c.candidates[0]!;
-      },
-    });
-    const exec = await instantiate(compiled);
-    outs.push(exec.run({ [compiled.inputs[0]!.name]: x })[compiled.outputs[0]!.name]!.data as Float32Array);
-  }
-  assert.ok(qs8Choices > 0, 'no int8 choice point');
-  assert.deepEqual(outs[1], outs[0]);
-  assert.deepEqual(outs[2], outs[0]);
-});
+test(
+  'int8: every conv candidate (Winograd, c2 and c8 GEMM tiles) gives bit-identical outputs',
+  { skip: !existsSync(INT8) && `${INT8} is absent` },
+  async () => {
+    const { loadModel } = await import('../onnx/index.js');
+    const model = await loadModel(INT8);
+    const opt = (m: Model): Model => optimize(m).model;
+    const { instantiate } = await import('../runtime/executor.js');
+    const x = randomF32([1, 3, 224, 224], 5);
+    const outs: Float32Array[] = [];
+    let qs8Choices = 0;
+    for (const k of [0, 1, 2]) {
+      const compiled = compileModel(model, {
+        optimize: opt,
+        choose: (c) => {
+          if (c.specKey.startsWith('qs8-')) qs8Choices++;
+          return c.specKey.startsWith('qs8-') ? c.candidates[Math.min(k, c.candidates.length - 1)]! : c.candidates[0]!;
+        },
+      });
+      const exec = await instantiate(compiled);
+      outs.push(exec.run({ [compiled.inputs[0]!.name]: x })[compiled.outputs[0]!.name]!.data as Float32Array);
+    }
+    assert.ok(qs8Choices > 0, 'no int8 choice point');
+    assert.deepEqual(outs[1], outs[0]);
+    assert.deepEqual(outs[2], outs[0]);
+  },
+);
 
 test('whole-model check: a tuned model that runs slower is reverted to the cost model choices', async () => {
   const model = smallCnn();
@@ -376,7 +399,11 @@ test(
       const b = readFileSync(p);
       return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
     };
-    const x = { dtype: 'float32', shape: [1, 3, 224, 224], data: read(join(MODELS_DIR, 'mobilenet_v2.input.f32')) } as const;
+    const x = {
+      dtype: 'float32',
+      shape: [1, 3, 224, 224],
+      data: read(join(MODELS_DIR, 'mobilenet_v2.input.f32')),
+    } as const;
     const got = (await s.run({ [s.inputNames[0]!]: x }))[s.outputNames[0]!]!;
     const want = read(join(MODELS_DIR, 'mobilenet_v2.output.f32'));
     assertClose(got, { dtype: 'float32', shape: got.shape, data: want }, 'mobilenet_v2');

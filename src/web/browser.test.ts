@@ -134,41 +134,48 @@ test('isolated page: threads engage and outputs match Node', { skip, timeout: 12
   }
 });
 
-test('"Tune on this device" tunes in the page, shows before/after, and the tuned model matches Node', { skip, timeout: 180_000 }, async (t) => {
-  const demo = await openDemo(true);
-  try {
-    const r = await demoRun(demo.page, { threads: 1, runs: 2, withInput: true });
-    await demo.page.fill('#budget', '2000');
-    await demo.page.fill('#runs', '6');
-    await demo.page.click('#tune');
-    type DemoApi = { edgecnnDemo: { lastTune(): Promise<TuneDemoResult> | undefined } };
-    await demo.page.waitForFunction(() => (globalThis as unknown as DemoApi).edgecnnDemo.lastTune() !== undefined);
-    const tuned = await demo.page.evaluate(() => (globalThis as unknown as DemoApi).edgecnnDemo.lastTune()!);
-    assert.ok(tuned.specs.total > 0, 'no kernel spec to tune');
-    assert.equal(tuned.specs.measured + tuned.specs.fromDb + tuned.specs.skipped, tuned.specs.total);
-    assert.ok(tuned.specs.measured > 0, 'nothing was measured in the page');
-    assert.equal(tuned.db, 'localStorage:edgecnn-tuning');
-    assert.ok(tuned.beforeMs > 0 && tuned.afterMs > 0);
-    assert.match((await demo.page.textContent('#tuneResult')) ?? '', /cost model [\d.]+ ms, tuned [\d.]+ ms/);
-    const stored = await demo.page.evaluate(() => localStorage.getItem('edgecnn-tuning'));
-    assert.ok(stored && JSON.parse(stored).records.length >= tuned.specs.measured, 'records not kept in localStorage');
-    // The tuned page model against Node's untuned compile on the same input.
-    const s = await createSession(new Uint8Array(readFileSync(CLS)), { inputShapes: { x: [1, 3, 48, 192] } });
-    const x = makeTensor('float32', [1, 3, 48, 192], new Float32Array(r.input!));
-    const want = (await s.run({ x }))[s.outputNames[0]!]!.data as Float32Array;
-    const d = maxAbsDiff(tuned.output, want);
-    assert.ok(d <= 1e-4, `tuned browser model vs Node max |diff| ${d}`);
-    t.diagnostic(
-      `ppocr-cls tuned in the page: ${tuned.specs.measured} specs measured in ${tuned.tuneMs.toFixed(0)} ms, ` +
-        `${tuned.changedSteps}/${tuned.steps} steps changed, median ${tuned.beforeMs.toFixed(2)} -> ${tuned.afterMs.toFixed(2)} ms`,
-    );
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await demo.page.screenshot({ path: resolve(ARTIFACTS, 'demo-tuned.png'), fullPage: true });
-    assert.ok(!demo.console.some((m) => m.startsWith('pageerror')), demo.console.join('\n'));
-  } finally {
-    await demo.close();
-  }
-});
+test(
+  '"Tune on this device" tunes in the page, shows before/after, and the tuned model matches Node',
+  { skip, timeout: 180_000 },
+  async (t) => {
+    const demo = await openDemo(true);
+    try {
+      const r = await demoRun(demo.page, { threads: 1, runs: 2, withInput: true });
+      await demo.page.fill('#budget', '2000');
+      await demo.page.fill('#runs', '6');
+      await demo.page.click('#tune');
+      type DemoApi = { edgecnnDemo: { lastTune(): Promise<TuneDemoResult> | undefined } };
+      await demo.page.waitForFunction(() => (globalThis as unknown as DemoApi).edgecnnDemo.lastTune() !== undefined);
+      const tuned = await demo.page.evaluate(() => (globalThis as unknown as DemoApi).edgecnnDemo.lastTune()!);
+      assert.ok(tuned.specs.total > 0, 'no kernel spec to tune');
+      assert.equal(tuned.specs.measured + tuned.specs.fromDb + tuned.specs.skipped, tuned.specs.total);
+      assert.ok(tuned.specs.measured > 0, 'nothing was measured in the page');
+      assert.equal(tuned.db, 'localStorage:edgecnn-tuning');
+      assert.ok(tuned.beforeMs > 0 && tuned.afterMs > 0);
+      assert.match((await demo.page.textContent('#tuneResult')) ?? '', /cost model [\d.]+ ms, tuned [\d.]+ ms/);
+      const stored = await demo.page.evaluate(() => localStorage.getItem('edgecnn-tuning'));
+      assert.ok(
+        stored && JSON.parse(stored).records.length >= tuned.specs.measured,
+        'records not kept in localStorage',
+      );
+      // The tuned page model against Node's untuned compile on the same input.
+      const s = await createSession(new Uint8Array(readFileSync(CLS)), { inputShapes: { x: [1, 3, 48, 192] } });
+      const x = makeTensor('float32', [1, 3, 48, 192], new Float32Array(r.input!));
+      const want = (await s.run({ x }))[s.outputNames[0]!]!.data as Float32Array;
+      const d = maxAbsDiff(tuned.output, want);
+      assert.ok(d <= 1e-4, `tuned browser model vs Node max |diff| ${d}`);
+      t.diagnostic(
+        `ppocr-cls tuned in the page: ${tuned.specs.measured} specs measured in ${tuned.tuneMs.toFixed(0)} ms, ` +
+          `${tuned.changedSteps}/${tuned.steps} steps changed, median ${tuned.beforeMs.toFixed(2)} -> ${tuned.afterMs.toFixed(2)} ms`,
+      );
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await demo.page.screenshot({ path: resolve(ARTIFACTS, 'demo-tuned.png'), fullPage: true });
+      assert.ok(!demo.console.some((m) => m.startsWith('pageerror')), demo.console.join('\n'));
+    } finally {
+      await demo.close();
+    }
+  },
+);
 
 test('page without COOP/COEP: one thread, and one notice naming the headers', { skip, timeout: 60_000 }, async () => {
   const demo = await openDemo(false);

@@ -267,7 +267,13 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
         fn.i32Const(0).localSet(bOff);
       } else {
         fn.localGet(it).i32Const(blocks).i32DivU().localSet(grp);
-        fn.localGet(it).i32Const(blocks).i32RemU().localTee(tmp).i32Const(blockC * 4).i32Mul().localSet(cb0);
+        fn.localGet(it)
+          .i32Const(blocks)
+          .i32RemU()
+          .localTee(tmp)
+          .i32Const(blockC * 4)
+          .i32Mul()
+          .localSet(cb0);
         fn.localGet(tmp).i32Const(blockPanelBytes).i32Mul().localSet(bOff);
       }
       fn.localGet(grp).i32Const(itemsPerImage).i32DivU().localSet(img);
