@@ -11,6 +11,7 @@
  * pad row, the requantize headers (per 8 channels), then U'_e per e in 8-channel blocks.
  */
 import { EdgecnnError } from '../../ir/errors.js';
+import { tileWalk } from './winograd-tiles.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
@@ -229,35 +230,16 @@ export function emitQs8Winograd(
   const uBase = hdrBase + g.blocks * QS8_HEADER_BYTES;
 
   const [start, end] = [fn.param(0), fn.param(1)];
-  const [it, img, th0, th, inImg, vBase, mBase, rr, tw, cv, vt, ix, tmp, e, gA, gW, gC, ob, rt, ko, wk, hdr, o0] =
-    fn.locals('i32', 23);
+  const [it, img, th0, th, inImg, vBase, mBase, rr, tw, cv, vt, tmp, e, gA, gW, gC, ob, rt, ko, wk, hdr, o0] =
+    fn.locals('i32', 22);
   const [grp, ck] = fn.locals('i32', 2);
-  const iy = fn.locals('i32', 4);
-  const ptr = fn.locals('i32', 16);
   const d = fn.locals('v128', 16);
 
-  const forTiles = (body: () => void): void => {
-    fn.forRange(
-      rr,
-      (b) => b.i32Const(0),
-      (b) => b.i32Const(R),
-      1,
-      () => {
-        fn.localGet(th0).localGet(rr).i32Add().localSet(th);
-        fn.forRange(
-          tw,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(tilesW),
-          1,
-          body,
-        );
-      },
-    );
-  };
-  /** Push (rr * tilesW + tw) * rowBytes. */
-  const tileIndexBytes = (rowBytes: number): void => {
-    fn.localGet(rr).i32Const(tilesW).i32Mul().localGet(tw).i32Add().i32Const(rowBytes).i32Mul();
-  };
+  const { forTiles, tileIndexBytes, tapPointers, ptr } = tileWalk(
+    fn,
+    { rows: R, tilesW, inH, inW, pixelStrideBytes: psIn, padTop: s.padTop, padLeft: s.padLeft },
+    { rr, th, th0, tw, inImg },
+  );
 
   // V5 = (B^T d B)[1][1] is the only entry a constant patch reaches (with 4x its value): subtracting 4 * zIn
   // there equals transforming d - zIn, one i16x8.sub instead of sixteen.
@@ -303,28 +285,7 @@ export function emitQs8Winograd(
 
       // (1) V_e[tile][c] = (B^T d B)[e], 8 channels per step; taps outside the image read the pad row.
       forTiles(() => {
-        for (let r = 0; r < 4; r++) {
-          fn.localGet(th)
-            .i32Const(2)
-            .i32Mul()
-            .i32Const(r - s.padTop)
-            .i32Add()
-            .localSet(iy[r]!);
-        }
-        for (let c = 0; c < 4; c++) {
-          fn.localGet(tw)
-            .i32Const(2)
-            .i32Mul()
-            .i32Const(c - s.padLeft)
-            .i32Add()
-            .localSet(ix);
-          for (let r = 0; r < 4; r++) {
-            fn.localGet(iy[r]!).i32Const(inW).i32Mul().localGet(ix).i32Add().i32Const(psIn).i32Mul();
-            fn.localGet(inImg).i32Add().i32Const(pad);
-            fn.localGet(iy[r]!).i32Const(inH).i32LtU().localGet(ix).i32Const(inW).i32LtU().i32And();
-            fn.select().localSet(ptr[r * 4 + c]!);
-          }
-        }
+        tapPointers(pad);
         tileIndexBytes(cp * 2);
         fn.localGet(vBase).i32Add().localSet(vt);
         fn.forRange(

@@ -11,6 +11,7 @@
  * [bias x CoutPad | 16 packed GEMM B matrices]. Scratch: one V+M slice per item, so ranges stay independent.
  * parallelExtent = batch * tile-row groups * channel blocks (block index varies fastest).
  */
+import { tileWalk } from './winograd-tiles.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
 import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
@@ -216,9 +217,6 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
   const tw = fn.local('i32');
   const cv = fn.local('i32');
   const vt = fn.local('i32');
-  const iy = fn.locals('i32', 4);
-  const ix = fn.local('i32');
-  const ptr = fn.locals('i32', 16);
   const d = fn.locals('v128', 16);
   const e = fn.local('i32');
   const gA = fn.local('i32');
@@ -232,28 +230,11 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
   const y = fn.locals('v128', 4);
   const bias = fn.local('v128');
 
-  // th = th0 + rr; vt/mt row of tile (rr, tw) = rr * tilesW + tw
-  const forTiles = (body: () => void): void => {
-    fn.forRange(
-      rr,
-      (b) => b.i32Const(0),
-      (b) => b.i32Const(R),
-      1,
-      () => {
-        fn.localGet(th0).localGet(rr).i32Add().localSet(th);
-        fn.forRange(
-          tw,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(tilesW),
-          1,
-          body,
-        );
-      },
-    );
-  };
-  const tileIndexBytes = (rowBytes: number): void => {
-    fn.localGet(rr).i32Const(tilesW).i32Mul().localGet(tw).i32Add().i32Const(rowBytes).i32Mul();
-  };
+  const { forTiles, tileIndexBytes, tapPointers, ptr } = tileWalk(
+    fn,
+    { rows: R, tilesW, inH, inW, pixelStrideBytes: psIn, padTop: spec.padTop, padLeft: spec.padLeft },
+    { rr, th, th0, tw, inImg },
+  );
 
   fn.forRange(
     it,
@@ -302,28 +283,7 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
 
       // (1) input transform V_e[tile][c] = (B^T d B)[e]
       forTiles(() => {
-        for (let r = 0; r < 4; r++) {
-          fn.localGet(th)
-            .i32Const(2)
-            .i32Mul()
-            .i32Const(r - spec.padTop)
-            .i32Add()
-            .localSet(iy[r]!);
-        }
-        for (let c = 0; c < 4; c++) {
-          fn.localGet(tw)
-            .i32Const(2)
-            .i32Mul()
-            .i32Const(c - spec.padLeft)
-            .i32Add()
-            .localSet(ix);
-          for (let r = 0; r < 4; r++) {
-            fn.localGet(iy[r]!).i32Const(inW).i32Mul().localGet(ix).i32Add().i32Const(psIn).i32Mul();
-            fn.localGet(inImg).i32Add().i32Const(zero);
-            fn.localGet(iy[r]!).i32Const(inH).i32LtU().localGet(ix).i32Const(inW).i32LtU().i32And();
-            fn.select().localSet(ptr[r * 4 + c]!);
-          }
-        }
+        tapPointers(zero);
         tileIndexBytes(cinPad * 4);
         fn.localGet(vBase).i32Add().localSet(vt);
         fn.forRange(

@@ -1,0 +1,94 @@
+/**
+ * The tile walk the two Winograd F(2x2,3x3) kernels (f32 `winograd.ts`, int8 `qs8-winograd.ts`) share. An item
+ * covers `rows` output tile rows starting at tile row `th0` of one image; tile (rr, tw) reads the 4x4 input patch
+ * at ((th0 + rr) * 2 - padTop, tw * 2 - padLeft). Taps outside the image read one address of constant bytes
+ * (zeros for f32, the input zero point for int8), so the transforms need no bounds checks.
+ */
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+
+/** Geometry of the walk (pixel stride in bytes). */
+export interface TileGeometry {
+  rows: number;
+  tilesW: number;
+  inH: number;
+  inW: number;
+  pixelStrideBytes: number;
+  padTop: number;
+  padLeft: number;
+}
+
+/** The item's locals the walk reads (`th0`, `inImg`: the image's first input byte) and sets (`rr`, `th`, `tw`). */
+export interface TileLocals {
+  rr: Local;
+  th: Local;
+  th0: Local;
+  tw: Local;
+  inImg: Local;
+}
+
+export interface TileWalk {
+  /** Loop rr over [0, rows) (setting th = th0 + rr) and tw over [0, tilesW), running `body` per tile. */
+  forTiles(body: () => void): void;
+  /** Push (rr * tilesW + tw) * rowBytes: the tile's row offset in a transform-domain matrix. */
+  tileIndexBytes(rowBytes: number): void;
+  /** Set `ptr[r * 4 + c]` to the address of the tile's input tap (r, c), or `outsideAddr` outside the image. */
+  tapPointers(outsideAddr: number): void;
+  /** The 16 tap addresses set by `tapPointers`, row-major. */
+  ptr: Local[];
+}
+
+/** Emit-time helpers over `fn` for one kernel; allocates the tap locals. */
+export function tileWalk(fn: FunctionBuilder, g: TileGeometry, l: TileLocals): TileWalk {
+  const iy = fn.locals('i32', 4);
+  const ix = fn.local('i32');
+  const ptr = fn.locals('i32', 16);
+  return {
+    ptr,
+    forTiles(body) {
+      fn.forRange(
+        l.rr,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(g.rows),
+        1,
+        () => {
+          fn.localGet(l.th0).localGet(l.rr).i32Add().localSet(l.th);
+          fn.forRange(
+            l.tw,
+            (b) => b.i32Const(0),
+            (b) => b.i32Const(g.tilesW),
+            1,
+            body,
+          );
+        },
+      );
+    },
+    tileIndexBytes(rowBytes) {
+      fn.localGet(l.rr).i32Const(g.tilesW).i32Mul().localGet(l.tw).i32Add().i32Const(rowBytes).i32Mul();
+    },
+    tapPointers(outsideAddr) {
+      for (let r = 0; r < 4; r++) {
+        fn.localGet(l.th)
+          .i32Const(2)
+          .i32Mul()
+          .i32Const(r - g.padTop)
+          .i32Add()
+          .localSet(iy[r]!);
+      }
+      for (let c = 0; c < 4; c++) {
+        fn.localGet(l.tw)
+          .i32Const(2)
+          .i32Mul()
+          .i32Const(c - g.padLeft)
+          .i32Add()
+          .localSet(ix);
+        for (let r = 0; r < 4; r++) {
+          // Unsigned compares reject negative coordinates too.
+          fn.localGet(iy[r]!).i32Const(g.inW).i32Mul().localGet(ix).i32Add().i32Const(g.pixelStrideBytes).i32Mul();
+          fn.localGet(l.inImg).i32Add().i32Const(outsideAddr);
+          fn.localGet(iy[r]!).i32Const(g.inH).i32LtU().localGet(ix).i32Const(g.inW).i32LtU().i32And();
+          fn.select().localSet(ptr[r * 4 + c]!);
+        }
+      }
+    },
+  };
+}
