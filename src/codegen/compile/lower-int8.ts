@@ -99,6 +99,16 @@ interface QParams {
 
 const f = (value: number): Attribute => ({ kind: 'float', value });
 
+/** The quantization attributes of a two-input int8 elementwise node (its out_* come from its tail). */
+function abAttributes(a: QParams, b: QParams): Map<string, Attribute> {
+  return new Map<string, Attribute>([
+    ['a_scale', f(a.scale)],
+    ['a_zero', f(a.zero)],
+    ['b_scale', f(b.scale)],
+    ['b_zero', f(b.zero)],
+  ]);
+}
+
 /** Scalar float scale and (u)int8 zero point of a Q/DQ node, in the signed domain; undefined otherwise. */
 function qparams(prep: PreparedGraph, n: Node): QParams | undefined {
   const s = prep.constants.get(n.inputs[1] ?? '');
@@ -307,6 +317,33 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
   const made = new Map<Node, Node>(); // the node a fused op replaces (its QuantizeLinear) -> the fused op
   const int8Values = new Set<string>();
   const q8 = (v: string): string => `${v}::qs8`;
+  /**
+   * Replace `n` and its QuantizeLinear tail (and the activation the tail took in) by the int8 node `opType`
+   * reading the int8 values `inputs`: the tail's scale, zero point and clamp become its out_* attributes.
+   */
+  const replaceWithInt8 = (
+    n: Node,
+    opType: string,
+    inputs: readonly string[],
+    tail: NonNullable<ReturnType<typeof quantTail>>,
+    attrs: Map<string, Attribute>,
+  ): void => {
+    const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
+    attrs.set('out_scale', f(tail.p.scale)).set('out_zero', f(tail.p.zero)).set('out_min', f(lo)).set('out_max', f(hi));
+    const y = tail.q.outputs[0]!;
+    made.set(tail.q, {
+      name: n.name,
+      opType,
+      domain: 'edgecnn',
+      inputs: inputs.map(q8),
+      outputs: [q8(y)],
+      attributes: attrs,
+    });
+    absorbed.add(n).add(tail.q);
+    if (tail.act) absorbed.add(tail.act);
+    for (const v of inputs) int8Values.add(v);
+    int8Values.add(y);
+  };
 
   for (const n of nodes) {
     // The optimizer may already have fused a Relu/Clip the quantizer kept into the Conv (no residual here).
@@ -326,7 +363,6 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       const group = n.attributes.get('group');
       const gv = group?.kind === 'int' ? group.value : 1;
       if (gv !== 1 && !(gv === inShape[1] && gv === w.q.shape[0])) continue;
-      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
       const attrs = new Map(n.attributes);
       attrs.delete('activation');
       attrs.delete('activation_params');
@@ -335,28 +371,9 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       const bInt = bias && int32Bias(prep, n.inputs[2]!, src.p.scale, w.scales, w.q.shape[0]!);
       if (bInt) attrs.set('bias_int', { kind: 'tensor', value: bInt });
       attrs.set('w_scales', { kind: 'floats', value: Array.from(w.scales) });
-      for (const [k, v] of [
-        ['in_scale', src.p.scale],
-        ['in_zero', src.p.zero],
-        ['out_scale', tail.p.scale],
-        ['out_zero', tail.p.zero],
-        ['out_min', lo],
-        ['out_max', hi],
-      ] as const)
-        attrs.set(k, f(v));
-      const op: Node = {
-        name: n.name,
-        opType: 'Qs8Conv',
-        domain: 'edgecnn',
-        inputs: [q8(src.v)],
-        outputs: [q8(tail.q.outputs[0]!)],
-        attributes: attrs,
-      };
-      absorbed.add(n).add(tail.q);
-      if (tail.act) absorbed.add(tail.act);
-      made.set(tail.q, op);
+      attrs.set('in_scale', f(src.p.scale)).set('in_zero', f(src.p.zero));
+      replaceWithInt8(n, 'Qs8Conv', [src.v], tail, attrs);
       fusedReads.set(n.inputs[0]!, (fusedReads.get(n.inputs[0]!) ?? 0) + 1);
-      int8Values.add(src.v).add(tail.q.outputs[0]!);
     } else if (isStdOp(n, 'Add') && n.inputs.length === 2) {
       const a = dqSource(n.inputs[0]!);
       const b = dqSource(n.inputs[1]!);
@@ -364,30 +381,8 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       const t = prep.types.get(n.outputs[0]!);
       const same = (x: string): boolean => prep.types.get(x)?.shape.join() === t?.shape.join();
       if (!a || !b || !tail || !t || !same(n.inputs[0]!) || !same(n.inputs[1]!)) continue;
-      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
-      const attrs = new Map<string, Attribute>([
-        ['a_scale', f(a.p.scale)],
-        ['a_zero', f(a.p.zero)],
-        ['b_scale', f(b.p.scale)],
-        ['b_zero', f(b.p.zero)],
-        ['out_scale', f(tail.p.scale)],
-        ['out_zero', f(tail.p.zero)],
-        ['out_min', f(lo)],
-        ['out_max', f(hi)],
-      ]);
-      const op: Node = {
-        name: n.name,
-        opType: 'Qs8Add',
-        domain: 'edgecnn',
-        inputs: [q8(a.v), q8(b.v)],
-        outputs: [q8(tail.q.outputs[0]!)],
-        attributes: attrs,
-      };
-      absorbed.add(n).add(tail.q);
-      if (tail.act) absorbed.add(tail.act);
-      made.set(tail.q, op);
+      replaceWithInt8(n, 'Qs8Add', [a.v, b.v], tail, abAttributes(a.p, b.p));
       for (const x of n.inputs) fusedReads.set(x, (fusedReads.get(x) ?? 0) + 1);
-      int8Values.add(a.v).add(b.v).add(tail.q.outputs[0]!);
     } else if (isStdOp(n, 'Mul') && n.inputs.length === 2) {
       const t = prep.types.get(n.outputs[0]!)?.shape;
       const shapeOf = (x: string): string | undefined => prep.types.get(x)?.shape.join();
@@ -400,29 +395,8 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       if (!a || !b || !tail || !t || shapeOf(ia) !== t.join()) continue;
       const bs = shapeOf(ib);
       if (bs !== t.join() && bs !== [t[0], t[1], 1, 1].join()) continue;
-      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
-      const op: Node = {
-        name: n.name,
-        opType: 'Qs8Mul',
-        domain: 'edgecnn',
-        inputs: [q8(a.v), q8(b.v)],
-        outputs: [q8(tail.q.outputs[0]!)],
-        attributes: new Map<string, Attribute>([
-          ['a_scale', f(a.p.scale)],
-          ['a_zero', f(a.p.zero)],
-          ['b_scale', f(b.p.scale)],
-          ['b_zero', f(b.p.zero)],
-          ['out_scale', f(tail.p.scale)],
-          ['out_zero', f(tail.p.zero)],
-          ['out_min', f(lo)],
-          ['out_max', f(hi)],
-        ]),
-      };
-      absorbed.add(n).add(tail.q);
-      if (tail.act) absorbed.add(tail.act);
-      made.set(tail.q, op);
+      replaceWithInt8(n, 'Qs8Mul', [a.v, b.v], tail, abAttributes(a.p, b.p));
       for (const x of n.inputs) fusedReads.set(x, (fusedReads.get(x) ?? 0) + 1);
-      int8Values.add(a.v).add(b.v).add(tail.q.outputs[0]!);
     } else if (isStdOp(n, 'Gemm')) {
       const src = dqSource(n.inputs[0]!);
       const w = src && gemmWeights(n);
@@ -438,35 +412,15 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
         ['in_zero', f(src.p.zero)],
       ]);
       if (bias) attrs.set('bias', { kind: 'tensor', value: bias });
-      let op: Node;
       if (tail) {
         // A 1x1 convolution over one pixel per image.
         const bInt = bias && int32Bias(prep, n.inputs[2]!, src.p.scale, w.scales, M);
         if (bInt) attrs.set('bias_int', { kind: 'tensor', value: bInt });
-        const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
         attrs.set('kernel_shape', { kind: 'ints', value: [1, 1] });
-        for (const [k, v] of [
-          ['out_scale', tail.p.scale],
-          ['out_zero', tail.p.zero],
-          ['out_min', lo],
-          ['out_max', hi],
-        ] as const)
-          attrs.set(k, f(v));
-        op = {
-          name: n.name,
-          opType: 'Qs8Conv',
-          domain: 'edgecnn',
-          inputs: [q8(src.v)],
-          outputs: [q8(tail.q.outputs[0]!)],
-          attributes: attrs,
-        };
-        absorbed.add(n).add(tail.q);
-        if (tail.act) absorbed.add(tail.act);
-        made.set(tail.q, op);
-        int8Values.add(tail.q.outputs[0]!);
+        replaceWithInt8(n, 'Qs8Conv', [src.v], tail, attrs);
       } else {
         // Float output (a classifier's logits): dequantized in the epilogue.
-        op = {
+        const op: Node = {
           name: n.name,
           opType: 'Qs8Fc',
           domain: 'edgecnn',
@@ -483,27 +437,12 @@ export function lowerInt8Graph(prep: PreparedGraph, nodes: readonly Node[]): Nod
       const src = dqSource(n.inputs[0]!);
       const tail = quantTail(n.outputs[0]!);
       if (!src || !tail) continue;
-      const [lo, hi] = clampBounds(tail.activation, tail.p.scale, tail.p.zero);
-      const op: Node = {
-        name: n.name,
-        opType: 'Qs8GlobalAveragePool',
-        domain: 'edgecnn',
-        inputs: [q8(src.v)],
-        outputs: [q8(tail.q.outputs[0]!)],
-        attributes: new Map<string, Attribute>([
-          ['in_scale', f(src.p.scale)],
-          ['in_zero', f(src.p.zero)],
-          ['out_scale', f(tail.p.scale)],
-          ['out_zero', f(tail.p.zero)],
-          ['out_min', f(lo)],
-          ['out_max', f(hi)],
-        ]),
-      };
-      absorbed.add(n).add(tail.q);
-      if (tail.act) absorbed.add(tail.act);
-      made.set(tail.q, op);
+      const attrs = new Map<string, Attribute>([
+        ['in_scale', f(src.p.scale)],
+        ['in_zero', f(src.p.zero)],
+      ]);
+      replaceWithInt8(n, 'Qs8GlobalAveragePool', [src.v], tail, attrs);
       fusedReads.set(n.inputs[0]!, (fusedReads.get(n.inputs[0]!) ?? 0) + 1);
-      int8Values.add(src.v).add(tail.q.outputs[0]!);
     } else if (
       MOVE_OPS.has(n.opType) &&
       (isStdOp(n, n.opType) || (n.domain === 'edgecnn' && n.opType === 'ChannelShuffle'))
