@@ -11,7 +11,7 @@
  * pad row, the requantize headers (per 8 channels), then U'_e per e in 8-channel blocks.
  */
 import { EdgecnnError } from '../../ir/errors.js';
-import { tileWalk } from './winograd-tiles.js';
+import { itemSlots, tileWalk } from './winograd-tiles.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
@@ -266,19 +266,7 @@ export function emitQs8Winograd(
         .i32Const(a.input.addrBytes)
         .i32Add()
         .localSet(inImg);
-      fn.localGet(it).i32Const(g.itemScratchBytes).i32Mul().i32Const(a.scratch!).i32Add().localTee(vBase);
-      fn.i32Const(16 * vMatBytes)
-        .i32Add()
-        .localSet(mBase);
-      if (splits > 1) {
-        // V lives in the slot of the range's first item of this group (max(start, grp * splits)): only that item
-        // transforms, the range's later chunks of the group reuse it; no other range writes that slot.
-        fn.localGet(grp).i32Const(splits).i32Mul().localTee(tmp).localGet(start).localGet(tmp).localGet(start);
-        fn.i32GtU().select().localTee(tmp);
-        fn.i32Const(g.itemScratchBytes).i32Mul().i32Const(a.scratch!).i32Add().localSet(vBase);
-        fn.localGet(it).localGet(tmp).i32Eq();
-        fn.if();
-      }
+      itemSlots(fn, { it, grp, start, tmp, vBase, mBase }, splits, g.itemScratchBytes, a.scratch!, 16 * vMatBytes);
       // 4 * zIn as i16 lanes: the pad row's first byte is zIn (sign-extended by the load).
       fn.i32Const(pad).v128Load8x8S().localTee(zeroFix).localGet(zeroFix).i16x8Add().localTee(zeroFix);
       fn.localGet(zeroFix).i16x8Add().localSet(zeroFix);

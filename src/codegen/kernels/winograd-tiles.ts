@@ -92,3 +92,37 @@ export function tileWalk(fn: FunctionBuilder, g: TileGeometry, l: TileLocals): T
     },
   };
 }
+
+/** Locals of `itemSlots`: it reads `it`, `grp` (the item's tile-row group) and `start`; sets `vBase`, `mBase`, `tmp`. */
+export interface SlotLocals {
+  it: Local;
+  grp: Local;
+  start: Local;
+  tmp: Local;
+  vBase: Local;
+  mBase: Local;
+}
+
+/**
+ * Set `mBase` to item `it`'s scratch slot + `mOffset`, and `vBase` to the slot holding the item's transformed
+ * input: its own, or with `splits` > 1 items per tile-row group, the slot of the range's first item of the group
+ * (max(start, grp * splits)): only that item transforms, the range's later items reuse it; no other range writes
+ * that slot. With `splits` > 1 it opens an `if` (this item transforms) the caller closes after the transform.
+ */
+export function itemSlots(
+  fn: FunctionBuilder,
+  l: SlotLocals,
+  splits: number,
+  slotBytes: number,
+  scratch: number,
+  mOffset: number,
+): void {
+  fn.localGet(l.it).i32Const(slotBytes).i32Mul().i32Const(scratch).i32Add().localTee(l.vBase);
+  fn.i32Const(mOffset).i32Add().localSet(l.mBase);
+  if (splits === 1) return;
+  fn.localGet(l.grp).i32Const(splits).i32Mul().localTee(l.tmp).localGet(l.start).localGet(l.tmp).localGet(l.start);
+  fn.i32GtU().select().localTee(l.tmp);
+  fn.i32Const(slotBytes).i32Mul().i32Const(scratch).i32Add().localSet(l.vBase);
+  fn.localGet(l.it).localGet(l.tmp).i32Eq();
+  fn.if();
+}

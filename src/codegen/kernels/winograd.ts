@@ -11,7 +11,7 @@
  * [bias x CoutPad | 16 packed GEMM B matrices]. Scratch: one V+M slice per item, so ranges stay independent.
  * parallelExtent = batch * tile-row groups * channel blocks (block index varies fastest).
  */
-import { tileWalk } from './winograd-tiles.js';
+import { itemSlots, tileWalk } from './winograd-tiles.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
 import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
@@ -265,21 +265,7 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
         .i32Const(addr.input.addrBytes)
         .i32Add()
         .localSet(inImg);
-      fn.localGet(it).i32Const(g.itemScratchBytes).i32Mul().i32Const(addr.scratch!).i32Add();
-      fn.i32Const(16 * vMatBytes)
-        .i32Add()
-        .localSet(mBase);
-      if (blocks === 1) {
-        fn.localGet(it).i32Const(g.itemScratchBytes).i32Mul().i32Const(addr.scratch!).i32Add().localSet(vBase);
-      } else {
-        // V lives in the slot of the range's first item of this group (max(start, grp * blocks)): only that
-        // item transforms, the range's later items of the group reuse it. No other range writes that slot.
-        fn.localGet(grp).i32Const(blocks).i32Mul().localTee(tmp).localGet(start).localGet(tmp).localGet(start);
-        fn.i32GtU().select().localTee(tmp);
-        fn.i32Const(g.itemScratchBytes).i32Mul().i32Const(addr.scratch!).i32Add().localSet(vBase);
-        fn.localGet(it).localGet(tmp).i32Eq();
-        fn.if();
-      }
+      itemSlots(fn, { it, grp, start, tmp, vBase, mBase }, blocks, g.itemScratchBytes, addr.scratch!, 16 * vMatBytes);
 
       // (1) input transform V_e[tile][c] = (B^T d B)[e]
       forTiles(() => {
