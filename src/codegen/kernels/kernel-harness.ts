@@ -31,6 +31,33 @@ export interface HarnessRun {
   read(): Record<string, Float32Array>;
 }
 
+/**
+ * Build a module with one `(start, end)` step emitted by `emit` over `memory`, and run [0, extent) as `chunks`
+ * ranges the way threads split a step (an empty extent still makes one call, with start = end = 0). Returns the
+ * step, for timing calls.
+ */
+export function runStepInChunks(
+  memory: WebAssembly.Memory,
+  emit: (fn: FunctionBuilder) => void,
+  extent: number,
+  chunks: number,
+): (start: number, end: number) => void {
+  const m = new ModuleBuilder();
+  m.importMemory('env', 'memory', { initialPages: memory.buffer.byteLength / 65536 });
+  const fn = m.addFunction('step', ['i32', 'i32'], []);
+  emit(fn);
+  m.exportFunction('step', fn.index);
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.build()), { env: { memory } });
+  const step = inst.exports['step'] as (s: number, e: number) => void;
+  const n = Math.max(1, Math.min(chunks, extent));
+  for (let i = 0; i < n; i++) {
+    const s = Math.floor((i * extent) / n);
+    const e = Math.floor(((i + 1) * extent) / n);
+    if (e > s || extent === 0) step(s, e);
+  }
+  return step;
+}
+
 /** True when the float's bits are the sentinel. */
 export function isSentinel(x: number): boolean {
   const f = new Float32Array([x]);
@@ -61,19 +88,7 @@ export function runKernel(
   for (const [name, b] of Object.entries(buffers)) {
     if (b.init) new Float32Array(memory.buffer, addr[name], b.init.length).set(b.init);
   }
-  const m = new ModuleBuilder();
-  m.importMemory('env', 'memory', { initialPages: pages });
-  const fn = m.addFunction('step', ['i32', 'i32'], []);
-  emit(fn, addr);
-  m.exportFunction('step', fn.index);
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.build()), { env: { memory } });
-  const step = inst.exports['step'] as (s: number, e: number) => void;
-  const n = Math.max(1, Math.min(chunks, extent));
-  for (let i = 0; i < n; i++) {
-    const s = Math.floor((i * extent) / n);
-    const e = Math.floor(((i + 1) * extent) / n);
-    if (e > s || extent === 0) step(s, e);
-  }
+  const step = runStepInChunks(memory, (fn) => emit(fn, addr), extent, chunks);
   const read = (): Record<string, Float32Array> => {
     const out: Record<string, Float32Array> = {};
     for (const [name, b] of Object.entries(buffers)) {

@@ -7,8 +7,9 @@
 import type { Attribute, Node } from '../../ir/graph.js';
 import { makeTensor } from '../../ir/tensor.js';
 import { QLinearConv } from '../../ops/quantize.js';
-import { ModuleBuilder, type FunctionBuilder } from '../wasm/index.js';
+import type { FunctionBuilder } from '../wasm/index.js';
 import assert from 'node:assert/strict';
+import { runStepInChunks } from './kernel-harness.js';
 import type { Qs8ConvAddresses, Qs8ConvSpec, Qs8ConvWeights } from './qs8-gemm.js';
 import type { KernelVariant } from './types.js';
 
@@ -40,19 +41,7 @@ export function runBytes(
   u8.fill(SENTINEL);
   for (const [name, b] of Object.entries(buffers))
     if (b.init) u8.set(new Uint8Array(b.init.buffer, b.init.byteOffset, b.init.length), addr[name]);
-  const m = new ModuleBuilder();
-  m.importMemory('env', 'memory', { initialPages: memory.buffer.byteLength / 65536 });
-  const fn = m.addFunction('step', ['i32', 'i32'], []);
-  emit(fn, addr);
-  m.exportFunction('step', fn.index);
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.build()), { env: { memory } });
-  const step = inst.exports['step'] as (s: number, e: number) => void;
-  const n = Math.max(1, Math.min(chunks, extent));
-  for (let i = 0; i < n; i++) {
-    const s = Math.floor((i * extent) / n);
-    const e = Math.floor(((i + 1) * extent) / n);
-    if (e > s) step(s, e);
-  }
+  const step = runStepInChunks(memory, (fn) => emit(fn, addr), extent, chunks);
   const out: Record<string, Int8Array> = {};
   const guardViolations: string[] = [];
   for (const [name, b] of Object.entries(buffers)) {
