@@ -11,7 +11,7 @@
  * pad row, the requantize headers (per 8 channels), then U'_e per e in 8-channel blocks.
  */
 import { EdgecnnError } from '../../ir/errors.js';
-import { itemSlots, tileWalk } from './winograd-tiles.js';
+import { inputTransform, itemSlots, tileWalk } from './winograd-tiles.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
@@ -282,45 +282,9 @@ export function emitQs8Winograd(
           (b) => b.i32Const(cp),
           8,
           () => {
-            // columns: t[.][c] = B^T d[.][c] = (d0 - d2, d1 + d2, d2 - d1, d1 - d3), kept in d
-            for (let c = 0; c < 4; c++) {
-              const [d0, d1, d2, d3] = [0, 1, 2, 3].map((r) => d[r * 4 + c]!) as [Local, Local, Local, Local];
-              for (const [r, l] of [d0, d1, d2, d3].entries()) {
-                fn.localGet(ptr[r * 4 + c]!)
-                  .localGet(cv)
-                  .i32Add()
-                  .v128Load8x8S()
-                  .localSet(l);
-              }
-              fn.localGet(d0).localGet(d2).i16x8Sub().localSet(d0);
-              fn.localGet(d1).localGet(d3).i16x8Sub().localSet(d3);
-              fn.localGet(d1).localGet(d2).i16x8Add();
-              fn.localGet(d2).localGet(d1).i16x8Sub().localSet(d2);
-              fn.localSet(d1);
-            }
-            // rows: v[r][.] = t[r][.] B = (t0 - t2, t1 + t2, t2 - t1, t1 - t3), stored to V_{4r+j}
-            fn.localGet(cv).i32Const(1).i32Shl().localGet(vt).i32Add().localSet(tmp);
-            for (let r = 0; r < 4; r++) {
-              const [t0, t1, t2, t3] = [0, 1, 2, 3].map((c) => d[r * 4 + c]!) as [Local, Local, Local, Local];
-              fn.localGet(tmp)
-                .localGet(t0)
-                .localGet(t2)
-                .i16x8Sub()
-                .v128Store(r * 4 * vMatBytes);
-              fn.localGet(tmp).localGet(t1).localGet(t2).i16x8Add();
-              if (r === 1) fn.localGet(zeroFix).i16x8Sub();
-              fn.v128Store((r * 4 + 1) * vMatBytes);
-              fn.localGet(tmp)
-                .localGet(t2)
-                .localGet(t1)
-                .i16x8Sub()
-                .v128Store((r * 4 + 2) * vMatBytes);
-              fn.localGet(tmp)
-                .localGet(t1)
-                .localGet(t3)
-                .i16x8Sub()
-                .v128Store((r * 4 + 3) * vMatBytes);
-            }
+            inputTransform(fn, { d, ptr, cv, vt, tmp }, 'i16x8', vMatBytes, (e) => {
+              if (e === 5) fn.localGet(zeroFix).i16x8Sub();
+            });
           },
         );
       });

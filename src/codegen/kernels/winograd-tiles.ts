@@ -126,3 +126,77 @@ export function itemSlots(
   fn.localGet(l.it).localGet(l.tmp).i32Eq();
   fn.if();
 }
+
+/** Lane arithmetic of the input transform: f32x4 (f32 kernel) or i16x8 (int8 taps widened by their load). */
+export type TransformLanes = 'f32x4' | 'i16x8';
+
+/** Locals of `inputTransform`: `d` (16 tap vectors), `ptr` (tap addresses), `cv` (channel byte), `vt`, `tmp`. */
+export interface TransformLocals {
+  d: Local[];
+  ptr: Local[];
+  cv: Local;
+  vt: Local;
+  tmp: Local;
+}
+
+/**
+ * The input transform V = B^T d B of one tile for the channel vector at byte `cv` of every tap: loads the 16 taps
+ * into `d`, transforms columns, then rows, storing entry e = 4r + j at vt + cv * (2 for i16x8: int8 taps widen to
+ * i16) + e * vMatBytes. `adjust(e)` may append an operation on entry e before its store (the int8 kernel removes
+ * the input zero point from entry 5, the only one a constant patch reaches).
+ */
+export function inputTransform(
+  fn: FunctionBuilder,
+  l: TransformLocals,
+  lanes: TransformLanes,
+  vMatBytes: number,
+  adjust?: (e: number) => void,
+): void {
+  const { d, ptr, cv, vt, tmp } = l;
+  const add = (): void => void (lanes === 'f32x4' ? fn.f32x4Add() : fn.i16x8Add());
+  const sub = (): void => void (lanes === 'f32x4' ? fn.f32x4Sub() : fn.i16x8Sub());
+  // columns: t[.][c] = B^T d[.][c] = (d0 - d2, d1 + d2, d2 - d1, d1 - d3), kept in d
+  for (let c = 0; c < 4; c++) {
+    const [d0, d1, d2, d3] = [0, 1, 2, 3].map((r) => d[r * 4 + c]!) as [Local, Local, Local, Local];
+    for (const [r, x] of [d0, d1, d2, d3].entries()) {
+      fn.localGet(ptr[r * 4 + c]!)
+        .localGet(cv)
+        .i32Add();
+      if (lanes === 'f32x4') fn.v128Load();
+      else fn.v128Load8x8S();
+      fn.localSet(x);
+    }
+    fn.localGet(d0).localGet(d2);
+    sub();
+    fn.localSet(d0);
+    fn.localGet(d1).localGet(d3);
+    sub();
+    fn.localSet(d3);
+    fn.localGet(d1).localGet(d2);
+    add();
+    fn.localGet(d2).localGet(d1);
+    sub();
+    fn.localSet(d2);
+    fn.localSet(d1);
+  }
+  // rows: v[r][.] = t[r][.] B = (t0 - t2, t1 + t2, t2 - t1, t1 - t3), stored to V_{4r+j}
+  fn.localGet(cv);
+  if (lanes === 'i16x8') fn.i32Const(1).i32Shl();
+  fn.localGet(vt).i32Add().localSet(tmp);
+  for (let r = 0; r < 4; r++) {
+    const t = [0, 1, 2, 3].map((c) => d[r * 4 + c]!);
+    for (const [j, [x, y, op]] of (
+      [
+        [0, 2, sub],
+        [1, 2, add],
+        [2, 1, sub],
+        [1, 3, sub],
+      ] as const
+    ).entries()) {
+      fn.localGet(tmp).localGet(t[x]!).localGet(t[y]!);
+      op();
+      adjust?.(r * 4 + j);
+      fn.v128Store((r * 4 + j) * vMatBytes);
+    }
+  }
+}

@@ -11,7 +11,7 @@
  * [bias x CoutPad | 16 packed GEMM B matrices]. Scratch: one V+M slice per item, so ranges stay independent.
  * parallelExtent = batch * tile-row groups * channel blocks (block index varies fastest).
  */
-import { itemSlots, tileWalk } from './winograd-tiles.js';
+import { inputTransform, itemSlots, tileWalk } from './winograd-tiles.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
 import { EpilogueEmitter, emitTileEpilogue, kernelId } from './epilogue.js';
@@ -278,47 +278,7 @@ export function emitWinograd(fn: FunctionBuilder, spec: ConvSpec, vr: WinogradVa
           (b) => b.i32Const(cinPad * 4),
           16,
           () => {
-            // columns: t[.][c] = B^T d[.][c] = (d0 - d2, d1 + d2, d2 - d1, d1 - d3), kept in d
-            for (let c = 0; c < 4; c++) {
-              const [d0, d1, d2, d3] = [0, 1, 2, 3].map((r) => d[r * 4 + c]!) as [Local, Local, Local, Local];
-              for (const [r, l] of [d0, d1, d2, d3].entries()) {
-                fn.localGet(ptr[r * 4 + c]!)
-                  .localGet(cv)
-                  .i32Add()
-                  .v128Load()
-                  .localSet(l);
-              }
-              fn.localGet(d0).localGet(d2).f32x4Sub().localSet(d0);
-              fn.localGet(d1).localGet(d3).f32x4Sub().localSet(d3);
-              fn.localGet(d1).localGet(d2).f32x4Add();
-              fn.localGet(d2).localGet(d1).f32x4Sub().localSet(d2);
-              fn.localSet(d1);
-            }
-            // rows: v[r][.] = t[r][.] B = (t0 - t2, t1 + t2, t2 - t1, t1 - t3), stored to V_{4r+j}
-            fn.localGet(vt).localGet(cv).i32Add().localSet(tmp);
-            for (let r = 0; r < 4; r++) {
-              const [t0, t1, t2, t3] = [0, 1, 2, 3].map((c) => d[r * 4 + c]!) as [Local, Local, Local, Local];
-              fn.localGet(tmp)
-                .localGet(t0)
-                .localGet(t2)
-                .f32x4Sub()
-                .v128Store(r * 4 * vMatBytes);
-              fn.localGet(tmp)
-                .localGet(t1)
-                .localGet(t2)
-                .f32x4Add()
-                .v128Store((r * 4 + 1) * vMatBytes);
-              fn.localGet(tmp)
-                .localGet(t2)
-                .localGet(t1)
-                .f32x4Sub()
-                .v128Store((r * 4 + 2) * vMatBytes);
-              fn.localGet(tmp)
-                .localGet(t1)
-                .localGet(t3)
-                .f32x4Sub()
-                .v128Store((r * 4 + 3) * vMatBytes);
-            }
+            inputTransform(fn, { d, ptr, cv, vt, tmp }, 'f32x4', vMatBytes);
           },
         );
       });
