@@ -11,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { loadCalibrationSamples } from '../datasets/calibration-source.js';
 import { EdgecnnError } from '../ir/errors.js';
 import { loadModel, saveModel } from '../onnx/index.js';
+import { compactNames } from '../passes/compact-names.js';
 import {
   ACTIVATION_TYPES,
   type ActivationType,
@@ -105,6 +106,10 @@ export const command: Command = {
       description: 'NAME=1x3x48x192: fix a symbolic input shape (repeatable)',
     },
     report: { type: 'string', description: 'write a JSON report (layers, sensitivity, mixed-precision steps, notes)' },
+    'keep-names': {
+      type: 'boolean',
+      description: 'keep intermediate tensor names (default: short ids; node names and model inputs/outputs are kept)',
+    },
   },
   async run(positionals, flags) {
     const rest = [...positionals];
@@ -136,7 +141,7 @@ export const command: Command = {
           'bad-argument',
         );
       const { model, converted } = qdqToQOperator(given);
-      await saveModel(model, output);
+      await saveModel(flagBool(flags, 'keep-names') ? model : { ...model, graph: compactNames(model.graph) }, output);
       const ops = Object.entries(converted).map(([op, k]) => `${op} ${k}`);
       console.log(`wrote ${output}: QOperator ${ops.join(', ') || '(no pattern converted)'}; the rest stays QDQ`);
       return 0;
@@ -247,7 +252,8 @@ export const command: Command = {
       );
     }
     const exported = format === 'qoperator' ? qdqToQOperator(result.model) : undefined;
-    const written = exported?.model ?? result.model;
+    const built = exported?.model ?? result.model;
+    const written = flagBool(flags, 'keep-names') ? built : { ...built, graph: compactNames(built.graph) };
     await saveModel(written, output);
     const fp32Run = await factory(cal.model);
     const qRun = await factory(written);

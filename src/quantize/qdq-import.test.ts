@@ -23,7 +23,8 @@ function f32File(path: string): Float32Array {
 test('readQdqParams finds our export: per-channel int8 weights and every conv runnable in int8', async () => {
   const { model } = await quantizeModel(tinyQuantModel(), syntheticSamples([1, 3, 12, 12], 4));
   const s = readQdqParams(model);
-  const w = s.params.find((p) => p.tensor.startsWith('w1_dq'))!;
+  const w1 = model.graph.nodes.find((n) => n.name === 'dw')!.inputs[1];
+  const w = s.params.find((p) => p.tensor === w1)!;
   assert.equal(w.dtype, 'int8');
   assert.equal(w.constant, true);
   assert.equal(w.axis, 0);

@@ -29,6 +29,15 @@ function scaleOf(m: Model, tensor: string): { scale: number; zp: number } {
   };
 }
 
+/** The quantized tensor and scale behind input `index` of node `nodeName` (read through its DequantizeLinear). */
+function dqInput(m: Model, nodeName: string, index: number): { q: Tensor; scale: Tensor } {
+  const g = m.graph;
+  const x = g.nodes.find((n) => n.name === nodeName)!.inputs[index]!;
+  const dq = g.nodes.find((n) => n.opType === 'DequantizeLinear' && n.outputs[0] === x);
+  assert.ok(dq, `input ${index} of '${nodeName}' should come from a DequantizeLinear`);
+  return { q: g.initializers.get(dq.inputs[0]!)!, scale: g.initializers.get(dq.inputs[1]!)! };
+}
+
 test('every method gives a QDQ model close to float on unseen inputs', async () => {
   const cal = await calibrateModel(tinyQuantModel(), samples);
   const want = outputs(cal.model, probe);
@@ -44,10 +53,11 @@ test('every method gives a QDQ model close to float on unseen inputs', async () 
 test('structure: int8 per-channel weights, int32 biases, clamp folded into a zero-point-at-qmin range', async () => {
   const { model, layers } = await quantizeModel(tinyQuantModel(), samples, { method: 'minmax' });
   const g = model.graph;
-  const w1 = [...g.initializers.entries()].find(([k]) => k.startsWith('w1_q'))![1];
-  assert.equal(w1.dtype, 'int8');
-  assert.deepEqual(g.initializers.get('w1_scale')!.shape, [8]);
-  assert.equal(g.initializers.get('b1_q')!.dtype, 'int32');
+  const w1 = dqInput(model, 'dw', 1);
+  const b1 = dqInput(model, 'dw', 2);
+  assert.equal(w1.q.dtype, 'int8');
+  assert.deepEqual(w1.scale.shape, [8]);
+  assert.equal(b1.q.dtype, 'int32');
   assert.ok(!g.initializers.has('w1'), 'the float weight is dropped');
   // dw's Clip(0, 6) is enforced by the quantizer: removed, zero point 0 (uint8 qmin).
   assert.ok(!g.nodes.some((n) => n.name === 'dw_relu6'));
@@ -56,8 +66,8 @@ test('structure: int8 per-channel weights, int32 biases, clamp folded into a zer
   assert.equal(scaleOf(model, dwOut).zp, 0);
   // Bias scale = input scale * weight scale per channel.
   const inS = scaleOf(model, tinyQuantModel().graph.nodes.find((n) => n.name === 'stem_relu')!.outputs[0]!).scale;
-  const bs = g.initializers.get('b1_scale')!.data as Float32Array;
-  const ws = g.initializers.get('w1_scale')!.data as Float32Array;
+  const bs = b1.scale.data as Float32Array;
+  const ws = w1.scale.data as Float32Array;
   assert.equal(bs[3], Math.fround(inS * ws[3]!));
 });
 
@@ -111,7 +121,7 @@ test('fp32 layers stay float; per-tensor weights have one scale', async () => {
   const pw = r.model.graph.nodes.find((n) => n.name === 'pw')!;
   assert.equal(pw.inputs[1], 'w2', 'pw keeps its float weight');
   assert.equal(r.layers.find((l) => l.name === 'fc')!.quantized, false);
-  assert.deepEqual(r.model.graph.initializers.get('w1_scale')!.shape, []);
+  assert.deepEqual(dqInput(r.model, 'dw', 1).scale.shape, []);
   assert.throws(
     () => buildQdqModel(cal, { fp32Layers: ['nope'] }),
     (e: unknown) => e instanceof EdgecnnError && /'nope' is not a quantizable layer/.test(e.message),
