@@ -9,10 +9,11 @@
  *       [--peers ort-web|none] [--int8-dir /tmp/edgecnn-int8] [--requantize] [--profile-runs 10] [--json out.json]
  *
  * On a busy machine wall-time medians include time descheduled; --profile-runs N also prints, for the edgecnn
- * configurations, the sum of per-step medians over N profiled runs (which mostly escapes it).
+ * configurations, the sum of per-step medians over N profiled runs (which mostly escapes it). Each row ends with
+ * the int8 file's size over the fp32 file's.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +89,8 @@ for (const name of names) {
     return sum;
   };
   const med = (id) => report.configs.find((c) => c.id === id)?.measured?.summary;
-  const row = { model: name };
+  const row = { model: name, fileBytes: { fp32: statSync(fp32).size, int8: statSync(int8).size } };
+  row.fileBytes.int8OverFp32 = row.fileBytes.int8 / row.fileBytes.fp32;
   for (const t of ['edgecnn-wasm', ...peers]) {
     const a = med(`${t}/t1/fp32`);
     const b = med(`${t}/t1/int8`);
@@ -112,6 +114,7 @@ for (const name of names) {
       : '';
     return `${t}: fp32 ${f(r.fp32?.medianMs)} (p90 ${f(r.fp32?.p90Ms)}) int8 ${f(r.int8?.medianMs)} (p90 ${f(r.int8?.p90Ms)}) ms, int8/fp32 ${f(r.int8OverFp32)}${prof}`;
   });
-  console.log(`${name.padEnd(20)} ${cells.join(' | ')}`);
+  const size = `file int8/fp32 ${row.fileBytes.int8OverFp32.toFixed(3)}`;
+  console.log(`${name.padEnd(20)} ${cells.join(' | ')} | ${size}`);
 }
 if (values.json) writeFileSync(values.json, JSON.stringify({ createdAt: new Date().toISOString(), rows }, null, 2));
