@@ -69,6 +69,8 @@ test('qs8 GEMM (1x1 conv) matches QLinearConv to 1 LSB on awkward shapes', () =>
     { c: 24, m: 9, h: 7, w: 3, strideExtra: 5 },
     { c: 64, m: 24, h: 3, w: 3, clamp: [-5, 100] },
     { c: 9, m: 16, h: 1, w: 9, n: 2, noBias: true },
+    { c: 16, m: 40, h: 5, w: 5, zIn: 100 },
+    { c: 32, m: 31, h: 2, w: 7, clamp: [0, 127], strideExtra: 3 },
   ];
   let total = 0;
   let ones = 0;

@@ -5,6 +5,8 @@
  * -zeroIn * sum(w) + the int32 bias (exact); q = clamp(nearest(f32(acc) * mult + biasF) + outZero, lo, hi) with
  * mult = f32(f32(inScale * wScale) / outScale) and biasF = 0, exactly QLinearConv's (and onnxruntime's) integer
  * path. A bias known only as float gives biasF = bias / outScale: ties may then round the other way (1 LSB).
+ * The rounding is the magic-number one: y + 1.5 * 2^23 rounds y half to even into the float's low mantissa bits,
+ * so an i32 subtract yields nearest(y) + outZero (no f32x4.nearest, no saturating float-to-int conversion).
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import { roundHalfEven } from '../../ops/tensor-util.js';
@@ -22,8 +24,16 @@ export interface Qs8Quant {
   outZero: number;
 }
 
-/** Bytes of one packed channel block's header: biasInt i32 x 8, mult f32 x 8, biasF f32 x 8, outZero f32 x 8. */
-export const QS8_HEADER_BYTES = 128;
+/**
+ * Bytes of one packed channel block's header: biasInt i32 x 8, mult f32 x 8, biasF f32 x 8, then x 4 each: the
+ * magic f32 1.5 * 2^23, its bits less `outZero + 128` (i32 floor: an output of -128) and its bits less `outZero`.
+ */
+export const QS8_HEADER_BYTES = 144;
+
+/** 1.5 * 2^23: adding it to |y| < 2^22 leaves nearest-even(y) in the low mantissa bits. */
+const MAGIC = 12582912;
+/** The bits of MAGIC as an i32. */
+const MAGIC_BITS = 0x4b400000;
 /** Output channels per packed block (two i32x4 accumulators). */
 export const QS8_BLOCK = 8;
 
@@ -62,7 +72,11 @@ export function packHeader(
     view.setInt32(offsetBytes + 4 * j, live ? -q.inZero * weightSum(n) + bi : 0, true);
     view.setFloat32(offsetBytes + 32 + 4 * j, live ? Math.fround(Math.fround(q.inScale * ws) / q.outScale) : 0, true);
     view.setFloat32(offsetBytes + 64 + 4 * j, live ? bf : 0, true);
-    view.setFloat32(offsetBytes + 96 + 4 * j, q.outZero, true);
+  }
+  for (let j = 0; j < 4; j++) {
+    view.setFloat32(offsetBytes + 96 + 4 * j, MAGIC, true);
+    view.setInt32(offsetBytes + 112 + 4 * j, MAGIC_BITS - 128 - q.outZero, true);
+    view.setInt32(offsetBytes + 128 + 4 * j, MAGIC_BITS - q.outZero, true);
   }
 }
 
@@ -81,41 +95,66 @@ export function emitRequantize(
   hi: number,
   dst: Local,
 ): void {
-  const half = (acc: Local, j: number): void => {
-    fn.localGet(acc).f32x4ConvertI32x4S();
-    fn.localGet(hdr)
-      .v128Load(hdrOffBytes + 32 + 16 * j)
-      .f32x4Mul();
-    fn.localGet(hdr)
-      .v128Load(hdrOffBytes + 64 + 16 * j)
-      .f32x4Add()
-      .f32x4Nearest();
-    // The zero point is added after rounding (an odd zero point would flip ties otherwise), as QLinearConv does.
-    fn.localGet(hdr)
-      .v128Load(hdrOffBytes + 96 + 16 * j)
-      .f32x4Add();
-    // pmax/pmin (one instruction each; the value is never NaN here). A bound at the int8 limit is left to the
-    // saturating conversion and narrowings, which clamp exactly the same.
-    if (lo > -128) fn.v128ConstF32(lo).f32x4Pmax();
-    if (hi < 127) fn.v128ConstF32(hi).f32x4Pmin();
-    fn.i32x4TruncSatF32x4S();
-  };
-  half(acc0, 0);
-  half(acc1, 1);
+  emitRequantizeHalf(fn, acc0, hdr, hdrOffBytes, 0);
+  emitRequantizeHalf(fn, acc1, hdr, hdrOffBytes, 1);
   fn.i16x8NarrowI32x4S();
-  fn.localTee(dst).localGet(dst).i8x16NarrowI16x8S().localSet(dst);
+  fn.localTee(dst).localGet(dst).i8x16NarrowI16x8S();
+  emitClampBytes(fn, lo, hi);
+  fn.localSet(dst);
 }
 
-/** Store the low `lanes` (1..8) bytes of `v` at `ptr + offBytes` (8 lanes in one store, fewer byte by byte). */
+/**
+ * Push nearest(f32(acc) * mult + biasF) + outZero as i32x4 for channels 4j..4j+3 of the block whose header is at
+ * `hdr + hdrOffBytes`, floored so that narrowing saturates exactly as a clamp to [-128, 127] would.
+ */
+export function emitRequantizeHalf(fn: FunctionBuilder, acc: Local, hdr: Local, hdrOffBytes: number, j: 0 | 1): void {
+  fn.localGet(acc).f32x4ConvertI32x4S();
+  fn.localGet(hdr)
+    .v128Load(hdrOffBytes + 32 + 16 * j)
+    .f32x4Mul();
+  fn.localGet(hdr)
+    .v128Load(hdrOffBytes + 64 + 16 * j)
+    .f32x4Add();
+  // y + MAGIC: nearest-even(y) for |y| < 2^22. Past that the float's bits still grow with y, so the i32 floor (an
+  // output of -128) and the saturating narrowings give the clamped result; a sum below 0 has negative bits (floored
+  // too), which would otherwise wrap in the subtraction. The zero point is added after rounding, as QLinearConv does.
+  fn.localGet(hdr)
+    .v128Load(hdrOffBytes + 96)
+    .f32x4Add();
+  fn.localGet(hdr)
+    .v128Load(hdrOffBytes + 112)
+    .i32x4MaxS();
+  fn.localGet(hdr)
+    .v128Load(hdrOffBytes + 128)
+    .i32x4Sub();
+}
+
+/** Clamp the int8 lanes on the stack to [lo, hi] (nothing at the int8 limits: the narrowings saturated there). */
+export function emitClampBytes(fn: FunctionBuilder, lo: number, hi: number): void {
+  if (lo > -128) fn.v128ConstI32(splatByte(lo)).i8x16MaxS();
+  if (hi < 127) fn.v128ConstI32(splatByte(hi)).i8x16MinS();
+}
+
+function splatByte(b: number): number {
+  return Math.imul(b & 0xff, 0x01010101) | 0;
+}
+
+/** Store the low `lanes` (1..16) bytes of `v` at `ptr + offBytes` (8 or 16 lanes in one store, others in pieces). */
 export function emitStoreBytes(fn: FunctionBuilder, ptr: Local, offBytes: number, v: Local, lanes: number): void {
-  if (lanes === 8) {
-    fn.localGet(ptr).localGet(v).v128Store64Lane(0, offBytes, 0);
+  if (lanes === 16) {
+    fn.localGet(ptr).localGet(v).v128Store(offBytes, 0);
     return;
   }
   let i = 0;
-  if (lanes >= 4) {
-    fn.localGet(ptr).localGet(v).v128Store32Lane(0, offBytes, 0);
-    i = 4;
+  if (lanes >= 8) {
+    fn.localGet(ptr).localGet(v).v128Store64Lane(0, offBytes, 0);
+    i = 8;
+  }
+  if (lanes - i >= 4) {
+    fn.localGet(ptr)
+      .localGet(v)
+      .v128Store32Lane(i >> 2, offBytes + i, 0);
+    i += 4;
   }
   for (; i < lanes; i++)
     fn.localGet(ptr)
