@@ -3,6 +3,8 @@
  * variant that supports a shape (qs8-conv's tiles, qs8-winograd, qs8-dwconv, ...) is warmed up, then samples
  * interleave all candidates of the shape; medians of CPU time (see `sampleMs`). GFLOP/s count the direct
  * convolution's 2 * MACs for every candidate, so a Winograd row is comparable with the direct rows.
+ * Depthwise layers also time the f32 depthwise kernel the cost model picks (ReLU6, on float data), interleaved:
+ * the int8 rows must beat it for an int8 model to gain there.
  * CLI: `node dist/bench/qs8-kernels.js [filter]` (filter: substring of the layer name).
  */
 import { pathToFileURL } from 'node:url';
@@ -18,6 +20,9 @@ import {
 import { qs8Conv, qs8ConvIm2col } from '../codegen/kernels/qs8-conv.js';
 import { qs8Dwconv } from '../codegen/kernels/qs8-dwconv.js';
 import { qs8Winograd } from '../codegen/kernels/qs8-winograd.js';
+import { dwconv } from '../codegen/kernels/dwconv.js';
+import { dwconvCost, pickVariant } from '../codegen/select.js';
+import type { ConvSpec } from '../codegen/kernels/types.js';
 import type { FunctionBuilder } from '../codegen/wasm/index.js';
 import type { KernelVariant } from '../codegen/kernels/types.js';
 import { convOutputSize } from '../codegen/kernels/types.js';
@@ -156,6 +161,31 @@ function build(fam: Family, v: KernelVariant, s: Qs8ConvSpec): () => void {
   return () => k.run(0, extent);
 }
 
+/** The f32 depthwise kernel the cost model picks for the same shape (ReLU6 epilogue), on random floats. */
+function buildF32Dwconv(s: Qs8ConvSpec): { id: string; run: () => void } | undefined {
+  const spec: ConvSpec = { ...s, epilogue: { activation: { kind: 'clip', min: 0, max: 6 }, residual: false } };
+  const v = pickVariant(dwconv, spec, false, dwconvCost);
+  if (!v) return undefined;
+  const packed = dwconv.pack(spec, v, {
+    weights: Float32Array.from(det(s.outC * s.kernelH * s.kernelW, 5, -127, 127), (q) => q / 127),
+  });
+  const inFloats = s.batch * s.inH * s.inW * s.inC;
+  const outFloats = s.batch * s.outH * s.outW * s.outC;
+  const h = new KernelHarness(Math.ceil(((inFloats + outFloats + packed.length) * 4) / 65536) + 4);
+  const x = h.put(Float32Array.from(det(inFloats, 3, -128, 127), (q) => q / 64));
+  const pw = h.put(packed);
+  const y = h.alloc(outFloats);
+  const k = h.build('k', (fn) =>
+    dwconv.emit(fn, spec, v, {
+      input: { addrBytes: x, pixelStride: s.inC },
+      packedWeights: pw,
+      output: { addrBytes: y, pixelStride: s.outC },
+    }),
+  );
+  const extent = dwconv.parallelExtent(spec, v);
+  return { id: dwconv.id(spec, v), run: () => k.run(0, extent) };
+}
+
 export interface Qs8BenchRow {
   layer: string;
   id: string;
@@ -178,6 +208,8 @@ export function benchQs8Kernels(
         .filter((v) => f.supports(l.spec, v) && !(f === (qs8Conv as unknown) && isPointwise(l.spec)))
         .map((v) => ({ id: f.id(l.spec, v), run: build(f, v, l.spec) })),
     );
+    const f32 = l.spec.group > 1 ? buildF32Dwconv(l.spec) : undefined;
+    if (f32) cands.push(f32);
     const reps = cands.map((c) => {
       const t0 = performance.now();
       let n = 0;

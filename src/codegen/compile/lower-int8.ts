@@ -652,7 +652,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     // may take any of them.
     type Fam = typeof qs8Dwconv | typeof qs8Winograd | typeof qs8Gemm | typeof qs8Conv | typeof qs8ConvIm2col;
     const options: { fam: Fam; v: unknown }[] = depthwise
-      ? [{ fam: qs8Dwconv, v: qs8Dwconv.variants[0]! }]
+      ? qs8Dwconv.variants.filter((v) => qs8Dwconv.supports(spec, v)).map((v) => ({ fam: qs8Dwconv, v }))
       : [
           ...(qs8Winograd.supports(spec, QS8_WINOGRAD_VARIANTS[0]!)
             ? [{ fam: qs8Winograd, v: QS8_WINOGRAD_VARIANTS[0]! }]

@@ -1,19 +1,24 @@
 /**
  * qs8 depthwise convolution (group == C_in == C_out, any kernel/stride/pad/dilation; MobileNet's 3x3/5x5 s1/s2)
- * over NHWC int8. Per output pixel the tap pointers are computed once (taps in the padding point at the
- * packed pad row of input-zero bytes); then for each block of 8 channels, taps go in pairs: both load 8 input
- * bytes widened to i16 (v128.load8x8_s), a shuffle interleaves them per channel and i32x4.dot_i16x8_s multiplies
- * with the packed [w(t,c), w(t+1,c)] pairs (an odd last tap pairs with a zero weight). Packed: pad row, then
- * per 8-channel block the requantize header and ceil(taps/2) x 2 x i16x8 weights. Tile `8c`: 8 channels.
+ * over NHWC int8, 8 channels per block: inputs widened to i16 (v128.load8x8_s), two taps interleaved per channel
+ * (one i8x16.shuffle per 4 channels) and multiplied with packed [w(A), w(B)] pairs by i32x4.dot_i16x8_s.
+ * Tile `8c`: one output pixel per item, taps paired in order, padding read from the packed pad row.
+ * Tiles `<px>x8c`: items are output rows (x channel groups); px adjacent pixels per step share the interleaves
+ * of kernel-row pairs at each input column, padding taps use input-zero-point lanes in registers (code per
+ * border row pattern and border column), and requantization rounds with the 1.5 * 2^23 float trick.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
+import { DWCONV_MIN_ITEMS } from './dwconv.js';
 import { checkConvSpec } from './types.js';
 
-export type Qs8DwconvVariant = KernelVariant;
+/** A depthwise variant: `px` output pixels per step along a row (0: the per-pixel `8c` kernel). */
+export interface Qs8DwconvVariant extends KernelVariant {
+  readonly px: number;
+}
 
 /** i16 lanes 0-3 (half 0) or 4-7 (half 1) of two vectors, interleaved: [a0 b0 a1 b1 ...] (punpck{l,h}wd). */
 const INTERLEAVE = [0, 1].map((h) =>
@@ -23,7 +28,12 @@ const INTERLEAVE = [0, 1].map((h) =>
   }),
 ) as [number[], number[]];
 
-export const QS8_DWCONV_VARIANTS: readonly Qs8DwconvVariant[] = [{ tile: '8c', isa: 'wasmsimd' }];
+/** The depthwise variants, in cost-model order (measured: `node dist/bench/qs8-kernels.js dw`). */
+export const QS8_DWCONV_VARIANTS: readonly Qs8DwconvVariant[] = [
+  { tile: '4x8c', isa: 'wasmsimd', px: 4 },
+  { tile: '2x8c', isa: 'wasmsimd', px: 2 },
+  { tile: '8c', isa: 'wasmsimd', px: 0 },
+];
 
 const isDepthwise = (s: Qs8ConvSpec): boolean => s.group === s.inC && s.inC === s.outC;
 
@@ -34,13 +44,14 @@ function check(s: Qs8ConvSpec): void {
 
 const blockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + Math.ceil((s.kernelH * s.kernelW) / 2) * 32;
 
-function pack(s: Qs8ConvSpec, _v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Array {
+function pack(s: Qs8ConvSpec, v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Array {
   check(s);
   checkQuant(w.quant, 'qs8-dwconv');
   const taps = s.kernelH * s.kernelW;
   if (w.weights.length !== s.outC * taps) {
     throw new EdgecnnError(`qs8-dwconv: ${w.weights.length} weights, expected ${s.outC * taps}`, 'bad-model');
   }
+  if (v.px > 0) return packRows(s, w);
   const pad = padRowBytes(s.inC);
   const blocks = Math.ceil(s.outC / QS8_BLOCK);
   const out = new Uint8Array(pad + blocks * blockBytes(s));
@@ -64,7 +75,8 @@ function pack(s: Qs8ConvSpec, _v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Arr
   return out;
 }
 
-function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8ConvAddresses): void {
+function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvVariant, a: Qs8ConvAddresses): void {
+  if (v.px > 0) return emitRows(fn, s, v.px, a);
   check(s);
   const taps = s.kernelH * s.kernelW;
   const [start, end] = [fn.param(0), fn.param(1)];
@@ -178,14 +190,421 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, _v: Qs8DwconvVariant, a: Qs8C
   );
 }
 
-/** The qs8 depthwise conv family; ids `qs8-dwconv[-minmax]-<kh>x<kw>s<s>-8c-wasmsimd`. */
+// ---- Row tiles (`<px>x8c`) ---------------------------------------------------------------------------------
+
+/** Bits of the float 1.5 * 2^23: adding it rounds |t| < 2^22 to an integer (half to even) in the low bits. */
+const MAGIC_BITS = 0x4b400000;
+const MAGIC = 12582912;
+
+/** A pair slot: one i16x8 interleave of the inputs at taps A and B times the packed [w(A), w(B)] pairs. */
+interface Slot {
+  /** Kernel rows and input columns (relative to the pixel's window start) of the two interleaved inputs. */
+  rowA: number;
+  colA: number;
+  rowB: number;
+  colB: number;
+  /** Weight tap index (ky * kw + kx) of each half; -1 = zero weight (a partner read only to fill the pair). */
+  kA: number;
+  kB: number;
+}
+
+/**
+ * The pair slots of every output pixel: kernel rows (0,1), (2,3), ... pair at each kx (the interleave of two
+ * rows at one column is shared by every pixel whose window covers that column); an odd last row pairs (kx, kx+1)
+ * and its odd last tap with a zero-weight neighbour: the previous column (`backward`, shared with the
+ * neighbouring pixel at stride 1) or the next (`forward`, shared with the next pixel's first pair at stride 2).
+ */
+function slotsOf(s: Qs8ConvSpec, forward: boolean): Slot[] {
+  const { kernelH: kh, kernelW: kw, dilationW: dW } = s;
+  const out: Slot[] = [];
+  for (let ky = 0; ky + 1 < kh; ky += 2)
+    for (let kx = 0; kx < kw; kx++)
+      out.push({ rowA: ky, colA: kx * dW, rowB: ky + 1, colB: kx * dW, kA: ky * kw + kx, kB: (ky + 1) * kw + kx });
+  if (kh % 2 === 1) {
+    const r = kh - 1;
+    for (let kx = 0; kx + 1 < kw; kx += 2)
+      out.push({ rowA: r, colA: kx * dW, rowB: r, colB: (kx + 1) * dW, kA: r * kw + kx, kB: r * kw + kx + 1 });
+    if (kw % 2 === 1) {
+      const kx = kw - 1;
+      const k = r * kw + kx;
+      if (kw === 1) out.push({ rowA: r, colA: 0, rowB: r, colB: 0, kA: k, kB: -1 });
+      else if (forward) out.push({ rowA: r, colA: kx * dW, rowB: r, colB: (kx + 1) * dW, kA: k, kB: -1 });
+      else out.push({ rowA: r, colA: (kx - 1) * dW, rowB: r, colB: kx * dW, kA: -1, kB: k });
+    }
+  }
+  return out;
+}
+
+const keyOf = (p: number, sW: number, sl: Slot): string =>
+  `${sl.rowA}:${p * sW + sl.colA}:${sl.rowB}:${p * sW + sl.colB}`;
+
+/** Distinct interleaves of a 4-pixel tile; the odd-tap partner goes where it shares more (backward on ties). */
+function isForward(s: Qs8ConvSpec): boolean {
+  if (s.kernelH % 2 === 0 || s.kernelW % 2 === 0 || s.kernelW === 1) return false;
+  const count = (fw: boolean): number =>
+    new Set([0, 1, 2, 3].flatMap((p) => slotsOf(s, fw).map((sl) => keyOf(p, s.strideW, sl)))).size;
+  return count(true) < count(false);
+}
+
+const rowsBlockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + slotsOf(s, isForward(s)).length * 32;
+
+/**
+ * Output rows x channel groups: groups of whole 8-channel blocks so that late layers (7 or 14 rows, hundreds of
+ * channels) still offer DWCONV_MIN_ITEMS items to the threads (as the f32 depthwise kernel does).
+ */
+export function qs8DwconvChannelGroups(s: Qs8ConvSpec): { groups: number; groupBlocks: number } {
+  const rows = s.batch * s.outH;
+  const blocks = Math.ceil(s.outC / QS8_BLOCK);
+  const want = Math.min(blocks, Math.ceil(DWCONV_MIN_ITEMS / rows));
+  if (want <= 1) return { groups: 1, groupBlocks: blocks };
+  const groupBlocks = Math.ceil(blocks / want);
+  return { groups: Math.ceil(blocks / groupBlocks), groupBlocks };
+}
+
+function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
+  const taps = s.kernelH * s.kernelW;
+  const slots = slotsOf(s, isForward(s));
+  const pad = padRowBytes(s.inC);
+  const bytes = rowsBlockBytes(s);
+  const blocks = Math.ceil(s.outC / QS8_BLOCK);
+  const out = new Uint8Array(pad + blocks * bytes);
+  out.fill(w.quant.inZero & 0xff, 0, pad);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < blocks; b++) {
+    const base = pad + b * bytes;
+    const sum = (n: number): number => {
+      let t = 0;
+      for (let k = 0; k < taps; k++) t += w.weights[n * taps + k]!;
+      return t;
+    };
+    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w));
+    // The header's last 32 bytes become the magic-number rounding's integer constants (see emitRequantizeMagic).
+    for (let i = 0; i < 4; i++) {
+      view.setInt32(base + 96 + 4 * i, MAGIC_BITS - w.quant.outZero + s.outMin, true);
+      view.setInt32(base + 112 + 4 * i, MAGIC_BITS - w.quant.outZero, true);
+    }
+    slots.forEach((sl, i) => {
+      for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
+        const at = base + QS8_HEADER_BYTES + i * 32 + (j >> 2) * 16 + (j & 3) * 4;
+        const n = (b * QS8_BLOCK + j) * taps;
+        if (sl.kA >= 0) view.setInt16(at, w.weights[n + sl.kA]!, true);
+        if (sl.kB >= 0) view.setInt16(at + 2, w.weights[n + sl.kB]!, true);
+      }
+    });
+  }
+  return out;
+}
+
+/**
+ * Requantize acc0/acc1 (channels 0-3, 4-7) with the block header at `wp`: t = f32(acc) * mult + biasF as
+ * emitRequantize computes it, then t + 1.5 * 2^23 rounds half to even into the float's low bits (exact for
+ * |t| < 2^22; beyond, and for negative floats, the i32 max and the saturating narrowings clamp as before), so
+ * the outputs are bit-identical without f32x4.nearest and the costly i32x4.trunc_sat_f32x4_s.
+ */
+function emitRequantizeMagic(fn: FunctionBuilder, acc: readonly Local[], wp: Local, hi: number, dst: Local): void {
+  for (let h = 0; h < 2; h++) {
+    fn.localGet(acc[h]!).f32x4ConvertI32x4S();
+    fn.localGet(wp)
+      .v128Load(32 + 16 * h)
+      .f32x4Mul();
+    fn.localGet(wp)
+      .v128Load(64 + 16 * h)
+      .f32x4Add();
+    fn.v128ConstF32(MAGIC).f32x4Add();
+    fn.localGet(wp).v128Load(96).i32x4MaxS();
+    fn.localGet(wp).v128Load(112).i32x4Sub();
+  }
+  fn.i16x8NarrowI32x4S();
+  fn.localTee(dst).localGet(dst).i8x16NarrowI16x8S();
+  if (hi < 127) fn.i32Const(hi).i8x16Splat().i8x16MinS();
+  fn.localSet(dst);
+}
+
+function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAddresses): void {
+  check(s);
+  const forward = isForward(s);
+  const slots = slotsOf(s, forward);
+  const { kernelH: kh, strideH: sH, strideW: sW, dilationH: dH, inH, inW, outH, outW } = s;
+  const inStride = a.input.pixelStride;
+  const outStride = a.output.pixelStride;
+  const pad = padRowBytes(s.inC);
+  const bytes = rowsBlockBytes(s);
+  const { groups, groupBlocks } = qs8DwconvChannelGroups(s);
+  const nFull = Math.floor(s.outC / QS8_BLOCK);
+  const rest = s.outC - nFull * QS8_BLOCK;
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [item, row, grp, cbLo, cbHi, oy, bb, rowBase, rowOut, ox, cb, pixIn, pixOut, ip, op, wp] = fn.locals('i32', 16);
+  const [zs, bias0, bias1, lo, hi, res] = fn.locals('v128', 6);
+  const acc = Array.from({ length: px }, () => fn.locals('v128', 2));
+  const pool: Local[] = [];
+  const wLocals = fn.locals('v128', slots.length * 2);
+  const take = (): Local => pool.pop() ?? fn.local('v128');
+
+  // Input-zero-point lanes stand in for taps in the padding (their (zIn - zIn) * w is 0 as the bias assumes).
+  fn.i32Const(a.packedWeights).v128Load8x8S().localSet(zs);
+
+  const colValid = (ix: number): boolean => ix >= 0 && ix < inW;
+  const positions = (p: number): number[] => slots.flatMap((sl) => [p * sW + sl.colA, p * sW + sl.colB]);
+  // Interior pixels: every position a slot reads (zero-weight partners too) is inside the row.
+  const interior = (x: number): boolean => positions(0).every((j) => colValid(x * sW - s.padLeft + j));
+  let oxL = 0;
+  while (oxL < outW && !interior(oxL)) oxL++;
+  let oxR = oxL;
+  while (oxR < outW && interior(oxR)) oxR++;
+
+  /**
+   * One block of `lanes` channels for `n` pixels: ip/op/wp set. `colAt(j)`: the input column of relative
+   * column j (for a compile-time pixel) or undefined (runtime tile: j itself, every position valid).
+   */
+  const blockBody = (n: number, lanes: number, validRow: (ky: number) => boolean, kyFirst: number, constX?: number): void => {
+    fn.localGet(wp).v128Load(0).localSet(bias0);
+    fn.localGet(wp).v128Load(16).localSet(bias1);
+    const started = acc.map(() => [false, false]);
+    // Interleave keys in column order; each input vector is loaded once and freed after its last use.
+    const terms = new Map<string, { sl: Slot; slot: number; p: number }[]>();
+    for (let p = 0; p < n; p++)
+      slots.forEach((sl, slot) => {
+        const k = keyOf(p, sW, sl);
+        (terms.get(k) ?? terms.set(k, []).get(k)!).push({ sl, slot, p });
+      });
+    const keys = [...terms.keys()].sort((x, y) => {
+      const [ra, ca, rb, cbb] = x.split(':').map(Number) as [number, number, number, number];
+      const [sa, da, sb, db] = y.split(':').map(Number) as [number, number, number, number];
+      return Math.max(ca, cbb) - Math.max(da, db) || ca - da || ra - sa || rb - sb;
+    });
+    const src = (ky: number, j: number): string => {
+      const ix = constX === undefined ? j : constX * sW - s.padLeft + j;
+      return validRow(ky) && (constX === undefined || colValid(ix)) ? `${ky}:${ix}` : 'z';
+    };
+    const lastUse = new Map<string, number>();
+    keys.forEach((k, i) => {
+      const [ra, ca, rb, cbb] = k.split(':').map(Number) as [number, number, number, number];
+      lastUse.set(src(ra, ca), i);
+      lastUse.set(src(rb, cbb), i);
+    });
+    const loaded = new Map<string, Local>([['z', zs]]);
+    // Each weight pair is loaded once per block and shared by the tile's pixels.
+    const wl = new Map<number, Local>();
+    const weight = (slot: number, h: number): Local => {
+      let l = wl.get(slot * 2 + h);
+      if (!l) {
+        l = wLocals[slot * 2 + h]!;
+        fn.localGet(wp).v128Load(QS8_HEADER_BYTES + slot * 32 + 16 * h).localSet(l);
+        wl.set(slot * 2 + h, l);
+      }
+      return l;
+    };
+    const value = (id: string): Local => {
+      let l = loaded.get(id);
+      if (!l) {
+        const [ky, ix] = id.split(':').map(Number) as [number, number];
+        l = take();
+        fn.localGet(ip)
+          .v128Load8x8S(((ky - kyFirst) * dH * inW + ix) * inStride)
+          .localSet(l);
+        loaded.set(id, l);
+      }
+      return l;
+    };
+    keys.forEach((k, i) => {
+      const [ra, ca, rb, cbb] = k.split(':').map(Number) as [number, number, number, number];
+      const [ia, ib] = [src(ra, ca), src(rb, cbb)];
+      const [va, vb] = [value(ia), value(ib)];
+      fn.localGet(va).localGet(vb).i8x16Shuffle(INTERLEAVE[0]).localSet(lo);
+      fn.localGet(va).localGet(vb).i8x16Shuffle(INTERLEAVE[1]).localSet(hi);
+      for (const id of [ia, ib]) {
+        if (id !== 'z' && lastUse.get(id) === i && loaded.has(id)) {
+          pool.push(loaded.get(id)!);
+          loaded.delete(id);
+        }
+      }
+      for (const { slot, p } of terms.get(k)!) {
+        for (let h = 0; h < 2; h++) {
+          fn.localGet(started[p]![h] ? acc[p]![h]! : h ? bias1 : bias0);
+          fn.localGet(h ? hi : lo)
+            .localGet(weight(slot, h))
+            .i32x4DotI16x8S()
+            .i32x4Add()
+            .localSet(acc[p]![h]!);
+          started[p]![h] = true;
+        }
+      }
+    });
+    for (let p = 0; p < n; p++) {
+      emitRequantizeMagic(fn, acc[p]!, wp, s.outMax, res);
+      emitStoreBytes(fn, op, p * outStride, res, lanes);
+    }
+  };
+
+  // All channel blocks (of this item's group) of n pixels whose pixIn/pixOut are set.
+  const pixels = (n: number, validRow: (ky: number) => boolean, kyFirst: number, constX?: number): void => {
+    const setPointers = (): void => {
+      fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
+      fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
+      fn.localGet(cb)
+        .i32Const(bytes / QS8_BLOCK)
+        .i32Mul()
+        .i32Const(a.packedWeights + pad)
+        .i32Add()
+        .localSet(wp);
+    };
+    if (nFull > 0) {
+      fn.forRange(
+        cb,
+        (b) => b.localGet(cbLo),
+        (b) => b.localGet(cbHi),
+        QS8_BLOCK,
+        () => {
+          setPointers();
+          blockBody(n, QS8_BLOCK, validRow, kyFirst, constX);
+        },
+      );
+    }
+    if (rest > 0) {
+      if (groups > 1)
+        fn.localGet(grp)
+          .i32Const(groups - 1)
+          .i32Eq()
+          .if();
+      fn.i32Const(nFull * QS8_BLOCK).localSet(cb);
+      setPointers();
+      blockBody(n, rest, validRow, kyFirst, constX);
+      if (groups > 1) fn.end();
+    }
+  };
+
+  const rowCode = (pattern: boolean[]): void => {
+    const validRow = (ky: number): boolean => pattern[ky]!;
+    const kyFirst = Math.max(0, pattern.indexOf(true));
+    // rowBase: input row of kernel row kyFirst (inside the image whenever any row is valid), column 0.
+    fn.localGet(bb).i32Const(inH).i32Mul();
+    fn.localGet(oy)
+      .i32Const(sH)
+      .i32Mul()
+      .i32Const(kyFirst * dH - s.padTop)
+      .i32Add()
+      .i32Add();
+    fn.i32Const(inW * inStride)
+      .i32Mul()
+      .i32Const(a.input.addrBytes)
+      .i32Add()
+      .localSet(rowBase);
+    const constPixel = (x: number, n: number): void => {
+      fn.localGet(rowBase).localSet(pixIn);
+      fn.localGet(rowOut)
+        .i32Const(x * outStride)
+        .i32Add()
+        .localSet(pixOut);
+      pixels(n, validRow, kyFirst, x);
+    };
+    for (let x = 0; x < Math.min(oxL, outW); x++) constPixel(x, 1);
+    const tiled = Math.floor((oxR - oxL) / px) * px;
+    if (tiled > 0) {
+      fn.forRange(
+        ox,
+        (b) => b.i32Const(oxL),
+        (b) => b.i32Const(oxL + tiled),
+        px,
+        () => {
+          fn.localGet(ox)
+            .i32Const(sW * inStride)
+            .i32Mul()
+            .localGet(rowBase)
+            .i32Add()
+            .i32Const(s.padLeft * inStride)
+            .i32Sub()
+            .localSet(pixIn);
+          fn.localGet(ox).i32Const(outStride).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
+          pixels(px, validRow, kyFirst);
+        },
+      );
+    }
+    // The interior's last pixels (fewer than a tile) as one compile-time tile: all their positions are valid.
+    if (oxR - oxL > tiled) {
+      const x = oxL + tiled;
+      fn.localGet(rowBase)
+        .i32Const((x * sW - s.padLeft) * inStride)
+        .i32Add()
+        .localSet(pixIn);
+      fn.localGet(rowOut)
+        .i32Const(x * outStride)
+        .i32Add()
+        .localSet(pixOut);
+      pixels(oxR - oxL - tiled, validRow, kyFirst);
+    }
+    for (let x = Math.max(oxR, oxL); x < outW; x++) constPixel(x, 1);
+  };
+
+  // Output rows grouped into runs of equal kernel-row validity (top border, interior, bottom border).
+  const patternOf = (y: number): boolean[] =>
+    Array.from({ length: kh }, (_, ky) => {
+      const iy = y * sH - s.padTop + ky * dH;
+      return iy >= 0 && iy < inH;
+    });
+  const runs: { lo: number; hi: number; pattern: boolean[] }[] = [];
+  for (let y = 0; y < outH; y++) {
+    const pt = patternOf(y);
+    const last = runs[runs.length - 1];
+    if (last && last.pattern.join() === pt.join()) last.hi = y + 1;
+    else runs.push({ lo: y, hi: y + 1, pattern: pt });
+  }
+  const main = runs.reduce((m, r, i) => (r.hi - r.lo > runs[m]!.hi - runs[m]!.lo ? i : m), 0);
+  const ordered = [...runs.filter((_, i) => i !== main), runs[main]!];
+
+  fn.forRange(
+    item,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    1,
+    () => {
+      if (groups > 1) {
+        fn.localGet(item).i32Const(groups).i32DivU().localSet(row);
+        fn.localGet(item).localGet(row).i32Const(groups).i32Mul().i32Sub().localSet(grp);
+        fn.localGet(grp)
+          .i32Const(groupBlocks * QS8_BLOCK)
+          .i32Mul()
+          .localTee(cbLo)
+          .i32Const(groupBlocks * QS8_BLOCK)
+          .i32Add();
+        fn.i32Const(nFull * QS8_BLOCK);
+        fn.localGet(grp)
+          .i32Const(groups - 1)
+          .i32LtU()
+          .select()
+          .localSet(cbHi);
+      } else {
+        fn.localGet(item).localSet(row);
+        fn.i32Const(0).localSet(cbLo);
+        fn.i32Const(nFull * QS8_BLOCK).localSet(cbHi);
+      }
+      fn.localGet(row).i32Const(outH).i32DivU().localSet(bb);
+      fn.localGet(row).localGet(bb).i32Const(outH).i32Mul().i32Sub().localSet(oy);
+      fn.localGet(row)
+        .i32Const(outW * outStride)
+        .i32Mul()
+        .i32Const(a.output.addrBytes)
+        .i32Add()
+        .localSet(rowOut);
+      ordered.forEach((r, i) => {
+        if (i === ordered.length - 1) return rowCode(r.pattern);
+        fn.localGet(oy).i32Const(r.lo).i32GeU().localGet(oy).i32Const(r.hi).i32LtU().i32And().if();
+        rowCode(r.pattern);
+        fn.else();
+      });
+      for (let i = 1; i < ordered.length; i++) fn.end();
+    },
+  );
+}
+
+/** The qs8 depthwise conv family; ids `qs8-dwconv[-minmax]-<kh>x<kw>s<s>-<tile>-wasmsimd`. */
 export const qs8Dwconv = {
   family: 'qs8-dwconv',
   variants: QS8_DWCONV_VARIANTS,
   supports: (s: Qs8ConvSpec, _v: Qs8DwconvVariant): boolean => isDepthwise(s),
   id: (s: Qs8ConvSpec, v: Qs8DwconvVariant): string =>
     `qs8-dwconv${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${s.kernelH}x${s.kernelW}s${s.strideH}-${v.tile}-${v.isa}`,
-  parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,
+  parallelExtent: (s: Qs8ConvSpec, v: Qs8DwconvVariant): number =>
+    v.px > 0 ? s.batch * s.outH * qs8DwconvChannelGroups(s).groups : s.batch * s.outH * s.outW,
   pack,
   emit,
   macs: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW * s.outC * s.kernelH * s.kernelW,
