@@ -5,7 +5,7 @@
  * Tile `8c`: one output pixel per item, taps paired in order, padding read from the packed pad row.
  * Tiles `<px>x8c`: items are output rows (x channel groups); px adjacent pixels per step share the interleaves
  * of kernel-row pairs at each input column, padding taps use input-zero-point lanes in registers (code per
- * border row pattern and border column), and requantization rounds with the 1.5 * 2^23 float trick.
+ * border row pattern and border column), and requantization is the shared one (requantize.ts).
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -192,10 +192,6 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvVariant, a: Qs8Co
 
 // ---- Row tiles (`<px>x8c`) ---------------------------------------------------------------------------------
 
-/** Bits of the float 1.5 * 2^23: adding it rounds |t| < 2^22 to an integer (half to even) in the low bits. */
-const MAGIC_BITS = 0x4b400000;
-const MAGIC = 12582912;
-
 /** A pair slot: one i16x8 interleave of the inputs at taps A and B times the packed [w(A), w(B)] pairs. */
 interface Slot {
   /** Kernel rows and input columns (relative to the pixel's window start) of the two interleaved inputs. */
@@ -278,11 +274,6 @@ function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
       return t;
     };
     packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w));
-    // The header's last 32 bytes become the magic-number rounding's integer constants (see emitRequantizeMagic).
-    for (let i = 0; i < 4; i++) {
-      view.setInt32(base + 96 + 4 * i, MAGIC_BITS - w.quant.outZero + s.outMin, true);
-      view.setInt32(base + 112 + 4 * i, MAGIC_BITS - w.quant.outZero, true);
-    }
     slots.forEach((sl, i) => {
       for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
         const at = base + QS8_HEADER_BYTES + i * 32 + (j >> 2) * 16 + (j & 3) * 4;
@@ -293,31 +284,6 @@ function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
     });
   }
   return out;
-}
-
-/**
- * Requantize acc0/acc1 (channels 0-3, 4-7) with the block header at `wp`: t = f32(acc) * mult + biasF as
- * emitRequantize computes it, then t + 1.5 * 2^23 rounds half to even into the float's low bits (exact for
- * |t| < 2^22; beyond, and for negative floats, the i32 max and the saturating narrowings clamp as before), so
- * the outputs are bit-identical without f32x4.nearest and the costly i32x4.trunc_sat_f32x4_s.
- */
-function emitRequantizeMagic(fn: FunctionBuilder, acc: readonly Local[], wp: Local, hi: number, dst: Local): void {
-  for (let h = 0; h < 2; h++) {
-    fn.localGet(acc[h]!).f32x4ConvertI32x4S();
-    fn.localGet(wp)
-      .v128Load(32 + 16 * h)
-      .f32x4Mul();
-    fn.localGet(wp)
-      .v128Load(64 + 16 * h)
-      .f32x4Add();
-    fn.v128ConstF32(MAGIC).f32x4Add();
-    fn.localGet(wp).v128Load(96).i32x4MaxS();
-    fn.localGet(wp).v128Load(112).i32x4Sub();
-  }
-  fn.i16x8NarrowI32x4S();
-  fn.localTee(dst).localGet(dst).i8x16NarrowI16x8S();
-  if (hi < 127) fn.i32Const(hi).i8x16Splat().i8x16MinS();
-  fn.localSet(dst);
 }
 
 function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAddresses): void {
@@ -431,7 +397,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
       }
     });
     for (let p = 0; p < n; p++) {
-      emitRequantizeMagic(fn, acc[p]!, wp, s.outMax, res);
+      emitRequantize(fn, acc[p]![0]!, acc[p]![1]!, wp, 0, s.outMin, s.outMax, res);
       emitStoreBytes(fn, op, p * outStride, res, lanes);
     }
   };
