@@ -19,16 +19,19 @@ import {
   emitDense,
   packDense,
   pickQs8GemmVariant,
+  widenScratchBytes,
+  widenSupports,
 } from './qs8-gemm.js';
 
 /** The qs8 dense conv family; ids `qs8-conv[-minmax]-<kh>x<kw>s<s>-4x8c2-wasmsimd`. */
 export const qs8Conv = {
   family: 'qs8-conv',
   variants: QS8_GEMM_VARIANTS,
-  supports: (s: Qs8ConvSpec, _v: Qs8GemmVariant): boolean => s.group === 1,
+  supports: (s: Qs8ConvSpec, v: Qs8GemmVariant): boolean => s.group === 1 && (!v.widen || widenSupports(s)),
   id: (s: Qs8ConvSpec, v: Qs8GemmVariant): string =>
     `qs8-conv${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${s.kernelH}x${s.kernelW}s${s.strideH}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,
+  scratchBytes: widenScratchBytes,
   pack: (s: Qs8ConvSpec, v: Qs8GemmVariant, w: Qs8ConvWeights): Uint8Array => packDense(s, w, 'qs8-conv', v.layout),
   emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses): void {
     if (s.group !== 1) throw new EdgecnnError(`qs8-conv: group ${s.group} is not supported`, 'internal');
@@ -67,7 +70,7 @@ function im2colGemmSpec(s: Qs8ConvSpec): Qs8ConvSpec {
 
 /** The GEMM tile for a layer's gathered K (qs8-gemm's own choice for that reduction). */
 export function pickQs8Im2colVariant(s: Qs8ConvSpec): Qs8GemmVariant {
-  return pickQs8GemmVariant(im2colGemmSpec(s));
+  return pickQs8GemmVariant(im2colGemmSpec(s), false);
 }
 
 /** [outC, C, kh, kw] -> [outC, kh, kw, C]: the gathered row's order. */
@@ -185,7 +188,8 @@ function emitGather(
 export const qs8ConvIm2col = {
   family: 'qs8-conv',
   variants: QS8_GEMM_VARIANTS,
-  supports: (s: Qs8ConvSpec, _v: Qs8GemmVariant): boolean => s.group === 1 && s.inC <= 4 && s.kernelH * s.kernelW > 1,
+  supports: (s: Qs8ConvSpec, v: Qs8GemmVariant): boolean =>
+    s.group === 1 && s.inC <= 4 && s.kernelH * s.kernelW > 1 && !v.widen,
   id: (s: Qs8ConvSpec, v: Qs8GemmVariant): string =>
     `qs8-conv${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${s.kernelH}x${s.kernelW}s${s.strideH}-i2c${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,

@@ -69,7 +69,8 @@ test('qs8 GEMM (1x1 conv) matches QLinearConv to 1 LSB on awkward shapes', () =>
     { c: 24, m: 9, h: 7, w: 3, strideExtra: 5 },
     { c: 64, m: 24, h: 3, w: 3, clamp: [-5, 100] },
     { c: 9, m: 16, h: 1, w: 9, n: 2, noBias: true },
-    { c: 16, m: 40, h: 5, w: 5, zIn: 100 },
+    { c: 16, m: 40, h: 9, w: 9, zIn: 100 },
+    { c: 200, m: 20, h: 8, w: 9, zOut: 30 },
     { c: 32, m: 31, h: 2, w: 7, clamp: [0, 127], strideExtra: 3 },
   ];
   let total = 0;
@@ -100,6 +101,9 @@ test('qs8 dense conv (3x3, strides, pads, dilation, first layer) matches QLinear
     { c: 4, m: 9, h: 8, w: 9, k: 5, s: 2, p: 2, strideExtra: 3 },
     { c: 6, m: 8, h: 7, w: 7, k: 3, s: 1, p: 2, d: 2, n: 2, clamp: [0, 127] },
     { c: 2, m: 3, h: 4, w: 4, k: 1, s: 2, p: 0 },
+    { c: 24, m: 40, h: 7, w: 9, k: 1, s: 2, p: 0, strideExtra: 3 },
+    { c: 72, m: 17, h: 6, w: 5, k: 1, s: 2, p: 1, zIn: -90, n: 2 },
+    { c: 136, m: 33, h: 5, w: 5, k: 1, s: 2, p: 0, clamp: [-20, 20] },
   ];
   let total = 0;
   let ones = 0;
@@ -111,6 +115,11 @@ test('qs8 dense conv (3x3, strides, pads, dilation, first layer) matches QLinear
           [4, v],
         ] as const,
     )) {
+      const s = specOf(c);
+      if (!(isPointwise(s) ? qs8Gemm : qs8Conv).supports(s, v)) {
+        assert.ok(v.widen && s.kernelH > 1, `${v.tile} rejects ${JSON.stringify(c)}`);
+        continue;
+      }
       const { cmp, id } = check(c, 40 + i, chunks, v);
       assert.ok(id.startsWith('qs8-conv-'), id);
       assert.ok(cmp.maxDiff <= 1, `${JSON.stringify(c)}: max diff ${cmp.maxDiff}`);

@@ -69,6 +69,13 @@ export interface Qs8GemmVariant extends KernelVariant {
    * broadcast pairs, and their 16 results are requantized with one narrowing chain and one store).
    */
   readonly nr: 8 | 16;
+  /**
+   * c2 with widened rows (tile suffix `w`, 1x1 convolutions, any stride): each chunk of pixels is first widened to
+   * i16 rows in scratch (strided or padded pixels gathered once), then every channel pair is broadcast straight
+   * from memory by v128.load32_splat: no shuffles and no activation registers in the reduction, which leaves the
+   * vector ALUs to the dot products and adds. Channel blocks run outside the chunk's pixel tiles.
+   */
+  readonly widen?: boolean;
 }
 
 /**
@@ -82,13 +89,17 @@ export const QS8_GEMM_VARIANTS: readonly Qs8GemmVariant[] = [
   { tile: '1x8c8ws', isa: 'wasmsimd', mr: 1, layout: 'c8', order: 'channels', nr: 8 },
   { tile: '2x16c2', isa: 'wasmsimd', mr: 2, layout: 'c2', order: 'pixels', nr: 16 },
   { tile: '3x16c2', isa: 'wasmsimd', mr: 3, layout: 'c2', order: 'pixels', nr: 16 },
+  { tile: '2x16c2w', isa: 'wasmsimd', mr: 2, layout: 'c2', order: 'channels', nr: 16, widen: true },
+  { tile: '3x16c2w', isa: 'wasmsimd', mr: 3, layout: 'c2', order: 'channels', nr: 16, widen: true },
+  { tile: '4x8c2w', isa: 'wasmsimd', mr: 4, layout: 'c2', order: 'channels', nr: 8, widen: true },
 ];
 
 /**
  * c8 when each pixel's reduction (taps x padded channels) amortizes its final reduce and its panel fits L1;
- * weight-stationary (`ws`) when the packed weights exceed 128 KB.
+ * weight-stationary (`ws`) when the packed weights exceed 128 KB; widened rows (`w`) for 1x1 convolutions that are
+ * strided or reduce over 64+ channels (unless `allowWiden` is false: the im2col stem runs the tile on its own rows).
  */
-export function pickQs8GemmVariant(s: Qs8ConvSpec): Qs8GemmVariant {
+export function pickQs8GemmVariant(s: Qs8ConvSpec, allowWiden = true): Qs8GemmVariant {
   const k = s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 8;
   // Measured: c8 wins from K ~ 144 (25 -> 27 GMAC/s; 26 -> 31 at K 960) and loses below (15 vs 20 at K 24); its one
   // pixel streams the whole weight panel (K x 16 bytes) per pixel, so past ~24 KB (K 1536, L1) it halves (3x3x512).
@@ -97,13 +108,20 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec): Qs8GemmVariant {
   // than the pixel-order pick (14x14x256 -> 512: 2.56 -> 1.97 ms, also past K 1536), MobileNetV2's 7x7 1x1 layers
   // 1.04-1.07x; neutral below ~50 KB of weights.
   const taps = s.kernelH * s.kernelW;
+  // Widened rows (`node dist/bench/qs8-kernels.js`, same run): ResNet-18's 1x1 stride-2 downsamples 2x faster than
+  // any tile that reads the strided pixels in place (14x14x256 -> 512: 0.42 -> 0.20 ms); 1x1 reductions from K 64 up
+  // 1.05-1.1x faster than 1x8c8 (7x7x320 -> 1280: 0.64 -> 0.60 ms); below K 64 the shuffle tiles win.
+  if (allowWiden && widenSupports(s) && (!isPointwise(s) || k >= 64)) {
+    return QS8_GEMM_VARIANTS.find((v) => v.widen && (s.outC >= 16 ? v.tile === '3x16c2w' : v.nr === 8))!;
+  }
   const ws = k * Math.ceil(s.outC / 8) * 8 * 2 > 128 * 1024;
   const want = k >= (taps === 1 ? 128 : 512) && (k <= 1536 || ws) ? 'c8' : 'c2';
   // Short 1x1 reductions: 3 pixels x 16 channels halves the broadcasts per dot product and narrows 16 outputs at
   // once (MobileNetV2's 24 -> 144 at 56x56: 0.51 -> 0.48 ms, 32 -> 192 at 28x28: 0.20 -> 0.19 ms, same run).
   const nr = want === 'c2' && taps === 1 && !ws && s.outC >= 16 ? 16 : 8;
   return QS8_GEMM_VARIANTS.find(
-    (v) => v.layout === want && v.order === (ws ? 'channels' : 'pixels') && v.nr === nr && (nr === 8 || v.mr === 3),
+    (v) =>
+      !v.widen && v.layout === want && v.order === (ws ? 'channels' : 'pixels') && v.nr === nr && (nr === 8 || v.mr === 3),
   )!;
 }
 
@@ -208,6 +226,10 @@ export function emitDense(
   what: string,
   range?: { start: Local; end: Local },
 ): void {
+  if (v.widen) {
+    if (range) throw new EdgecnnError(`${what}: widened tiles run only as a whole step`, 'internal');
+    return emitWidened(fn, s, v, a, what);
+  }
   const mr = v.mr;
   checkSpec(s, what);
   const g = geometry(s);
@@ -433,6 +455,196 @@ export function emitDense(
   }
 }
 
+/** Pixels per widened chunk: rows of i16 that stay in L1 (~24 KB) while every channel block runs over them. */
+function widenChunk(s: Qs8ConvSpec, v: Qs8GemmVariant): number {
+  const rowBytes = Math.ceil(s.inC / 8) * 16;
+  return Math.max(2 * v.mr, Math.min(64, Math.floor(24576 / rowBytes / v.mr) * v.mr));
+}
+
+/** True for the shapes the widened (`w`) tiles take: 1x1, ungrouped, any stride and padding. */
+export function widenSupports(s: Qs8ConvSpec): boolean {
+  return s.group === 1 && s.kernelH === 1 && s.kernelW === 1;
+}
+
+/** Scratch of a widened tile: one i16 row per output pixel of the step (ranges never share rows). */
+export function widenScratchBytes(s: Qs8ConvSpec, v: Qs8GemmVariant): number {
+  return v.widen ? s.batch * s.outH * s.outW * Math.ceil(s.inC / 8) * 16 + 16 : 0;
+}
+
+/** Emit a `w` tile (see `Qs8GemmVariant.widen`) over output pixels [start, end) (the step's parameters). */
+function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses, what: string): void {
+  checkSpec(s, what);
+  if (!widenSupports(s)) throw new EdgecnnError(`${what}: widened tiles need a 1x1 ungrouped conv`, 'internal');
+  if (a.scratch === undefined) throw new EdgecnnError(`${what}: the scratch address is required`, 'internal');
+  const g = geometry(s);
+  const mr = v.mr;
+  const rowBytes = g.cp * 2;
+  const steps = g.cp / 8;
+  const chunk = widenChunk(s, v);
+  const pointwise = isPointwise(s);
+  const plane = s.outH * s.outW;
+  const inStride = a.input.pixelStride;
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [c0, c1, p, src, dst, t0, t1, wp, oc, ko, wk] = fn.locals('i32', 11);
+  const ap = fn.locals('i32', mr);
+  const op = fn.locals('i32', mr);
+  const acc = Array.from({ length: mr }, () => fn.locals('v128', v.nr / 4));
+  const wv = fn.locals('v128', v.nr / 4);
+  const [bc, res] = fn.locals('v128', 2);
+
+  // (1) widen pixels [c0, c1) into their rows; a strided or padded pixel is gathered here once.
+  const widen = (): void =>
+    void fn.forRange(
+      p,
+      (b) => b.localGet(c0),
+      (b) => b.localGet(c1),
+      1,
+      () => {
+        fn.localGet(p).i32Const(rowBytes).i32Mul().i32Const(a.scratch!).i32Add().localSet(dst);
+        if (pointwise) {
+          fn.localGet(p).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(src);
+        } else {
+          // iy = oy * sH - padTop, ix = ox * sW - padLeft; out of the image -> the pad row of input-zero bytes.
+          const [iy, ix] = [t0, t1];
+          fn.localGet(p).i32Const(plane).i32RemU().localTee(src).i32Const(s.outW).i32DivU();
+          fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iy);
+          fn.localGet(src).i32Const(s.outW).i32RemU();
+          fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ix);
+          fn.localGet(p).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localGet(iy).i32Add();
+          fn.i32Const(s.inW).i32Mul().localGet(ix).i32Add().i32Const(inStride).i32Mul();
+          fn.i32Const(a.input.addrBytes).i32Add().i32Const(a.packedWeights);
+          fn.localGet(iy).i32Const(s.inH).i32LtU().localGet(ix).i32Const(s.inW).i32LtU().i32And().select();
+          fn.localSet(src);
+        }
+        const one = (off: number, base: Local, srcBase: Local): void =>
+          void fn
+            .localGet(base)
+            .localGet(srcBase)
+            .v128Load8x8S(off / 2)
+            .v128Store(off, 0);
+        if (steps <= 16) {
+          for (let kc = 0; kc < steps; kc++) one(kc * 16, dst, src);
+        } else {
+          fn.forRange(
+            ko,
+            (b) => b.i32Const(0),
+            (b) => b.i32Const(steps),
+            1,
+            () => {
+              one(0, dst, src);
+              fn.localGet(dst).i32Const(16).i32Add().localSet(dst);
+              fn.localGet(src).i32Const(8).i32Add().localSet(src);
+            },
+          );
+        }
+      },
+    );
+
+  // (2) one tile: mr pixels from p (rows past c1 redo the last pixel) x nb blocks at wp.
+  const tile = (lanes: number, nb: 1 | 2): void => {
+    for (let r = 0; r < mr; r++) {
+      fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(c1).i32Const(1).i32Sub().localTee(t1);
+      fn.localGet(t0).localGet(t1).i32LtS().select().localTee(t0);
+      fn.i32Const(rowBytes).i32Mul().i32Const(a.scratch!).i32Add().localSet(ap[r]!);
+      fn.localGet(t0).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
+      fn.localGet(oc).i32Add().localSet(op[r]!);
+      for (let i = 0; i < 2 * nb; i++)
+        fn.localGet(wp)
+          .v128Load((i >> 1) * g.blockBytes + 16 * (i & 1))
+          .localSet(acc[r]![i]!);
+    }
+    // One 8-channel step: A at ap + aOff (constant or via ko), weights at wBase + wOff.
+    const kStep = (aOff: number, wBase: Local, wOff: number): void => {
+      for (let j = 0; j < 4; j++) {
+        for (let i = 0; i < 2 * nb; i++)
+          fn.localGet(wBase)
+            .v128Load(wOff + (i >> 1) * g.blockBytes + j * 32 + 16 * (i & 1))
+            .localSet(wv[i]!);
+        for (let r = 0; r < mr; r++) {
+          fn.localGet(ap[r]!)
+            .v128Load32Splat(aOff + j * 4, 0)
+            .localSet(bc);
+          for (let i = 0; i < 2 * nb; i++) {
+            const l = acc[r]![i]!;
+            fn.localGet(l).localGet(bc).localGet(wv[i]!).i32x4DotI16x8S().i32x4Add().localSet(l);
+          }
+        }
+      }
+    };
+    if (steps <= 4) {
+      for (let kc = 0; kc < steps; kc++) kStep(kc * 16, wp, QS8_HEADER_BYTES + kc * 128);
+    } else {
+      fn.localGet(wp).i32Const(QS8_HEADER_BYTES).i32Add().localSet(wk);
+      fn.forRange(
+        ko,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(steps),
+        1,
+        () => {
+          kStep(0, wk, 0);
+          fn.localGet(wk).i32Const(128).i32Add().localSet(wk);
+          for (let r = 0; r < mr; r++) fn.localGet(ap[r]!).i32Const(16).i32Add().localSet(ap[r]!);
+        },
+      );
+    }
+    for (let r = 0; r < mr; r++) {
+      const q = acc[r]!;
+      if (nb === 1) {
+        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res);
+      } else {
+        for (let i = 0; i < 4; i++) {
+          emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1);
+          if (i & 1) fn.i16x8NarrowI32x4S();
+        }
+        fn.i8x16NarrowI16x8S();
+        emitClampBytes(fn, s.outMin, s.outMax);
+        fn.localSet(res);
+      }
+      emitStoreBytes(fn, op[r]!, 0, res, lanes);
+    }
+  };
+
+  const nb = (v.nr / QS8_BLOCK) as 1 | 2;
+  const full = Math.floor(s.outC / v.nr);
+  const rest = s.outC - full * v.nr;
+  const tiles = (lanes: number, n: 1 | 2): void =>
+    void fn.forRange(
+      p,
+      (b) => b.localGet(c0),
+      (b) => b.localGet(c1),
+      mr,
+      () => tile(lanes, n),
+    );
+  fn.forRange(
+    c0,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    chunk,
+    () => {
+      fn.localGet(c0).i32Const(chunk).i32Add().localTee(c1).localGet(end).localGet(c1).localGet(end);
+      fn.i32LtU().select().localSet(c1);
+      widen();
+      fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
+      fn.i32Const(0).localSet(oc);
+      if (full > 0) {
+        const nbl = fn.local('i32');
+        fn.forRange(
+          nbl,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(full),
+          1,
+          () => {
+            tiles(v.nr, nb);
+            fn.localGet(wp).i32Const(nb * g.blockBytes).i32Add().localSet(wp);
+            fn.localGet(oc).i32Const(v.nr).i32Add().localSet(oc);
+          },
+        );
+      }
+      if (rest > 0) tiles(rest, rest > QS8_BLOCK ? 2 : 1);
+    },
+  );
+}
+
 /** Multiply-accumulates of a dense conv. */
 export function denseMacs(s: Qs8ConvSpec): number {
   return s.batch * s.outH * s.outW * s.outC * s.inC * s.kernelH * s.kernelW;
@@ -442,10 +654,11 @@ export function denseMacs(s: Qs8ConvSpec): number {
 export const qs8Gemm = {
   family: 'qs8-gemm',
   variants: QS8_GEMM_VARIANTS,
-  supports: (s: Qs8ConvSpec, _v: Qs8GemmVariant): boolean => isPointwise(s),
+  supports: (s: Qs8ConvSpec, v: Qs8GemmVariant): boolean => isPointwise(s) && (!v.widen || widenSupports(s)),
   id: (s: Qs8ConvSpec, v: Qs8GemmVariant): string =>
     `qs8-gemm${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,
+  scratchBytes: widenScratchBytes,
   pack: (s: Qs8ConvSpec, v: Qs8GemmVariant, w: Qs8ConvWeights): Uint8Array => packDense(s, w, 'qs8-gemm', v.layout),
   emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses): void {
     if (!isPointwise(s)) throw new EdgecnnError('qs8-gemm: not a 1x1/stride-1/unpadded conv', 'internal');
