@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ModuleBuilder } from '../codegen/wasm/index.js';
 import { GEMM_VARIANTS, gemm, type GemmVariant } from '../codegen/kernels/gemm.js';
 import { KernelHarness, randomFloats } from '../codegen/kernels/harness.js';
-import type { GemmSpec } from '../codegen/kernels/types.js';
+import type { GemmSpec, Isa } from '../codegen/kernels/types.js';
 import { QS8_GEMM_VARIANTS, type Qs8ConvSpec, qs8Gemm } from '../codegen/kernels/qs8-gemm.js';
 import { RELAXED_SIMD_NODE_FLAG, detectFeatures } from '../runtime/features.js';
 
@@ -146,7 +146,7 @@ export function measurePeak(
     name: string;
     flops: number;
     run: () => void;
-    isa: 'wasmsimd' | 'wasmrelaxed';
+    isa: Isa;
     qs8?: boolean;
   }[] = [];
   const peakSimd = buildPeak('muladd');

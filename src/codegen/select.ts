@@ -117,6 +117,8 @@ export function chooseKernel(
 
 export interface SelectContext {
   relaxedSimd: boolean;
+  /** The probed reading of the relaxed int8 dot-add's b (`WasmFeatures.relaxedDotB`); absent = 'none'. */
+  relaxedDotB?: 'unsigned' | 'signed' | 'none';
   /** Picks among a step's candidates (default: the first, the cost model's choice). */
   choose?: ChooseKernel;
   /** Opset of the node's domain. */

@@ -131,6 +131,7 @@ async function wasmSession(model: Model, options: SessionOptions): Promise<Sessi
   const relaxed = resolveRelaxedSimd(options.relaxedSimd ?? 'auto');
   const compileOptions: CompileOptions = {
     relaxedSimd: relaxed,
+    relaxedDotB: relaxed ? detectFeatures().relaxedDotB : 'none',
     hasReference: (domain, opType) => lookupOp(domain, opType) !== undefined,
   };
   if (options.inputShapes) compileOptions.inputShapes = options.inputShapes;

@@ -30,9 +30,12 @@ export function deviceFingerprint(): Promise<DeviceFingerprint> {
 
 async function compute(): Promise<DeviceFingerprint> {
   const f = detectFeatures();
-  const wasmFeatures = [f.simd && 'simd', f.relaxedSimd && 'relaxed', f.threads && 'threads'].filter(
-    (x): x is string => typeof x === 'string',
-  );
+  const wasmFeatures = [
+    f.simd && 'simd',
+    f.relaxedSimd && 'relaxed',
+    f.relaxedDotB !== 'none' && `dot-${f.relaxedDotB}`,
+    f.threads && 'threads',
+  ].filter((x): x is string => typeof x === 'string');
   const cores = await coreCount();
   const agent = await agentString();
   return { id: `${agent} | ${cores} cores | wasm ${wasmFeatures.join('+') || 'mvp'}`, agent, cores, wasmFeatures };

@@ -42,6 +42,11 @@ export interface CompileOptions {
   inputShapes?: Record<string, readonly number[]>;
   /** Allow relaxed-SIMD kernel variants (only when the engine was probed to support them). */
   relaxedSimd?: boolean;
+  /**
+   * How the engine's relaxed int8 dot-add reads b bytes >= 128 (the probe's `relaxedDotB`): 'unsigned' or
+   * 'signed' allow the qs8 GEMM variants `-wasmusdot` / `-wasmsdot`; default 'none'.
+   */
+  relaxedDotB?: 'unsigned' | 'signed' | 'none';
   /** Graph optimization run first (the pass pipeline); identity when absent. */
   optimize?: (model: Model) => Model;
   /**
@@ -77,6 +82,7 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
 
   const ctx: SelectContext = {
     relaxedSimd: options.relaxedSimd ?? false,
+    relaxedDotB: options.relaxedDotB ?? 'none',
     opset: (node) => nodeOpset(optimized, node),
     operand: (name) => ({ layout: layouts.get(name), constant: constants.get(name) }),
   };

@@ -19,8 +19,12 @@
 import type { FunctionBuilder } from '../wasm/index.js';
 import { EdgecnnError } from '../../ir/errors.js';
 
-/** Instruction sets a variant may require. `wasmrelaxed` = SIMD128 + relaxed SIMD (probed at start-up). */
-export const ISAS = ['wasmsimd', 'wasmrelaxed'] as const;
+/**
+ * Instruction sets a variant may require. `wasmrelaxed` = SIMD128 + relaxed SIMD (probed at start-up);
+ * `wasmusdot` / `wasmsdot` = relaxed SIMD whose int8 dot-add the probe proved exact reading b bytes >= 128 as u8
+ * (x86 VNNI) / as i8 (ARM sdot) (`WasmFeatures.relaxedDotB`).
+ */
+export const ISAS = ['wasmsimd', 'wasmrelaxed', 'wasmusdot', 'wasmsdot'] as const;
 export type Isa = (typeof ISAS)[number];
 
 /** Where an NHWC activation view lives (see the file header). */

@@ -1,0 +1,199 @@
+/**
+ * The relaxed-dot qs8 GEMM. Node 20 cannot run the instruction exactly (the probe says 'none'), so there we check
+ * that selection never takes the kernel unless told the dot is exact; the kernel itself runs in headless Chromium
+ * (/usr/bin/chromium through playwright-core), whose start-up probe is read in the page, against QLinearConv on
+ * awkward shapes (exact with an int32 bias), and the whole int8 MobileNetV2 in the page against Node's output.
+ * The mode the engine does not have is still checked where both readings of b agree (inputs limited to the
+ * bytes both read the same), which covers its packing and zero-point fold.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { syntheticSamples } from '../../datasets/calibration-source.js';
+import { makeTensor } from '../../ir/tensor.js';
+import { quantizeModel } from '../../quantize/quantize-model.js';
+import { tinyQuantModel } from '../../quantize/testing.js';
+import { detectFeatures } from '../../runtime/features.js';
+import { createSession } from '../../runtime/session.js';
+import { compileModel } from '../compile/compile.js';
+import type { Qs8ConvSpec } from './qs8-gemm.js';
+import { QS8_GEMM_RDOT_VARIANTS, candidateQs8GemmRdotVariants, qs8GemmRdot } from './qs8-gemm-rdot.js';
+import { qs8PageCase, runStepsInPage } from './qs8-page-case.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ROOT = process.cwd();
+const QDQ = resolve(ROOT, '../shared/models/mobilenet_v2.int8_qdq.onnx');
+const skip = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (apt-get install chromium)`;
+
+type Browser = import('playwright-core').Browser;
+type Page = import('playwright-core').Page;
+let browser: Browser | undefined;
+let page: Page | undefined;
+let pageDotB: string | undefined;
+
+before(async () => {
+  if (skip) return;
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  page = await browser.newPage();
+  // features.js imports nothing: the page runs the very probe the runtime uses.
+  const src = readFileSync(fileURLToPath(new URL('../../runtime/features.js', import.meta.url)), 'utf8');
+  await page.addScriptTag({ type: 'module', content: `${src}\nglobalThis.__features = detectFeatures();` });
+  await page.waitForFunction(() => (globalThis as { __features?: unknown }).__features !== undefined);
+  pageDotB = await page.evaluate(
+    () => (globalThis as unknown as { __features: { relaxedDotB: string } }).__features.relaxedDotB,
+  );
+});
+after(async () => browser?.close());
+
+function pointwise(
+  c: number,
+  m: number,
+  h: number,
+  w: number,
+  n = 1,
+  clamp: [number, number] = [-128, 127],
+): Qs8ConvSpec {
+  return {
+    batch: n,
+    inH: h,
+    inW: w,
+    inC: c,
+    outH: h,
+    outW: w,
+    outC: m,
+    kernelH: 1,
+    kernelW: 1,
+    strideH: 1,
+    strideW: 1,
+    padTop: 0,
+    padLeft: 0,
+    dilationH: 1,
+    dilationW: 1,
+    group: 1,
+    outMin: clamp[0],
+    outMax: clamp[1],
+  };
+}
+
+test('Node: the probe finds no exact dot, and selection takes the kernel only when told the dot is exact', async () => {
+  const f = detectFeatures();
+  // Node 20's dot-add doubles the dot and drops c (with --experimental-wasm-relaxed-simd); without the flag it is absent.
+  if (process.versions.node.startsWith('20.')) assert.equal(f.relaxedDotB, 'none');
+  const s = pointwise(24, 40, 5, 5);
+  assert.deepEqual(
+    candidateQs8GemmRdotVariants(s, f.relaxedDotB),
+    f.relaxedDotB === 'none' ? [] : candidateQs8GemmRdotVariants(s, f.relaxedDotB),
+  );
+  assert.deepEqual(candidateQs8GemmRdotVariants(s, 'none'), []);
+  assert.ok(candidateQs8GemmRdotVariants(s, 'unsigned').every((v) => v.isa === 'wasmusdot'));
+  assert.ok(candidateQs8GemmRdotVariants(s, 'signed').every((v) => v.isa === 'wasmsdot'));
+  const samples = syntheticSamples([1, 3, 12, 12], 8);
+  const { model } = await quantizeModel(tinyQuantModel(), samples, { method: 'minmax', activations: 'uint8' });
+  const dot = (ids: string[]): string[] => ids.filter((id) => /-wasmu?sdot$/.test(id));
+  if (f.relaxedDotB === 'none') {
+    const session = await createSession(model, { relaxedSimd: 'auto' });
+    assert.deepEqual(dot(session.steps.map((st) => st.kernelId)), []);
+  }
+  assert.deepEqual(dot(compileModel(model, { relaxedSimd: true }).steps.map((st) => st.kernelId)), []);
+  const told = dot(compileModel(model, { relaxedSimd: true, relaxedDotB: 'unsigned' }).steps.map((st) => st.kernelId));
+  assert.ok(
+    told.length > 0 && told.every((id) => id.startsWith('qs8-gemm-') && id.endsWith('-wasmusdot')),
+    told.join(),
+  );
+});
+
+test('Chromium: the probe reads the dot-add exactly (x86 VNNI: unsigned b)', { skip }, (t) => {
+  t.diagnostic(`Chromium relaxedDotB: ${pageDotB}`);
+  assert.ok(['unsigned', 'signed', 'none'].includes(pageDotB!), String(pageDotB));
+});
+
+test(
+  'Chromium: relaxed-dot qs8 GEMM equals QLinearConv bit for bit on awkward shapes',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
+    const cases: { s: Qs8ConvSpec; zIn: number; zOut: number; extra: number }[] = [
+      { s: pointwise(1, 1, 1, 1), zIn: 3, zOut: -5, extra: 0 },
+      { s: pointwise(3, 5, 3, 5), zIn: -128, zOut: 127, extra: 1 },
+      { s: pointwise(5, 13, 5, 7), zIn: 100, zOut: 0, extra: 3 },
+      { s: pointwise(17, 24, 7, 3), zIn: 7, zOut: -5, extra: 0 },
+      { s: pointwise(30, 31, 2, 7, 2, [0, 127]), zIn: -1, zOut: -128, extra: 5 },
+      { s: pointwise(64, 40, 3, 3, 1, [-5, 100]), zIn: 50, zOut: 9, extra: 0 },
+      // Long reductions take the loop (4 groups of 4 per iteration) plus a remainder.
+      { s: pointwise(70, 9, 4, 4), zIn: -77, zOut: 3, extra: 2 },
+      { s: pointwise(131, 16, 3, 5), zIn: 12, zOut: -9, extra: 0 },
+      { s: pointwise(200, 35, 2, 3), zIn: 127, zOut: 1, extra: 4 },
+    ];
+    // The engine's own mode on full-range inputs; the other mode where both readings agree: b = q + 128 below 128
+    // (q < 0) for unsigned feeding, b = q >= 0 for signed feeding.
+    const own = pageDotB === 'unsigned' ? 'wasmusdot' : 'wasmsdot';
+    const runs: { name: string; c: ReturnType<typeof qs8PageCase> }[] = [];
+    cases.forEach(({ s, zIn, zOut, extra }, i) => {
+      for (const v of QS8_GEMM_RDOT_VARIANTS) {
+        const range: [number, number] = v.isa === own ? [-128, 127] : v.isa === 'wasmusdot' ? [-128, -1] : [0, 127];
+        for (const chunks of [1, 2, 3]) {
+          const bias = (i + chunks) % 3 === 0 ? 'none' : 'int';
+          const c = qs8PageCase(qs8GemmRdot, v, s, { seed: 100 + i, chunks, zIn, zOut, extra, bias, inRange: range });
+          runs.push({
+            name: `${qs8GemmRdot.id(s, v)} ${JSON.stringify({ c: s.inC, m: s.outC, h: s.inH, w: s.inW, n: s.batch })} chunks ${chunks}`,
+            c,
+          });
+        }
+      }
+    });
+    const images = await runStepsInPage(
+      page!,
+      runs.map((r) => r.c.step),
+    );
+    runs.forEach((r, i) => {
+      const cmp = r.c.verify(images[i]!);
+      assert.equal(cmp.maxDiff, 0, `${r.name}: max diff ${cmp.maxDiff}`);
+    });
+    t.diagnostic(`${runs.length} steps exact (own mode ${own})`);
+  },
+);
+
+test('Chromium: int8 MobileNetV2 on relaxed-dot kernels equals Node output', { skip, timeout: 180_000 }, async (t) => {
+  if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
+  if (!existsSync(QDQ)) return t.skip(`${QDQ} absent`);
+  const b = spawnSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(b.status, 0, `build-web failed: ${b.stderr}`);
+  const { startServer } = await import('../../web/server.js');
+  const server = await startServer();
+  const p = await browser!.newPage();
+  try {
+    await p.goto(server.url);
+    const x = syntheticSamples([1, 3, 224, 224], 1, 7)[0]!;
+    const r = await p.evaluate(
+      async ({ input }) => {
+        const full = await import('/dist/web/edgecnn.bundle.js' as string);
+        const bytes = new Uint8Array(await (await fetch('/models/shared/mobilenet_v2.int8_qdq.onnx')).arrayBuffer());
+        const s = await full.createSession(bytes, { threads: 1 });
+        const t = full.makeTensor('float32', [1, 3, 224, 224], Float32Array.from(input));
+        const out = await s.run({ [s.inputNames[0]]: t });
+        return {
+          ids: s.steps.map((st: { kernelId: string }) => st.kernelId) as string[],
+          out: Array.from(out[s.outputNames[0]].data as Float32Array),
+        };
+      },
+      { input: Array.from(x.data as Float32Array) },
+    );
+    const dotSteps = r.ids.filter((id) => /-wasmu?sdot$/.test(id));
+    assert.ok(dotSteps.length >= 20, `only ${dotSteps.length} relaxed-dot steps: ${r.ids.join(', ')}`);
+    const s = await createSession(new Uint8Array(readFileSync(QDQ)), { threads: 1 });
+    const want = (await s.run({ [s.inputNames[0]!]: makeTensor('float32', [1, 3, 224, 224], x.data as Float32Array) }))[
+      s.outputNames[0]!
+    ]!.data as Float32Array;
+    let d = 0;
+    for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(want[i]! - r.out[i]!));
+    assert.ok(d <= 1e-6, `max |diff| Chromium vs Node ${d}`);
+    t.diagnostic(`${dotSteps.length} relaxed-dot steps; max |diff| vs Node ${d}`);
+  } finally {
+    await p.close();
+    await server.close();
+  }
+});

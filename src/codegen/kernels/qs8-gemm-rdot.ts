@@ -1,0 +1,257 @@
+/**
+ * qs8 GEMM (1x1 convolutions over NHWC int8 pixels) on the relaxed int8 dot product
+ * `i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c)`, used only where the start-up probe proved it exact for full-range
+ * b (`RelaxedDotB`): `wasmusdot` reads b as u8 (x86 VNNI), `wasmsdot` as i8 (ARM sdot). a = 16 packed weight bytes
+ * (4 output channels x 4 consecutive reduction steps), b = the pixel's 4 input bytes at k broadcast with
+ * v128.load32_splat (xor 0x80 for u8: int8 q + 128); 16 MACs per instruction. Tile `MRxNRc4`: MR pixels x NR
+ * channels, NR/4 i32x4 accumulators per pixel. Packed per NR-channel panel: NR/8 requantize headers (accumulator
+ * start `bias - zFed * sum(w)`, zFed the zero point of the bytes fed), then per 4 reduction steps NR/4 vectors;
+ * K is padded to a multiple of 4 with zero weights (the bytes read past a pixel's channels meet zero weights).
+ * The accumulator is qs8-gemm's exactly, and so is the epilogue (requantize.ts): outputs are bit-identical.
+ */
+import { EdgecnnError } from '../../ir/errors.js';
+import type { FunctionBuilder, Local } from '../wasm/index.js';
+import {
+  type Qs8ConvAddresses,
+  type Qs8ConvSpec,
+  type Qs8ConvWeights,
+  biasOf,
+  denseMacs,
+  isPointwise,
+} from './qs8-gemm.js';
+import {
+  QS8_BLOCK,
+  QS8_HEADER_BYTES,
+  checkQuant,
+  emitClampBytes,
+  emitRequantizeHalf,
+  emitStoreBytes,
+  packHeader,
+} from './requantize.js';
+import type { KernelVariant } from './types.js';
+
+/** The relaxed-dot ISAs: how the engine reads b bytes >= 128 (probed, `WasmFeatures.relaxedDotB`). */
+export type RdotIsa = 'wasmusdot' | 'wasmsdot';
+
+export interface Qs8GemmRdotVariant extends KernelVariant {
+  readonly isa: RdotIsa;
+  /** Pixels per tile. */
+  readonly mr: number;
+  /** Output channels per tile (one packed panel): 8 or 16. */
+  readonly nr: 8 | 16;
+}
+
+const TILES: readonly { mr: number; nr: 8 | 16 }[] = [
+  { mr: 4, nr: 8 },
+  { mr: 5, nr: 8 },
+  { mr: 2, nr: 16 },
+  { mr: 3, nr: 16 },
+];
+
+/** Every tile for both readings of b. */
+export const QS8_GEMM_RDOT_VARIANTS: readonly Qs8GemmRdotVariant[] = (['wasmusdot', 'wasmsdot'] as const).flatMap(
+  (isa) => TILES.map(({ mr, nr }) => ({ tile: `${mr}x${nr}c4`, isa, mr, nr })),
+);
+
+/** The ISA for the probed reading of b, or undefined when the dot product is not exact (no variant usable). */
+export function rdotIsaOf(b: 'unsigned' | 'signed' | 'none' | undefined): RdotIsa | undefined {
+  return b === 'unsigned' ? 'wasmusdot' : b === 'signed' ? 'wasmsdot' : undefined;
+}
+
+/** The variants usable with the probed reading of b, the preferred first (none when the dot is inexact). */
+export function candidateQs8GemmRdotVariants(
+  s: Qs8ConvSpec,
+  b: 'unsigned' | 'signed' | 'none' | undefined,
+): Qs8GemmRdotVariant[] {
+  const isa = rdotIsaOf(b);
+  if (!isa || !isPointwise(s)) return [];
+  const mine = QS8_GEMM_RDOT_VARIANTS.filter((v) => v.isa === isa);
+  // 16-channel panels when there are 16 channels to fill them.
+  const pick = mine.find((v) => (s.outC >= 16 ? v.nr === 16 && v.mr === 3 : v.nr === 8 && v.mr === 4))!;
+  return [pick, ...mine.filter((v) => v !== pick)];
+}
+
+/** Reduction length padded to the dot's 4 steps. */
+function paddedK(s: Qs8ConvSpec): number {
+  return Math.ceil(s.inC / 4) * 4;
+}
+
+function panelBytes(s: Qs8ConvSpec, nr: number): number {
+  return (nr / QS8_BLOCK) * QS8_HEADER_BYTES + paddedK(s) * nr;
+}
+
+function checkSpec(s: Qs8ConvSpec, what: string): void {
+  if (!isPointwise(s)) throw new EdgecnnError(`${what}: not a 1x1/stride-1/unpadded ungrouped conv`, 'internal');
+  if (!(s.outMin >= -128 && s.outMax <= 127 && s.outMin <= s.outMax)) {
+    throw new EdgecnnError(`${what}: clamp [${s.outMin}, ${s.outMax}] is not an int8 range`, 'internal');
+  }
+}
+
+/** Pack weights [outC, inC] into NR-channel panels (see the file header). */
+export function packRdot(s: Qs8ConvSpec, v: Qs8GemmRdotVariant, w: Qs8ConvWeights, what: string): Uint8Array {
+  checkSpec(s, what);
+  checkQuant(w.quant, what);
+  const k = s.inC;
+  if (w.weights.length !== s.outC * k) {
+    throw new EdgecnnError(`${what}: ${w.weights.length} weights, expected ${s.outC * k}`, 'bad-model');
+  }
+  const nr = v.nr;
+  const panels = Math.ceil(s.outC / nr);
+  const pb = panelBytes(s, nr);
+  const out = new Uint8Array(panels * pb);
+  const view = new DataView(out.buffer);
+  const sum = new Float64Array(s.outC);
+  for (let n = 0; n < s.outC; n++) for (let i = 0; i < k; i++) sum[n] += w.weights[n * k + i]!;
+  // u8 feeding reads q + 128, whose zero point is zIn + 128; the header's start value is bias - zFed * sum(w).
+  const fed = { ...w.quant, inZero: w.quant.inZero + (v.isa === 'wasmusdot' ? 128 : 0) };
+  const hdrBytes = (nr / QS8_BLOCK) * QS8_HEADER_BYTES;
+  for (let p = 0; p < panels; p++) {
+    const base = p * pb;
+    for (let b = 0; b < nr / QS8_BLOCK; b++) {
+      packHeader(view, base + b * QS8_HEADER_BYTES, p * nr + b * QS8_BLOCK, s.outC, fed, (n) => sum[n]!, biasOf(w));
+    }
+    for (let nn = 0; nn < nr; nn++) {
+      const n = p * nr + nn;
+      if (n >= s.outC) break;
+      for (let i = 0; i < k; i++) {
+        out[base + hdrBytes + (i >> 2) * nr * 4 + (nn >> 2) * 16 + (nn & 3) * 4 + (i & 3)] =
+          w.weights[n * k + i]! & 255;
+      }
+    }
+  }
+  return out;
+}
+
+/** Emit the GEMM over output pixels [start, end) (the step's parameters). */
+export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVariant, a: Qs8ConvAddresses): void {
+  checkSpec(s, 'qs8-gemm-rdot');
+  const { mr, nr } = v;
+  const nc = nr / 4;
+  const groups = paddedK(s) / 4;
+  const pb = panelBytes(s, nr);
+  const hdrBytes = (nr / QS8_BLOCK) * QS8_HEADER_BYTES;
+  const unsigned = v.isa === 'wasmusdot';
+  const [start, end] = [fn.param(0), fn.param(1)];
+  const [p, t0, t1, wp, oc, ko, wk, nbl] = fn.locals('i32', 8);
+  const ip = fn.locals('i32', mr);
+  const op = fn.locals('i32', mr);
+  const acc = Array.from({ length: mr }, () => fn.locals('v128', nc));
+  const wv = fn.locals('v128', nc);
+  const [bv, flip, res] = fn.locals('v128', 3) as [Local, Local, Local];
+  if (unsigned) fn.v128ConstI32(0x80808080 | 0).localSet(flip);
+
+  // One group of 4 reduction steps: weights at wBase + wOff, each pixel's bytes at ip[r] (+ ko) + aOff.
+  const group = (cols: number, wBase: Local, wOff: number, aOff: number, withKo: boolean): void => {
+    for (let c = 0; c < cols; c++)
+      fn.localGet(wBase)
+        .v128Load(wOff + 16 * c)
+        .localSet(wv[c]!);
+    for (let r = 0; r < mr; r++) {
+      fn.localGet(ip[r]!);
+      if (withKo) fn.localGet(ko).i32Add();
+      fn.v128Load32Splat(aOff, 0);
+      if (unsigned) fn.localGet(flip).v128Xor();
+      fn.localSet(bv);
+      for (let c = 0; c < cols; c++) {
+        const l = acc[r]![c]!;
+        fn.localGet(wv[c]!).localGet(bv).localGet(l).i32x4RelaxedDotI8x16I7x16AddS().localSet(l);
+      }
+    }
+  };
+
+  // One panel (`lanes` live channels, `cols` live accumulators per pixel) against the tile's mr pixels.
+  const panel = (lanes: number): void => {
+    const cols = Math.ceil(lanes / 4);
+    for (let r = 0; r < mr; r++)
+      for (let c = 0; c < cols; c++)
+        fn.localGet(wp)
+          .v128Load((c >> 1) * QS8_HEADER_BYTES + 16 * (c & 1))
+          .localSet(acc[r]![c]!);
+    // Short reductions unrolled with constant offsets; long ones 4 groups (16 steps) per iteration.
+    const unroll = 4;
+    if (groups <= 16) {
+      for (let g = 0; g < groups; g++) group(cols, wp, hdrBytes + g * nr * 4, 4 * g, false);
+    } else {
+      const loops = Math.floor(groups / unroll);
+      fn.localGet(wp).i32Const(hdrBytes).i32Add().localSet(wk);
+      fn.forRange(
+        ko,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(loops * unroll * 4),
+        unroll * 4,
+        () => {
+          for (let u = 0; u < unroll; u++) group(cols, wk, u * nr * 4, 4 * u, true);
+          fn.localGet(wk)
+            .i32Const(unroll * nr * 4)
+            .i32Add()
+            .localSet(wk);
+        },
+      );
+      for (let g = loops * unroll; g < groups; g++) group(cols, wk, (g - loops * unroll) * nr * 4, 4 * g, false);
+    }
+    for (let r = 0; r < mr; r++) {
+      const q = acc[r]!;
+      fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
+      // Pairs of 4-channel halves narrow to 8 (then 16) bytes, as qs8-gemm's epilogue does.
+      for (let c = 0; c < 2 * Math.ceil(cols / 2); c++) {
+        if (c < cols) emitRequantizeHalf(fn, q[c]!, wp, (c >> 1) * QS8_HEADER_BYTES, (c & 1) as 0 | 1);
+        else fn.v128ConstI32(0);
+        if (c & 1) fn.i16x8NarrowI32x4S();
+      }
+      if (cols <= 2) fn.localTee(res).localGet(res);
+      fn.i8x16NarrowI16x8S();
+      emitClampBytes(fn, s.outMin, s.outMax);
+      fn.localSet(res);
+      emitStoreBytes(fn, t0, 0, res, lanes);
+    }
+  };
+
+  const full = Math.floor(s.outC / nr);
+  const rest = s.outC - full * nr;
+  fn.forRange(
+    p,
+    (b) => b.localGet(start),
+    (b) => b.localGet(end),
+    mr,
+    () => {
+      for (let r = 0; r < mr; r++) {
+        // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
+        fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
+        fn.localGet(t0).localGet(t1).i32LtS().select().localTee(t0);
+        fn.i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add().localSet(op[r]!);
+        fn.localGet(t0).i32Const(a.input.pixelStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(ip[r]!);
+      }
+      fn.i32Const(a.packedWeights).localSet(wp);
+      fn.i32Const(0).localSet(oc);
+      if (full > 0) {
+        fn.forRange(
+          nbl,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(full),
+          1,
+          () => {
+            panel(nr);
+            fn.localGet(wp).i32Const(pb).i32Add().localSet(wp);
+            fn.localGet(oc).i32Const(nr).i32Add().localSet(oc);
+          },
+        );
+      }
+      if (rest > 0) panel(rest);
+    },
+  );
+}
+
+/** The relaxed-dot qs8 GEMM family; ids `qs8-gemm[-minmax]-3x16c4-wasmusdot`. */
+export const qs8GemmRdot = {
+  family: 'qs8-gemm',
+  variants: QS8_GEMM_RDOT_VARIANTS,
+  supports: (s: Qs8ConvSpec, _v: Qs8GemmRdotVariant): boolean => isPointwise(s),
+  id: (s: Qs8ConvSpec, v: Qs8GemmRdotVariant): string =>
+    `qs8-gemm${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${v.tile}-${v.isa}`,
+  parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW,
+  pack: (s: Qs8ConvSpec, v: Qs8GemmRdotVariant, w: Qs8ConvWeights): Uint8Array => packRdot(s, v, w, 'qs8-gemm'),
+  emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVariant, a: Qs8ConvAddresses): void {
+    emitRdot(fn, s, v, a);
+  },
+  macs: denseMacs,
+} as const;

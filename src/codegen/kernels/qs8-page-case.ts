@@ -1,0 +1,184 @@
+/**
+ * qs8 conv kernel steps run in another engine (a browser page through playwright-core): a case is prepared in
+ * Node (random data, packed weights, the guarded byte image of qs8-testing's layout, the step's module bytes and
+ * the QLinearConv reference), the page instantiates the module over a copy of the image and calls the step in
+ * chunks (or times it), and Node checks the returned image: guards, untouched gaps, and the outputs against the
+ * reference. Used where Node cannot run the instruction (the relaxed int8 dot product).
+ */
+import assert from 'node:assert/strict';
+import { ModuleBuilder } from '../wasm/index.js';
+import type { Qs8ConvSpec, Qs8ConvWeights } from './qs8-gemm.js';
+import { type Qs8ConvFamilyLike, compareNhwc, nchwToNhwc, randomInt8, referenceQConv } from './qs8-testing.js';
+import type { KernelVariant } from './types.js';
+
+const GUARD = 64;
+const SENTINEL = 0xa5;
+
+/** What the page needs to run one step: module bytes, the initial memory image, the extent and chunk count. */
+export interface PageStep {
+  wasm: Uint8Array;
+  image: Uint8Array;
+  extent: number;
+  chunks: number;
+}
+
+/** A prepared case: the step, and the check of the memory image the page returns. */
+export interface Qs8PageCase {
+  step: PageStep;
+  verify(image: Uint8Array): ReturnType<typeof compareNhwc>;
+}
+
+/** The subset of a playwright Page used here. */
+export interface PageLike {
+  evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
+}
+
+/**
+ * Prepare `s` through a family as `checkQs8Conv` does (weights over the full int8 range), with an int32 bias when
+ * `bias` is 'int' (or none): the outputs must then equal QLinearConv's.
+ */
+export function qs8PageCase<V extends KernelVariant>(
+  fam: Qs8ConvFamilyLike<V>,
+  v: V,
+  s: Qs8ConvSpec,
+  opts: {
+    seed: number;
+    chunks: number;
+    zIn: number;
+    zOut: number;
+    extra: number;
+    bias: 'int' | 'none';
+    /** Input values [lo, hi] (default the full int8 range). */
+    inRange?: [number, number];
+  },
+): Qs8PageCase {
+  const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
+  const [lo, hi] = opts.inRange ?? [-128, 127];
+  const x = randomInt8(s.batch * s.inC * s.inH * s.inW, opts.seed, lo, hi);
+  const weights = randomInt8(s.outC * kk, opts.seed + 1, -128, 127);
+  const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
+  const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
+  const biasInt =
+    opts.bias === 'int' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
+  const w: Qs8ConvWeights = { weights, quant, ...(biasInt ? { biasInt } : {}) };
+  const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
+  const packed = fam.pack(s, v, w);
+  const inStride = s.inC + opts.extra;
+  const outStride = s.outC + opts.extra;
+  const pixIn = s.batch * s.inH * s.inW;
+  const pixOut = s.batch * s.outH * s.outW;
+  const buffers: Record<string, { bytes: number; init: Int8Array | Uint8Array }> = {
+    x: { bytes: pixIn * inStride, init: nchwToNhwc(x, s.batch, s.inC, s.inH * s.inW, inStride, 99) },
+    w: { bytes: packed.length, init: packed },
+    y: { bytes: pixOut * outStride, init: new Int8Array(pixOut * outStride).fill(42) },
+  };
+  const addr: Record<string, number> = {};
+  let p = GUARD;
+  for (const [name, b] of Object.entries(buffers)) {
+    addr[name] = p;
+    p += Math.ceil((b.bytes + 16) / 64) * 64 + GUARD;
+  }
+  const pages = Math.ceil((p + 64) / 65536);
+  const image = new Uint8Array(pages * 65536).fill(SENTINEL);
+  for (const [name, b] of Object.entries(buffers))
+    image.set(new Uint8Array(b.init.buffer, b.init.byteOffset, b.bytes), addr[name]);
+  const m = new ModuleBuilder();
+  m.importMemory('env', 'memory', { initialPages: pages });
+  const fn = m.addFunction('step', ['i32', 'i32'], []);
+  fam.emit(fn, s, v, {
+    input: { addrBytes: addr['x']!, pixelStride: inStride },
+    packedWeights: addr['w']!,
+    output: { addrBytes: addr['y']!, pixelStride: outStride },
+  });
+  m.exportFunction('step', fn.index);
+  return {
+    step: { wasm: m.build(), image, extent: fam.parallelExtent(s, v), chunks: opts.chunks },
+    verify(after) {
+      for (const [name, b] of Object.entries(buffers)) {
+        const a = addr[name]!;
+        const guards = [...after.subarray(a - GUARD, a), ...after.subarray(a + b.bytes, a + b.bytes + 16)];
+        assert.ok(
+          guards.every((g) => g === SENTINEL),
+          `guard bytes of ${name} written`,
+        );
+      }
+      const y = new Int8Array(after.buffer, after.byteOffset + addr['y']!, pixOut * outStride);
+      for (let i = 0; i < pixOut; i++)
+        for (let ch = s.outC; ch < outStride; ch++) assert.equal(y[i * outStride + ch], 42, 'wrote a gap');
+      const clamped = want.map((q) => Math.min(s.outMax, Math.max(s.outMin, q)));
+      return compareNhwc(y, Int8Array.from(clamped), s.batch, s.outC, s.outH * s.outW, outStride);
+    },
+  };
+}
+
+const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
+
+/** Run each step in the page (a fresh memory from its image, [0, extent) in `chunks` calls); the final images. */
+export async function runStepsInPage(page: PageLike, steps: readonly PageStep[]): Promise<Uint8Array[]> {
+  const out = await page.evaluate(
+    (cases) => {
+      const dec = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+      const enc = (u: Uint8Array): string => {
+        let s = '';
+        for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
+        return btoa(s);
+      };
+      return cases.map((c) => {
+        const image = dec(c.image);
+        const memory = new WebAssembly.Memory({ initial: image.length / 65536 });
+        new Uint8Array(memory.buffer).set(image);
+        const inst = new WebAssembly.Instance(new WebAssembly.Module(dec(c.wasm)), { env: { memory } });
+        const step = inst.exports['step'] as (s: number, e: number) => void;
+        const n = Math.max(1, Math.min(c.chunks, c.extent));
+        for (let i = 0; i < n; i++) {
+          const s = Math.floor((i * c.extent) / n);
+          const e = Math.floor(((i + 1) * c.extent) / n);
+          if (e > s || c.extent === 0) step(s, e);
+        }
+        return enc(new Uint8Array(memory.buffer));
+      });
+    },
+    steps.map((s) => ({ wasm: b64(s.wasm), image: b64(s.image), extent: s.extent, chunks: s.chunks })),
+  );
+  return out.map((s) => new Uint8Array(Buffer.from(s, 'base64')));
+}
+
+/**
+ * Time steps in the page, interleaved: `rounds` rounds, each calling every step over its whole extent
+ * (repeated to >= 2 ms per sample for the page's coarse clock) after a warm-up of >= 3 calls and 250 ms (tier-up);
+ * per step the per-call times in ms.
+ */
+export async function timeStepsInPage(page: PageLike, steps: readonly PageStep[], rounds: number): Promise<number[][]> {
+  return page.evaluate(
+    ({ cases, rounds }) => {
+      const dec = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+      const fns = cases.map((c) => {
+        const image = dec(c.image);
+        const memory = new WebAssembly.Memory({ initial: image.length / 65536 });
+        new Uint8Array(memory.buffer).set(image);
+        const inst = new WebAssembly.Instance(new WebAssembly.Module(dec(c.wasm)), { env: { memory } });
+        const step = inst.exports['step'] as (s: number, e: number) => void;
+        return () => step(0, c.extent);
+      });
+      const reps = fns.map((f) => {
+        const t0 = performance.now();
+        let n = 0;
+        while (n < 3 || performance.now() - t0 < 250) {
+          f();
+          n++;
+        }
+        return Math.max(1, Math.ceil((2 * n) / (performance.now() - t0)));
+      });
+      const times: number[][] = fns.map(() => []);
+      for (let r = 0; r < rounds; r++) {
+        fns.forEach((f, i) => {
+          const t0 = performance.now();
+          for (let k = 0; k < reps[i]!; k++) f();
+          times[i]!.push((performance.now() - t0) / reps[i]!);
+        });
+      }
+      return times;
+    },
+    { cases: steps.map((s) => ({ wasm: b64(s.wasm), image: b64(s.image), extent: s.extent })), rounds },
+  );
+}
