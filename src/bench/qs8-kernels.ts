@@ -5,6 +5,8 @@
  * convolution's 2 * MACs for every candidate, so a Winograd row is comparable with the direct rows.
  * Depthwise layers also time the f32 depthwise kernel the cost model picks (ReLU6, on float data), interleaved:
  * the int8 rows must beat it for an int8 model to gain there.
+ * The classifier heads (qs8-fc variants) run twice: `warm` (weights stay in cache across calls) and `cold` (a
+ * 16 MiB buffer is written before each timed call, as the rest of a model's layers evict the weights in a run).
  * CLI: `node dist/bench/qs8-kernels.js [filter]` (filter: substring of the layer name).
  */
 import { pathToFileURL } from 'node:url';
@@ -20,6 +22,7 @@ import {
 import { qs8Conv, qs8ConvIm2col } from '../codegen/kernels/qs8-conv.js';
 import { qs8Dwconv } from '../codegen/kernels/qs8-dwconv.js';
 import { qs8Winograd } from '../codegen/kernels/qs8-winograd.js';
+import { type Qs8FcSpec, qs8Fc } from '../codegen/kernels/qs8-fc.js';
 import { dwconv } from '../codegen/kernels/dwconv.js';
 import { dwconvCost, pickVariant } from '../codegen/select.js';
 import type { ConvSpec } from '../codegen/kernels/types.js';
@@ -229,9 +232,70 @@ export function benchQs8Kernels(
   return rows;
 }
 
+/** Classifier heads: MobileNetV2's 1280 -> 1000 and ResNet-18's 512 -> 1000 at one image. */
+export const QS8_FC_BENCH_LAYERS: readonly { name: string; spec: Qs8FcSpec }[] = [
+  { name: 'mbv2-fc-1280x1000', spec: { batch: 1, inputs: 1280, outputs: 1000, inZero: -7 } },
+  { name: 'r18-fc-512x1000', spec: { batch: 1, inputs: 512, outputs: 1000, inZero: -7 } },
+];
+
+/** Every qs8-fc variant per head, warm and cold, interleaved; medians of per-call wall time (cold) or CPU time. */
+export function benchQs8Fc(
+  layers: readonly { name: string; spec: Qs8FcSpec }[] = QS8_FC_BENCH_LAYERS,
+  samples = 41,
+): Qs8BenchRow[] {
+  const rows: Qs8BenchRow[] = [];
+  const evict = new Uint8Array(16 << 20);
+  for (const l of layers) {
+    const s = l.spec;
+    const cands = qs8Fc.variants.map((v) => {
+      const packed = qs8Fc.pack(s, v, {
+        weights: det(s.inputs * s.outputs, 5, -127, 127),
+        scales: new Float32Array(s.outputs).fill(0.001),
+        bias: new Float32Array(s.outputs).fill(0.5),
+      });
+      const h = new KernelHarness(Math.ceil((packed.length + s.inputs + 4 * s.outputs) / 65536) + 4);
+      const x = h.alloc(Math.ceil(s.inputs / 4) + 16);
+      new Int8Array(h.memory.buffer, x, s.inputs).set(det(s.inputs, 3, -128, 127));
+      const pw = h.alloc(Math.ceil(packed.length / 4));
+      new Uint8Array(h.memory.buffer, pw, packed.length).set(packed);
+      const y = h.alloc(s.outputs);
+      const k = h.build('k', (fn) =>
+        qs8Fc.emit(fn, s, v, { input: { addrBytes: x, pixelStride: s.inputs }, outputAddr: y, packedWeights: pw }),
+      );
+      const extent = qs8Fc.parallelExtent(s, v);
+      return { id: qs8Fc.id(s, v), run: () => k.run(0, extent) };
+    });
+    for (const c of cands) for (let i = 0; i < 200; i++) c.run();
+    const warm = cands.map(() => [] as number[]);
+    const cold = cands.map(() => [] as number[]);
+    for (let i = 0; i < samples; i++)
+      cands.forEach((c, j) => {
+        warm[j]!.push(sampleMs(c.run, 20));
+        for (let p = 0; p < evict.length; p += 64) evict[p] = i;
+        const t0 = performance.now();
+        c.run();
+        cold[j]!.push(performance.now() - t0);
+      });
+    const macs = s.batch * s.inputs * s.outputs;
+    cands.forEach((c, j) => {
+      for (const [mode, t] of [
+        ['warm', warm[j]!],
+        ['cold', cold[j]!],
+      ] as const) {
+        const ms = median(t);
+        rows.push({ layer: `${l.name}-${mode}`, id: c.id, ms, gflops: (2 * macs) / (ms * 1e6) });
+      }
+    });
+  }
+  return rows;
+}
+
 function main(): void {
   const filter = process.argv[2] ?? '';
-  const rows = benchQs8Kernels(QS8_BENCH_LAYERS.filter((l) => l.name.includes(filter)));
+  const rows = [
+    ...benchQs8Kernels(QS8_BENCH_LAYERS.filter((l) => l.name.includes(filter))),
+    ...benchQs8Fc(QS8_FC_BENCH_LAYERS.filter((l) => l.name.includes(filter))),
+  ];
   console.log(
     'median CPU ms per call, GFLOP/s of the direct convolution (2 x MACs); candidates of a layer interleaved',
   );

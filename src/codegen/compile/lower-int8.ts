@@ -749,28 +749,37 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     const fs: Qs8FcSpec = { batch: n, inputs: K, outputs: M, inZero: need(node, 'in_zero') };
     const inScale = need(node, 'in_scale');
     const wScales = attrFloats(node, 'w_scales', []);
-    const packed = qs8Fc.pack(fs, {
+    const fw = {
       weights: wt.data as Int8Array,
       scales: Float32Array.from({ length: M }, (_, m) => Math.fround(inScale * wScales[wScales.length === 1 ? 0 : m]!)),
       ...(biasT ? { bias: biasT.data as Float32Array } : {}),
-    });
-    const v = qs8Fc.variants[0]!;
-    return {
-      ...base,
-      id: qs8Fc.id(fs, v),
-      parallelExtent: qs8Fc.parallelExtent(fs),
-      macs: qs8Fc.macs(fs),
-      bytesMoved: packed.length + n * (K + 4 * M),
-      weights: [packed],
-      inPlaceInputs: [],
-      emit(fn, a) {
-        qs8Fc.emit(fn, fs, v, {
-          input: ref(x, a.inputs[0]),
-          outputAddr: ref(y, a.outputs[0]).addrBytes,
-          packedWeights: a.weights[0]!,
-        });
-      },
     };
+    const candidates = qs8Fc.variants.map((v): KernelCandidate => {
+      const id = qs8Fc.id(fs, v);
+      return {
+        id,
+        lower() {
+          const packed = qs8Fc.pack(fs, v, fw);
+          return {
+            ...base,
+            id,
+            parallelExtent: qs8Fc.parallelExtent(fs, v),
+            macs: qs8Fc.macs(fs),
+            bytesMoved: packed.length + n * (K + 4 * M),
+            weights: [packed],
+            inPlaceInputs: [],
+            emit(fn, a) {
+              qs8Fc.emit(fn, fs, v, {
+                input: ref(x, a.inputs[0]),
+                outputAddr: ref(y, a.outputs[0]).addrBytes,
+                packedWeights: a.weights[0]!,
+              });
+            },
+          };
+        },
+      };
+    });
+    return chooseKernel(node, ctx, specKey('qs8-fc', fs), candidates);
   }
   if (node.opType === 'Qs8GlobalAveragePool') {
     const [, , ih, iw] = x.type.shape as [number, number, number, number];

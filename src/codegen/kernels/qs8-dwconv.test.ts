@@ -56,7 +56,10 @@ test('qs8 dwconv (3x3/5x5, s1/s2, pads, dilation) matches QLinearConv to 1 LSB, 
       ] as const) {
         const bias = (['int', 'float', 'none'] as const)[i % 3]!;
         const cmp = checkQs8Conv(qs8Dwconv, v, s, { seed: 70 + i, chunks, zIn, zOut, extra, bias });
-        assert.ok(cmp.maxDiff <= (bias === 'float' ? 1 : 0), `${v.tile} case ${i} (${bias} bias): max diff ${cmp.maxDiff}`);
+        assert.ok(
+          cmp.maxDiff <= (bias === 'float' ? 1 : 0),
+          `${v.tile} case ${i} (${bias} bias): max diff ${cmp.maxDiff}`,
+        );
         total += cmp.total;
         ones += cmp.offByOne;
       }

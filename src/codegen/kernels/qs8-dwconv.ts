@@ -322,7 +322,13 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
    * One block of `lanes` channels for `n` pixels: ip/op/wp set. `colAt(j)`: the input column of relative
    * column j (for a compile-time pixel) or undefined (runtime tile: j itself, every position valid).
    */
-  const blockBody = (n: number, lanes: number, validRow: (ky: number) => boolean, kyFirst: number, constX?: number): void => {
+  const blockBody = (
+    n: number,
+    lanes: number,
+    validRow: (ky: number) => boolean,
+    kyFirst: number,
+    constX?: number,
+  ): void => {
     fn.localGet(wp).v128Load(0).localSet(bias0);
     fn.localGet(wp).v128Load(16).localSet(bias1);
     const started = acc.map(() => [false, false]);
@@ -355,7 +361,9 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
       let l = wl.get(slot * 2 + h);
       if (!l) {
         l = wLocals[slot * 2 + h]!;
-        fn.localGet(wp).v128Load(QS8_HEADER_BYTES + slot * 32 + 16 * h).localSet(l);
+        fn.localGet(wp)
+          .v128Load(QS8_HEADER_BYTES + slot * 32 + 16 * h)
+          .localSet(l);
         wl.set(slot * 2 + h, l);
       }
       return l;
