@@ -3,9 +3,10 @@
  * over NHWC int8, 8 channels per block: inputs widened to i16 (v128.load8x8_s), two taps interleaved per channel
  * (one i8x16.shuffle per 4 channels) and multiplied with packed [w(A), w(B)] pairs by i32x4.dot_i16x8_s.
  * Tile `8c`: one output pixel per item, taps paired in order, padding read from the packed pad row.
- * Tiles `<px>x8c`: items are output rows (x channel groups); px adjacent pixels per step share the interleaves
+ * Tiles `<px>x8c[r]`: items are output rows (x channel groups); px adjacent pixels per step share the interleaves
  * of kernel-row pairs at each input column, padding taps use input-zero-point lanes in registers (code per
- * border row pattern and border column), and requantization is the shared one (requantize.ts).
+ * border row pattern and border column), and requantization is the shared one (requantize.ts). `r`: the channel
+ * block loop is outside the row's pixels, so a block's 2 x ceil(taps / 2) weight pairs are loaded once per row.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -18,6 +19,8 @@ import { checkConvSpec } from './types.js';
 /** A depthwise variant: `px` output pixels per step along a row (0: the per-pixel `8c` kernel). */
 export interface Qs8DwconvVariant extends KernelVariant {
   readonly px: number;
+  /** Channel blocks outside the row's pixels (weights stay in registers along the row); else inside each tile. */
+  readonly stream?: boolean;
 }
 
 /** i16 lanes 0-3 (half 0) or 4-7 (half 1) of two vectors, interleaved: [a0 b0 a1 b1 ...] (punpck{l,h}wd). */
@@ -30,8 +33,10 @@ const INTERLEAVE = [0, 1].map((h) =>
 
 /** The depthwise variants, in cost-model order (measured: `node dist/bench/qs8-kernels.js dw`). */
 export const QS8_DWCONV_VARIANTS: readonly Qs8DwconvVariant[] = [
+  // Measured on MobileNetV2's layers: 4x8cr >= 4x8c by 1-9%, both 1.2-1.6x 8c; 2-pixel tiles 5-10% behind.
+  { tile: '4x8cr', isa: 'wasmsimd', px: 4, stream: true },
   { tile: '4x8c', isa: 'wasmsimd', px: 4 },
-  { tile: '2x8c', isa: 'wasmsimd', px: 2 },
+  { tile: '2x8cr', isa: 'wasmsimd', px: 2, stream: true },
   { tile: '8c', isa: 'wasmsimd', px: 0 },
 ];
 
@@ -76,7 +81,7 @@ function pack(s: Qs8ConvSpec, v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Arra
 }
 
 function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvVariant, a: Qs8ConvAddresses): void {
-  if (v.px > 0) return emitRows(fn, s, v.px, a);
+  if (v.px > 0) return emitRows(fn, s, v.px, v.stream ?? false, a);
   check(s);
   const taps = s.kernelH * s.kernelW;
   const [start, end] = [fn.param(0), fn.param(1)];
@@ -286,7 +291,7 @@ function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
   return out;
 }
 
-function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAddresses): void {
+function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boolean, a: Qs8ConvAddresses): void {
   check(s);
   const forward = isForward(s);
   const slots = slotsOf(s, forward);
@@ -318,9 +323,21 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
   let oxR = oxL;
   while (oxR < outW && interior(oxR)) oxR++;
 
+  // A block's bias and weight pairs (loaded once per block and shared by its pixels; with `stream`, by the row).
+  const loadBlockConstants = (): void => {
+    fn.localGet(wp).v128Load(0).localSet(bias0);
+    fn.localGet(wp).v128Load(16).localSet(bias1);
+    wLocals.forEach((l, i) =>
+      fn
+        .localGet(wp)
+        .v128Load(QS8_HEADER_BYTES + i * 16)
+        .localSet(l),
+    );
+  };
+
   /**
-   * One block of `lanes` channels for `n` pixels: ip/op/wp set. `colAt(j)`: the input column of relative
-   * column j (for a compile-time pixel) or undefined (runtime tile: j itself, every position valid).
+   * One block of `lanes` channels for `n` pixels: ip/op/wp set. `constX`: the output column of a compile-time
+   * pixel (positions outside the image read zero-point lanes); undefined for a runtime tile (all inside).
    */
   const blockBody = (
     n: number,
@@ -329,8 +346,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
     kyFirst: number,
     constX?: number,
   ): void => {
-    fn.localGet(wp).v128Load(0).localSet(bias0);
-    fn.localGet(wp).v128Load(16).localSet(bias1);
+    if (!stream) loadBlockConstants();
     const started = acc.map(() => [false, false]);
     // Interleave keys in column order; each input vector is loaded once and freed after its last use.
     const terms = new Map<string, { sl: Slot; slot: number; p: number }[]>();
@@ -355,19 +371,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
       lastUse.set(src(rb, cbb), i);
     });
     const loaded = new Map<string, Local>([['z', zs]]);
-    // Each weight pair is loaded once per block and shared by the tile's pixels.
-    const wl = new Map<number, Local>();
-    const weight = (slot: number, h: number): Local => {
-      let l = wl.get(slot * 2 + h);
-      if (!l) {
-        l = wLocals[slot * 2 + h]!;
-        fn.localGet(wp)
-          .v128Load(QS8_HEADER_BYTES + slot * 32 + 16 * h)
-          .localSet(l);
-        wl.set(slot * 2 + h, l);
-      }
-      return l;
-    };
+    const weight = (slot: number, h: number): Local => wLocals[slot * 2 + h]!;
     const value = (id: string): Local => {
       let l = loaded.get(id);
       if (!l) {
@@ -410,11 +414,9 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
     }
   };
 
-  // All channel blocks (of this item's group) of n pixels whose pixIn/pixOut are set.
-  const pixels = (n: number, validRow: (ky: number) => boolean, kyFirst: number, constX?: number): void => {
-    const setPointers = (): void => {
-      fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
-      fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
+  // The channel blocks of this item's group: full blocks in a loop, then the partial one (in the last group).
+  const channelBlocks = (body: (lanes: number) => void): void => {
+    const setWeights = (): void => {
       fn.localGet(cb)
         .i32Const(bytes / QS8_BLOCK)
         .i32Mul()
@@ -429,8 +431,8 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
         (b) => b.localGet(cbHi),
         QS8_BLOCK,
         () => {
-          setPointers();
-          blockBody(n, QS8_BLOCK, validRow, kyFirst, constX);
+          setWeights();
+          body(QS8_BLOCK);
         },
       );
     }
@@ -441,10 +443,22 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
           .i32Eq()
           .if();
       fn.i32Const(nFull * QS8_BLOCK).localSet(cb);
-      setPointers();
-      blockBody(n, rest, validRow, kyFirst, constX);
+      setWeights();
+      body(rest);
       if (groups > 1) fn.end();
     }
+  };
+
+  // n pixels whose pixIn/pixOut are set: every channel block, or (stream) the current one.
+  let streamLanes = QS8_BLOCK;
+  const pixels = (n: number, validRow: (ky: number) => boolean, kyFirst: number, constX?: number): void => {
+    const block = (lanes: number): void => {
+      fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
+      fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
+      blockBody(n, lanes, validRow, kyFirst, constX);
+    };
+    if (stream) block(streamLanes);
+    else channelBlocks(block);
   };
 
   const rowCode = (pattern: boolean[]): void => {
@@ -463,50 +477,58 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, a: Qs8ConvAdd
       .i32Const(a.input.addrBytes)
       .i32Add()
       .localSet(rowBase);
-    const constPixel = (x: number, n: number): void => {
-      fn.localGet(rowBase).localSet(pixIn);
-      fn.localGet(rowOut)
-        .i32Const(x * outStride)
-        .i32Add()
-        .localSet(pixOut);
-      pixels(n, validRow, kyFirst, x);
+    const rowPixels = (): void => {
+      const constPixel = (x: number, n: number): void => {
+        fn.localGet(rowBase).localSet(pixIn);
+        fn.localGet(rowOut)
+          .i32Const(x * outStride)
+          .i32Add()
+          .localSet(pixOut);
+        pixels(n, validRow, kyFirst, x);
+      };
+      for (let x = 0; x < Math.min(oxL, outW); x++) constPixel(x, 1);
+      const tiled = Math.floor((oxR - oxL) / px) * px;
+      if (tiled > 0) {
+        fn.forRange(
+          ox,
+          (b) => b.i32Const(oxL),
+          (b) => b.i32Const(oxL + tiled),
+          px,
+          () => {
+            fn.localGet(ox)
+              .i32Const(sW * inStride)
+              .i32Mul()
+              .localGet(rowBase)
+              .i32Add()
+              .i32Const(s.padLeft * inStride)
+              .i32Sub()
+              .localSet(pixIn);
+            fn.localGet(ox).i32Const(outStride).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
+            pixels(px, validRow, kyFirst);
+          },
+        );
+      }
+      // The interior's last pixels (fewer than a tile) as one compile-time tile: all their positions are valid.
+      if (oxR - oxL > tiled) {
+        const x = oxL + tiled;
+        fn.localGet(rowBase)
+          .i32Const((x * sW - s.padLeft) * inStride)
+          .i32Add()
+          .localSet(pixIn);
+        fn.localGet(rowOut)
+          .i32Const(x * outStride)
+          .i32Add()
+          .localSet(pixOut);
+        pixels(oxR - oxL - tiled, validRow, kyFirst);
+      }
+      for (let x = Math.max(oxR, oxL); x < outW; x++) constPixel(x, 1);
     };
-    for (let x = 0; x < Math.min(oxL, outW); x++) constPixel(x, 1);
-    const tiled = Math.floor((oxR - oxL) / px) * px;
-    if (tiled > 0) {
-      fn.forRange(
-        ox,
-        (b) => b.i32Const(oxL),
-        (b) => b.i32Const(oxL + tiled),
-        px,
-        () => {
-          fn.localGet(ox)
-            .i32Const(sW * inStride)
-            .i32Mul()
-            .localGet(rowBase)
-            .i32Add()
-            .i32Const(s.padLeft * inStride)
-            .i32Sub()
-            .localSet(pixIn);
-          fn.localGet(ox).i32Const(outStride).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
-          pixels(px, validRow, kyFirst);
-        },
-      );
-    }
-    // The interior's last pixels (fewer than a tile) as one compile-time tile: all their positions are valid.
-    if (oxR - oxL > tiled) {
-      const x = oxL + tiled;
-      fn.localGet(rowBase)
-        .i32Const((x * sW - s.padLeft) * inStride)
-        .i32Add()
-        .localSet(pixIn);
-      fn.localGet(rowOut)
-        .i32Const(x * outStride)
-        .i32Add()
-        .localSet(pixOut);
-      pixels(oxR - oxL - tiled, validRow, kyFirst);
-    }
-    for (let x = Math.max(oxR, oxL); x < outW; x++) constPixel(x, 1);
+    if (!stream) return rowPixels();
+    channelBlocks((lanes) => {
+      streamLanes = lanes;
+      loadBlockConstants();
+      rowPixels();
+    });
   };
 
   // Output rows grouped into runs of equal kernel-row validity (top border, interior, bottom border).
