@@ -661,9 +661,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     const options: { fam: Fam; v: unknown }[] = depthwise
       ? qs8Dwconv.variants.filter((v) => qs8Dwconv.supports(spec, v)).map((v) => ({ fam: qs8Dwconv, v }))
       : [
-          ...(qs8Winograd.supports(spec, QS8_WINOGRAD_VARIANTS[0]!)
-            ? [{ fam: qs8Winograd, v: QS8_WINOGRAD_VARIANTS[0]! }]
-            : []),
+          ...QS8_WINOGRAD_VARIANTS.filter((v) => qs8Winograd.supports(spec, v)).map((v) => ({ fam: qs8Winograd, v })),
           ...(qs8ConvIm2col.supports(spec, pickQs8Im2colVariant(spec))
             ? [{ fam: qs8ConvIm2col, v: pickQs8Im2colVariant(spec) }]
             : []),

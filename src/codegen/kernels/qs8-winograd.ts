@@ -28,16 +28,25 @@ export interface Qs8WinogradVariant extends KernelVariant {
    * shuffles in the reduction (the shuffle port is free for the adds), partial sums reduced once per row.
    */
   readonly layout: 'c2' | 'c8';
+  /**
+   * c2 only, tile suffix `w`: 16 output channels (two blocks) per tile and each channel pair of a V row broadcast
+   * straight from scratch by v128.load32_splat (V is already i16): no shuffles and no partial-sum reduction.
+   */
+  readonly splat?: boolean;
 }
 
 /**
  * The variants (the only hand-edited list), fastest first. Measured on ResNet-18's layers
  * (`node dist/bench/qs8-kernels.js r18`): 2x4c8 is 1.1-1.3x faster than 4x8c2; 3x4c8 (12 accumulators + 3 rows
- * spill) was slower than 2x4c8 everywhere and was dropped.
+ * spill) was slower than 2x4c8 everywhere and was dropped. 3x16c2w (no shuffles, no reduction) is within +-5% of
+ * 2x4c8 at 56x56x64 and 14x14x256 but 1.2x slower at 28x28x128 and 7x7x512 (the GEMM phase is ~85% of the
+ * layer's time, bound by V/M traffic more than by ALU ops); 2x16c2w was slower still and was dropped. The tuner
+ * measures all of them (lower-int8 offers every variant).
  */
 export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [
   { tile: 'f2x2-2x4c8', isa: 'wasmsimd', mr: 2, layout: 'c8' },
   { tile: 'f2x2-4x8c2', isa: 'wasmsimd', mr: 4, layout: 'c2' },
+  { tile: 'f2x2-3x16c2w', isa: 'wasmsimd', mr: 3, layout: 'c2', splat: true },
 ];
 
 /**
@@ -292,6 +301,9 @@ export function emitQs8Winograd(
       if (splits > 1) fn.end();
 
       // (2) M_e = V_e U'_e: per channel block (its weights stay in L1), tiles in steps of mr.
+      if (vr.splat) {
+        emitSplatGemm(fn, vr, g, uBase, { e, gA, gC, gW, ob, rt, ko, wk, tmp, ck, vBase, mBase });
+      } else {
       const c8 = vr.layout === 'c8';
       const nr = c8 ? 4 : QS8_BLOCK;
       const rowPtr = fn.locals('i32', mr);
@@ -428,6 +440,8 @@ export function emitQs8Winograd(
         },
       );
 
+      }
+
       // (3) Y' = A^T M A per 4 channels (rows of M folded as they load), Y' >> 2 + biasInt, requantize, store.
       const y = [fn.locals('v128', 4), fn.locals('v128', 4)]; // [half][pixel (dy * 2 + dx)]
       const m = fn.locals('v128', 4);
@@ -535,6 +549,128 @@ export function emitQs8Winograd(
         }
         if (rest > 0) outBlock(rest);
       });
+    },
+  );
+}
+
+/**
+ * Phase (2) with the `w` tile: M_e[tile][chunk channels] = V_e U'_e, mr tiles x 16 channels (the c2 pair layout of
+ * two consecutive blocks, cp * 16 bytes apart) per step, pairs of V broadcast from memory; a last 8-channel block
+ * runs alone.
+ */
+function emitSplatGemm(
+  fn: FunctionBuilder,
+  vr: Qs8WinogradVariant,
+  g: Geometry,
+  uBase: number,
+  l: Record<'e' | 'gA' | 'gC' | 'gW' | 'ob' | 'rt' | 'ko' | 'wk' | 'tmp' | 'ck' | 'vBase' | 'mBase', Local>,
+): void {
+  const { cp, nTiles, vMatBytes, mMatBytes, chunkC, splits } = g;
+  const mr = vr.mr;
+  const rowPtr = fn.locals('i32', mr);
+  const rowIdx = fn.locals('i32', mr);
+  const acc = Array.from({ length: mr }, () => fn.locals('v128', 4));
+  const wv = fn.locals('v128', 4);
+  const bc = fn.local('v128');
+  const blockStride = cp * 16;
+  const rowTiles = Math.ceil(nTiles / mr);
+  const tiles = (nb: 1 | 2): void =>
+    void fn.forRange(
+      l.rt,
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(rowTiles),
+      1,
+      () => {
+        // Rows past the item's tiles redo the last tile (same values stored twice).
+        for (let r = 0; r < mr; r++) {
+          fn.localGet(l.rt).i32Const(mr).i32Mul().i32Const(r).i32Add().localTee(l.tmp);
+          fn.i32Const(nTiles - 1)
+            .localGet(l.tmp)
+            .i32Const(nTiles - 1)
+            .i32LtS()
+            .select()
+            .localTee(rowIdx[r]!);
+          fn.i32Const(cp * 2)
+            .i32Mul()
+            .localGet(l.gA)
+            .i32Add()
+            .localSet(rowPtr[r]!);
+          for (let i = 0; i < 2 * nb; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
+        }
+        fn.localGet(l.gW).localSet(l.wk);
+        fn.forRange(
+          l.ko,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(cp / 8),
+          1,
+          () => {
+            for (let j = 0; j < 4; j++) {
+              for (let i = 0; i < 2 * nb; i++)
+                fn.localGet(l.wk)
+                  .v128Load((i >> 1) * blockStride + j * 32 + 16 * (i & 1))
+                  .localSet(wv[i]!);
+              for (let r = 0; r < mr; r++) {
+                fn.localGet(rowPtr[r]!)
+                  .v128Load32Splat(j * 4, 0)
+                  .localSet(bc);
+                for (let i = 0; i < 2 * nb; i++) {
+                  const a0 = acc[r]![i]!;
+                  fn.localGet(a0).localGet(bc).localGet(wv[i]!).i32x4DotI16x8S().i32x4Add().localSet(a0);
+                }
+              }
+            }
+            fn.localGet(l.wk).i32Const(128).i32Add().localSet(l.wk);
+            for (let r = 0; r < mr; r++) fn.localGet(rowPtr[r]!).i32Const(16).i32Add().localSet(rowPtr[r]!);
+          },
+        );
+        for (let r = 0; r < mr; r++) {
+          // M row = the tile's row of V (same index), at this block's columns.
+          fn.localGet(rowIdx[r]!)
+            .i32Const(chunkC * 4)
+            .i32Mul()
+            .localGet(l.gC)
+            .i32Add()
+            .localSet(l.tmp);
+          for (let i = 0; i < 2 * nb; i++) fn.localGet(l.tmp).localGet(acc[r]![i]!).v128Store(16 * i);
+        }
+      },
+    );
+  const full = Math.floor(chunkC / 16);
+  const rest = chunkC - full * 16;
+  fn.forRange(
+    l.e,
+    (b) => b.i32Const(0),
+    (b) => b.i32Const(16),
+    1,
+    () => {
+      fn.localGet(l.e).i32Const(vMatBytes).i32Mul().localGet(l.vBase).i32Add().localSet(l.gA);
+      fn.localGet(l.e).i32Const(mMatBytes).i32Mul().localGet(l.mBase).i32Add().localSet(l.gC);
+      fn.localGet(l.e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(l.gW);
+      if (splits > 1) {
+        fn.localGet(l.ck)
+          .i32Const(chunkC * cp * 2)
+          .i32Mul()
+          .localGet(l.gW)
+          .i32Add()
+          .localSet(l.gW);
+      }
+      if (full > 0) {
+        fn.forRange(
+          l.ob,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(full),
+          1,
+          () => {
+            tiles(2);
+            fn.localGet(l.gW)
+              .i32Const(2 * blockStride)
+              .i32Add()
+              .localSet(l.gW);
+            fn.localGet(l.gC).i32Const(64).i32Add().localSet(l.gC);
+          },
+        );
+      }
+      if (rest > 0) tiles(1);
     },
   );
 }
