@@ -193,7 +193,7 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layou
   for (let n = 0; n < s.outC; n++) for (let i = 0; i < kk; i++) sum[n] += w.weights[n * kk + i]!;
   for (let b = 0; b < g.blocks; b++) {
     const base = g.padBytes + b * g.blockBytes;
-    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, (n) => sum[n]!, biasOf(w));
+    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, (n) => sum[n]!, biasOf(w), { lo: s.outMin, hi: s.outMax });
     for (let t = 0; t < g.taps; t++) {
       for (let c = 0; c < s.inC; c++) {
         const kc = c >> 3;
@@ -341,7 +341,7 @@ export function emitDense(
           .localSet(acc[r]![h]!);
       }
       const [a0, a1] = acc[r]! as [Local, Local];
-      emitRequantize(fn, a0, a1, wp, 0, s.outMin, s.outMax, res);
+      emitRequantize(fn, a0, a1, wp, 0, s.outMin, s.outMax, res, true);
       fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
       emitStoreBytes(fn, t0, 0, res, lanes);
     }
@@ -379,7 +379,7 @@ export function emitDense(
       const q = acc[r]!;
       fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
       if (nb === 1) {
-        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res);
+        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true);
         emitStoreBytes(fn, t0, 0, res, lanes);
         continue;
       }
@@ -388,7 +388,7 @@ export function emitDense(
         if (i & 1) fn.i16x8NarrowI32x4S();
       }
       fn.i8x16NarrowI16x8S();
-      emitClampBytes(fn, s.outMin, s.outMax);
+      emitClampBytes(fn, s.outMin, s.outMax, { hdr: wp, hdrOffBytes: 0 });
       fn.localSet(res);
       emitStoreBytes(fn, t0, 0, res, lanes);
     }
@@ -590,14 +590,14 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
     for (let r = 0; r < mr; r++) {
       const q = acc[r]!;
       if (nb === 1) {
-        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res);
+        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true);
       } else {
         for (let i = 0; i < 4; i++) {
           emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1);
           if (i & 1) fn.i16x8NarrowI32x4S();
         }
         fn.i8x16NarrowI16x8S();
-        emitClampBytes(fn, s.outMin, s.outMax);
+        emitClampBytes(fn, s.outMin, s.outMax, { hdr: wp, hdrOffBytes: 0 });
         fn.localSet(res);
       }
       emitStoreBytes(fn, op[r]!, 0, res, lanes);

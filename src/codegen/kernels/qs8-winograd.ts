@@ -184,7 +184,10 @@ export function packQs8Winograd(s: Qs8ConvSpec, w: Qs8ConvWeights, layout: 'c2' 
   out.fill(w.quant.inZero & 0xff, 0, g.padBytes);
   const view = new DataView(out.buffer);
   for (let b = 0; b < g.blocks; b++) {
-    packHeader(view, hdrBase + b * QS8_HEADER_BYTES, b * QS8_BLOCK, outC, w.quant, () => 0, biasOf(w));
+    packHeader(view, hdrBase + b * QS8_HEADER_BYTES, b * QS8_BLOCK, outC, w.quant, () => 0, biasOf(w), {
+      lo: s.outMin,
+      hi: s.outMax,
+    });
   }
   const t = new Int32Array(12);
   for (let n = 0; n < outC; n++) {
@@ -507,7 +510,7 @@ export function emitQs8Winograd(
             }
           }
           const store = (p: number): void => {
-            emitRequantize(fn, y[0]![p]!, y[1]![p]!, hdr, 0, s.outMin, s.outMax, res);
+            emitRequantize(fn, y[0]![p]!, y[1]![p]!, hdr, 0, s.outMin, s.outMax, res, true);
             const off = ((p >> 1) * outW + (p & 1)) * psOut;
             emitStoreBytes(fn, tmp, off, res, lanes);
           };

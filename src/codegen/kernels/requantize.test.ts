@@ -11,11 +11,12 @@ function expected(acc: number, mult: number, biasF: number, z: number, lo: numbe
 }
 
 /** Run emitRequantize over 8-channel groups of `acc` with one block header; returns the int8 results. */
-function run(acc: Int32Array, q: Qs8Quant, biasF: Float32Array, lo: number, hi: number): Int8Array {
+function run(acc: Int32Array, q: Qs8Quant, biasF: Float32Array, lo: number, hi: number, packed: boolean): Int8Array {
   const groups = acc.length / 8;
   const h = new KernelHarness(2);
   const hdr = h.alloc(QS8_HEADER_BYTES / 4);
-  packHeader(new DataView(h.memory.buffer), hdr, 0, 8, q, () => 0, { float: biasF });
+  const clamp = packed ? { lo, hi } : undefined;
+  packHeader(new DataView(h.memory.buffer), hdr, 0, 8, q, () => 0, { float: biasF }, clamp);
   const accAt = h.alloc(acc.length);
   new Int32Array(h.memory.buffer, accAt, acc.length).set(acc);
   const out = h.alloc(groups * 2);
@@ -31,7 +32,7 @@ function run(acc: Int32Array, q: Qs8Quant, biasF: Float32Array, lo: number, hi: 
       () => {
         fn.localGet(g).i32Const(32).i32Mul().i32Const(accAt).i32Add().localTee(pa).v128Load(0).localSet(a0);
         fn.localGet(pa).v128Load(16).localSet(a1);
-        emitRequantize(fn, a0, a1, hp, 0, lo, hi, res);
+        emitRequantize(fn, a0, a1, hp, 0, lo, hi, res, packed);
         fn.localGet(g).i32Const(8).i32Mul().i32Const(out).i32Add().localTee(po).localGet(res);
         fn.v128Store64Lane(0, 0, 0);
       },
@@ -62,15 +63,20 @@ test('requantize: magic-number rounding equals nearest-even + zero point + clamp
   for (const m of mults)
     for (const z of [0, 1, -7, 127, -128])
       for (const [lo, hi] of clamps)
-        for (const withBias of [false, true]) {
+        for (const [withBias, packed] of [
+          [false, false],
+          [true, false],
+          [false, true],
+          [true, true],
+        ]) {
           const q: Qs8Quant = { inScale: m, inZero: 0, weightScales: Float32Array.of(1), outScale: 1, outZero: z };
           const biasF = Float32Array.from({ length: 8 }, (_, j) => (withBias ? j * 0.75 - 2.5 : 0));
-          const got = run(acc, q, biasF, lo, hi);
+          const got = run(acc, q, biasF, lo, hi, packed!);
           for (let i = 0; i < acc.length; i++) {
             const want = expected(acc[i]!, Math.fround(m), biasF[i % 8]!, z, lo, hi);
-            assert.equal(got[i], want, `acc ${acc[i]} mult ${m} zero ${z} clamp [${lo}, ${hi}] biasF ${biasF[i % 8]}`);
+            assert.equal(got[i], want, `acc ${acc[i]} mult ${m} zero ${z} clamp [${lo}, ${hi}]${packed ? ' packed' : ''} biasF ${biasF[i % 8]}`);
             checked++;
           }
         }
-  assert.ok(checked > 70000);
+  assert.ok(checked > 140000);
 });

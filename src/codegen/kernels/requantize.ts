@@ -26,9 +26,10 @@ export interface Qs8Quant {
 
 /**
  * Bytes of one packed channel block's header: biasInt i32 x 8, mult f32 x 8, biasF f32 x 8, then x 4 each: the
- * magic f32 1.5 * 2^23, its bits less `outZero + 128` (i32 floor: an output of -128) and its bits less `outZero`.
+ * magic f32 1.5 * 2^23, its bits less `outZero - lo` (the i32 floor: an output of lo, -128 unless a clamp was
+ * packed) and its bits less `outZero`; then the packed clamp's `hi` as 16 int8 lanes.
  */
-export const QS8_HEADER_BYTES = 144;
+export const QS8_HEADER_BYTES = 160;
 
 /** 1.5 * 2^23: adding it to |y| < 2^22 leaves nearest-even(y) in the low mantissa bits. */
 const MAGIC = 12582912;
@@ -62,6 +63,7 @@ export function packHeader(
   q: Qs8Quant,
   weightSum: (n: number) => number,
   bias: { int?: Int32Array; float?: Float32Array },
+  clamp: { lo: number; hi: number } = { lo: -128, hi: 127 },
 ): void {
   for (let j = 0; j < QS8_BLOCK; j++) {
     const n = n0 + j;
@@ -75,15 +77,17 @@ export function packHeader(
   }
   for (let j = 0; j < 4; j++) {
     view.setFloat32(offsetBytes + 96 + 4 * j, MAGIC, true);
-    view.setInt32(offsetBytes + 112 + 4 * j, MAGIC_BITS - 128 - q.outZero, true);
+    view.setInt32(offsetBytes + 112 + 4 * j, MAGIC_BITS + clamp.lo - q.outZero, true);
     view.setInt32(offsetBytes + 128 + 4 * j, MAGIC_BITS - q.outZero, true);
   }
+  for (let j = 0; j < 16; j++) view.setInt8(offsetBytes + 144 + j, clamp.hi);
 }
 
 /**
  * Emit the requantization of accumulators `acc0` (channels 0-3) and `acc1` (4-7) of a block whose header is
  * at `hdr + hdrOffBytes`; leaves the 8 int8 results in the low 8 bytes of `dst`. `lo`/`hi` are the clamp bounds
- * (fused ReLU/ReLU6 are tighter), emitted as constants so that no register stays reserved for them in loops.
+ * (fused ReLU/ReLU6 are tighter). With `clampPacked` the header holds them (packHeader's `clamp`: lo is the i32
+ * floor, hi one load); otherwise they are emitted as constants.
  */
 export function emitRequantize(
   fn: FunctionBuilder,
@@ -94,12 +98,13 @@ export function emitRequantize(
   lo: number,
   hi: number,
   dst: Local,
+  clampPacked = false,
 ): void {
   emitRequantizeHalf(fn, acc0, hdr, hdrOffBytes, 0);
   emitRequantizeHalf(fn, acc1, hdr, hdrOffBytes, 1);
   fn.i16x8NarrowI32x4S();
   fn.localTee(dst).localGet(dst).i8x16NarrowI16x8S();
-  emitClampBytes(fn, lo, hi);
+  emitClampBytes(fn, lo, hi, clampPacked ? { hdr, hdrOffBytes } : undefined);
   fn.localSet(dst);
 }
 
@@ -129,8 +134,23 @@ export function emitRequantizeHalf(fn: FunctionBuilder, acc: Local, hdr: Local, 
     .i32x4Sub();
 }
 
-/** Clamp the int8 lanes on the stack to [lo, hi] (nothing at the int8 limits: the narrowings saturated there). */
-export function emitClampBytes(fn: FunctionBuilder, lo: number, hi: number): void {
+/**
+ * Clamp the int8 lanes on the stack to [lo, hi] (nothing at the int8 limits: the narrowings saturated there).
+ * With `packed` (the header that packHeader gave the clamp) lo was the i32 floor already and hi is loaded from it.
+ */
+export function emitClampBytes(
+  fn: FunctionBuilder,
+  lo: number,
+  hi: number,
+  packed?: { hdr: Local; hdrOffBytes: number },
+): void {
+  if (packed) {
+    if (hi < 127)
+      fn.localGet(packed.hdr)
+        .v128Load(packed.hdrOffBytes + 144)
+        .i8x16MinS();
+    return;
+  }
   if (lo > -128) fn.v128ConstI32(splatByte(lo)).i8x16MaxS();
   if (hi < 127) fn.v128ConstI32(splatByte(hi)).i8x16MinS();
 }
