@@ -66,8 +66,12 @@ export function candidateQs8GemmRdotVariants(
   const isa = rdotIsaOf(b);
   if (!isa || !isPointwise(s)) return [];
   const mine = QS8_GEMM_RDOT_VARIANTS.filter((v) => v.isa === isa);
-  // 16-channel panels when there are 16 channels to fill them.
-  const pick = mine.find((v) => (s.outC >= 16 ? v.nr === 16 && v.mr === 3 : v.nr === 8 && v.mr === 4))!;
+  // Measured in Chromium (`node dist/bench/browser-qs8-gemm.js --all`, MobileNetV2's 1x1 layers): 5x8 (10
+  // accumulators, 14 live vectors with the weights, the broadcast and the xor constant) is fastest from K 96 up,
+  // 1.15-1.2x 4x8 (7x7 960 -> 160: 0.084 vs 0.100 ms); 6x8 and 4x16 spill (0.131, 0.110). Short reductions into
+  // many channels prefer 3x16 (112x112 16 -> 96: 0.45 ms; 28x28 32 -> 192: 0.074; but 32 -> 16: 5x8 0.119, 3x16 0.167).
+  const want = s.inC <= 32 && s.outC >= 64 ? '3x16c4' : s.outC >= 8 ? '5x8c4' : '4x8c4';
+  const pick = mine.find((v) => v.tile === want)!;
   return [pick, ...mine.filter((v) => v !== pick)];
 }
 

@@ -67,7 +67,11 @@ export function qs8PageCase<V extends KernelVariant>(
   const outStride = s.outC + opts.extra;
   const pixIn = s.batch * s.inH * s.inW;
   const pixOut = s.batch * s.outH * s.outW;
+  const scratchBytes = fam.scratchBytes?.(s, v) ?? 0;
   const buffers: Record<string, { bytes: number; init: Int8Array | Uint8Array }> = {
+    ...(scratchBytes > 0
+      ? { scratch: { bytes: scratchBytes, init: new Uint8Array(scratchBytes).fill(SENTINEL) } }
+      : {}),
     x: { bytes: pixIn * inStride, init: nchwToNhwc(x, s.batch, s.inC, s.inH * s.inW, inStride, 99) },
     w: { bytes: packed.length, init: packed },
     y: { bytes: pixOut * outStride, init: new Int8Array(pixOut * outStride).fill(42) },
@@ -89,6 +93,7 @@ export function qs8PageCase<V extends KernelVariant>(
     input: { addrBytes: addr['x']!, pixelStride: inStride },
     packedWeights: addr['w']!,
     output: { addrBytes: addr['y']!, pixelStride: outStride },
+    ...(scratchBytes > 0 ? { scratch: addr['scratch']! } : {}),
   });
   m.exportFunction('step', fn.index);
   return {
