@@ -635,6 +635,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     };
     const biasT = attrTensor(node, 'bias');
     const biasI = attrTensor(node, 'bias_int');
+    if (biasT && !biasI) spec.floatBias = true;
     const weights = {
       weights: wt.data as Int8Array,
       ...(biasI ? { biasInt: biasI.data as Int32Array } : biasT ? { bias: biasT.data as Float32Array } : {}),

@@ -129,3 +129,14 @@ test('qs8 dense conv (3x3, strides, pads, dilation, first layer) matches QLinear
   });
   assert.ok(ones <= total * 0.01, `${ones} of ${total} outputs off by one`);
 });
+
+test('qs8 GEMM packing rejects a float-only bias unless the spec says the epilogue adds it', () => {
+  const s = specOf({ c: 8, m: 8, h: 2, w: 2 });
+  const w = {
+    weights: new Int8Array(64),
+    bias: new Float32Array(8).fill(0.5),
+    quant: { inScale: 0.1, inZero: 0, weightScales: Float32Array.of(0.01), outScale: 0.2, outZero: 0 },
+  };
+  assert.throws(() => qs8Gemm.pack(s, QS8_GEMM_VARIANTS[0]!, w), /floatBias/);
+  assert.ok(qs8Gemm.pack({ ...s, floatBias: true }, QS8_GEMM_VARIANTS[0]!, w).length > 0);
+});

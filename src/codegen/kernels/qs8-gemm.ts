@@ -28,6 +28,11 @@ export interface Qs8ConvSpec extends Omit<ConvSpec, 'epilogue'> {
   /** Output clamp in the int8 domain (fused ReLU/ReLU6 narrow it). */
   outMin: number;
   outMax: number;
+  /**
+   * The bias is real-valued only (no int32 bias): the epilogue adds it as biasF. Absent, the epilogue skips that
+   * add and packing rejects a float-only bias.
+   */
+  floatBias?: boolean;
 }
 
 /** int8 activation views: pixel strides are in bytes (= elements). */
@@ -159,6 +164,13 @@ function checkSpec(s: Qs8ConvSpec, what: string): void {
   }
 }
 
+/** Packing a float-only bias into a kernel emitted without its add would drop it: reject that. */
+export function checkFloatBias(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): void {
+  if (!w.biasInt && w.bias && !s.floatBias) {
+    throw new EdgecnnError(`${what}: a float-only bias needs spec.floatBias (its epilogue add)`, 'internal');
+  }
+}
+
 /** The bias as packHeader takes it. */
 export function biasOf(w: Qs8ConvWeights): { int?: Int32Array; float?: Float32Array } {
   return w.biasInt ? { int: w.biasInt } : w.bias ? { float: w.bias } : {};
@@ -181,6 +193,7 @@ function geometry(s: Qs8ConvSpec): { cp: number; taps: number; padBytes: number;
 export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layout: 'c2' | 'c8' = 'c2'): Uint8Array {
   checkSpec(s, what);
   checkQuant(w.quant, what);
+  checkFloatBias(s, w, what);
   const g = geometry(s);
   const kk = s.inC * g.taps;
   if (w.weights.length !== s.outC * kk) {
@@ -341,7 +354,7 @@ export function emitDense(
           .localSet(acc[r]![h]!);
       }
       const [a0, a1] = acc[r]! as [Local, Local];
-      emitRequantize(fn, a0, a1, wp, 0, s.outMin, s.outMax, res, true);
+      emitRequantize(fn, a0, a1, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
       fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
       emitStoreBytes(fn, t0, 0, res, lanes);
     }
@@ -379,12 +392,12 @@ export function emitDense(
       const q = acc[r]!;
       fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
       if (nb === 1) {
-        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true);
+        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
         emitStoreBytes(fn, t0, 0, res, lanes);
         continue;
       }
       for (let i = 0; i < 4; i++) {
-        emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1);
+        emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1, s.floatBias === true);
         if (i & 1) fn.i16x8NarrowI32x4S();
       }
       fn.i8x16NarrowI16x8S();
@@ -590,10 +603,10 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
     for (let r = 0; r < mr; r++) {
       const q = acc[r]!;
       if (nb === 1) {
-        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true);
+        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
       } else {
         for (let i = 0; i < 4; i++) {
-          emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1);
+          emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1, s.floatBias === true);
           if (i & 1) fn.i16x8NarrowI32x4S();
         }
         fn.i8x16NarrowI16x8S();

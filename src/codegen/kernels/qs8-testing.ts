@@ -176,6 +176,8 @@ export function checkQs8Conv<V extends KernelVariant>(
     opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
   const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
   const w: Qs8ConvWeights = { weights, quant, ...(opts.bias === 'int' ? { biasInt } : bias ? { bias } : {}) };
+  // Kernels add a float-only bias only when the spec says so (as lowering sets it).
+  if (opts.bias === 'float') s = { ...s, floatBias: true };
   const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
   const packed = fam.pack(s, v, w);
   const inStride = s.inC + opts.extra;

@@ -13,7 +13,14 @@
 import { EdgecnnError } from '../../ir/errors.js';
 import { inputTransform, itemSlots, tileWalk } from './winograd-tiles.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
-import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
+import {
+  type Qs8ConvAddresses,
+  type Qs8ConvSpec,
+  type Qs8ConvWeights,
+  biasOf,
+  checkFloatBias,
+  padRowBytes,
+} from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
 import { checkConvSpec } from './types.js';
@@ -174,6 +181,7 @@ export function packQs8Winograd(s: Qs8ConvSpec, w: Qs8ConvWeights, layout: 'c2' 
   const what = 'qs8-winograd';
   const g = check(s, what);
   checkQuant(w.quant, what);
+  checkFloatBias(s, w, what);
   const { inC, outC } = s;
   if (w.weights.length !== outC * inC * 9) {
     throw new EdgecnnError(`${what}: ${w.weights.length} weights, expected ${outC * inC * 9}`, 'bad-model');
@@ -510,7 +518,7 @@ export function emitQs8Winograd(
             }
           }
           const store = (p: number): void => {
-            emitRequantize(fn, y[0]![p]!, y[1]![p]!, hdr, 0, s.outMin, s.outMax, res, true);
+            emitRequantize(fn, y[0]![p]!, y[1]![p]!, hdr, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
             const off = ((p >> 1) * outW + (p & 1)) * psOut;
             emitStoreBytes(fn, tmp, off, res, lanes);
           };

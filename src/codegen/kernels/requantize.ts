@@ -99,9 +99,10 @@ export function emitRequantize(
   hi: number,
   dst: Local,
   clampPacked = false,
+  floatBias = true,
 ): void {
-  emitRequantizeHalf(fn, acc0, hdr, hdrOffBytes, 0);
-  emitRequantizeHalf(fn, acc1, hdr, hdrOffBytes, 1);
+  emitRequantizeHalf(fn, acc0, hdr, hdrOffBytes, 0, floatBias);
+  emitRequantizeHalf(fn, acc1, hdr, hdrOffBytes, 1, floatBias);
   fn.i16x8NarrowI32x4S();
   fn.localTee(dst).localGet(dst).i8x16NarrowI16x8S();
   emitClampBytes(fn, lo, hi, clampPacked ? { hdr, hdrOffBytes } : undefined);
@@ -110,16 +111,26 @@ export function emitRequantize(
 
 /**
  * Push nearest(f32(acc) * mult + biasF) + outZero as i32x4 for channels 4j..4j+3 of the block whose header is at
- * `hdr + hdrOffBytes`, floored so that narrowing saturates exactly as a clamp to [-128, 127] would.
+ * `hdr + hdrOffBytes`, floored so that narrowing saturates exactly as a clamp to [-128, 127] (or the packed lo)
+ * would. `floatBias` false skips the biasF add: the caller knows it is 0 (an int32 bias or none; adding +0 is exact,
+ * so the results are the same).
  */
-export function emitRequantizeHalf(fn: FunctionBuilder, acc: Local, hdr: Local, hdrOffBytes: number, j: 0 | 1): void {
+export function emitRequantizeHalf(
+  fn: FunctionBuilder,
+  acc: Local,
+  hdr: Local,
+  hdrOffBytes: number,
+  j: 0 | 1,
+  floatBias = true,
+): void {
   fn.localGet(acc).f32x4ConvertI32x4S();
   fn.localGet(hdr)
     .v128Load(hdrOffBytes + 32 + 16 * j)
     .f32x4Mul();
-  fn.localGet(hdr)
-    .v128Load(hdrOffBytes + 64 + 16 * j)
-    .f32x4Add();
+  if (floatBias)
+    fn.localGet(hdr)
+      .v128Load(hdrOffBytes + 64 + 16 * j)
+      .f32x4Add();
   // y + MAGIC: nearest-even(y) for |y| < 2^22. Past that the float's bits still grow with y, so the i32 floor (an
   // output of -128) and the saturating narrowings give the clamped result; a sum below 0 has negative bits (floored
   // too), which would otherwise wrap in the subtraction. The zero point is added after rounding, as QLinearConv does.
