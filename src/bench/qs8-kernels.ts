@@ -6,7 +6,8 @@
  * Depthwise layers also time the f32 depthwise kernel the cost model picks (ReLU6, on float data), interleaved:
  * the int8 rows must beat it for an int8 model to gain there.
  * The classifier heads (qs8-fc variants) run twice: `warm` (weights stay in cache across calls) and `cold` (a
- * 16 MiB buffer is written before each timed call, as the rest of a model's layers evict the weights in a run).
+ * buffer of EDGECNN_EVICT_MIB, default 256 MiB, is written before each timed call: inside a model the head's
+ * weights come from DRAM, measured here at 2.5x the time of a 16 MiB eviction, which leaves them in L3).
  * CLI: `node dist/bench/qs8-kernels.js [filter]` (filter: substring of the layer name).
  */
 import { pathToFileURL } from 'node:url';
@@ -241,10 +242,10 @@ export const QS8_FC_BENCH_LAYERS: readonly { name: string; spec: Qs8FcSpec }[] =
 /** Every qs8-fc variant per head, warm and cold, interleaved; medians of per-call wall time (cold) or CPU time. */
 export function benchQs8Fc(
   layers: readonly { name: string; spec: Qs8FcSpec }[] = QS8_FC_BENCH_LAYERS,
-  samples = 41,
+  samples = 21,
 ): Qs8BenchRow[] {
   const rows: Qs8BenchRow[] = [];
-  const evict = new Uint8Array(16 << 20);
+  const evict = new Uint8Array(Number(process.env['EDGECNN_EVICT_MIB'] ?? 256) << 20);
   for (const l of layers) {
     const s = l.spec;
     const cands = qs8Fc.variants.map((v) => {

@@ -1,15 +1,16 @@
 /**
  * int8 fully connected layer with a float output (a classifier's last Gemm, whose output is not quantized):
  * y[b, m] = f32(sum_k (x[b, k] - z_in) * w[m, k]) * (s_in * s_w[m]) + bias[m], the integer sum exact. The weights
- * stream once (1 byte each instead of 4: a 1000 x 1280 classifier is memory-bound at one image). Work items are
- * groups of `rows` output channels; per 16 inputs, x is widened once (v128.load8x8_s) and shared by the group's
- * rows, each row's weights widen in the load too and feed i32x4.dot_i16x8_s, one accumulator per row, summed
- * horizontally once at the end. The zero point is not subtracted per element: sum(x * w) - z_in * sum(w) is the
- * same i32 (the packed -z_in * sum(w) joins after the horizontal sums). Packed per group: f32 scales, f32 biases,
- * i32 -z_in * sum(w) (rows each), then per 16 inputs rows x 16 int8 weights (zero-padded rows and inputs; x may
- * be over-read by up to 15 bytes, within the arena's slack).
- * Variant `4x16z` (the first kernel) subtracts z_in from x and widens each 16 weights with one load and two
- * extends; kept as a tuning candidate and benchmark baseline.
+ * stream once (1 byte each instead of 4). Work items are groups of `rows` output channels; per 16 inputs, x is
+ * widened once (v128.load8x8_s) and shared by the group's rows, each row's weights widen in the load too and feed
+ * i32x4.dot_i16x8_s, one accumulator per row, summed horizontally once at the end. The zero point is not
+ * subtracted per element: sum(x * w) - z_in * sum(w) is the same i32 (the packed -z_in * sum(w) joins after the
+ * horizontal sums). Inside a model the weights come from DRAM and one sequential stream leaves the core waiting:
+ * `s<n>` tiles place each group's rows in n regions far apart (all group headers first, then per region and group
+ * its rows x 16 weights per 16 inputs), so n streams of cache lines are in flight. A header holds f32 scales, f32
+ * biases and i32 -z_in * sum(w) per row. Rows and inputs are zero-padded; x may be over-read by up to 15 bytes
+ * (within the arena's slack). `4x16z` is the first kernel (x - z_in per element, one load and two extends per 16
+ * weights), kept as the benchmark baseline.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -37,16 +38,24 @@ export interface Qs8FcAddresses {
   packedWeights: number;
 }
 
-/** A variant: `rows` output channels per work item; `subtractZero` = the first kernel's inner loop. */
+/**
+ * A variant: `rows` output channels per work item; `subtractZero` = the first kernel's inner loop; `streams` > 1
+ * splits each group's rows into that many weight regions far apart, read side by side (more cache-line fetches in
+ * flight when the weights come from DRAM, as a classifier's do inside a model).
+ */
 export interface Qs8FcVariant extends KernelVariant {
   readonly rows: number;
   readonly subtractZero: boolean;
+  readonly streams?: number;
 }
 
 /** The variants, in cost-model order (measured: `node dist/bench/qs8-kernels.js fc`). */
 export const QS8_FC_VARIANTS: readonly Qs8FcVariant[] = [
+  // DRAM-bound inside a model (mobilenet_v2's head, weights evicted: 0.21 ms in one stream, 0.12 ms in 6-12);
+  // in cache all tie within 10%. 4x16z, the first kernel, is the baseline.
+  { tile: '12x16s12', isa: 'wasmsimd', rows: 12, subtractZero: false, streams: 12 },
+  { tile: '12x16s6', isa: 'wasmsimd', rows: 12, subtractZero: false, streams: 6 },
   { tile: '4x16', isa: 'wasmsimd', rows: 4, subtractZero: false },
-  { tile: '8x16', isa: 'wasmsimd', rows: 8, subtractZero: false },
   { tile: '4x16z', isa: 'wasmsimd', rows: 4, subtractZero: true },
 ];
 
@@ -55,6 +64,28 @@ const KB = 16;
 const headerBytes = (v: Qs8FcVariant): number => (v.subtractZero ? 8 : 12) * v.rows;
 const groupBytes = (s: Qs8FcSpec, v: Qs8FcVariant): number => headerBytes(v) + Math.ceil(s.inputs / KB) * v.rows * KB;
 
+/**
+ * Where the packed pieces live: one stream = [header, data] per group; several = all headers, then per stream a
+ * region holding, per group and 16 inputs, that stream's rows x 16 weights.
+ */
+function layout(s: Qs8FcSpec, v: Qs8FcVariant) {
+  const streams = v.streams ?? 1;
+  const groups = Math.ceil(s.outputs / v.rows);
+  const kBlocks = Math.ceil(s.inputs / KB);
+  const rq = v.rows / streams;
+  const regionBytes = groups * kBlocks * rq * KB;
+  return {
+    totalBytes: groups * groupBytes(s, v),
+    /** Bytes from one group's header (data) to the next's. */
+    headerStride: streams === 1 ? groupBytes(s, v) : headerBytes(v),
+    dataStride: streams === 1 ? groupBytes(s, v) : kBlocks * rq * KB,
+    dataStart: streams === 1 ? headerBytes(v) : groups * headerBytes(v),
+    /** Bytes per 16-input step within one stream, and the offset of row r in a group's step. */
+    stepBytes: rq * KB,
+    rowOffset: (r: number): number => Math.floor(r / rq) * regionBytes + (r % rq) * KB,
+  };
+}
+
 function pack(s: Qs8FcSpec, v: Qs8FcVariant, w: Qs8FcWeights): Uint8Array {
   if (w.weights.length !== s.inputs * s.outputs || w.scales.length !== s.outputs)
     throw new EdgecnnError(
@@ -62,12 +93,13 @@ function pack(s: Qs8FcSpec, v: Qs8FcVariant, w: Qs8FcWeights): Uint8Array {
       'bad-model',
     );
   const R = v.rows;
+  const L = layout(s, v);
   const groups = Math.ceil(s.outputs / R);
-  const out = new Uint8Array(groups * groupBytes(s, v));
+  const out = new Uint8Array(L.totalBytes);
   const view = new DataView(out.buffer);
   for (let g = 0; g < groups; g++) {
-    const base = g * groupBytes(s, v);
-    const data = base + headerBytes(v);
+    const base = g * L.headerStride;
+    const data = L.dataStart + g * L.dataStride;
     for (let r = 0; r < R; r++) {
       const m = g * R + r;
       if (m >= s.outputs) break;
@@ -77,7 +109,7 @@ function pack(s: Qs8FcSpec, v: Qs8FcVariant, w: Qs8FcWeights): Uint8Array {
       for (let k = 0; k < s.inputs; k++) {
         const q = w.weights[m * s.inputs + k]!;
         sum += q;
-        out[data + Math.floor(k / KB) * R * KB + r * KB + (k % KB)] = q & 0xff;
+        out[data + L.rowOffset(r) + Math.floor(k / KB) * L.stepBytes + (k % KB)] = q & 0xff;
       }
       if (!v.subtractZero) view.setInt32(base + 8 * R + 4 * r, -s.inZero * sum, true);
     }
@@ -102,9 +134,10 @@ function emit(fn: FunctionBuilder, s: Qs8FcSpec, v: Qs8FcVariant, a: Qs8FcAddres
   const [g, b, xp, wp, k, op, hp] = fn.locals('i32', 7);
   const [x16, xl, xh, t, u, zx] = fn.locals('v128', 6);
   const acc = fn.locals('v128', R);
+  const extra = fn.locals('v128', Math.max(0, R / 4 - 2));
   const kBlocks = Math.ceil(s.inputs / KB);
   const groups = Math.ceil(s.outputs / R);
-  const gBytes = groupBytes(s, v);
+  const L = layout(s, v);
   if (v.subtractZero) fn.i32Const(s.inZero).i16x8Splat().localSet(zx);
   fn.forRange(
     g,
@@ -120,8 +153,13 @@ function emit(fn: FunctionBuilder, s: Qs8FcSpec, v: Qs8FcVariant, a: Qs8FcAddres
         () => {
           for (const r of acc) fn.v128ConstI32(0).localSet(r);
           fn.localGet(b).i32Const(a.input.pixelStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(xp);
-          fn.localGet(g).i32Const(gBytes).i32Mul().i32Const(a.packedWeights).i32Add().localTee(hp);
-          fn.i32Const(headerBytes(v)).i32Add().localSet(wp);
+          fn.localGet(g).i32Const(L.headerStride).i32Mul().i32Const(a.packedWeights).i32Add().localSet(hp);
+          fn.localGet(g)
+            .i32Const(L.dataStride)
+            .i32Mul()
+            .i32Const(a.packedWeights + L.dataStart)
+            .i32Add()
+            .localSet(wp);
           fn.forRange(
             k,
             (f) => f.i32Const(0),
@@ -138,21 +176,15 @@ function emit(fn: FunctionBuilder, s: Qs8FcSpec, v: Qs8FcVariant, a: Qs8FcAddres
               }
               for (let r = 0; r < R; r++) {
                 if (v.subtractZero) {
-                  fn.localGet(wp)
-                    .v128Load(r * KB, 0)
-                    .localSet(t);
+                  fn.localGet(wp).v128Load(L.rowOffset(r), 0).localSet(t);
                   fn.localGet(t).i16x8ExtendLowI8x16S().localGet(xl).i32x4DotI16x8S();
                   fn.localGet(t).i16x8ExtendHighI8x16S().localGet(xh).i32x4DotI16x8S().i32x4Add();
                   fn.localGet(acc[r]!).i32x4Add().localSet(acc[r]!);
                 } else {
                   fn.localGet(acc[r]!);
+                  fn.localGet(wp).v128Load8x8S(L.rowOffset(r)).localGet(xl).i32x4DotI16x8S().i32x4Add();
                   fn.localGet(wp)
-                    .v128Load8x8S(r * KB)
-                    .localGet(xl)
-                    .i32x4DotI16x8S()
-                    .i32x4Add();
-                  fn.localGet(wp)
-                    .v128Load8x8S(r * KB + 8)
+                    .v128Load8x8S(L.rowOffset(r) + 8)
                     .localGet(xh)
                     .i32x4DotI16x8S()
                     .i32x4Add()
@@ -160,16 +192,14 @@ function emit(fn: FunctionBuilder, s: Qs8FcSpec, v: Qs8FcVariant, a: Qs8FcAddres
                 }
               }
               fn.localGet(xp).i32Const(KB).i32Add().localSet(xp);
-              fn.localGet(wp)
-                .i32Const(R * KB)
-                .i32Add()
-                .localSet(wp);
+              fn.localGet(wp).i32Const(L.stepBytes).i32Add().localSet(wp);
             },
           );
           fn.localGet(b).i32Const(s.outputs).i32Mul().localGet(g).i32Const(R).i32Mul().i32Add();
           fn.i32Const(4).i32Mul().i32Const(a.outputAddr).i32Add().localSet(op);
           // Per 4 rows: horizontal sums (+ -z_in * sum(w)), then y = f32(sum) * scale + bias.
           const quads = R / 4;
+          const outs = [xl, xh, ...extra];
           for (let q = 0; q < quads; q++) {
             emitHorizontalSums(fn, acc.slice(4 * q, 4 * q + 4), t, u);
             if (!v.subtractZero)
@@ -183,19 +213,19 @@ function emit(fn: FunctionBuilder, s: Qs8FcSpec, v: Qs8FcVariant, a: Qs8FcAddres
             fn.localGet(hp)
               .v128Load(4 * R + 16 * q, 0)
               .f32x4Add()
-              .localSet(q === 0 ? xl : xh);
+              .localSet(outs[q]!);
           }
           const store = (rows: number): void => {
             for (let q = 0; q < quads; q++) {
               const n = Math.min(4, rows - 4 * q);
               if (n === 4)
                 fn.localGet(op)
-                  .localGet(q === 0 ? xl : xh)
+                  .localGet(outs[q]!)
                   .v128Store(16 * q, 0);
               else
                 for (let r = 0; r < n; r++)
                   fn.localGet(op)
-                    .localGet(q === 0 ? xl : xh)
+                    .localGet(outs[q]!)
                     .v128Store32Lane(r, 16 * q + 4 * r, 0);
             }
           };
