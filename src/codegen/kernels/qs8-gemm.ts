@@ -75,8 +75,8 @@ export interface Qs8GemmVariant extends KernelVariant {
    */
   readonly nr: 8 | 16;
   /**
-   * c2 with widened rows (tile suffix `w`, 1x1 convolutions, any stride): each chunk of pixels is first widened to
-   * i16 rows in scratch (strided or padded pixels gathered once), then every channel pair is broadcast straight
+   * c2 with widened rows (tile suffix `w`, any ungrouped conv): each chunk of pixels is first widened to i16 rows
+   * (taps x Cp) in scratch (strided, padded or tap pixels gathered once), then every channel pair is broadcast straight
    * from memory by v128.load32_splat: no shuffles and no activation registers in the reduction, which leaves the
    * vector ALUs to the dot products and adds. Channel blocks run outside the chunk's pixel tiles.
    */
@@ -115,8 +115,11 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec, allowWiden = true): Qs8GemmVa
   const taps = s.kernelH * s.kernelW;
   // Widened rows (`node dist/bench/qs8-kernels.js`, same run): ResNet-18's 1x1 stride-2 downsamples 2x faster than
   // any tile that reads the strided pixels in place (14x14x256 -> 512: 0.42 -> 0.20 ms); 1x1 reductions from K 64 up
-  // 1.05-1.1x faster than 1x8c8 (7x7x320 -> 1280: 0.64 -> 0.60 ms); below K 64 the shuffle tiles win.
-  if (allowWiden && widenSupports(s) && (!isPointwise(s) || k >= 64)) {
+  // 1.05-1.1x faster than 1x8c8 (7x7x320 -> 1280: 0.64 -> 0.60 ms); below K 64 the shuffle tiles win. With 3x3
+  // taps they are left to the tuner: 3x16c2w beat 1x8c8ws on ResNet-18's 56x56x64 -> 128 s2 (1.91 -> 1.76 ms) but
+  // lost on its 28x28 and 14x14 s2 layers (1.76 -> 1.99, 1.91 -> 2.27 ms: rows of 9 x Cp i16 leave few pixels
+  // per L1 chunk, so the weights stream once per few pixels).
+  if (allowWiden && taps === 1 && (!isPointwise(s) || k >= 64)) {
     return QS8_GEMM_VARIANTS.find((v) => v.widen && (s.outC >= 16 ? v.tile === '3x16c2w' : v.nr === 8))!;
   }
   const ws = k * Math.ceil(s.outC / 8) * 8 * 2 > 128 * 1024;
@@ -470,35 +473,37 @@ export function emitDense(
 
 /** Pixels per widened chunk: rows of i16 that stay in L1 (~24 KB) while every channel block runs over them. */
 function widenChunk(s: Qs8ConvSpec, v: Qs8GemmVariant): number {
-  const rowBytes = Math.ceil(s.inC / 8) * 16;
+  const rowBytes = s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 16;
   return Math.max(2 * v.mr, Math.min(64, Math.floor(24576 / rowBytes / v.mr) * v.mr));
 }
 
-/** True for the shapes the widened (`w`) tiles take: 1x1, ungrouped, any stride and padding. */
+/** True for the shapes the widened (`w`) tiles take: ungrouped, any kernel, stride, padding and dilation. */
 export function widenSupports(s: Qs8ConvSpec): boolean {
-  return s.group === 1 && s.kernelH === 1 && s.kernelW === 1;
+  return s.group === 1;
 }
 
-/** Scratch of a widened tile: one i16 row per output pixel of the step (ranges never share rows). */
+/** Scratch of a widened tile: one i16 row (taps x Cp) per output pixel of the step (ranges never share rows). */
 export function widenScratchBytes(s: Qs8ConvSpec, v: Qs8GemmVariant): number {
-  return v.widen ? s.batch * s.outH * s.outW * Math.ceil(s.inC / 8) * 16 + 16 : 0;
+  return v.widen ? s.batch * s.outH * s.outW * s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 16 + 16 : 0;
 }
 
 /** Emit a `w` tile (see `Qs8GemmVariant.widen`) over output pixels [start, end) (the step's parameters). */
 function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses, what: string): void {
   checkSpec(s, what);
-  if (!widenSupports(s)) throw new EdgecnnError(`${what}: widened tiles need a 1x1 ungrouped conv`, 'internal');
+  if (!widenSupports(s)) throw new EdgecnnError(`${what}: widened tiles need an ungrouped conv`, 'internal');
   if (a.scratch === undefined) throw new EdgecnnError(`${what}: the scratch address is required`, 'internal');
   const g = geometry(s);
   const mr = v.mr;
-  const rowBytes = g.cp * 2;
+  const rowBytes = g.taps * g.cp * 2;
+  // Widening runs per tap (steps of 8 channels); the reduction over the whole row (kSteps).
   const steps = g.cp / 8;
+  const kSteps = g.taps * steps;
   const chunk = widenChunk(s, v);
   const pointwise = isPointwise(s);
   const plane = s.outH * s.outW;
   const inStride = a.input.pixelStride;
   const [start, end] = [fn.param(0), fn.param(1)];
-  const [c0, c1, p, src, dst, t0, t1, wp, oc, ko, wk] = fn.locals('i32', 11);
+  const [c0, c1, p, src, dst, t0, t1, wp, oc, ko, wk, img] = fn.locals('i32', 12);
   const ap = fn.locals('i32', mr);
   const op = fn.locals('i32', mr);
   const acc = Array.from({ length: mr }, () => fn.locals('v128', v.nr / 4));
@@ -514,41 +519,55 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
       1,
       () => {
         fn.localGet(p).i32Const(rowBytes).i32Mul().i32Const(a.scratch!).i32Add().localSet(dst);
-        if (pointwise) {
-          fn.localGet(p).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(src);
-        } else {
-          // iy = oy * sH - padTop, ix = ox * sW - padLeft; out of the image -> the pad row of input-zero bytes.
-          const [iy, ix] = [t0, t1];
-          fn.localGet(p).i32Const(plane).i32RemU().localTee(src).i32Const(s.outW).i32DivU();
-          fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iy);
-          fn.localGet(src).i32Const(s.outW).i32RemU();
-          fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ix);
-          fn.localGet(p).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localGet(iy).i32Add();
-          fn.i32Const(s.inW).i32Mul().localGet(ix).i32Add().i32Const(inStride).i32Mul();
-          fn.i32Const(a.input.addrBytes).i32Add().i32Const(a.packedWeights);
-          fn.localGet(iy).i32Const(s.inH).i32LtU().localGet(ix).i32Const(s.inW).i32LtU().i32And().select();
-          fn.localSet(src);
-        }
-        const one = (off: number, base: Local, srcBase: Local): void =>
-          void fn
-            .localGet(base)
-            .localGet(srcBase)
-            .v128Load8x8S(off / 2)
-            .v128Store(off, 0);
-        if (steps <= 16) {
-          for (let kc = 0; kc < steps; kc++) one(kc * 16, dst, src);
-        } else {
+        const one = (dstOff: number, srcOff: number): void =>
+          void fn.localGet(dst).localGet(src).v128Load8x8S(srcOff).v128Store(dstOff, 0);
+        // One tap's Cp channels from src to dst + tapOff (dst is restored after a loop).
+        const copyTap = (tapOff: number): void => {
+          if (steps <= 16) {
+            for (let kc = 0; kc < steps; kc++) one(tapOff + kc * 16, kc * 8);
+            return;
+          }
           fn.forRange(
             ko,
             (b) => b.i32Const(0),
             (b) => b.i32Const(steps),
             1,
             () => {
-              one(0, dst, src);
+              one(tapOff, 0);
               fn.localGet(dst).i32Const(16).i32Add().localSet(dst);
               fn.localGet(src).i32Const(8).i32Add().localSet(src);
             },
           );
+          fn.localGet(dst)
+            .i32Const(-steps * 16)
+            .i32Add()
+            .localSet(dst);
+        };
+        if (pointwise) {
+          fn.localGet(p).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(src);
+          copyTap(0);
+          return;
+        }
+        // iy = oy * sH - padTop + ky * dH, ix likewise; a tap out of the image reads the pad row of input-zero bytes.
+        const [iy, ix] = [t0, t1];
+        fn.localGet(p).i32Const(plane).i32RemU().localTee(src).i32Const(s.outW).i32DivU();
+        fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iy);
+        fn.localGet(src).i32Const(s.outW).i32RemU();
+        fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ix);
+        fn.localGet(p)
+          .i32Const(plane)
+          .i32DivU()
+          .i32Const(s.inH * s.inW * inStride)
+          .i32Mul();
+        fn.i32Const(a.input.addrBytes).i32Add().localSet(img);
+        for (let t = 0; t < g.taps; t++) {
+          const dy = Math.floor(t / s.kernelW) * s.dilationH;
+          const dx = (t % s.kernelW) * s.dilationW;
+          fn.localGet(iy).i32Const(dy).i32Add().i32Const(s.inW).i32Mul().localGet(ix).i32Const(dx).i32Add().i32Add();
+          fn.i32Const(inStride).i32Mul().localGet(img).i32Add().i32Const(a.packedWeights);
+          fn.localGet(iy).i32Const(dy).i32Add().i32Const(s.inH).i32LtU();
+          fn.localGet(ix).i32Const(dx).i32Add().i32Const(s.inW).i32LtU().i32And().select().localSet(src);
+          copyTap(t * g.cp * 2);
         }
       },
     );
@@ -584,14 +603,14 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
         }
       }
     };
-    if (steps <= 4) {
-      for (let kc = 0; kc < steps; kc++) kStep(kc * 16, wp, QS8_HEADER_BYTES + kc * 128);
+    if (kSteps <= 4) {
+      for (let kc = 0; kc < kSteps; kc++) kStep(kc * 16, wp, QS8_HEADER_BYTES + kc * 128);
     } else {
       fn.localGet(wp).i32Const(QS8_HEADER_BYTES).i32Add().localSet(wk);
       fn.forRange(
         ko,
         (b) => b.i32Const(0),
-        (b) => b.i32Const(steps),
+        (b) => b.i32Const(kSteps),
         1,
         () => {
           kStep(0, wk, 0);
