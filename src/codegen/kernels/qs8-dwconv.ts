@@ -10,7 +10,14 @@
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
-import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, padRowBytes } from './qs8-gemm.js';
+import {
+  type Qs8ConvAddresses,
+  type Qs8ConvSpec,
+  type Qs8ConvWeights,
+  biasOf,
+  checkFloatBias,
+  padRowBytes,
+} from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
 import { DWCONV_MIN_ITEMS } from './dwconv.js';
@@ -52,6 +59,7 @@ const blockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + Math.ceil((s.k
 function pack(s: Qs8ConvSpec, v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Array {
   check(s);
   checkQuant(w.quant, 'qs8-dwconv');
+  checkFloatBias(s, w, 'qs8-dwconv');
   const taps = s.kernelH * s.kernelW;
   if (w.weights.length !== s.outC * taps) {
     throw new EdgecnnError(`qs8-dwconv: ${w.weights.length} weights, expected ${s.outC * taps}`, 'bad-model');
@@ -69,7 +77,7 @@ function pack(s: Qs8ConvSpec, v: Qs8DwconvVariant, w: Qs8ConvWeights): Uint8Arra
       for (let k = 0; k < taps; k++) t += w.weights[n * taps + k]!;
       return t;
     };
-    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w));
+    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w), { lo: s.outMin, hi: s.outMax });
     for (let k = 0; k < taps; k++) {
       for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
         const at = base + QS8_HEADER_BYTES + (k >> 1) * 32 + (j >> 2) * 16 + (j & 3) * 4 + (k & 1) * 2;
@@ -120,7 +128,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvVariant, a: Qs8Co
           .localSet(acc);
       }
     }
-    emitRequantize(fn, acc0, acc1, wp, 0, s.outMin, s.outMax, res);
+    emitRequantize(fn, acc0, acc1, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
     fn.localGet(op).localGet(co).i32Add().localSet(t0);
     emitStoreBytes(fn, t0, 0, res, lanes);
   };
@@ -278,7 +286,7 @@ function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
       for (let k = 0; k < taps; k++) t += w.weights[n * taps + k]!;
       return t;
     };
-    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w));
+    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w), { lo: s.outMin, hi: s.outMax });
     slots.forEach((sl, i) => {
       for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
         const at = base + QS8_HEADER_BYTES + i * 32 + (j >> 2) * 16 + (j & 3) * 4;
@@ -409,7 +417,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
       }
     });
     for (let p = 0; p < n; p++) {
-      emitRequantize(fn, acc[p]![0]!, acc[p]![1]!, wp, 0, s.outMin, s.outMax, res);
+      emitRequantize(fn, acc[p]![0]!, acc[p]![1]!, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
       emitStoreBytes(fn, op, p * outStride, res, lanes);
     }
   };
