@@ -34,7 +34,7 @@ import {
   qs8QuantizeNchw,
 } from '../kernels/qs8-eltwise.js';
 import { type Qs8ConvSpec, candidateQs8GemmVariants, isPointwise, qs8Gemm } from '../kernels/qs8-gemm.js';
-import { candidateQs8GemmRdotVariants, qs8GemmRdot } from '../kernels/qs8-gemm-rdot.js';
+import { candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from '../kernels/qs8-gemm-rdot.js';
 import { QS8_WINOGRAD_VARIANTS, qs8Winograd } from '../kernels/qs8-winograd.js';
 import { roundHalfEven } from '../../ops/tensor-util.js';
 import { clampBounds } from '../kernels/requantize.js';
@@ -657,17 +657,21 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
       | typeof qs8Winograd
       | typeof qs8Gemm
       | typeof qs8GemmRdot
+      | typeof qs8ConvRdot
       | typeof qs8Conv
       | typeof qs8ConvIm2col;
     const options: { fam: Fam; v: unknown }[] = depthwise
       ? qs8Dwconv.variants.filter((v) => qs8Dwconv.supports(spec, v)).map((v) => ({ fam: qs8Dwconv, v }))
       : [
+          // The relaxed int8 dot (16 MACs per instruction) only where the probe proved it exact.
+          ...candidateQs8GemmRdotVariants(spec, ctx.relaxedDotB).map((v) => ({
+            fam: isPointwise(spec) ? qs8GemmRdot : qs8ConvRdot,
+            v,
+          })),
           ...QS8_WINOGRAD_VARIANTS.filter((v) => qs8Winograd.supports(spec, v)).map((v) => ({ fam: qs8Winograd, v })),
           ...(qs8ConvIm2col.supports(spec, pickQs8Im2colVariant(spec))
             ? [{ fam: qs8ConvIm2col, v: pickQs8Im2colVariant(spec) }]
             : []),
-          // The relaxed int8 dot (16 MACs per instruction) only where the probe proved it exact.
-          ...candidateQs8GemmRdotVariants(spec, ctx.relaxedDotB).map((v) => ({ fam: qs8GemmRdot, v })),
           ...candidateQs8GemmVariants(spec).map((v) => ({ fam: isPointwise(spec) ? qs8Gemm : qs8Conv, v })),
         ];
     const candidates = options.map(({ fam, v }): KernelCandidate => {
@@ -678,7 +682,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
           const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
           return {
             ...base,
-            usesRelaxedSimd: fam === qs8GemmRdot,
+            usesRelaxedSimd: fam === qs8GemmRdot || fam === qs8ConvRdot,
             scratchBytes:
               (fam as { scratchBytes?: (s: Qs8ConvSpec, v: unknown) => number }).scratchBytes?.(spec, v) ?? 0,
             id,

@@ -19,8 +19,9 @@ import { tinyQuantModel } from '../../quantize/testing.js';
 import { detectFeatures } from '../../runtime/features.js';
 import { createSession } from '../../runtime/session.js';
 import { compileModel } from '../compile/compile.js';
-import type { Qs8ConvSpec } from './qs8-gemm.js';
-import { QS8_GEMM_RDOT_VARIANTS, candidateQs8GemmRdotVariants, qs8GemmRdot } from './qs8-gemm-rdot.js';
+import { type Qs8ConvSpec, isPointwise } from './qs8-gemm.js';
+import { QS8_GEMM_RDOT_VARIANTS, candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from './qs8-gemm-rdot.js';
+import { convOutputSize } from './types.js';
 import { qs8PageCase, runStepsInPage } from './qs8-page-case.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -79,6 +80,32 @@ function pointwise(
   };
 }
 
+function conv(
+  c: number,
+  m: number,
+  h: number,
+  w: number,
+  k: number,
+  stride: number,
+  pad: number,
+  dil = 1,
+  n = 1,
+): Qs8ConvSpec {
+  return {
+    ...pointwise(c, m, h, w, n),
+    outH: convOutputSize(h, k, stride, pad, pad, dil),
+    outW: convOutputSize(w, k, stride, pad, pad, dil),
+    kernelH: k,
+    kernelW: k,
+    strideH: stride,
+    strideW: stride,
+    padTop: pad,
+    padLeft: pad,
+    dilationH: dil,
+    dilationW: dil,
+  };
+}
+
 test('Node: the probe finds no exact dot, and selection takes the kernel only when told the dot is exact', async () => {
   const f = detectFeatures();
   // Node 20's dot-add doubles the dot and drops c (with --experimental-wasm-relaxed-simd); without the flag it is absent.
@@ -101,7 +128,9 @@ test('Node: the probe finds no exact dot, and selection takes the kernel only wh
   assert.deepEqual(dot(compileModel(model, { relaxedSimd: true }).steps.map((st) => st.kernelId)), []);
   const told = dot(compileModel(model, { relaxedSimd: true, relaxedDotB: 'unsigned' }).steps.map((st) => st.kernelId));
   assert.ok(
-    told.length > 0 && told.every((id) => id.startsWith('qs8-gemm-') && id.endsWith('-wasmusdot')),
+    told.length > 0 &&
+      told.every((id) => /^qs8-(gemm|conv)-/.test(id) && id.endsWith('-wasmusdot')) &&
+      told.some((id) => id.startsWith('qs8-gemm-')),
     told.join(),
   );
 });
@@ -112,7 +141,7 @@ test('Chromium: the probe reads the dot-add exactly (x86 VNNI: unsigned b)', { s
 });
 
 test(
-  'Chromium: relaxed-dot qs8 GEMM equals QLinearConv bit for bit on awkward shapes',
+  'Chromium: relaxed-dot qs8 GEMM and direct conv equal QLinearConv bit for bit on awkward shapes',
   { skip, timeout: 120_000 },
   async (t) => {
     if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
@@ -127,6 +156,13 @@ test(
       { s: pointwise(70, 9, 4, 4), zIn: -77, zOut: 3, extra: 2 },
       { s: pointwise(131, 16, 3, 5), zIn: 12, zOut: -9, extra: 0 },
       { s: pointwise(200, 35, 2, 3), zIn: 127, zOut: 1, extra: 4 },
+      // Direct convolutions: taps in the padding read the pad row; strides, dilation, an RGB stem, long taps.
+      { s: conv(3, 16, 9, 11, 3, 2, 1), zIn: -20, zOut: 4, extra: 1 },
+      { s: conv(5, 7, 6, 7, 3, 1, 1), zIn: -100, zOut: 0, extra: 0 },
+      { s: conv(6, 9, 7, 7, 3, 1, 2, 2, 2), zIn: 33, zOut: -7, extra: 3 },
+      { s: conv(4, 9, 8, 9, 5, 2, 2), zIn: 0, zOut: 2, extra: 0 },
+      { s: conv(13, 21, 6, 5, 1, 2, 0), zIn: 90, zOut: -3, extra: 2 },
+      { s: conv(72, 10, 5, 5, 3, 2, 1), zIn: -60, zOut: 5, extra: 0 },
     ];
     // The engine's own mode on full-range inputs; the other mode where both readings agree: b = q + 128 below 128
     // (q < 0) for unsigned feeding, b = q >= 0 for signed feeding.
@@ -137,9 +173,12 @@ test(
         const range: [number, number] = v.isa === own ? [-128, 127] : v.isa === 'wasmusdot' ? [-128, -1] : [0, 127];
         for (const chunks of [1, 2, 3]) {
           const bias = (i + chunks) % 3 === 0 ? 'none' : 'int';
-          const c = qs8PageCase(qs8GemmRdot, v, s, { seed: 100 + i, chunks, zIn, zOut, extra, bias, inRange: range });
+          const fam = isPointwise(s) ? qs8GemmRdot : qs8ConvRdot;
+          // The pad row holds the input zero point: it too must be a byte both readings agree on.
+          const z = v.isa === own ? zIn : v.isa === 'wasmusdot' ? -1 - (Math.abs(zIn) % 128) : Math.abs(zIn) % 128;
+          const c = qs8PageCase(fam, v, s, { seed: 100 + i, chunks, zIn: z, zOut, extra, bias, inRange: range });
           runs.push({
-            name: `${qs8GemmRdot.id(s, v)} ${JSON.stringify({ c: s.inC, m: s.outC, h: s.inH, w: s.inW, n: s.batch })} chunks ${chunks}`,
+            name: `${fam.id(s, v)} ${JSON.stringify({ c: s.inC, m: s.outC, h: s.inH, w: s.inW, n: s.batch })} chunks ${chunks}`,
             c,
           });
         }
