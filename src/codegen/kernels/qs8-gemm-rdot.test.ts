@@ -167,12 +167,12 @@ test(
     // The engine's own mode on full-range inputs; the other mode where both readings agree: b = q + 128 below 128
     // (q < 0) for unsigned feeding, b = q >= 0 for signed feeding.
     const own = pageDotB === 'unsigned' ? 'wasmusdot' : 'wasmsdot';
-    const runs: { name: string; c: ReturnType<typeof qs8PageCase> }[] = [];
+    const runs: { name: string; c: ReturnType<typeof qs8PageCase>; bias: string }[] = [];
     cases.forEach(({ s, zIn, zOut, extra }, i) => {
       for (const v of QS8_GEMM_RDOT_VARIANTS) {
         const range: [number, number] = v.isa === own ? [-128, 127] : v.isa === 'wasmusdot' ? [-128, -1] : [0, 127];
         for (const chunks of [1, 2, 3]) {
-          const bias = (i + chunks) % 3 === 0 ? 'none' : 'int';
+          const bias = (['none', 'int', 'float'] as const)[(i + chunks) % 3]!;
           const fam = isPointwise(s) ? qs8GemmRdot : qs8ConvRdot;
           // The pad row holds the input zero point: it too must be a byte both readings agree on.
           const z = v.isa === own ? zIn : v.isa === 'wasmusdot' ? -1 - (Math.abs(zIn) % 128) : Math.abs(zIn) % 128;
@@ -180,6 +180,7 @@ test(
           runs.push({
             name: `${fam.id(s, v)} ${JSON.stringify({ c: s.inC, m: s.outC, h: s.inH, w: s.inW, n: s.batch })} chunks ${chunks}`,
             c,
+            bias,
           });
         }
       }
@@ -188,11 +189,19 @@ test(
       page!,
       runs.map((r) => r.c.step),
     );
+    let ones = 0;
+    let total = 0;
     runs.forEach((r, i) => {
       const cmp = r.c.verify(images[i]!);
-      assert.equal(cmp.maxDiff, 0, `${r.name}: max diff ${cmp.maxDiff}`);
+      // An int32 bias (or none) is QLinearConv's integer path exactly; a float-only bias may flip a tie.
+      assert.ok(cmp.maxDiff <= (r.bias === 'float' ? 1 : 0), `${r.name} (${r.bias} bias): max diff ${cmp.maxDiff}`);
+      ones += cmp.offByOne;
+      total += cmp.total;
     });
-    t.diagnostic(`${runs.length} steps exact (own mode ${own})`);
+    assert.ok(ones <= total * 0.01, `${ones} of ${total} outputs off by one`);
+    t.diagnostic(
+      `${runs.length} steps, exact with int32 bias, ${ones} of ${total} outputs 1 LSB off (own mode ${own})`,
+    );
   },
 );
 

@@ -17,6 +17,7 @@ import {
   type Qs8ConvSpec,
   type Qs8ConvWeights,
   biasOf,
+  checkFloatBias,
   denseMacs,
   isPointwise,
 } from './qs8-gemm.js';
@@ -103,6 +104,7 @@ function checkSpec(s: Qs8ConvSpec, what: string): void {
 export function packRdot(s: Qs8ConvSpec, v: Qs8GemmRdotVariant, w: Qs8ConvWeights, what: string): Uint8Array {
   checkSpec(s, what);
   checkQuant(w.quant, what);
+  checkFloatBias(s, w, what);
   const g = geometry(s);
   const kk = s.inC * g.taps;
   if (w.weights.length !== s.outC * kk) {
@@ -151,6 +153,7 @@ export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVari
   const hdrBytes = (nr / QS8_BLOCK) * QS8_HEADER_BYTES;
   const unsigned = v.isa === 'wasmusdot';
   const pointwise = isPointwise(s);
+  const floatBias = s.floatBias === true;
   const [start, end] = [fn.param(0), fn.param(1)];
   const [p, t0, t1, wp, oc, ko, wk, nbl] = fn.locals('i32', 8);
   const pr = fn.locals('i32', mr);
@@ -225,7 +228,7 @@ export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVari
       fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
       // Pairs of 4-channel halves narrow to 8 (then 16) bytes, as qs8-gemm's epilogue does.
       for (let c = 0; c < 2 * Math.ceil(cols / 2); c++) {
-        if (c < cols) emitRequantizeHalf(fn, q[c]!, wp, (c >> 1) * QS8_HEADER_BYTES, (c & 1) as 0 | 1);
+        if (c < cols) emitRequantizeHalf(fn, q[c]!, wp, (c >> 1) * QS8_HEADER_BYTES, (c & 1) as 0 | 1, floatBias);
         else fn.v128ConstI32(0);
         if (c & 1) fn.i16x8NarrowI32x4S();
       }

@@ -34,8 +34,8 @@ export interface PageLike {
 }
 
 /**
- * Prepare `s` through a family as `checkQs8Conv` does (weights over the full int8 range), with an int32 bias when
- * `bias` is 'int' (or none): the outputs must then equal QLinearConv's.
+ * Prepare `s` through a family as `checkQs8Conv` does (weights over the full int8 range). With an int32 bias (or
+ * none) the outputs must equal QLinearConv's; a float-only bias may flip a tie (1 LSB).
  */
 export function qs8PageCase<V extends KernelVariant>(
   fam: Qs8ConvFamilyLike<V>,
@@ -47,7 +47,7 @@ export function qs8PageCase<V extends KernelVariant>(
     zIn: number;
     zOut: number;
     extra: number;
-    bias: 'int' | 'none';
+    bias: 'int' | 'float' | 'none';
     /** Input values [lo, hi] (default the full int8 range). */
     inRange?: [number, number];
   },
@@ -59,8 +59,11 @@ export function qs8PageCase<V extends KernelVariant>(
   const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
   const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
   const biasInt =
-    opts.bias === 'int' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
-  const w: Qs8ConvWeights = { weights, quant, ...(biasInt ? { biasInt } : {}) };
+    opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
+  const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
+  const w: Qs8ConvWeights = { weights, quant, ...(opts.bias === 'int' ? { biasInt } : bias ? { bias } : {}) };
+  // Kernels add a float-only bias only when the spec says so (as lowering sets it).
+  if (opts.bias === 'float') s = { ...s, floatBias: true };
   const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
   const packed = fam.pack(s, v, w);
   const inStride = s.inC + opts.extra;
