@@ -255,6 +255,9 @@ function isForward(s: Qs8ConvSpec): boolean {
   return count(true) < count(false);
 }
 
+/** Row tiles' packed prefix: 16 input-zero-point bytes (the padding lanes), then the channel blocks. */
+const ZERO_LANES_BYTES = 16;
+
 const rowsBlockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + slotsOf(s, isForward(s)).length * 32;
 
 /**
@@ -273,7 +276,7 @@ export function qs8DwconvChannelGroups(s: Qs8ConvSpec): { groups: number; groupB
 function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
   const taps = s.kernelH * s.kernelW;
   const slots = slotsOf(s, isForward(s));
-  const pad = padRowBytes(s.inC);
+  const pad = ZERO_LANES_BYTES;
   const bytes = rowsBlockBytes(s);
   const blocks = Math.ceil(s.outC / QS8_BLOCK);
   const out = new Uint8Array(pad + blocks * bytes);
@@ -306,7 +309,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
   const { kernelH: kh, strideH: sH, strideW: sW, dilationH: dH, inH, inW, outH, outW } = s;
   const inStride = a.input.pixelStride;
   const outStride = a.output.pixelStride;
-  const pad = padRowBytes(s.inC);
+  const pad = ZERO_LANES_BYTES;
   const bytes = rowsBlockBytes(s);
   const { groups, groupBlocks } = qs8DwconvChannelGroups(s);
   const nFull = Math.floor(s.outC / QS8_BLOCK);
