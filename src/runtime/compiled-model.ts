@@ -76,4 +76,9 @@ export interface CompiledModel {
   fallbackNodes: string[];
   /** Whether the module uses relaxed SIMD (needs the engine feature). */
   usesRelaxedSimd: boolean;
+  /**
+   * The reading of the relaxed int8 dot-add's b (`WasmFeatures.relaxedDotB`) that the module's `-wasmusdot` /
+   * `-wasmsdot` kernels rely on; absent when it has none. An engine that reads it otherwise computes wrong sums.
+   */
+  relaxedDotB?: 'unsigned' | 'signed';
 }

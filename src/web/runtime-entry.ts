@@ -41,6 +41,15 @@ export async function loadArtifact(
   if (compiled.usesRelaxedSimd && !detectFeatures().relaxedSimd) {
     throw new EdgecnnError('this artifact needs relaxed SIMD, which this engine lacks', 'bad-argument');
   }
+  const dotB = detectFeatures().relaxedDotB;
+  if (compiled.relaxedDotB && compiled.relaxedDotB !== dotB) {
+    throw new EdgecnnError(
+      `this artifact's int8 kernels need the relaxed int8 dot product reading b as ${compiled.relaxedDotB}; this engine's ` +
+        (dotB === 'none' ? 'is not exact' : `reads it as ${dotB}`) +
+        ' (compile the model on this device instead)',
+      'bad-argument',
+    );
+  }
   const threads = await resolveThreads(options.threads ?? 'auto');
   const pool = threads > 1 ? createThreadPool(compiled, { threads }) : undefined;
   const exec = await instantiate(compiled, undefined, pool);

@@ -281,6 +281,10 @@ export function compileModel(model: Model, options: CompileOptions = {}): Compil
     fallbackNodes,
     usesRelaxedSimd,
   };
+  // The relaxed int8 dot kernels' ids end in their reading of b (an artifact must not run on another).
+  const ids = steps.map((s) => (s.kind === 'kernel' ? s.kernelId : ''));
+  if (ids.some((id) => id.endsWith('-wasmusdot'))) compiled.relaxedDotB = 'unsigned';
+  if (ids.some((id) => id.endsWith('-wasmsdot'))) compiled.relaxedDotB = 'signed';
   return { ...compiled, report: { prepared, layouts: lay, memoryPlan } };
 }
 

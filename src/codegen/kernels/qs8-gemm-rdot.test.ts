@@ -23,6 +23,8 @@ import { type Qs8ConvSpec, isPointwise } from './qs8-gemm.js';
 import { QS8_GEMM_RDOT_VARIANTS, candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from './qs8-gemm-rdot.js';
 import { convOutputSize } from './types.js';
 import { qs8PageCase, runStepsInPage } from './qs8-page-case.js';
+import { decodeArtifact, encodeArtifact } from '../../web/artifact.js';
+import { loadArtifact } from '../../web/runtime-entry.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = process.cwd();
@@ -133,6 +135,24 @@ test('Node: the probe finds no exact dot, and selection takes the kernel only wh
       told.some((id) => id.startsWith('qs8-gemm-')),
     told.join(),
   );
+});
+
+test('an artifact records the dot reading its kernels need, and an engine without it refuses to load it', async () => {
+  const samples = syntheticSamples([1, 3, 12, 12], 8);
+  const { model } = await quantizeModel(tinyQuantModel(), samples, { method: 'minmax', activations: 'int8' });
+  const plain = compileModel(model, { relaxedSimd: true });
+  assert.equal(plain.relaxedDotB, undefined);
+  for (const b of ['unsigned', 'signed'] as const) {
+    const c = compileModel(model, { relaxedSimd: true, relaxedDotB: b });
+    assert.equal(c.relaxedDotB, b);
+    const back = decodeArtifact(encodeArtifact(c));
+    assert.equal(back.relaxedDotB, b);
+    if (detectFeatures().relaxedDotB !== b) {
+      // Without relaxed SIMD at all (Node 20 without the flag) the first check already refuses.
+      const why = detectFeatures().relaxedSimd ? /relaxed int8 dot product reading b as/ : /needs relaxed SIMD/;
+      await assert.rejects(loadArtifact(back), why);
+    }
+  }
 });
 
 test('Chromium: the probe reads the dot-add exactly (x86 VNNI: unsigned b)', { skip }, (t) => {
