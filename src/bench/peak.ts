@@ -223,11 +223,15 @@ export function measurePeak(
     const pw = h.alloc(packed.length / 4);
     new Uint8Array(h.memory.buffer, pw, packed.length).set(packed);
     const y = h.alloc((size * size) / 4);
+    // Widened (`w`) tiles keep their i16 rows in scratch.
+    const scratchBytes = qs8Gemm.scratchBytes(qspec, vr);
+    const scratch = scratchBytes > 0 ? h.alloc(Math.ceil(scratchBytes / 4)) : undefined;
     const k = h.build('qs8gemm', (fn) =>
       qs8Gemm.emit(fn, qspec, vr, {
         input: { addrBytes: x, pixelStride: size },
         packedWeights: pw,
         output: { addrBytes: y, pixelStride: size },
+        ...(scratch !== undefined ? { scratch } : {}),
       }),
     );
     const extent = qs8Gemm.parallelExtent(qspec);
