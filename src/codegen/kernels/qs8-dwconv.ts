@@ -40,8 +40,10 @@ const INTERLEAVE = [0, 1].map((h) =>
 
 /** The depthwise variants, in cost-model order (measured: `node dist/bench/qs8-kernels.js dw`). */
 export const QS8_DWCONV_VARIANTS: readonly Qs8DwconvVariant[] = [
-  // Measured on MobileNetV2's layers: 4x8cr >= 4x8c by 1-9%, both 1.2-1.6x 8c; 2-pixel tiles 5-10% behind.
+  // Measured on MobileNetV2's layers: 4x8cr >= 4x8c by 1-9%, both 1.2-1.6x 8c; 2-pixel tiles 5-10% behind;
+  // 6x8cr within +-3% of 4x8cr (a tuning candidate: its code is larger).
   { tile: '4x8cr', isa: 'wasmsimd', px: 4, stream: true },
+  { tile: '6x8cr', isa: 'wasmsimd', px: 6, stream: true },
   { tile: '4x8c', isa: 'wasmsimd', px: 4 },
   { tile: '2x8cr', isa: 'wasmsimd', px: 2, stream: true },
   { tile: '8c', isa: 'wasmsimd', px: 0 },
