@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type Qs8ConvSpec, type Qs8GemmVariant, QS8_GEMM_VARIANTS, isPointwise, qs8Gemm } from './qs8-gemm.js';
+import {
+  type Qs8ConvSpec,
+  type Qs8GemmVariant,
+  QS8_GEMM_VARIANTS,
+  isPointwise,
+  pickQs8GemmVariant,
+  qs8Gemm,
+} from './qs8-gemm.js';
 import { qs8Conv } from './qs8-conv.js';
 import { checkQs8Conv } from './qs8-testing.js';
 import { convOutputSize } from './types.js';
@@ -138,4 +145,13 @@ test('qs8 GEMM packing rejects a float-only bias unless the spec says the epilog
   };
   assert.throws(() => qs8Gemm.pack(s, QS8_GEMM_VARIANTS[0]!, w), /floatBias/);
   assert.ok(qs8Gemm.pack({ ...s, floatBias: true }, QS8_GEMM_VARIANTS[0]!, w).length > 0);
+});
+
+test('widened tiles stay within their scratch cap: a large image keeps the in-place tiles', () => {
+  const big = specOf({ c: 64, m: 64, h: 400, w: 400 });
+  assert.ok(!pickQs8GemmVariant(big).widen, 'a 400x400x64 1x1 conv would need 20 MB of rows');
+  assert.ok(!qs8Gemm.supports(big, QS8_GEMM_VARIANTS.find((v) => v.widen)!));
+  const small = specOf({ c: 64, m: 64, h: 28, w: 28 });
+  assert.ok(pickQs8GemmVariant(small).widen);
+  assert.equal(qs8Gemm.scratchBytes(small, pickQs8GemmVariant(small)), 28 * 28 * 128 + 16);
 });

@@ -119,7 +119,7 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec, allowWiden = true): Qs8GemmVa
   // taps they are left to the tuner: 3x16c2w beat 1x8c8ws on ResNet-18's 56x56x64 -> 128 s2 (1.91 -> 1.76 ms) but
   // lost on its 28x28 and 14x14 s2 layers (1.76 -> 1.99, 1.91 -> 2.27 ms: rows of 9 x Cp i16 leave few pixels
   // per L1 chunk, so the weights stream once per few pixels).
-  if (allowWiden && taps === 1 && (!isPointwise(s) || k >= 64)) {
+  if (allowWiden && taps === 1 && widenSupports(s) && (!isPointwise(s) || k >= 64)) {
     return QS8_GEMM_VARIANTS.find((v) => v.widen && (s.outC >= 16 ? v.tile === '3x16c2w' : v.nr === 8))!;
   }
   const ws = k * Math.ceil(s.outC / 8) * 8 * 2 > 128 * 1024;
@@ -477,14 +477,25 @@ function widenChunk(s: Qs8ConvSpec, v: Qs8GemmVariant): number {
   return Math.max(2 * v.mr, Math.min(64, Math.floor(24576 / rowBytes / v.mr) * v.mr));
 }
 
-/** True for the shapes the widened (`w`) tiles take: ungrouped, any kernel, stride, padding and dilation. */
-export function widenSupports(s: Qs8ConvSpec): boolean {
-  return s.group === 1;
+/** Largest scratch the widened rows of one step may take (one row per output pixel). */
+const WIDEN_MAX_SCRATCH_BYTES = 8 * 1024 * 1024;
+
+/** Bytes of the widened rows of a step: one i16 row (taps x Cp) per output pixel (ranges never share rows). */
+function widenRowsBytes(s: Qs8ConvSpec): number {
+  return s.batch * s.outH * s.outW * s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 16 + 16;
 }
 
-/** Scratch of a widened tile: one i16 row (taps x Cp) per output pixel of the step (ranges never share rows). */
+/**
+ * True for the shapes the widened (`w`) tiles take: ungrouped, any kernel, stride, padding and dilation, while
+ * their rows fit WIDEN_MAX_SCRATCH_BYTES (large images keep the in-place tiles rather than megabytes of scratch).
+ */
+export function widenSupports(s: Qs8ConvSpec): boolean {
+  return s.group === 1 && widenRowsBytes(s) <= WIDEN_MAX_SCRATCH_BYTES;
+}
+
+/** Scratch of a variant: the widened rows for `w` tiles, none otherwise. */
 export function widenScratchBytes(s: Qs8ConvSpec, v: Qs8GemmVariant): number {
-  return v.widen ? s.batch * s.outH * s.outW * s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 16 + 16 : 0;
+  return v.widen ? widenRowsBytes(s) : 0;
 }
 
 /** Emit a `w` tile (see `Qs8GemmVariant.widen`) over output pixels [start, end) (the step's parameters). */
