@@ -4,9 +4,11 @@
  * (one i8x16.shuffle per 4 channels) and multiplied with packed [w(A), w(B)] pairs by i32x4.dot_i16x8_s.
  * Tile `8c`: one output pixel per item, taps paired in order, padding read from the packed pad row.
  * Tiles `<px>x8c[r]`: items are output rows (x channel groups); px adjacent pixels per step share the interleaves
- * of kernel-row pairs at each input column, padding taps use input-zero-point lanes in registers (code per
- * border row pattern and border column), and requantization is the shared one (requantize.ts). `r`: the channel
- * block loop is outside the row's pixels, so a block's 2 x ceil(taps / 2) weight pairs are loaded once per row.
+ * of kernel-row pairs at each input column. Padding: a kernel row outside the image reads a clamped row with
+ * zero weights (one packed weight set per row-validity pattern, its zIn * w moved into the bias); a column outside
+ * reads input-zero-point lanes held in a register (compile-time code for border columns). Requantization is the
+ * shared one (requantize.ts). `r`: the channel block loop is outside the row's pixels, so a block's
+ * 2 x ceil(taps / 2) weight pairs are loaded once per row.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
@@ -263,6 +265,28 @@ const ZERO_LANES_BYTES = 16;
 const rowsBlockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + slotsOf(s, isForward(s)).length * 32;
 
 /**
+ * Output rows in runs of equal kernel-row validity (top border, interior, bottom border) and the distinct
+ * validity patterns: each pattern gets its own packed weights, with the taps of rows in the padding zeroed and
+ * their zIn * w moved into the bias, so that one row code serves every row (it reads a clamped row instead).
+ */
+function rowPatterns(s: Qs8ConvSpec): { runs: { lo: number; hi: number; pattern: number }[]; patterns: boolean[][] } {
+  const patterns: boolean[][] = [];
+  const runs: { lo: number; hi: number; pattern: number }[] = [];
+  for (let y = 0; y < s.outH; y++) {
+    const pt = Array.from({ length: s.kernelH }, (_, ky) => {
+      const iy = y * s.strideH - s.padTop + ky * s.dilationH;
+      return iy >= 0 && iy < s.inH;
+    });
+    let i = patterns.findIndex((q) => q.join() === pt.join());
+    if (i < 0) i = patterns.push(pt) - 1;
+    const last = runs[runs.length - 1];
+    if (last && last.pattern === i) last.hi = y + 1;
+    else runs.push({ lo: y, hi: y + 1, pattern: i });
+  }
+  return { runs, patterns };
+}
+
+/**
  * Output rows x channel groups: groups of whole 8-channel blocks so that late layers (7 or 14 rows, hundreds of
  * channels) still offer DWCONV_MIN_ITEMS items to the threads (as the f32 depthwise kernel does).
  */
@@ -281,26 +305,31 @@ function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
   const pad = ZERO_LANES_BYTES;
   const bytes = rowsBlockBytes(s);
   const blocks = Math.ceil(s.outC / QS8_BLOCK);
-  const out = new Uint8Array(pad + blocks * bytes);
+  const { patterns } = rowPatterns(s);
+  const out = new Uint8Array(pad + patterns.length * blocks * bytes);
   out.fill(w.quant.inZero & 0xff, 0, pad);
   const view = new DataView(out.buffer);
-  for (let b = 0; b < blocks; b++) {
-    const base = pad + b * bytes;
-    const sum = (n: number): number => {
-      let t = 0;
-      for (let k = 0; k < taps; k++) t += w.weights[n * taps + k]!;
-      return t;
-    };
-    packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w), { lo: s.outMin, hi: s.outMax });
-    slots.forEach((sl, i) => {
-      for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
-        const at = base + QS8_HEADER_BYTES + i * 32 + (j >> 2) * 16 + (j & 3) * 4;
-        const n = (b * QS8_BLOCK + j) * taps;
-        if (sl.kA >= 0) view.setInt16(at, w.weights[n + sl.kA]!, true);
-        if (sl.kB >= 0) view.setInt16(at + 2, w.weights[n + sl.kB]!, true);
-      }
-    });
-  }
+  patterns.forEach((pattern, pi) => {
+    const live = (k: number): boolean => k >= 0 && pattern[Math.floor(k / s.kernelW)]!;
+    for (let b = 0; b < blocks; b++) {
+      const base = pad + (pi * blocks + b) * bytes;
+      // The accumulator starts at bias - zIn * sum(w) over the taps in rows inside the image only.
+      const sum = (n: number): number => {
+        let t = 0;
+        for (let k = 0; k < taps; k++) if (live(k)) t += w.weights[n * taps + k]!;
+        return t;
+      };
+      packHeader(view, base, b * QS8_BLOCK, s.outC, w.quant, sum, biasOf(w), { lo: s.outMin, hi: s.outMax });
+      slots.forEach((sl, i) => {
+        for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
+          const at = base + QS8_HEADER_BYTES + i * 32 + (j >> 2) * 16 + (j & 3) * 4;
+          const n = (b * QS8_BLOCK + j) * taps;
+          if (live(sl.kA)) view.setInt16(at, w.weights[n + sl.kA]!, true);
+          if (live(sl.kB)) view.setInt16(at + 2, w.weights[n + sl.kB]!, true);
+        }
+      });
+    }
+  });
   return out;
 }
 
@@ -317,7 +346,12 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
   const nFull = Math.floor(s.outC / QS8_BLOCK);
   const rest = s.outC - nFull * QS8_BLOCK;
   const [start, end] = [fn.param(0), fn.param(1)];
-  const [item, row, grp, cbLo, cbHi, oy, bb, rowBase, rowOut, ox, cb, pixIn, pixOut, ip, op, wp] = fn.locals('i32', 16);
+  const [item, row, grp, cbLo, cbHi, oy, bb, wset, rowOut, ox, cb, pixIn, pixOut, ip, op, wp] = fn.locals('i32', 16);
+  // Per kernel row: the input row's address (clamped into the image: a row in the padding has zero weights),
+  // then per block and pixels that plus the column and channel offset.
+  const rowPtr = fn.locals('i32', kh);
+  const rp = fn.locals('i32', kh);
+  const blocks = Math.ceil(s.outC / QS8_BLOCK);
   const [zs, bias0, bias1, lo, hi, res] = fn.locals('v128', 6);
   const acc = Array.from({ length: px }, () => fn.locals('v128', 2));
   const pool: Local[] = [];
@@ -352,13 +386,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
    * One block of `lanes` channels for `n` pixels: ip/op/wp set. `constX`: the output column of a compile-time
    * pixel (positions outside the image read zero-point lanes); undefined for a runtime tile (all inside).
    */
-  const blockBody = (
-    n: number,
-    lanes: number,
-    validRow: (ky: number) => boolean,
-    kyFirst: number,
-    constX?: number,
-  ): void => {
+  const blockBody = (n: number, lanes: number, constX?: number): void => {
     if (!stream) loadBlockConstants();
     const started = acc.map(() => [false, false]);
     // Interleave keys in column order; each input vector is loaded once and freed after its last use.
@@ -375,7 +403,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
     });
     const src = (ky: number, j: number): string => {
       const ix = constX === undefined ? j : constX * sW - s.padLeft + j;
-      return validRow(ky) && (constX === undefined || colValid(ix)) ? `${ky}:${ix}` : 'z';
+      return constX === undefined || colValid(ix) ? `${ky}:${ix}` : 'z';
     };
     const lastUse = new Map<string, number>();
     keys.forEach((k, i) => {
@@ -390,8 +418,8 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
       if (!l) {
         const [ky, ix] = id.split(':').map(Number) as [number, number];
         l = take();
-        fn.localGet(ip)
-          .v128Load8x8S(((ky - kyFirst) * dH * inW + ix) * inStride)
+        fn.localGet(rp[ky]!)
+          .v128Load8x8S(ix * inStride)
           .localSet(l);
         loaded.set(id, l);
       }
@@ -433,7 +461,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
       fn.localGet(cb)
         .i32Const(bytes / QS8_BLOCK)
         .i32Mul()
-        .i32Const(a.packedWeights + pad)
+        .localGet(wset)
         .i32Add()
         .localSet(wp);
     };
@@ -464,40 +492,27 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
 
   // n pixels whose pixIn/pixOut are set: every channel block, or (stream) the current one.
   let streamLanes = QS8_BLOCK;
-  const pixels = (n: number, validRow: (ky: number) => boolean, kyFirst: number, constX?: number): void => {
+  // pixIn: the pixels' input column offset in bytes (0 for compile-time pixels, whose loads add their column).
+  const pixels = (n: number, constX?: number): void => {
     const block = (lanes: number): void => {
       fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
+      for (let ky = 0; ky < kh; ky++) fn.localGet(rowPtr[ky]!).localGet(ip).i32Add().localSet(rp[ky]!);
       fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
-      blockBody(n, lanes, validRow, kyFirst, constX);
+      blockBody(n, lanes, constX);
     };
     if (stream) block(streamLanes);
     else channelBlocks(block);
   };
 
-  const rowCode = (pattern: boolean[]): void => {
-    const validRow = (ky: number): boolean => pattern[ky]!;
-    const kyFirst = Math.max(0, pattern.indexOf(true));
-    // rowBase: input row of kernel row kyFirst (inside the image whenever any row is valid), column 0.
-    fn.localGet(bb).i32Const(inH).i32Mul();
-    fn.localGet(oy)
-      .i32Const(sH)
-      .i32Mul()
-      .i32Const(kyFirst * dH - s.padTop)
-      .i32Add()
-      .i32Add();
-    fn.i32Const(inW * inStride)
-      .i32Mul()
-      .i32Const(a.input.addrBytes)
-      .i32Add()
-      .localSet(rowBase);
+  const rowCode = (): void => {
     const rowPixels = (): void => {
       const constPixel = (x: number, n: number): void => {
-        fn.localGet(rowBase).localSet(pixIn);
+        fn.i32Const(0).localSet(pixIn);
         fn.localGet(rowOut)
           .i32Const(x * outStride)
           .i32Add()
           .localSet(pixOut);
-        pixels(n, validRow, kyFirst, x);
+        pixels(n, x);
       };
       for (let x = 0; x < Math.min(oxL, outW); x++) constPixel(x, 1);
       const tiled = Math.floor((oxR - oxL) / px) * px;
@@ -511,28 +526,23 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
             fn.localGet(ox)
               .i32Const(sW * inStride)
               .i32Mul()
-              .localGet(rowBase)
-              .i32Add()
               .i32Const(s.padLeft * inStride)
               .i32Sub()
               .localSet(pixIn);
             fn.localGet(ox).i32Const(outStride).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
-            pixels(px, validRow, kyFirst);
+            pixels(px);
           },
         );
       }
       // The interior's last pixels (fewer than a tile) as one compile-time tile: all their positions are valid.
       if (oxR - oxL > tiled) {
         const x = oxL + tiled;
-        fn.localGet(rowBase)
-          .i32Const((x * sW - s.padLeft) * inStride)
-          .i32Add()
-          .localSet(pixIn);
+        fn.i32Const((x * sW - s.padLeft) * inStride).localSet(pixIn);
         fn.localGet(rowOut)
           .i32Const(x * outStride)
           .i32Add()
           .localSet(pixOut);
-        pixels(oxR - oxL - tiled, validRow, kyFirst);
+        pixels(oxR - oxL - tiled);
       }
       for (let x = Math.max(oxR, oxL); x < outW; x++) constPixel(x, 1);
     };
@@ -544,21 +554,11 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
     });
   };
 
-  // Output rows grouped into runs of equal kernel-row validity (top border, interior, bottom border).
-  const patternOf = (y: number): boolean[] =>
-    Array.from({ length: kh }, (_, ky) => {
-      const iy = y * sH - s.padTop + ky * dH;
-      return iy >= 0 && iy < inH;
-    });
-  const runs: { lo: number; hi: number; pattern: boolean[] }[] = [];
-  for (let y = 0; y < outH; y++) {
-    const pt = patternOf(y);
-    const last = runs[runs.length - 1];
-    if (last && last.pattern.join() === pt.join()) last.hi = y + 1;
-    else runs.push({ lo: y, hi: y + 1, pattern: pt });
-  }
+  const { runs } = rowPatterns(s);
+  // The weights of the row's validity pattern (runs in order; the longest, the interior, needs no compare).
   const main = runs.reduce((m, r, i) => (r.hi - r.lo > runs[m]!.hi - runs[m]!.lo ? i : m), 0);
-  const ordered = [...runs.filter((_, i) => i !== main), runs[main]!];
+  const weightSet = (pattern: number): void =>
+    void fn.i32Const(a.packedWeights + pad + pattern * blocks * bytes).localSet(wset);
 
   fn.forRange(
     item,
@@ -594,13 +594,36 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
         .i32Const(a.output.addrBytes)
         .i32Add()
         .localSet(rowOut);
-      ordered.forEach((r, i) => {
-        if (i === ordered.length - 1) return rowCode(r.pattern);
+      weightSet(runs[main]!.pattern);
+      for (const r of runs) {
+        if (r === runs[main] || r.pattern === runs[main]!.pattern) continue;
         fn.localGet(oy).i32Const(r.lo).i32GeU().localGet(oy).i32Const(r.hi).i32LtU().i32And().if();
-        rowCode(r.pattern);
-        fn.else();
-      });
-      for (let i = 1; i < ordered.length; i++) fn.end();
+        weightSet(r.pattern);
+        fn.end();
+      }
+      // Kernel row ky reads input row clamp(oy * sH - padTop + ky * dH, 0, inH - 1) of image bb.
+      for (let ky = 0; ky < kh; ky++) {
+        fn.localGet(oy)
+          .i32Const(sH)
+          .i32Mul()
+          .i32Const(ky * dH - s.padTop)
+          .i32Add()
+          .localSet(ip);
+        fn.localGet(ip).i32Const(0).localGet(ip).i32Const(0).i32GtS().select().localSet(ip);
+        fn.localGet(ip)
+          .i32Const(inH - 1)
+          .localGet(ip)
+          .i32Const(inH - 1)
+          .i32LtS()
+          .select();
+        fn.localGet(bb).i32Const(inH).i32Mul().i32Add();
+        fn.i32Const(inW * inStride)
+          .i32Mul()
+          .i32Const(a.input.addrBytes)
+          .i32Add()
+          .localSet(rowPtr[ky]!);
+      }
+      rowCode();
     },
   );
 }
