@@ -41,18 +41,31 @@ export interface Qs8GemmRdotVariant extends KernelVariant {
   readonly mr: number;
   /** Output channels per tile (one packed panel): 8 or 16. */
   readonly nr: 8 | 16;
+  /**
+   * `pixels`: each pixel tile runs every panel (weights streamed once per tile); `channels` (suffix `ws`,
+   * weight-stationary): each panel runs every pixel tile of the range (weights read once per range).
+   */
+  readonly order: 'pixels' | 'channels';
 }
 
-const TILES: readonly { mr: number; nr: 8 | 16 }[] = [
-  { mr: 4, nr: 8 },
-  { mr: 5, nr: 8 },
-  { mr: 2, nr: 16 },
-  { mr: 3, nr: 16 },
+const TILES: readonly { mr: number; nr: 8 | 16; order: 'pixels' | 'channels' }[] = [
+  { mr: 4, nr: 8, order: 'pixels' },
+  { mr: 5, nr: 8, order: 'pixels' },
+  { mr: 2, nr: 16, order: 'pixels' },
+  { mr: 3, nr: 16, order: 'pixels' },
+  { mr: 5, nr: 8, order: 'channels' },
 ];
 
 /** Every tile for both readings of b. */
 export const QS8_GEMM_RDOT_VARIANTS: readonly Qs8GemmRdotVariant[] = (['wasmusdot', 'wasmsdot'] as const).flatMap(
-  (isa) => TILES.map(({ mr, nr }) => ({ tile: `${mr}x${nr}c4`, isa, mr, nr })),
+  (isa) =>
+    TILES.map(({ mr, nr, order }) => ({
+      tile: `${mr}x${nr}c4${order === 'channels' ? 'ws' : ''}`,
+      isa,
+      mr,
+      nr,
+      order,
+    })),
 );
 
 /** The ISA for the probed reading of b, or undefined when the dot product is not exact (no variant usable). */
@@ -76,7 +89,16 @@ export function candidateQs8GemmRdotVariants(
   // 1.15-1.2x 4x8 (7x7 960 -> 160: 0.084 vs 0.100 ms), and on ResNet-18's 3x3 s2 and 1x1 s2 and the 7x7 stem; 6x8
   // and 4x16 spill (0.131, 0.110). Short 1x1 reductions into many channels prefer 3x16 (112x112 16 -> 96: 0.45 ms;
   // 28x28 32 -> 192: 0.074; but 32 -> 16: 5x8 0.119, 3x16 0.167).
-  const want = isPointwise(s) && s.inC <= 32 && s.outC >= 64 ? '3x16c4' : s.outC >= 8 ? '5x8c4' : '4x8c4';
+  // Weight-stationary past 512 KB of weights: ResNet-18's 3x3 7x7x512 1.8 -> 1.4 ms, 3x3 s2 14x14x256 -> 512
+  // 1.6 -> 0.85; neutral to slightly slower on MobileNetV2's 1x1 layers (<= 410 KB).
+  const ws = s.kernelH * s.kernelW * Math.ceil(s.inC / 4) * 4 * s.outC > 512 * 1024;
+  const want = ws
+    ? '5x8c4ws'
+    : isPointwise(s) && s.inC <= 32 && s.outC >= 64
+      ? '3x16c4'
+      : s.outC >= 8
+        ? '5x8c4'
+        : '4x8c4';
   const pick = mine.find((v) => v.tile === want)!;
   return [pick, ...mine.filter((v) => v !== pick)];
 }
@@ -266,50 +288,60 @@ export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVari
     }
   };
 
+  const setupTile = (): void => {
+    for (let r = 0; r < mr; r++) {
+      // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
+      fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
+      fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
+      fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
+      fn.localSet(op[r]!);
+      if (pointwise) {
+        fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
+        fn.localSet(tapPtr[0]![r]!);
+      } else {
+        fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
+        fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
+        fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
+        fn.localGet(t0).i32Const(s.outW).i32RemU();
+        fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
+      }
+    }
+    if (!pointwise) for (let t = 0; t < g.taps; t++) setPtrs(t);
+  };
+  const forPixelTiles = (body: () => void): void =>
+    void fn.forRange(
+      p,
+      (b) => b.localGet(start),
+      (b) => b.localGet(end),
+      mr,
+      () => {
+        setupTile();
+        body();
+      },
+    );
   const full = Math.floor(s.outC / nr);
   const rest = s.outC - full * nr;
-  fn.forRange(
-    p,
-    (b) => b.localGet(start),
-    (b) => b.localGet(end),
-    mr,
-    () => {
-      for (let r = 0; r < mr; r++) {
-        // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
-        fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
-        fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
-        fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
-        fn.localSet(op[r]!);
-        if (pointwise) {
-          fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
-          fn.localSet(tapPtr[0]![r]!);
-        } else {
-          fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
-          fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
-          fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
-          fn.localGet(t0).i32Const(s.outW).i32RemU();
-          fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
-        }
-      }
-      if (!pointwise) for (let t = 0; t < g.taps; t++) setPtrs(t);
-      fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
-      fn.i32Const(0).localSet(oc);
-      if (full > 0) {
-        fn.forRange(
-          nbl,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(full),
-          1,
-          () => {
-            panel(nr);
-            fn.localGet(wp).i32Const(pb).i32Add().localSet(wp);
-            fn.localGet(oc).i32Const(nr).i32Add().localSet(oc);
-          },
-        );
-      }
-      if (rest > 0) panel(rest);
-    },
-  );
+  const forPanels = (body: (lanes: number) => void): void => {
+    fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
+    fn.i32Const(0).localSet(oc);
+    if (full > 0) {
+      fn.forRange(
+        nbl,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(full),
+        1,
+        () => {
+          body(nr);
+          fn.localGet(wp).i32Const(pb).i32Add().localSet(wp);
+          fn.localGet(oc).i32Const(nr).i32Add().localSet(oc);
+        },
+      );
+    }
+    if (rest > 0) body(rest);
+  };
+  // Weight-stationary: one panel stays in cache while every pixel tile of the range uses it.
+  if (v.order === 'channels') forPanels((lanes) => forPixelTiles(() => panel(lanes)));
+  else forPixelTiles(() => forPanels(panel));
 }
 
 /** The relaxed-dot qs8 GEMM family (1x1 convolutions); ids `qs8-gemm[-minmax]-5x8c4-wasmusdot`. */

@@ -123,70 +123,79 @@ const b64 = (u: Uint8Array): string => Buffer.from(u.buffer, u.byteOffset, u.byt
 
 /** Run each step in the page (a fresh memory from its image, [0, extent) in `chunks` calls); the final images. */
 export async function runStepsInPage(page: PageLike, steps: readonly PageStep[]): Promise<Uint8Array[]> {
-  const out = await page.evaluate(
-    (cases) => {
-      const dec = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
-      const enc = (u: Uint8Array): string => {
-        let s = '';
-        for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
-        return btoa(s);
-      };
-      return cases.map((c) => {
+  const out: Uint8Array[] = [];
+  // One step per call: a model layer's image is megabytes, and a page message holding dozens of them crashes the tab.
+  for (const step of steps) {
+    const image = await page.evaluate(
+      (c) => {
+        const dec = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
+        const enc = (u: Uint8Array): string => {
+          let s = '';
+          for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
+          return btoa(s);
+        };
         const image = dec(c.image);
         const memory = new WebAssembly.Memory({ initial: image.length / 65536 });
         new Uint8Array(memory.buffer).set(image);
         const inst = new WebAssembly.Instance(new WebAssembly.Module(dec(c.wasm)), { env: { memory } });
-        const step = inst.exports['step'] as (s: number, e: number) => void;
+        const run = inst.exports['step'] as (s: number, e: number) => void;
         const n = Math.max(1, Math.min(c.chunks, c.extent));
         for (let i = 0; i < n; i++) {
           const s = Math.floor((i * c.extent) / n);
           const e = Math.floor(((i + 1) * c.extent) / n);
-          if (e > s || c.extent === 0) step(s, e);
+          if (e > s || c.extent === 0) run(s, e);
         }
         return enc(new Uint8Array(memory.buffer));
-      });
-    },
-    steps.map((s) => ({ wasm: b64(s.wasm), image: b64(s.image), extent: s.extent, chunks: s.chunks })),
-  );
-  return out.map((s) => new Uint8Array(Buffer.from(s, 'base64')));
+      },
+      { wasm: b64(step.wasm), image: b64(step.image), extent: step.extent, chunks: step.chunks },
+    );
+    out.push(new Uint8Array(Buffer.from(image, 'base64')));
+  }
+  return out;
 }
 
 /**
  * Time steps in the page, interleaved: `rounds` rounds, each calling every step over its whole extent
  * (repeated to >= 2 ms per sample for the page's coarse clock) after a warm-up of >= 3 calls and 250 ms (tier-up);
- * per step the per-call times in ms.
+ * per step the per-call times in ms. Steps are loaded one per call (see `runStepsInPage`), then timed in one.
  */
 export async function timeStepsInPage(page: PageLike, steps: readonly PageStep[], rounds: number): Promise<number[][]> {
-  return page.evaluate(
-    ({ cases, rounds }) => {
-      const dec = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
-      const fns = cases.map((c) => {
+  type Slot = { __edgecnnSteps?: (() => void)[] };
+  await page.evaluate(() => void ((globalThis as Slot).__edgecnnSteps = []), undefined);
+  for (const step of steps) {
+    await page.evaluate(
+      (c) => {
+        const dec = (s: string): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
         const image = dec(c.image);
         const memory = new WebAssembly.Memory({ initial: image.length / 65536 });
         new Uint8Array(memory.buffer).set(image);
         const inst = new WebAssembly.Instance(new WebAssembly.Module(dec(c.wasm)), { env: { memory } });
-        const step = inst.exports['step'] as (s: number, e: number) => void;
-        return () => step(0, c.extent);
-      });
-      const reps = fns.map((f) => {
-        const t0 = performance.now();
-        let n = 0;
-        while (n < 3 || performance.now() - t0 < 250) {
-          f();
-          n++;
-        }
-        return Math.max(1, Math.ceil((2 * n) / (performance.now() - t0)));
-      });
-      const times: number[][] = fns.map(() => []);
-      for (let r = 0; r < rounds; r++) {
-        fns.forEach((f, i) => {
-          const t0 = performance.now();
-          for (let k = 0; k < reps[i]!; k++) f();
-          times[i]!.push((performance.now() - t0) / reps[i]!);
-        });
+        const run = inst.exports['step'] as (s: number, e: number) => void;
+        (globalThis as Slot).__edgecnnSteps!.push(() => run(0, c.extent));
+      },
+      { wasm: b64(step.wasm), image: b64(step.image), extent: step.extent },
+    );
+  }
+  return page.evaluate((rounds) => {
+    const fns = (globalThis as Slot).__edgecnnSteps!;
+    const reps = fns.map((f) => {
+      const t0 = performance.now();
+      let n = 0;
+      while (n < 3 || performance.now() - t0 < 250) {
+        f();
+        n++;
       }
-      return times;
-    },
-    { cases: steps.map((s) => ({ wasm: b64(s.wasm), image: b64(s.image), extent: s.extent })), rounds },
-  );
+      return Math.max(1, Math.ceil((2 * n) / (performance.now() - t0)));
+    });
+    const times: number[][] = fns.map(() => []);
+    for (let r = 0; r < rounds; r++) {
+      fns.forEach((f, i) => {
+        const t0 = performance.now();
+        for (let k = 0; k < reps[i]!; k++) f();
+        times[i]!.push((performance.now() - t0) / reps[i]!);
+      });
+    }
+    (globalThis as Slot).__edgecnnSteps = [];
+    return times;
+  }, rounds);
 }
