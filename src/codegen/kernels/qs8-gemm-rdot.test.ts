@@ -243,9 +243,15 @@ test('Chromium: int8 MobileNetV2 on relaxed-dot kernels equals Node output', { s
         const s = await full.createSession(bytes, { threads: 1 });
         const t = full.makeTensor('float32', [1, 3, 224, 224], Float32Array.from(input));
         const out = await s.run({ [s.inputNames[0]]: t });
+        // Two threads split the relaxed-dot steps' ranges between the page and a worker.
+        const s2 = await full.createSession(bytes, { threads: 2 });
+        const out2 = await s2.run({ [s2.inputNames[0]]: t });
+        await s2.close();
         return {
           ids: s.steps.map((st: { kernelId: string }) => st.kernelId) as string[],
           out: Array.from(out[s.outputNames[0]].data as Float32Array),
+          out2: Array.from(out2[s2.outputNames[0]].data as Float32Array),
+          threads2: s2.threads as number,
         };
       },
       { input: Array.from(x.data as Float32Array) },
@@ -259,6 +265,8 @@ test('Chromium: int8 MobileNetV2 on relaxed-dot kernels equals Node output', { s
     let d = 0;
     for (let i = 0; i < want.length; i++) d = Math.max(d, Math.abs(want[i]! - r.out[i]!));
     assert.ok(d <= 1e-6, `max |diff| Chromium vs Node ${d}`);
+    assert.equal(r.threads2, 2);
+    assert.deepEqual(r.out2, r.out, 'two threads in the page differ from one');
     t.diagnostic(`${dotSteps.length} relaxed-dot steps; max |diff| vs Node ${d}`);
   } finally {
     await p.close();
