@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildWebPage } from '../web/build-page.js';
 import { startServer } from '../web/server.js';
 import { quantile } from './stats.js';
 
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     files.set(`${m}.input.f32`, join(SHARED, `${m}.input.f32`));
   }
   const ort = !values['no-ort'] && existsSync(join(ORT_DIST, 'ort.wasm.min.mjs'));
+  buildWebPage();
   const server = await startServer();
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({

@@ -12,6 +12,7 @@ import { makeTensor } from '../ir/tensor.js';
 import { detectFeatures } from '../runtime/features.js';
 import { createSession } from '../runtime/session.js';
 import type { DemoResult } from '../web/demo.js';
+import { buildWebPage } from '../web/build-page.js';
 import { startServer } from '../web/server.js';
 import { quantile } from './stats.js';
 
@@ -35,6 +36,7 @@ const x = makeTensor(
   new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
 );
 const session = await createSession(new Uint8Array(readFileSync(resolve(dir, `${model}.onnx`))), { threads: 1 });
+buildWebPage();
 const server = await startServer();
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({

@@ -5,13 +5,13 @@
  * one notice naming the missing headers. Screenshots go to test-artifacts/ (gitignored).
  */
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeTensor } from '../ir/tensor.js';
 import { createSession } from '../runtime/session.js';
 import type { DemoResult, DemoRunOptions, TuneDemoResult } from './demo.js';
+import { buildWebPage } from './build-page.js';
 import { startServer } from './server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -28,8 +28,7 @@ let browser: Browser | undefined;
 before(async () => {
   if (skip) return;
   // Bundles are built from src/ so the test always exercises the current code.
-  const b = spawnSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(b.status, 0, `build-web failed: ${b.stderr}`);
+  buildWebPage();
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({
     executablePath: CHROMIUM,

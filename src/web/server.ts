@@ -4,9 +4,9 @@
  * Cross-Origin-Embedder-Policy: require-corp so the page is cross-origin isolated and may use
  * SharedArrayBuffer (threads), unless `isolation: false`, which exists to show the single-thread fallback.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EdgecnnError } from '../ir/errors.js';
 import { ISOLATION_HEADERS } from '../runtime/threads/thread-pool.js';
@@ -68,6 +68,26 @@ export function listModels(sharedModelsDir: string): DemoModel[] {
   return out;
 }
 
+/**
+ * A TypeScript file under src/ changed after `mtimeMs` (the bundles are built from src/, not dist/), or undefined.
+ * Without src/ (an installed package) the bundles are what ships.
+ */
+export function newerSource(mtimeMs: number): string | undefined {
+  const walk = (dir: string): string | undefined => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        const found = walk(p);
+        if (found) return found;
+      } else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && statSync(p).mtimeMs > mtimeMs)
+        return relative(REPO, p);
+    }
+    return undefined;
+  };
+  const src = join(REPO, 'src');
+  return existsSync(src) ? walk(src) : undefined;
+}
+
 /** Start the server; resolves once listening (read the port from the returned URL). */
 export async function startServer(
   opts: ServeOptions = {},
@@ -81,6 +101,12 @@ export async function startServer(
       'missing-file',
     );
   }
+  const stale = newerSource(statSync(join(WEB_DIR, 'demo.bundle.js')).mtimeMs);
+  if (stale)
+    throw new EdgecnnError(
+      `the demo page is older than ${stale} (it would run old kernels): run node scripts/build-web.mjs`,
+      'missing-file',
+    );
   const models = listModels(sharedModels);
   const server = createServer((req, res) => {
     const headers: Record<string, string> = {

@@ -8,7 +8,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { buildWebPage } from '../../web/build-page.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -228,8 +228,7 @@ test(
 test('Chromium: int8 MobileNetV2 on relaxed-dot kernels equals Node output', { skip, timeout: 180_000 }, async (t) => {
   if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
   if (!existsSync(QDQ)) return t.skip(`${QDQ} absent`);
-  const b = spawnSync(process.execPath, ['scripts/build-web.mjs'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(b.status, 0, `build-web failed: ${b.stderr}`);
+  buildWebPage();
   const { startServer } = await import('../../web/server.js');
   const server = await startServer();
   const p = await browser!.newPage();
