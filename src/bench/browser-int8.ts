@@ -3,7 +3,7 @@
  * `node dist/bench/browser-int8.js [--models mobilenet_v2,resnet18] [--rounds 10] [--runs 5] [--no-ort]`.
  * Per model the page compiles edgecnn fp32 (the shared model), edgecnn int8 (`<tmp>/edgecnn-int8/<model>.int8.onnx`,
  * made with `edgecnn quantize --calibration synthetic` when absent), the same int8 model with relaxed SIMD off (the
- * i16 dot kernels the relaxed int8 dot replaces) and onnxruntime-web fp32 (its wasm build from
+ * i16 dot kernels the relaxed int8 dot replaces) and onnxruntime-web fp32 and int8 (its wasm build from
  * node_modules, served by the page's own routes, nothing downloaded), warms each up (>= 3 runs and 250 ms:
  * tier-up), then runs `rounds` rounds of `runs` runs of each in turn. Prints p10/median/p90, the int8/fp32 and
  * int8/ort-web ratios of medians, and how many int8 steps ran on the relaxed int8 dot (`-wasmusdot`/`-wasmsdot`).
@@ -117,12 +117,14 @@ async function main(): Promise<void> {
             const o = await import('/bench/ort/ort.wasm.min.mjs' as string);
             o.env.wasm.numThreads = 1;
             o.env.wasm.wasmPaths = '/bench/ort/';
-            const s = await o.InferenceSession.create(await get(`${m}.fp32.onnx`), {
-              executionProviders: ['wasm'],
-              graphOptimizationLevel: 'all',
-            });
             const t = new o.Tensor('float32', x, [1, 3, 224, 224]);
-            configs.push({ name: 'ort-web fp32', run: () => s.run({ [s.inputNames[0]]: t }) });
+            for (const precision of ['fp32', 'int8']) {
+              const s = await o.InferenceSession.create(await get(`${m}.${precision}.onnx`), {
+                executionProviders: ['wasm'],
+                graphOptimizationLevel: 'all',
+              });
+              configs.push({ name: `ort-web ${precision}`, run: () => s.run({ [s.inputNames[0]]: t }) });
+            }
           }
           for (const c of configs) {
             const t0 = performance.now();
@@ -165,6 +167,9 @@ async function main(): Promise<void> {
         );
         console.log(
           `edgecnn fp32 / ort-web fp32 median ratio: ${(med('edgecnn fp32') / med('ort-web fp32')).toFixed(3)}`,
+        );
+        console.log(
+          `edgecnn int8 / ort-web int8 median ratio: ${(med('edgecnn int8') / med('ort-web int8')).toFixed(3)}`,
         );
       }
     }
