@@ -1,8 +1,9 @@
 /**
  * int8 against fp32 in one headless Chromium page, one thread, interleaved:
- * `node dist/bench/browser-int8.js [--models mobilenet_v2,resnet18] [--rounds 10] [--runs 5] [--no-ort]`.
- * Per model the page compiles edgecnn fp32 (the shared model), edgecnn int8 (`<tmp>/edgecnn-int8/<model>.int8.onnx`,
- * made with `edgecnn quantize --calibration synthetic` when absent), the same int8 model with relaxed SIMD off (the
+ * `node dist/bench/browser-int8.js [--models mobilenet_v2,resnet18] [--rounds 10] [--runs 5] [--no-ort]
+ * [--int8-dir DIR]`.
+ * Per model the page compiles edgecnn fp32 (the shared model), edgecnn int8 (`<int8-dir>/<model>.int8.onnx`, default
+ * dir `<tmp>/edgecnn-int8`, made with `edgecnn quantize --calibration synthetic` when absent), the same int8 model with relaxed SIMD off (the
  * i16 dot kernels the relaxed int8 dot replaces) and onnxruntime-web fp32 and int8 (its wasm build from
  * node_modules, served by the page's own routes, nothing downloaded), warms each up (>= 3 runs and 250 ms:
  * tier-up), then runs `rounds` rounds of `runs` runs of each in turn. Prints p10/median/p90, the int8/fp32 and
@@ -43,13 +44,14 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '10' },
       runs: { type: 'string', default: '5' },
       'no-ort': { type: 'boolean', default: false },
+      'int8-dir': { type: 'string', default: join(tmpdir(), 'edgecnn-int8') },
     },
   });
   if (!existsSync(CHROMIUM)) {
     console.log(`skipped: ${CHROMIUM} is absent`);
     return;
   }
-  const int8Dir = join(tmpdir(), 'edgecnn-int8');
+  const int8Dir = values['int8-dir']!;
   mkdirSync(int8Dir, { recursive: true });
   const files = new Map<string, string>();
   const models = values.models!.split(',').filter((m) => existsSync(join(SHARED, `${m}.onnx`)));
