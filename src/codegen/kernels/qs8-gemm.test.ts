@@ -150,7 +150,12 @@ test('qs8 GEMM packing rejects a float-only bias unless the spec says the epilog
 test('widened tiles stay within their scratch cap: a large image keeps the in-place tiles', () => {
   const big = specOf({ c: 64, m: 64, h: 400, w: 400 });
   assert.ok(!pickQs8GemmVariant(big).widen, 'a 400x400x64 1x1 conv would need 20 MB of rows');
-  assert.ok(!qs8Gemm.supports(big, QS8_GEMM_VARIANTS.find((v) => v.widen)!));
+  assert.ok(
+    !qs8Gemm.supports(
+      big,
+      QS8_GEMM_VARIANTS.find((v) => v.widen)!,
+    ),
+  );
   const small = specOf({ c: 64, m: 64, h: 28, w: 28 });
   assert.ok(pickQs8GemmVariant(small).widen);
   assert.equal(qs8Gemm.scratchBytes(small, pickQs8GemmVariant(small)), 28 * 28 * 128 + 16);

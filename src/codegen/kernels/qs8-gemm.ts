@@ -129,7 +129,11 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec, allowWiden = true): Qs8GemmVa
   const nr = want === 'c2' && taps === 1 && !ws && s.outC >= 16 ? 16 : 8;
   return QS8_GEMM_VARIANTS.find(
     (v) =>
-      !v.widen && v.layout === want && v.order === (ws ? 'channels' : 'pixels') && v.nr === nr && (nr === 8 || v.mr === 3),
+      !v.widen &&
+      v.layout === want &&
+      v.order === (ws ? 'channels' : 'pixels') &&
+      v.nr === nr &&
+      (nr === 8 || v.mr === 3),
   )!;
 }
 
@@ -455,7 +459,10 @@ export function emitDense(
         1,
         () => {
           body(v.nr, nb);
-          fn.localGet(wp).i32Const(nb * g.blockBytes).i32Add().localSet(wp);
+          fn.localGet(wp)
+            .i32Const(nb * g.blockBytes)
+            .i32Add()
+            .localSet(wp);
           fn.localGet(oc).i32Const(v.nr).i32Add().localSet(oc);
         },
       );
@@ -678,7 +685,10 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
           1,
           () => {
             tiles(v.nr, nb);
-            fn.localGet(wp).i32Const(nb * g.blockBytes).i32Add().localSet(wp);
+            fn.localGet(wp)
+              .i32Const(nb * g.blockBytes)
+              .i32Add()
+              .localSet(wp);
             fn.localGet(oc).i32Const(v.nr).i32Add().localSet(oc);
           },
         );

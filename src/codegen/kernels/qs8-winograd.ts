@@ -315,142 +315,141 @@ export function emitQs8Winograd(
       if (vr.splat) {
         emitSplatGemm(fn, vr, g, uBase, { e, gA, gC, gW, ob, rt, ko, wk, tmp, ck, vBase, mBase });
       } else {
-      const c8 = vr.layout === 'c8';
-      const nr = c8 ? 4 : QS8_BLOCK;
-      const rowPtr = fn.locals('i32', mr);
-      const rowIdx = fn.locals('i32', mr);
-      const acc = Array.from({ length: mr }, () => fn.locals('v128', c8 ? 4 : 2));
-      const av = fn.locals('v128', mr);
-      const [w0, w1, bc] = fn.locals('v128', 3);
-      const rowTiles = Math.ceil(nTiles / mr);
-      const kStep = (): void => {
-        for (let r = 0; r < mr; r++) fn.localGet(rowPtr[r]!).localGet(ko).i32Add().v128Load().localSet(av[r]!);
-        if (c8) {
-          // 8 channels of one tile against 8 channels of one output: 4 partial sums per (tile, output).
-          for (let n = 0; n < 4; n++) {
+        const c8 = vr.layout === 'c8';
+        const nr = c8 ? 4 : QS8_BLOCK;
+        const rowPtr = fn.locals('i32', mr);
+        const rowIdx = fn.locals('i32', mr);
+        const acc = Array.from({ length: mr }, () => fn.locals('v128', c8 ? 4 : 2));
+        const av = fn.locals('v128', mr);
+        const [w0, w1, bc] = fn.locals('v128', 3);
+        const rowTiles = Math.ceil(nTiles / mr);
+        const kStep = (): void => {
+          for (let r = 0; r < mr; r++) fn.localGet(rowPtr[r]!).localGet(ko).i32Add().v128Load().localSet(av[r]!);
+          if (c8) {
+            // 8 channels of one tile against 8 channels of one output: 4 partial sums per (tile, output).
+            for (let n = 0; n < 4; n++) {
+              fn.localGet(wk)
+                .v128Load(n * 16)
+                .localSet(w0);
+              for (let r = 0; r < mr; r++) {
+                const l = acc[r]![n]!;
+                fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
+              }
+            }
+            return;
+          }
+          for (let j = 0; j < 4; j++) {
             fn.localGet(wk)
-              .v128Load(n * 16)
+              .v128Load(j * 32)
               .localSet(w0);
+            fn.localGet(wk)
+              .v128Load(j * 32 + 16)
+              .localSet(w1);
+            const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
             for (let r = 0; r < mr; r++) {
-              const l = acc[r]![n]!;
-              fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
+              fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
+              const [a0, a1] = acc[r]! as [Local, Local];
+              fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+              fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
             }
           }
-          return;
-        }
-        for (let j = 0; j < 4; j++) {
-          fn.localGet(wk)
-            .v128Load(j * 32)
-            .localSet(w0);
-          fn.localGet(wk)
-            .v128Load(j * 32 + 16)
-            .localSet(w1);
-          const lanesJ = Array.from({ length: 16 }, (_, i) => 4 * j + (i % 4));
-          for (let r = 0; r < mr; r++) {
-            fn.localGet(av[r]!).localGet(av[r]!).i8x16Shuffle(lanesJ).localSet(bc);
-            const [a0, a1] = acc[r]! as [Local, Local];
-            fn.localGet(a0).localGet(bc).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
-            fn.localGet(a1).localGet(bc).localGet(w1).i32x4DotI16x8S().i32x4Add().localSet(a1);
-          }
-        }
-      };
-      fn.forRange(
-        e,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(16),
-        1,
-        () => {
-          fn.localGet(e).i32Const(vMatBytes).i32Mul().localGet(vBase).i32Add().localSet(gA);
-          fn.localGet(e).i32Const(mMatBytes).i32Mul().localGet(mBase).i32Add().localSet(gC);
-          fn.localGet(e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(gW);
-          if (splits > 1) {
-            fn.localGet(ck)
-              .i32Const(chunkC * cp * 2)
-              .i32Mul()
-              .localGet(gW)
-              .i32Add()
-              .localSet(gW);
-          }
-          fn.forRange(
-            ob,
-            (b) => b.i32Const(0),
-            (b) => b.i32Const(chunkC / nr),
-            1,
-            () => {
-              fn.forRange(
-                rt,
-                (b) => b.i32Const(0),
-                (b) => b.i32Const(rowTiles),
-                1,
-                () => {
-                  // Rows past the item's tiles redo the last tile (same values stored twice).
-                  for (let r = 0; r < mr; r++) {
-                    fn.localGet(rt).i32Const(mr).i32Mul().i32Const(r).i32Add().localTee(tmp);
-                    fn.i32Const(nTiles - 1)
-                      .localGet(tmp)
-                      .i32Const(nTiles - 1)
-                      .i32LtS()
-                      .select()
-                      .localTee(rowIdx[r]!);
-                    fn.i32Const(cp * 2)
-                      .i32Mul()
-                      .localGet(gA)
-                      .i32Add()
-                      .localSet(rowPtr[r]!);
-                    for (const l of acc[r]!) fn.v128ConstI32(0).localSet(l);
-                  }
-                  fn.localGet(gW).localSet(wk);
-                  // Not unrolled: unrolling by 2 or 4 measured slower (56x56x64: 2.30 -> 2.68 / 2.92 ms).
-                  fn.forRange(
-                    ko,
-                    (b) => b.i32Const(0),
-                    (b) => b.i32Const(cp * 2),
-                    16,
-                    () => {
-                      kStep();
-                      fn.localGet(wk)
-                        .i32Const(nr * 16)
-                        .i32Add()
-                        .localSet(wk);
-                    },
-                  );
-                  for (let r = 0; r < mr; r++) {
-                    // M row = the tile's row of V (same index), at this block's columns.
-                    fn.localGet(rowIdx[r]!)
-                      .i32Const(chunkC * 4)
-                      .i32Mul()
-                      .localGet(gC)
-                      .i32Add()
-                      .localSet(tmp);
-                    if (c8) {
-                      // Transpose-and-add: 4 vectors of partial sums -> the 4 outputs' sums.
-                      const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
-                      fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
-                      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x0);
-                      fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3);
-                      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x2);
-                      fn.localGet(tmp).localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2);
-                      fn.i32x4Shuffle(2, 3, 6, 7).i32x4Add().v128Store(0);
-                    } else {
-                      fn.localGet(tmp).localGet(acc[r]![0]!).v128Store(0);
-                      fn.localGet(tmp).localGet(acc[r]![1]!).v128Store(16);
-                    }
-                  }
-                },
-              );
-              fn.localGet(gW)
-                .i32Const(cp * 2 * nr)
+        };
+        fn.forRange(
+          e,
+          (b) => b.i32Const(0),
+          (b) => b.i32Const(16),
+          1,
+          () => {
+            fn.localGet(e).i32Const(vMatBytes).i32Mul().localGet(vBase).i32Add().localSet(gA);
+            fn.localGet(e).i32Const(mMatBytes).i32Mul().localGet(mBase).i32Add().localSet(gC);
+            fn.localGet(e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(gW);
+            if (splits > 1) {
+              fn.localGet(ck)
+                .i32Const(chunkC * cp * 2)
+                .i32Mul()
+                .localGet(gW)
                 .i32Add()
                 .localSet(gW);
-              fn.localGet(gC)
-                .i32Const(nr * 4)
-                .i32Add()
-                .localSet(gC);
-            },
-          );
-        },
-      );
-
+            }
+            fn.forRange(
+              ob,
+              (b) => b.i32Const(0),
+              (b) => b.i32Const(chunkC / nr),
+              1,
+              () => {
+                fn.forRange(
+                  rt,
+                  (b) => b.i32Const(0),
+                  (b) => b.i32Const(rowTiles),
+                  1,
+                  () => {
+                    // Rows past the item's tiles redo the last tile (same values stored twice).
+                    for (let r = 0; r < mr; r++) {
+                      fn.localGet(rt).i32Const(mr).i32Mul().i32Const(r).i32Add().localTee(tmp);
+                      fn.i32Const(nTiles - 1)
+                        .localGet(tmp)
+                        .i32Const(nTiles - 1)
+                        .i32LtS()
+                        .select()
+                        .localTee(rowIdx[r]!);
+                      fn.i32Const(cp * 2)
+                        .i32Mul()
+                        .localGet(gA)
+                        .i32Add()
+                        .localSet(rowPtr[r]!);
+                      for (const l of acc[r]!) fn.v128ConstI32(0).localSet(l);
+                    }
+                    fn.localGet(gW).localSet(wk);
+                    // Not unrolled: unrolling by 2 or 4 measured slower (56x56x64: 2.30 -> 2.68 / 2.92 ms).
+                    fn.forRange(
+                      ko,
+                      (b) => b.i32Const(0),
+                      (b) => b.i32Const(cp * 2),
+                      16,
+                      () => {
+                        kStep();
+                        fn.localGet(wk)
+                          .i32Const(nr * 16)
+                          .i32Add()
+                          .localSet(wk);
+                      },
+                    );
+                    for (let r = 0; r < mr; r++) {
+                      // M row = the tile's row of V (same index), at this block's columns.
+                      fn.localGet(rowIdx[r]!)
+                        .i32Const(chunkC * 4)
+                        .i32Mul()
+                        .localGet(gC)
+                        .i32Add()
+                        .localSet(tmp);
+                      if (c8) {
+                        // Transpose-and-add: 4 vectors of partial sums -> the 4 outputs' sums.
+                        const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
+                        fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
+                        fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x0);
+                        fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3);
+                        fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x2);
+                        fn.localGet(tmp).localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2);
+                        fn.i32x4Shuffle(2, 3, 6, 7).i32x4Add().v128Store(0);
+                      } else {
+                        fn.localGet(tmp).localGet(acc[r]![0]!).v128Store(0);
+                        fn.localGet(tmp).localGet(acc[r]![1]!).v128Store(16);
+                      }
+                    }
+                  },
+                );
+                fn.localGet(gW)
+                  .i32Const(cp * 2 * nr)
+                  .i32Add()
+                  .localSet(gW);
+                fn.localGet(gC)
+                  .i32Const(nr * 4)
+                  .i32Add()
+                  .localSet(gC);
+              },
+            );
+          },
+        );
       }
 
       // (3) Y' = A^T M A per 4 channels (rows of M folded as they load), Y' >> 2 + biasInt, requantize, store.
@@ -642,7 +641,10 @@ function emitSplatGemm(
             .localGet(l.gC)
             .i32Add()
             .localSet(l.tmp);
-          for (let i = 0; i < 2 * nb; i++) fn.localGet(l.tmp).localGet(acc[r]![i]!).v128Store(16 * i);
+          for (let i = 0; i < 2 * nb; i++)
+            fn.localGet(l.tmp)
+              .localGet(acc[r]![i]!)
+              .v128Store(16 * i);
         }
       },
     );

@@ -74,7 +74,11 @@ test('requantize: magic-number rounding equals nearest-even + zero point + clamp
           const got = run(acc, q, biasF, lo, hi, packed!);
           for (let i = 0; i < acc.length; i++) {
             const want = expected(acc[i]!, Math.fround(m), biasF[i % 8]!, z, lo, hi);
-            assert.equal(got[i], want, `acc ${acc[i]} mult ${m} zero ${z} clamp [${lo}, ${hi}]${packed ? ' packed' : ''} biasF ${biasF[i % 8]}`);
+            assert.equal(
+              got[i],
+              want,
+              `acc ${acc[i]} mult ${m} zero ${z} clamp [${lo}, ${hi}]${packed ? ' packed' : ''} biasF ${biasF[i % 8]}`,
+            );
             checked++;
           }
         }
