@@ -19,6 +19,7 @@ import {
   biasOf,
   checkFloatBias,
   denseMacs,
+  emitForPixelTiles,
   isPointwise,
 } from './qs8-gemm.js';
 import {
@@ -187,8 +188,6 @@ export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVari
   const wv = fn.locals('v128', nc);
   const [bv, flip, res] = fn.locals('v128', 3) as [Local, Local, Local];
   if (unsigned) fn.v128ConstI32(0x80808080 | 0).localSet(flip);
-  const inStride = a.input.pixelStride;
-  const plane = s.outH * s.outW;
 
   // One group of 4 channels: weights at wBase + wOff, each pixel's bytes at ptr[r] (+ ko) + aOff.
   const group = (ptr: Local[], cols: number, wBase: Local, wOff: number, aOff: number, withKo: boolean): void => {
@@ -262,63 +261,8 @@ export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVari
     }
   };
 
-  const setPtrs = (t: number): void => {
-    const ky = Math.floor(t / s.kernelW);
-    const kx = t % s.kernelW;
-    for (let r = 0; r < mr; r++) {
-      const iy = (): void =>
-        void fn
-          .localGet(iyb[r]!)
-          .i32Const(ky * s.dilationH)
-          .i32Add();
-      const ix = (): void =>
-        void fn
-          .localGet(ixb[r]!)
-          .i32Const(kx * s.dilationW)
-          .i32Add();
-      iy();
-      fn.localGet(bb[r]!).i32Add().i32Const(s.inW).i32Mul();
-      ix();
-      fn.i32Add().i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
-      fn.i32Const(a.packedWeights);
-      iy();
-      fn.i32Const(s.inH).i32LtU();
-      ix();
-      fn.i32Const(s.inW).i32LtU().i32And().select().localSet(tapPtr[t]![r]!);
-    }
-  };
-
-  const setupTile = (): void => {
-    for (let r = 0; r < mr; r++) {
-      // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
-      fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
-      fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
-      fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
-      fn.localSet(op[r]!);
-      if (pointwise) {
-        fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
-        fn.localSet(tapPtr[0]![r]!);
-      } else {
-        fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
-        fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
-        fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
-        fn.localGet(t0).i32Const(s.outW).i32RemU();
-        fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
-      }
-    }
-    if (!pointwise) for (let t = 0; t < g.taps; t++) setPtrs(t);
-  };
-  const forPixelTiles = (body: () => void): void =>
-    void fn.forRange(
-      p,
-      (b) => b.localGet(start),
-      (b) => b.localGet(end),
-      mr,
-      () => {
-        setupTile();
-        body();
-      },
-    );
+  const tiles = { start, end, p, t0, t1, pr, op, iyb, ixb, bb, tapPtr };
+  const forPixelTiles = (body: () => void): void => emitForPixelTiles(fn, s, a, mr, tiles, body);
   const full = Math.floor(s.outC / nr);
   const rest = s.outC - full * nr;
   const forPanels = (body: (lanes: number) => void): void => {

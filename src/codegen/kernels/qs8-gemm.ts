@@ -234,43 +234,43 @@ export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layou
   return out;
 }
 
+/** The locals of a dense pixel tile (qs8-gemm's and the relaxed-dot tiles'); iyb/ixb/bb are unused when pointwise. */
+export interface PixelTileLocals {
+  /** The step's pixel range [start, end). */
+  start: Local;
+  end: Local;
+  /** First pixel of the tile. */
+  p: Local;
+  t0: Local;
+  t1: Local;
+  /** Per row: its pixel (clamped into the range), output pointer, image base row, first input row and column. */
+  pr: Local[];
+  op: Local[];
+  iyb: Local[];
+  ixb: Local[];
+  bb: Local[];
+  /** Per tap and row: the input pointer (the pad row at the packed weights' address for taps in the padding). */
+  tapPtr: Local[][];
+}
+
 /**
- * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end) (the step's
- * parameters, or `range`'s locals). `what` is only for error messages.
+ * Emit a loop over the pixel tiles of [start, end), mr pixels each, that sets every row's output and per-tap input
+ * pointers before `body`. Rows past the range recompute the last pixel (same bytes written twice, inside the
+ * range), so a tile never reads or writes outside it.
  */
-export function emitDense(
+export function emitForPixelTiles(
   fn: FunctionBuilder,
   s: Qs8ConvSpec,
-  v: Qs8GemmVariant,
   a: Qs8ConvAddresses,
-  what: string,
-  range?: { start: Local; end: Local },
+  mr: number,
+  l: PixelTileLocals,
+  body: () => void,
 ): void {
-  if (v.widen) {
-    if (range) throw new EdgecnnError(`${what}: widened tiles run only as a whole step`, 'internal');
-    return emitWidened(fn, s, v, a, what);
-  }
-  const mr = v.mr;
-  checkSpec(s, what);
-  const g = geometry(s);
+  const { p, t0, t1, pr, op, iyb, ixb, bb, tapPtr } = l;
   const pointwise = isPointwise(s);
-  const [start, end] = range ? [range.start, range.end] : [fn.param(0), fn.param(1)];
-  const [p, t0, t1, wp, oc, ko, wk] = fn.locals('i32', 7);
-  const pr = fn.locals('i32', mr);
-  const iyb = fn.locals('i32', mr);
-  const ixb = fn.locals('i32', mr);
-  const bb = fn.locals('i32', mr);
-  // Input pointer of each (tap, pixel), computed once per pixel tile (taps in the padding -> the pad row).
-  const tapPtr = Array.from({ length: g.taps }, () => fn.locals('i32', mr));
-  const op = fn.locals('i32', mr);
-  const acc = Array.from({ length: mr }, () => fn.locals('v128', v.nr / 4));
-  const av = fn.locals('v128', mr);
-  const wv = fn.locals('v128', v.nr / 4);
-  const [w0, bc, res] = [wv[0]!, ...fn.locals('v128', 2)] as [Local, Local, Local];
+  const taps = s.kernelH * s.kernelW;
   const plane = s.outH * s.outW;
   const inStride = a.input.pixelStride;
-  const padAddr = a.packedWeights;
-
   const setPtrs = (t: number): void => {
     const ky = Math.floor(t / s.kernelW);
     const kx = t % s.kernelW;
@@ -290,13 +290,73 @@ export function emitDense(
       fn.localGet(bb[r]!).i32Add().i32Const(s.inW).i32Mul();
       ix();
       fn.i32Add().i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
-      fn.i32Const(padAddr);
+      fn.i32Const(a.packedWeights);
       iy();
       fn.i32Const(s.inH).i32LtU();
       ix();
       fn.i32Const(s.inW).i32LtU().i32And().select().localSet(ptr[r]!);
     }
   };
+  fn.forRange(
+    p,
+    (b) => b.localGet(l.start),
+    (b) => b.localGet(l.end),
+    mr,
+    () => {
+      for (let r = 0; r < mr; r++) {
+        fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(l.end).i32Const(1).i32Sub().localTee(t1);
+        fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
+        fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
+        fn.localSet(op[r]!);
+        if (pointwise) {
+          fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add();
+          fn.localSet(tapPtr[0]![r]!);
+        } else {
+          fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
+          fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
+          fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
+          fn.localGet(t0).i32Const(s.outW).i32RemU();
+          fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
+        }
+      }
+      if (!pointwise) for (let t = 0; t < taps; t++) setPtrs(t);
+      body();
+    },
+  );
+}
+
+/**
+ * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end) (the step's
+ * parameters, or `range`'s locals). `what` is only for error messages.
+ */
+export function emitDense(
+  fn: FunctionBuilder,
+  s: Qs8ConvSpec,
+  v: Qs8GemmVariant,
+  a: Qs8ConvAddresses,
+  what: string,
+  range?: { start: Local; end: Local },
+): void {
+  if (v.widen) {
+    if (range) throw new EdgecnnError(`${what}: widened tiles run only as a whole step`, 'internal');
+    return emitWidened(fn, s, v, a, what);
+  }
+  const mr = v.mr;
+  checkSpec(s, what);
+  const g = geometry(s);
+  const [start, end] = range ? [range.start, range.end] : [fn.param(0), fn.param(1)];
+  const [p, t0, t1, wp, oc, ko, wk] = fn.locals('i32', 7);
+  const pr = fn.locals('i32', mr);
+  const iyb = fn.locals('i32', mr);
+  const ixb = fn.locals('i32', mr);
+  const bb = fn.locals('i32', mr);
+  // Input pointer of each (tap, pixel), computed once per pixel tile (taps in the padding -> the pad row).
+  const tapPtr = Array.from({ length: g.taps }, () => fn.locals('i32', mr));
+  const op = fn.locals('i32', mr);
+  const acc = Array.from({ length: mr }, () => fn.locals('v128', v.nr / 4));
+  const av = fn.locals('v128', mr);
+  const wv = fn.locals('v128', v.nr / 4);
+  const [w0, bc, res] = [wv[0]!, ...fn.locals('v128', 2)] as [Local, Local, Local];
 
   // The reduction over one tap's Cp channels, 8 per step: unrolled with constant offsets when short and the conv
   // is 1x1 (MobileNet's 16..32-channel GEMMs: 17 -> 20 GMAC/s), else a loop (unrolling 9 taps as well made 3x3
@@ -414,36 +474,8 @@ export function emitDense(
     }
   };
 
-  const setupTile = (): void => {
-    for (let r = 0; r < mr; r++) {
-      // Rows past the range recompute the last pixel (same bytes written twice, inside the range).
-      fn.localGet(p).i32Const(r).i32Add().localTee(t0).localGet(end).i32Const(1).i32Sub().localTee(t1);
-      fn.localGet(t0).localGet(t1).i32LtS().select().localSet(pr[r]!);
-      fn.localGet(pr[r]!).i32Const(a.output.pixelStride).i32Mul().i32Const(a.output.addrBytes).i32Add();
-      fn.localSet(op[r]!);
-      if (pointwise) {
-        fn.localGet(pr[r]!).i32Const(inStride).i32Mul().i32Const(a.input.addrBytes).i32Add().localSet(tapPtr[0]![r]!);
-      } else {
-        fn.localGet(pr[r]!).i32Const(plane).i32DivU().i32Const(s.inH).i32Mul().localSet(bb[r]!);
-        fn.localGet(pr[r]!).i32Const(plane).i32RemU().localTee(t0).i32Const(s.outW).i32DivU();
-        fn.i32Const(s.strideH).i32Mul().i32Const(s.padTop).i32Sub().localSet(iyb[r]!);
-        fn.localGet(t0).i32Const(s.outW).i32RemU();
-        fn.i32Const(s.strideW).i32Mul().i32Const(s.padLeft).i32Sub().localSet(ixb[r]!);
-      }
-    }
-    if (!pointwise) for (let t = 0; t < g.taps; t++) setPtrs(t);
-  };
-  const forPixelTiles = (body: () => void): void =>
-    void fn.forRange(
-      p,
-      (b) => b.localGet(start),
-      (b) => b.localGet(end),
-      mr,
-      () => {
-        setupTile();
-        body();
-      },
-    );
+  const tiles = { start, end, p, t0, t1, pr, op, iyb, ixb, bb, tapPtr };
+  const forPixelTiles = (body: () => void): void => emitForPixelTiles(fn, s, a, mr, tiles, body);
   const nb = (v.nr / QS8_BLOCK) as 1 | 2;
   const full = Math.floor(s.outC / v.nr);
   const rest = s.outC - full * v.nr;
