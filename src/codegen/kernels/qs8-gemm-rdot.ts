@@ -19,6 +19,7 @@ import {
   biasOf,
   checkFloatBias,
   denseMacs,
+  emitForPanels,
   emitForPixelTiles,
   isPointwise,
 } from './qs8-gemm.js';
@@ -263,26 +264,8 @@ export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVari
 
   const tiles = { start, end, p, t0, t1, pr, op, iyb, ixb, bb, tapPtr };
   const forPixelTiles = (body: () => void): void => emitForPixelTiles(fn, s, a, mr, tiles, body);
-  const full = Math.floor(s.outC / nr);
-  const rest = s.outC - full * nr;
-  const forPanels = (body: (lanes: number) => void): void => {
-    fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
-    fn.i32Const(0).localSet(oc);
-    if (full > 0) {
-      fn.forRange(
-        nbl,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(full),
-        1,
-        () => {
-          body(nr);
-          fn.localGet(wp).i32Const(pb).i32Add().localSet(wp);
-          fn.localGet(oc).i32Const(nr).i32Add().localSet(oc);
-        },
-      );
-    }
-    if (rest > 0) body(rest);
-  };
+  const panels = { first: a.packedWeights + g.padBytes, bytes: pb, wp, oc, counter: nbl };
+  const forPanels = (body: (lanes: number) => void): void => emitForPanels(fn, s.outC, nr, panels, body);
   // Weight-stationary: one panel stays in cache while every pixel tile of the range uses it.
   if (v.order === 'channels') forPanels((lanes) => forPixelTiles(() => panel(lanes)));
   else forPixelTiles(() => forPanels(panel));

@@ -326,6 +326,38 @@ export function emitForPixelTiles(
 }
 
 /**
+ * Emit the walk over output-channel panels of `nr` channels, `bytes` apart from address `first`: a loop over the
+ * full panels, then the rest (`lanes` < nr live channels). `wp` and `oc` hold the panel's address and first channel
+ * during `body`; `counter` is the loop's local (a fresh one when absent).
+ */
+export function emitForPanels(
+  fn: FunctionBuilder,
+  outC: number,
+  nr: number,
+  l: { first: number; bytes: number; wp: Local; oc: Local; counter?: Local },
+  body: (lanes: number) => void,
+): void {
+  const full = Math.floor(outC / nr);
+  const rest = outC - full * nr;
+  fn.i32Const(l.first).localSet(l.wp);
+  fn.i32Const(0).localSet(l.oc);
+  if (full > 0) {
+    fn.forRange(
+      l.counter ?? fn.local('i32'),
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(full),
+      1,
+      () => {
+        body(nr);
+        fn.localGet(l.wp).i32Const(l.bytes).i32Add().localSet(l.wp);
+        fn.localGet(l.oc).i32Const(nr).i32Add().localSet(l.oc);
+      },
+    );
+  }
+  if (rest > 0) body(rest);
+}
+
+/**
  * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end) (the step's
  * parameters, or `range`'s locals). `what` is only for error messages.
  */
@@ -476,31 +508,9 @@ export function emitDense(
 
   const tiles = { start, end, p, t0, t1, pr, op, iyb, ixb, bb, tapPtr };
   const forPixelTiles = (body: () => void): void => emitForPixelTiles(fn, s, a, mr, tiles, body);
-  const nb = (v.nr / QS8_BLOCK) as 1 | 2;
-  const full = Math.floor(s.outC / v.nr);
-  const rest = s.outC - full * v.nr;
-  const forBlocks = (body: (lanes: number, nb: 1 | 2) => void): void => {
-    fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
-    fn.i32Const(0).localSet(oc);
-    if (full > 0) {
-      const nbl = fn.local('i32');
-      fn.forRange(
-        nbl,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(full),
-        1,
-        () => {
-          body(v.nr, nb);
-          fn.localGet(wp)
-            .i32Const(nb * g.blockBytes)
-            .i32Add()
-            .localSet(wp);
-          fn.localGet(oc).i32Const(v.nr).i32Add().localSet(oc);
-        },
-      );
-    }
-    if (rest > 0) body(rest, rest > QS8_BLOCK ? 2 : 1);
-  };
+  const panels = { first: a.packedWeights + g.padBytes, bytes: (v.nr / QS8_BLOCK) * g.blockBytes, wp, oc };
+  const forBlocks = (body: (lanes: number, nb: 1 | 2) => void): void =>
+    emitForPanels(fn, s.outC, v.nr, panels, (lanes) => body(lanes, lanes > QS8_BLOCK ? 2 : 1));
   if (v.order === 'channels') {
     // Weight-stationary: one channel block's panel stays in cache while every pixel tile of the range uses it
     // (the pixel tiles' pointers are recomputed per block).
@@ -686,9 +696,7 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
     }
   };
 
-  const nb = (v.nr / QS8_BLOCK) as 1 | 2;
-  const full = Math.floor(s.outC / v.nr);
-  const rest = s.outC - full * v.nr;
+  const panels = { first: a.packedWeights + g.padBytes, bytes: (v.nr / QS8_BLOCK) * g.blockBytes, wp, oc };
   const tiles = (lanes: number, n: 1 | 2): void =>
     void fn.forRange(
       p,
@@ -706,26 +714,7 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
       fn.localGet(c0).i32Const(chunk).i32Add().localTee(c1).localGet(end).localGet(c1).localGet(end);
       fn.i32LtU().select().localSet(c1);
       widen();
-      fn.i32Const(a.packedWeights + g.padBytes).localSet(wp);
-      fn.i32Const(0).localSet(oc);
-      if (full > 0) {
-        const nbl = fn.local('i32');
-        fn.forRange(
-          nbl,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(full),
-          1,
-          () => {
-            tiles(v.nr, nb);
-            fn.localGet(wp)
-              .i32Const(nb * g.blockBytes)
-              .i32Add()
-              .localSet(wp);
-            fn.localGet(oc).i32Const(v.nr).i32Add().localSet(oc);
-          },
-        );
-      }
-      if (rest > 0) tiles(rest, rest > QS8_BLOCK ? 2 : 1);
+      emitForPanels(fn, s.outC, v.nr, panels, (lanes) => tiles(lanes, lanes > QS8_BLOCK ? 2 : 1));
     },
   );
 }
