@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { ModuleBuilder } from '../wasm/index.js';
-import type { Qs8ConvSpec, Qs8ConvWeights } from './qs8-gemm.js';
-import { type Qs8ConvFamilyLike, compareNhwc, nchwToNhwc, randomInt8, referenceQConv } from './qs8-testing.js';
+import type { Qs8ConvSpec } from './qs8-gemm.js';
+import { type Qs8ConvFamilyLike, compareNhwc, nchwToNhwc, qs8Case } from './qs8-testing.js';
 import type { KernelVariant } from './types.js';
 
 const GUARD = 64;
@@ -52,25 +52,9 @@ export function qs8PageCase<V extends KernelVariant>(
     inRange?: [number, number];
   },
 ): Qs8PageCase {
-  const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
-  const [lo, hi] = opts.inRange ?? [-128, 127];
-  const x = randomInt8(s.batch * s.inC * s.inH * s.inW, opts.seed, lo, hi);
-  const weights = randomInt8(s.outC * kk, opts.seed + 1, -128, 127);
-  const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
-  const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
-  const biasInt =
-    opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
-  const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
-  const w: Qs8ConvWeights = { weights, quant, ...(opts.bias === 'int' ? { biasInt } : bias ? { bias } : {}) };
-  // Kernels add a float-only bias only when the spec says so (as lowering sets it).
-  if (opts.bias === 'float') s = { ...s, floatBias: true };
-  const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
-  const packed = fam.pack(s, v, w);
-  const inStride = s.inC + opts.extra;
-  const outStride = s.outC + opts.extra;
-  const pixIn = s.batch * s.inH * s.inW;
-  const pixOut = s.batch * s.outH * s.outW;
-  const scratchBytes = fam.scratchBytes?.(s, v) ?? 0;
+  const c = qs8Case(fam, v, s, { ...opts, weightLo: -128 });
+  s = c.s;
+  const { x, want, packed, inStride, outStride, pixIn, pixOut, scratchBytes } = c;
   const buffers: Record<string, { bytes: number; init: Int8Array | Uint8Array }> = {
     ...(scratchBytes > 0
       ? { scratch: { bytes: scratchBytes, init: new Uint8Array(scratchBytes).fill(SENTINEL) } }

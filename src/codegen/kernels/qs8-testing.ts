@@ -156,6 +156,65 @@ export interface Qs8ConvFamilyLike<V extends KernelVariant> {
   scratchBytes?(s: Qs8ConvSpec, v: V): number;
 }
 
+/** The data of one case: random input and weights, the packed weights, the reference and the byte geometry. */
+export interface Qs8Case {
+  /** The spec as run (floatBias set for a float-only bias, as lowering sets it). */
+  s: Qs8ConvSpec;
+  /** NCHW input. */
+  x: Int8Array;
+  /** QLinearConv's NCHW output over the full int8 range (the spec's clamp not applied). */
+  want: Int8Array;
+  packed: Uint8Array;
+  inStride: number;
+  outStride: number;
+  pixIn: number;
+  pixOut: number;
+  scratchBytes: number;
+}
+
+/**
+ * Random data for `s` from `seed` (input in `inRange`, default the full int8 range; weights in [weightLo, 127]),
+ * per-channel weight scales, the bias as asked, and pixel strides `extra` wider than the channels.
+ */
+export function qs8Case<V extends KernelVariant>(
+  fam: Qs8ConvFamilyLike<V>,
+  v: V,
+  s: Qs8ConvSpec,
+  opts: {
+    seed: number;
+    zIn: number;
+    zOut: number;
+    extra: number;
+    bias: 'int' | 'float' | 'none';
+    inRange?: [number, number];
+    weightLo: number;
+  },
+): Qs8Case {
+  const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
+  const [lo, hi] = opts.inRange ?? [-128, 127];
+  const x = randomInt8(s.batch * s.inC * s.inH * s.inW, opts.seed, lo, hi);
+  const weights = randomInt8(s.outC * kk, opts.seed + 1, opts.weightLo, 127);
+  const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
+  const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
+  const biasInt =
+    opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
+  const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
+  const w: Qs8ConvWeights = { weights, quant, ...(opts.bias === 'int' ? { biasInt } : bias ? { bias } : {}) };
+  // Kernels add a float-only bias only when the spec says so (as lowering sets it).
+  if (opts.bias === 'float') s = { ...s, floatBias: true };
+  return {
+    s,
+    x,
+    want: referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt),
+    packed: fam.pack(s, v, w),
+    inStride: s.inC + opts.extra,
+    outStride: s.outC + opts.extra,
+    pixIn: s.batch * s.inH * s.inW,
+    pixOut: s.batch * s.outH * s.outW,
+    scratchBytes: fam.scratchBytes?.(s, v) ?? 0,
+  };
+}
+
 /**
  * Run `s` through a family (random data from `seed`, pixel strides `extra` wider than the channels, `chunks`
  * calls) and compare with QLinearConv: asserts guards, untouched gaps and the clamp; returns the comparison.
@@ -167,24 +226,9 @@ export function checkQs8Conv<V extends KernelVariant>(
   s: Qs8ConvSpec,
   opts: { seed: number; chunks: number; zIn: number; zOut: number; extra: number; bias: 'int' | 'float' | 'none' },
 ): ReturnType<typeof compareNhwc> & { output: Int8Array } {
-  const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
-  const x = randomInt8(s.batch * s.inC * s.inH * s.inW, opts.seed);
-  const weights = randomInt8(s.outC * kk, opts.seed + 1, -127, 127);
-  const weightScales = Float32Array.from({ length: s.outC }, (_, i) => 0.002 + 0.0007 * (i % 5));
-  const quant = { inScale: 0.05, inZero: opts.zIn, weightScales, outScale: 0.03 * Math.sqrt(kk), outZero: opts.zOut };
-  const biasInt =
-    opts.bias !== 'none' ? Int32Array.from({ length: s.outC }, (_, i) => ((i * 7919) % 4001) - 2000) : undefined;
-  const bias = biasInt && Float32Array.from(biasInt, (b, i) => b * quant.inScale * weightScales[i]!);
-  const w: Qs8ConvWeights = { weights, quant, ...(opts.bias === 'int' ? { biasInt } : bias ? { bias } : {}) };
-  // Kernels add a float-only bias only when the spec says so (as lowering sets it).
-  if (opts.bias === 'float') s = { ...s, floatBias: true };
-  const want = referenceQConv({ ...s, outMin: -128, outMax: 127 }, x, w, biasInt);
-  const packed = fam.pack(s, v, w);
-  const inStride = s.inC + opts.extra;
-  const outStride = s.outC + opts.extra;
-  const pixIn = s.batch * s.inH * s.inW;
-  const pixOut = s.batch * s.outH * s.outW;
-  const scratchBytes = fam.scratchBytes?.(s, v) ?? 0;
+  const c = qs8Case(fam, v, s, { ...opts, weightLo: -127 });
+  s = c.s;
+  const { x, want, packed, inStride, outStride, pixIn, pixOut, scratchBytes } = c;
   const run = runBytes(
     {
       ...(scratchBytes > 0 ? { scratch: { bytes: scratchBytes } } : {}),
