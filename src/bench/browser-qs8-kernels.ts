@@ -17,6 +17,7 @@ import {
   type Qs8ConvSpec,
   candidateQs8GemmVariants,
   isPointwise,
+  pointwiseQs8Spec,
   qs8Gemm,
 } from '../codegen/kernels/qs8-gemm.js';
 import { candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from '../codegen/kernels/qs8-gemm-rdot.js';
@@ -52,32 +53,9 @@ const LAYERS: readonly [number, number, number][] = [
   [7, 320, 1280],
 ];
 
-function pointwiseSpec(hw: number, c: number, m: number): Qs8ConvSpec {
-  return {
-    batch: 1,
-    inH: hw,
-    inW: hw,
-    inC: c,
-    outH: hw,
-    outW: hw,
-    outC: m,
-    kernelH: 1,
-    kernelW: 1,
-    strideH: 1,
-    strideW: 1,
-    padTop: 0,
-    padLeft: 0,
-    dilationH: 1,
-    dilationW: 1,
-    group: 1,
-    outMin: 0,
-    outMax: 127,
-  };
-}
-
 /** Every benchmarked layer: MobileNetV2's 1x1s, then the dense (group 1) layers of qs8-kernels. */
 const BENCH_LAYERS: readonly { name: string; spec: Qs8ConvSpec }[] = [
-  ...LAYERS.map(([hw, c, m]) => ({ name: `pw-${hw}x${c}x${m}`, spec: pointwiseSpec(hw, c, m) })),
+  ...LAYERS.map(([hw, c, m]) => ({ name: `pw-${hw}x${c}x${m}`, spec: pointwiseQs8Spec(c, m, hw, hw, 1, [0, 127]) })),
   ...QS8_BENCH_LAYERS.filter((l) => l.spec.group === 1 && !isPointwise(l.spec)),
 ];
 

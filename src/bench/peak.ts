@@ -15,7 +15,7 @@ import { ModuleBuilder } from '../codegen/wasm/index.js';
 import { GEMM_VARIANTS, gemm, type GemmVariant } from '../codegen/kernels/gemm.js';
 import { KernelHarness, randomFloats } from '../codegen/kernels/harness.js';
 import type { GemmSpec, Isa } from '../codegen/kernels/types.js';
-import { QS8_GEMM_VARIANTS, type Qs8ConvSpec, qs8Gemm } from '../codegen/kernels/qs8-gemm.js';
+import { QS8_GEMM_VARIANTS, pointwiseQs8Spec, qs8Gemm } from '../codegen/kernels/qs8-gemm.js';
 import { RELAXED_SIMD_NODE_FLAG, detectFeatures } from '../runtime/features.js';
 
 const ACCS = 12;
@@ -189,26 +189,7 @@ export function measurePeak(
     const extent = gemm.parallelExtent(spec, vr);
     contenders.push({ name: gemm.id(spec, vr), flops: 2 * size ** 3, run: () => k.run(0, extent), isa: vr.isa });
   }
-  const qspec: Qs8ConvSpec = {
-    batch: 1,
-    inH: 1,
-    inW: size,
-    inC: size,
-    outH: 1,
-    outW: size,
-    outC: size,
-    kernelH: 1,
-    kernelW: 1,
-    strideH: 1,
-    strideW: 1,
-    padTop: 0,
-    padLeft: 0,
-    dilationH: 1,
-    dilationW: 1,
-    group: 1,
-    outMin: -128,
-    outMax: 127,
-  };
+  const qspec = pointwiseQs8Spec(size, size, 1, size);
   for (const vr of opts.qs8Variants ?? QS8_GEMM_VARIANTS) {
     const w = {
       weights: Int8Array.from({ length: size * size }, (_, i) => ((i * 37) % 255) - 127),

@@ -19,7 +19,7 @@ import { tinyQuantModel } from '../../quantize/testing.js';
 import { detectFeatures } from '../../runtime/features.js';
 import { createSession } from '../../runtime/session.js';
 import { compileModel } from '../compile/compile.js';
-import { type Qs8ConvSpec, isPointwise } from './qs8-gemm.js';
+import { type Qs8ConvSpec, isPointwise, pointwiseQs8Spec } from './qs8-gemm.js';
 import { QS8_GEMM_RDOT_VARIANTS, candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from './qs8-gemm-rdot.js';
 import { convOutputSize } from './types.js';
 import { qs8PageCase, runStepsInPage } from './qs8-page-case.js';
@@ -52,36 +52,6 @@ before(async () => {
 });
 after(async () => browser?.close());
 
-function pointwise(
-  c: number,
-  m: number,
-  h: number,
-  w: number,
-  n = 1,
-  clamp: [number, number] = [-128, 127],
-): Qs8ConvSpec {
-  return {
-    batch: n,
-    inH: h,
-    inW: w,
-    inC: c,
-    outH: h,
-    outW: w,
-    outC: m,
-    kernelH: 1,
-    kernelW: 1,
-    strideH: 1,
-    strideW: 1,
-    padTop: 0,
-    padLeft: 0,
-    dilationH: 1,
-    dilationW: 1,
-    group: 1,
-    outMin: clamp[0],
-    outMax: clamp[1],
-  };
-}
-
 function conv(
   c: number,
   m: number,
@@ -94,7 +64,7 @@ function conv(
   n = 1,
 ): Qs8ConvSpec {
   return {
-    ...pointwise(c, m, h, w, n),
+    ...pointwiseQs8Spec(c, m, h, w, n),
     outH: convOutputSize(h, k, stride, pad, pad, dil),
     outW: convOutputSize(w, k, stride, pad, pad, dil),
     kernelH: k,
@@ -112,7 +82,7 @@ test('Node: the probe finds no exact dot, and selection takes the kernel only wh
   const f = detectFeatures();
   // Node 20's dot-add doubles the dot and drops c (with --experimental-wasm-relaxed-simd); without the flag it is absent.
   if (process.versions.node.startsWith('20.')) assert.equal(f.relaxedDotB, 'none');
-  const s = pointwise(24, 40, 5, 5);
+  const s = pointwiseQs8Spec(24, 40, 5, 5);
   assert.deepEqual(
     candidateQs8GemmRdotVariants(s, f.relaxedDotB),
     f.relaxedDotB === 'none' ? [] : candidateQs8GemmRdotVariants(s, f.relaxedDotB),
@@ -166,16 +136,16 @@ test(
   async (t) => {
     if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
     const cases: { s: Qs8ConvSpec; zIn: number; zOut: number; extra: number }[] = [
-      { s: pointwise(1, 1, 1, 1), zIn: 3, zOut: -5, extra: 0 },
-      { s: pointwise(3, 5, 3, 5), zIn: -128, zOut: 127, extra: 1 },
-      { s: pointwise(5, 13, 5, 7), zIn: 100, zOut: 0, extra: 3 },
-      { s: pointwise(17, 24, 7, 3), zIn: 7, zOut: -5, extra: 0 },
-      { s: pointwise(30, 31, 2, 7, 2, [0, 127]), zIn: -1, zOut: -128, extra: 5 },
-      { s: pointwise(64, 40, 3, 3, 1, [-5, 100]), zIn: 50, zOut: 9, extra: 0 },
+      { s: pointwiseQs8Spec(1, 1, 1, 1), zIn: 3, zOut: -5, extra: 0 },
+      { s: pointwiseQs8Spec(3, 5, 3, 5), zIn: -128, zOut: 127, extra: 1 },
+      { s: pointwiseQs8Spec(5, 13, 5, 7), zIn: 100, zOut: 0, extra: 3 },
+      { s: pointwiseQs8Spec(17, 24, 7, 3), zIn: 7, zOut: -5, extra: 0 },
+      { s: pointwiseQs8Spec(30, 31, 2, 7, 2, [0, 127]), zIn: -1, zOut: -128, extra: 5 },
+      { s: pointwiseQs8Spec(64, 40, 3, 3, 1, [-5, 100]), zIn: 50, zOut: 9, extra: 0 },
       // Long reductions take the loop (4 groups of 4 per iteration) plus a remainder.
-      { s: pointwise(70, 9, 4, 4), zIn: -77, zOut: 3, extra: 2 },
-      { s: pointwise(131, 16, 3, 5), zIn: 12, zOut: -9, extra: 0 },
-      { s: pointwise(200, 35, 2, 3), zIn: 127, zOut: 1, extra: 4 },
+      { s: pointwiseQs8Spec(70, 9, 4, 4), zIn: -77, zOut: 3, extra: 2 },
+      { s: pointwiseQs8Spec(131, 16, 3, 5), zIn: 12, zOut: -9, extra: 0 },
+      { s: pointwiseQs8Spec(200, 35, 2, 3), zIn: 127, zOut: 1, extra: 4 },
       // Direct convolutions: taps in the padding read the pad row; strides, dilation, an RGB stem, long taps.
       { s: conv(3, 16, 9, 11, 3, 2, 1), zIn: -20, zOut: 4, extra: 1 },
       { s: conv(5, 7, 6, 7, 3, 1, 1), zIn: -100, zOut: 0, extra: 0 },

@@ -163,6 +163,37 @@ export function isPointwise(s: Qs8ConvSpec): boolean {
   );
 }
 
+/** A 1x1 / stride-1 / unpadded conv of inC -> outC channels over batch x h x w pixels, clamped to `clamp`. */
+export function pointwiseQs8Spec(
+  inC: number,
+  outC: number,
+  h: number,
+  w: number,
+  batch = 1,
+  clamp: [number, number] = [-128, 127],
+): Qs8ConvSpec {
+  return {
+    batch,
+    inH: h,
+    inW: w,
+    inC,
+    outH: h,
+    outW: w,
+    outC,
+    kernelH: 1,
+    kernelW: 1,
+    strideH: 1,
+    strideW: 1,
+    padTop: 0,
+    padLeft: 0,
+    dilationH: 1,
+    dilationW: 1,
+    group: 1,
+    outMin: clamp[0],
+    outMax: clamp[1],
+  };
+}
+
 function checkSpec(s: Qs8ConvSpec, what: string): void {
   checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, what);
   if (s.group !== 1) throw new EdgecnnError(`${what}: group ${s.group} is not 1`, 'internal');
