@@ -389,6 +389,32 @@ export function emitForPanels(
 }
 
 /**
+ * Requantize one pixel's accumulators of nb packed blocks (2 * nb i32x4, headers blockBytes apart from wp) into
+ * `res`: one block through emitRequantize, two narrowed together into 16 bytes and clamped once.
+ */
+function emitBlocksEpilogue(
+  fn: FunctionBuilder,
+  s: Qs8ConvSpec,
+  blockBytes: number,
+  q: Local[],
+  nb: 1 | 2,
+  wp: Local,
+  res: Local,
+): void {
+  if (nb === 1) {
+    emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
+    return;
+  }
+  for (let i = 0; i < 4; i++) {
+    emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * blockBytes, (i & 1) as 0 | 1, s.floatBias === true);
+    if (i & 1) fn.i16x8NarrowI32x4S();
+  }
+  fn.i8x16NarrowI16x8S();
+  emitClampBytes(fn, s.outMin, s.outMax, { hdr: wp, hdrOffBytes: 0 });
+  fn.localSet(res);
+}
+
+/**
  * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end) (the step's
  * parameters, or `range`'s locals). `what` is only for error messages.
  */
@@ -521,18 +547,7 @@ export function emitDense(
     for (let r = 0; r < mr; r++) {
       const q = acc[r]!;
       fn.localGet(op[r]!).localGet(oc).i32Add().localSet(t0);
-      if (nb === 1) {
-        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
-        emitStoreBytes(fn, t0, 0, res, lanes);
-        continue;
-      }
-      for (let i = 0; i < 4; i++) {
-        emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1, s.floatBias === true);
-        if (i & 1) fn.i16x8NarrowI32x4S();
-      }
-      fn.i8x16NarrowI16x8S();
-      emitClampBytes(fn, s.outMin, s.outMax, { hdr: wp, hdrOffBytes: 0 });
-      fn.localSet(res);
+      emitBlocksEpilogue(fn, s, g.blockBytes, q, nb, wp, res);
       emitStoreBytes(fn, t0, 0, res, lanes);
     }
   };
@@ -712,17 +727,7 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
     }
     for (let r = 0; r < mr; r++) {
       const q = acc[r]!;
-      if (nb === 1) {
-        emitRequantize(fn, q[0]!, q[1]!, wp, 0, s.outMin, s.outMax, res, true, s.floatBias === true);
-      } else {
-        for (let i = 0; i < 4; i++) {
-          emitRequantizeHalf(fn, q[i]!, wp, (i >> 1) * g.blockBytes, (i & 1) as 0 | 1, s.floatBias === true);
-          if (i & 1) fn.i16x8NarrowI32x4S();
-        }
-        fn.i8x16NarrowI16x8S();
-        emitClampBytes(fn, s.outMin, s.outMax, { hdr: wp, hdrOffBytes: 0 });
-        fn.localSet(res);
-      }
+      emitBlocksEpilogue(fn, s, g.blockBytes, q, nb, wp, res);
       emitStoreBytes(fn, op[r]!, 0, res, lanes);
     }
   };
