@@ -385,18 +385,7 @@ export function emitQs8Winograd(
                   () => {
                     // Rows past the item's tiles redo the last tile (same values stored twice).
                     for (let r = 0; r < mr; r++) {
-                      fn.localGet(rt).i32Const(mr).i32Mul().i32Const(r).i32Add().localTee(tmp);
-                      fn.i32Const(nTiles - 1)
-                        .localGet(tmp)
-                        .i32Const(nTiles - 1)
-                        .i32LtS()
-                        .select()
-                        .localTee(rowIdx[r]!);
-                      fn.i32Const(cp * 2)
-                        .i32Mul()
-                        .localGet(gA)
-                        .i32Add()
-                        .localSet(rowPtr[r]!);
+                      emitTileRow(fn, r, mr, g, { rt, tmp, gA }, rowIdx[r]!, rowPtr[r]!);
                       for (const l of acc[r]!) fn.v128ConstI32(0).localSet(l);
                     }
                     fn.localGet(gW).localSet(wk);
@@ -564,6 +553,33 @@ export function emitQs8Winograd(
 }
 
 /**
+ * Row r of a GEMM step over V_e: tile rt * mr + r, clamped to the item's last tile, into `rowIdx`, and that tile's
+ * row of V (cp i16 from gA) into `rowPtr`.
+ */
+function emitTileRow(
+  fn: FunctionBuilder,
+  r: number,
+  mr: number,
+  g: Geometry,
+  l: { rt: Local; tmp: Local; gA: Local },
+  rowIdx: Local,
+  rowPtr: Local,
+): void {
+  fn.localGet(l.rt).i32Const(mr).i32Mul().i32Const(r).i32Add().localTee(l.tmp);
+  fn.i32Const(g.nTiles - 1)
+    .localGet(l.tmp)
+    .i32Const(g.nTiles - 1)
+    .i32LtS()
+    .select()
+    .localTee(rowIdx);
+  fn.i32Const(g.cp * 2)
+    .i32Mul()
+    .localGet(l.gA)
+    .i32Add()
+    .localSet(rowPtr);
+}
+
+/**
  * Phase (2) with the `w` tile: M_e[tile][chunk channels] = V_e U'_e, mr tiles x 16 channels (the c2 pair layout of
  * two consecutive blocks, cp * 16 bytes apart) per step, pairs of V broadcast from memory; a last 8-channel block
  * runs alone.
@@ -593,18 +609,7 @@ function emitSplatGemm(
       () => {
         // Rows past the item's tiles redo the last tile (same values stored twice).
         for (let r = 0; r < mr; r++) {
-          fn.localGet(l.rt).i32Const(mr).i32Mul().i32Const(r).i32Add().localTee(l.tmp);
-          fn.i32Const(nTiles - 1)
-            .localGet(l.tmp)
-            .i32Const(nTiles - 1)
-            .i32LtS()
-            .select()
-            .localTee(rowIdx[r]!);
-          fn.i32Const(cp * 2)
-            .i32Mul()
-            .localGet(l.gA)
-            .i32Add()
-            .localSet(rowPtr[r]!);
+          emitTileRow(fn, r, mr, g, l, rowIdx[r]!, rowPtr[r]!);
           for (let i = 0; i < 2 * nb; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
         }
         fn.localGet(l.gW).localSet(l.wk);
