@@ -21,7 +21,7 @@ import { createSession } from '../../runtime/session.js';
 import { compileModel } from '../compile/compile.js';
 import { type Qs8ConvSpec, isPointwise, pointwiseQs8Spec } from './qs8-gemm.js';
 import { QS8_GEMM_RDOT_VARIANTS, candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from './qs8-gemm-rdot.js';
-import { convOutputSize } from './types.js';
+import { qs8ConvSpecOf } from './qs8-testing.js';
 import { qs8PageCase, runStepsInPage } from './qs8-page-case.js';
 import { decodeArtifact, encodeArtifact } from '../../web/artifact.js';
 import { loadArtifact } from '../../web/runtime-entry.js';
@@ -51,32 +51,6 @@ before(async () => {
   );
 });
 after(async () => browser?.close());
-
-function conv(
-  c: number,
-  m: number,
-  h: number,
-  w: number,
-  k: number,
-  stride: number,
-  pad: number,
-  dil = 1,
-  n = 1,
-): Qs8ConvSpec {
-  return {
-    ...pointwiseQs8Spec(c, m, h, w, n),
-    outH: convOutputSize(h, k, stride, pad, pad, dil),
-    outW: convOutputSize(w, k, stride, pad, pad, dil),
-    kernelH: k,
-    kernelW: k,
-    strideH: stride,
-    strideW: stride,
-    padTop: pad,
-    padLeft: pad,
-    dilationH: dil,
-    dilationW: dil,
-  };
-}
 
 test('Node: the probe finds no exact dot, and selection takes the kernel only when told the dot is exact', async () => {
   const f = detectFeatures();
@@ -147,12 +121,12 @@ test(
       { s: pointwiseQs8Spec(131, 16, 3, 5), zIn: 12, zOut: -9, extra: 0 },
       { s: pointwiseQs8Spec(200, 35, 2, 3), zIn: 127, zOut: 1, extra: 4 },
       // Direct convolutions: taps in the padding read the pad row; strides, dilation, an RGB stem, long taps.
-      { s: conv(3, 16, 9, 11, 3, 2, 1), zIn: -20, zOut: 4, extra: 1 },
-      { s: conv(5, 7, 6, 7, 3, 1, 1), zIn: -100, zOut: 0, extra: 0 },
-      { s: conv(6, 9, 7, 7, 3, 1, 2, 2, 2), zIn: 33, zOut: -7, extra: 3 },
-      { s: conv(4, 9, 8, 9, 5, 2, 2), zIn: 0, zOut: 2, extra: 0 },
-      { s: conv(13, 21, 6, 5, 1, 2, 0), zIn: 90, zOut: -3, extra: 2 },
-      { s: conv(72, 10, 5, 5, 3, 2, 1), zIn: -60, zOut: 5, extra: 0 },
+      { s: qs8ConvSpecOf(3, 16, 9, 11, 3, 2, 1), zIn: -20, zOut: 4, extra: 1 },
+      { s: qs8ConvSpecOf(5, 7, 6, 7, 3, 1, 1), zIn: -100, zOut: 0, extra: 0 },
+      { s: qs8ConvSpecOf(6, 9, 7, 7, 3, 1, 2, 2, 2), zIn: 33, zOut: -7, extra: 3 },
+      { s: qs8ConvSpecOf(4, 9, 8, 9, 5, 2, 2), zIn: 0, zOut: 2, extra: 0 },
+      { s: qs8ConvSpecOf(13, 21, 6, 5, 1, 2, 0), zIn: 90, zOut: -3, extra: 2 },
+      { s: qs8ConvSpecOf(72, 10, 5, 5, 3, 2, 1), zIn: -60, zOut: 5, extra: 0 },
     ];
     // The engine's own mode on full-range inputs; the other mode where both readings agree: b = q + 128 below 128
     // (q < 0) for unsigned feeding, b = q >= 0 for signed feeding.

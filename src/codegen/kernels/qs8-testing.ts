@@ -11,7 +11,7 @@ import type { FunctionBuilder } from '../wasm/index.js';
 import assert from 'node:assert/strict';
 import { runStepInChunks } from './kernel-harness.js';
 import type { Qs8ConvAddresses, Qs8ConvSpec, Qs8ConvWeights } from './qs8-gemm.js';
-import type { KernelVariant } from './types.js';
+import { type KernelVariant, convOutputSize } from './types.js';
 
 const GUARD = 64;
 const SENTINEL = 0xa5;
@@ -51,6 +51,44 @@ export function runBytes(
     if (before.some((v) => v !== SENTINEL) || after.some((v) => v !== SENTINEL)) guardViolations.push(name);
   }
   return { buffers: out, addr, guardViolations, call: step };
+}
+
+/**
+ * A square-kernel conv of c -> m channels over n x h x w pixels: k x k, stride, symmetric pad, dilation; full
+ * int8 clamp unless given.
+ */
+export function qs8ConvSpecOf(
+  c: number,
+  m: number,
+  h: number,
+  w: number,
+  k: number,
+  stride: number,
+  pad: number,
+  dil = 1,
+  n = 1,
+  clamp: [number, number] = [-128, 127],
+): Qs8ConvSpec {
+  return {
+    batch: n,
+    inH: h,
+    inW: w,
+    inC: c,
+    outH: convOutputSize(h, k, stride, pad, pad, dil),
+    outW: convOutputSize(w, k, stride, pad, pad, dil),
+    outC: m,
+    kernelH: k,
+    kernelW: k,
+    strideH: stride,
+    strideW: stride,
+    padTop: pad,
+    padLeft: pad,
+    dilationH: dil,
+    dilationW: dil,
+    group: 1,
+    outMin: clamp[0],
+    outMax: clamp[1],
+  };
 }
 
 /** Deterministic int8 values in [lo, hi]. */

@@ -3,38 +3,11 @@ import assert from 'node:assert/strict';
 import { QS8_GEMM_VARIANTS, type Qs8ConvSpec } from './qs8-gemm.js';
 import { qs8Conv } from './qs8-conv.js';
 import { QS8_WINOGRAD_VARIANTS, packQs8Winograd, qs8Winograd, qs8WinogradExact } from './qs8-winograd.js';
-import { checkQs8Conv } from './qs8-testing.js';
-import { convOutputSize } from './types.js';
+import { checkQs8Conv, qs8ConvSpecOf } from './qs8-testing.js';
 
-function spec(
-  c: number,
-  m: number,
-  h: number,
-  w: number,
-  p: number,
-  n = 1,
-  clamp: [number, number] = [-128, 127],
-): Qs8ConvSpec {
-  return {
-    batch: n,
-    inH: h,
-    inW: w,
-    inC: c,
-    outH: convOutputSize(h, 3, 1, p, p, 1),
-    outW: convOutputSize(w, 3, 1, p, p, 1),
-    outC: m,
-    kernelH: 3,
-    kernelW: 3,
-    strideH: 1,
-    strideW: 1,
-    padTop: p,
-    padLeft: p,
-    dilationH: 1,
-    dilationW: 1,
-    group: 1,
-    outMin: clamp[0],
-    outMax: clamp[1],
-  };
+// Winograd takes only 3x3 stride-1 undilated convs.
+function spec(c: number, m: number, h: number, w: number, p: number, n = 1, clamp?: [number, number]): Qs8ConvSpec {
+  return qs8ConvSpecOf(c, m, h, w, 3, 1, p, 1, n, clamp);
 }
 
 // Odd and even output sizes (edge tiles), channels below/at/above 8 and not multiples of 8, unpadded, batch 2,
