@@ -17,7 +17,8 @@ import {
   type Qs8ConvSpec,
   type Qs8ConvWeights,
   biasOf,
-  checkFloatBias,
+  checkDenseSpec,
+  checkDenseWeights,
   denseMacs,
   emitForPanels,
   emitForPixelTiles,
@@ -26,13 +27,12 @@ import {
 import {
   QS8_BLOCK,
   QS8_HEADER_BYTES,
-  checkQuant,
   emitClampBytes,
   emitRequantizeHalf,
   emitStoreBytes,
   packHeader,
 } from './requantize.js';
-import { type KernelVariant, checkConvSpec } from './types.js';
+import type { KernelVariant } from './types.js';
 
 /** The relaxed-dot ISAs: how the engine reads b bytes >= 128 (probed, `WasmFeatures.relaxedDotB`). */
 export type RdotIsa = 'wasmusdot' | 'wasmsdot';
@@ -116,24 +116,11 @@ function panelBytes(s: Qs8ConvSpec, nr: number): number {
   return (nr / QS8_BLOCK) * QS8_HEADER_BYTES + g.taps * g.cp * nr;
 }
 
-function checkSpec(s: Qs8ConvSpec, what: string): void {
-  checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, what);
-  if (s.group !== 1) throw new EdgecnnError(`${what}: group ${s.group} is not 1`, 'internal');
-  if (!(s.outMin >= -128 && s.outMax <= 127 && s.outMin <= s.outMax)) {
-    throw new EdgecnnError(`${what}: clamp [${s.outMin}, ${s.outMax}] is not an int8 range`, 'internal');
-  }
-}
-
 /** Pack weights [outC, inC, kH, kW] (see the file header). */
 export function packRdot(s: Qs8ConvSpec, v: Qs8GemmRdotVariant, w: Qs8ConvWeights, what: string): Uint8Array {
-  checkSpec(s, what);
-  checkQuant(w.quant, what);
-  checkFloatBias(s, w, what);
+  checkDenseWeights(s, w, what);
   const g = geometry(s);
   const kk = s.inC * g.taps;
-  if (w.weights.length !== s.outC * kk) {
-    throw new EdgecnnError(`${what}: ${w.weights.length} weights, expected ${s.outC * kk}`, 'bad-model');
-  }
   const nr = v.nr;
   const panels = Math.ceil(s.outC / nr);
   const pb = panelBytes(s, nr);
@@ -168,7 +155,7 @@ export function packRdot(s: Qs8ConvSpec, v: Qs8GemmRdotVariant, w: Qs8ConvWeight
 
 /** Emit the conv (1x1 GEMM when `isPointwise`) over output pixels [start, end) (the step's parameters). */
 export function emitRdot(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmRdotVariant, a: Qs8ConvAddresses): void {
-  checkSpec(s, 'qs8-conv-rdot');
+  checkDenseSpec(s, 'qs8-conv-rdot');
   const { mr, nr } = v;
   const nc = nr / 4;
   const g = geometry(s);

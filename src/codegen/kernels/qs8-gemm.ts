@@ -194,7 +194,8 @@ export function pointwiseQs8Spec(
   };
 }
 
-function checkSpec(s: Qs8ConvSpec, what: string): void {
+/** Reject what no dense (group 1) qs8 kernel runs: a bad geometry, a group, a clamp outside int8. */
+export function checkDenseSpec(s: Qs8ConvSpec, what: string): void {
   checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, what);
   if (s.group !== 1) throw new EdgecnnError(`${what}: group ${s.group} is not 1`, 'internal');
   if (!(s.outMin >= -128 && s.outMax <= 127 && s.outMin <= s.outMax)) {
@@ -227,16 +228,22 @@ function geometry(s: Qs8ConvSpec): { cp: number; taps: number; padBytes: number;
   };
 }
 
-/** Pack dense (group 1) conv weights into the pair layout (see the file header). */
-export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layout: 'c2' | 'c8' = 'c2'): Uint8Array {
-  checkSpec(s, what);
+/** Check a dense conv and its weights [outC, inC, kH, kW] before packing them (any dense layout). */
+export function checkDenseWeights(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string): void {
+  checkDenseSpec(s, what);
   checkQuant(w.quant, what);
   checkFloatBias(s, w, what);
-  const g = geometry(s);
-  const kk = s.inC * g.taps;
+  const kk = s.inC * s.kernelH * s.kernelW;
   if (w.weights.length !== s.outC * kk) {
     throw new EdgecnnError(`${what}: ${w.weights.length} weights, expected ${s.outC * kk}`, 'bad-model');
   }
+}
+
+/** Pack dense (group 1) conv weights into the pair layout (see the file header). */
+export function packDense(s: Qs8ConvSpec, w: Qs8ConvWeights, what: string, layout: 'c2' | 'c8' = 'c2'): Uint8Array {
+  checkDenseWeights(s, w, what);
+  const g = geometry(s);
+  const kk = s.inC * g.taps;
   const out = new Uint8Array(g.padBytes + g.blocks * g.blockBytes);
   out.fill(w.quant.inZero & 0xff, 0, g.padBytes);
   const view = new DataView(out.buffer);
@@ -431,7 +438,7 @@ export function emitDense(
     return emitWidened(fn, s, v, a, what);
   }
   const mr = v.mr;
-  checkSpec(s, what);
+  checkDenseSpec(s, what);
   const g = geometry(s);
   const [start, end] = range ? [range.start, range.end] : [fn.param(0), fn.param(1)];
   const [p, t0, t1, wp, oc, ko, wk] = fn.locals('i32', 7);
@@ -595,7 +602,7 @@ export function widenScratchBytes(s: Qs8ConvSpec, v: Qs8GemmVariant): number {
 
 /** Emit a `w` tile (see `Qs8GemmVariant.widen`) over output pixels [start, end) (the step's parameters). */
 function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: Qs8ConvAddresses, what: string): void {
-  checkSpec(s, what);
+  checkDenseSpec(s, what);
   if (!widenSupports(s)) throw new EdgecnnError(`${what}: widened tiles need an ungrouped conv`, 'internal');
   if (a.scratch === undefined) throw new EdgecnnError(`${what}: the scratch address is required`, 'internal');
   const g = geometry(s);
