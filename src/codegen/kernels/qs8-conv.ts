@@ -10,6 +10,7 @@
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder } from '../wasm/index.js';
 import {
+  POINTWISE_WINDOW,
   QS8_GEMM_VARIANTS,
   type Qs8ConvAddresses,
   type Qs8ConvSpec,
@@ -57,14 +58,7 @@ function im2colGemmSpec(s: Qs8ConvSpec): Qs8ConvSpec {
     inH: s.outH,
     inW: s.outW,
     inC: k,
-    kernelH: 1,
-    kernelW: 1,
-    strideH: 1,
-    strideW: 1,
-    padTop: 0,
-    padLeft: 0,
-    dilationH: 1,
-    dilationW: 1,
+    ...POINTWISE_WINDOW,
   };
 }
 

@@ -163,6 +163,18 @@ export function isPointwise(s: Qs8ConvSpec): boolean {
   );
 }
 
+/** The window of a 1x1, stride-1, unpadded, undilated conv (what the GEMM tiles compute). */
+export const POINTWISE_WINDOW = {
+  kernelH: 1,
+  kernelW: 1,
+  strideH: 1,
+  strideW: 1,
+  padTop: 0,
+  padLeft: 0,
+  dilationH: 1,
+  dilationW: 1,
+} as const;
+
 /** A 1x1 / stride-1 / unpadded conv of inC -> outC channels over batch x h x w pixels, clamped to `clamp`. */
 export function pointwiseQs8Spec(
   inC: number,
@@ -180,14 +192,7 @@ export function pointwiseQs8Spec(
     outH: h,
     outW: w,
     outC,
-    kernelH: 1,
-    kernelW: 1,
-    strideH: 1,
-    strideW: 1,
-    padTop: 0,
-    padLeft: 0,
-    dilationH: 1,
-    dilationW: 1,
+    ...POINTWISE_WINDOW,
     group: 1,
     outMin: clamp[0],
     outMax: clamp[1],
