@@ -84,7 +84,9 @@ export function flagList(p: ParsedArgs, name: string): string[] {
 export function usage(command: string, synopsis: string, spec: Record<string, FlagSpec>): string {
   const lines = [`usage: edgecnn ${command} ${synopsis}`, ''];
   for (const [name, s] of Object.entries(spec)) {
-    lines.push(`  --${name}${s.type === 'boolean' ? '' : ' <' + s.type + '>'}`.padEnd(28) + s.description);
+    const head = `  --${name}${s.type === 'boolean' ? '' : ' <' + s.type + '>'}`;
+    // A flag wider than the column gets its own line, so the two never run together.
+    lines.push(head.length < 28 ? head.padEnd(28) + s.description : `${head}\n${' '.repeat(28)}${s.description}`);
   }
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { GraphBuilder, randomF32 } from '../ir/builder.js';
 import { saveModel, writeModel } from '../onnx/index.js';
+import { usage } from './args.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'edgecnn-cli-'));
@@ -104,6 +105,18 @@ test('unknown options and commands are usage errors (exit 2)', () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /unknown option --frobnicate/);
   assert.equal(cli('frobnicate').code, 2);
+});
+
+test('usage: a flag wider than its column gets its own line, never runs into its description', () => {
+  const help = usage('quantize', '<model>', {
+    'calibration-limit': { type: 'number', description: 'use at most N samples' },
+    layers: { type: 'boolean', description: 'print the table' },
+  }).split('\n');
+  assert.deepEqual(help.slice(2), [
+    '  --calibration-limit <number>',
+    ' '.repeat(28) + 'use at most N samples',
+    '  --layers'.padEnd(28) + 'print the table',
+  ]);
 });
 
 test('--verbose adds the stack trace', () => {
