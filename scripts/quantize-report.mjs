@@ -83,7 +83,7 @@ if (all || flag('torchvision')) {
   // fp32 run (a second view of the same error; the one shared input is a single draw of it).
   const empirical = flag('empirical');
   say(
-    `| model | int8 layers | cosine all-int8 (mse) | held-out mean | fp32, input on the int8 grid | best method: cosine |${empirical ? ' + empirical bias correction |' : ''} mixed (min-cosine 0.99 on 2 calib. samples): fp32 layers, cosine | size int8 / fp32 |`,
+    `| model | int8 layers | cosine all-int8 (mse) | held-out mean | fp32, input on the int8 grid | best method: cosine |${empirical ? ' + empirical bias correction |' : ''} mixed (min-cosine 0.99 on 2 calib. samples): fp32 layers (order, their MACs), cosine | size int8 / fp32 |`,
   );
   say(`|---|---|---|---|---|---|${empirical ? '---|' : ''}---|---|`);
   for (const name of names) {
@@ -128,7 +128,7 @@ if (all || flag('torchvision')) {
     const bytes = writeModel(base.model).length;
     const q = base.layers.filter((l) => l.quantized).length;
     say(
-      `| ${name} | ${q}/${base.layers.length} | ${c0.toFixed(4)} | ${h0.toFixed(4)} | ${ceiling.toFixed(4)} | ${best[0]}: ${best[1].toFixed(4)} |${ce} ${mp.kept.length}: ${c1.toFixed(4)} | ${(bytes / statSync(resolve(MODELS, `${name}.onnx`)).size).toFixed(3)} |`,
+      `| ${name} | ${q}/${base.layers.length} | ${c0.toFixed(4)} | ${h0.toFixed(4)} | ${ceiling.toFixed(4)} | ${best[0]}: ${best[1].toFixed(4)} |${ce} ${mp.kept.length} (${mp.order}, ${(mp.fp32Macs / 1e6).toFixed(1)}M): ${c1.toFixed(4)} | ${(bytes / statSync(resolve(MODELS, `${name}.onnx`)).size).toFixed(3)} |`,
     );
   }
   say();

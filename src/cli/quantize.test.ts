@@ -61,6 +61,30 @@ test('quantize: usage errors are one clear line', async () => {
   assert.ok(statSync(join(dir, 'o.onnx')).size > 0);
 });
 
+test('quantize --min-cosine: --mixed-order picks the order, says which, and the report records both searches', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgecnn-q-'));
+  const model = join(dir, 'tiny.onnx');
+  await saveModel(tinyQuantModel(), model);
+  const base = ['quantize', model, '--calibration', 'synthetic:4', '--min-cosine', '0.99999'];
+  assert.match(cli(...base, '--mixed-order', 'random', '-o', join(dir, 'x.onnx')).err, /--mixed-order 'random'/);
+  const depth = cli(...base, '--mixed-order', 'depth', '-o', join(dir, 'd.onnx'));
+  assert.equal(depth.code, 0, depth.err);
+  assert.match(depth.out, /chosen: depth order, \d+ layer\(s\) fp32/);
+  assert.doesNotMatch(depth.out, /also tried/);
+  assert.doesNotMatch(depth.out, /sensitivity: output SQNR/, 'depth order needs no sensitivity runs');
+  const report = join(dir, 'r.json');
+  const both = cli(...base, '--report', report, '-o', join(dir, 'c.onnx'));
+  assert.equal(both.code, 0, both.err);
+  assert.match(both.out, /chosen: (depth|sensitivity) order[^\n]*\nalso tried: (depth|sensitivity) order/);
+  const json = JSON.parse(readFileSync(report, 'utf8')) as {
+    mixedPrecision: { order: string; fp32Macs: number; searches: { order: string; fp32Macs: number }[] };
+  };
+  const mp = json.mixedPrecision;
+  assert.deepEqual(mp.searches.map((x) => x.order).sort(), ['depth', 'sensitivity']);
+  assert.equal(mp.order, mp.searches[0]!.order);
+  assert.equal(mp.fp32Macs, mp.searches[0]!.fp32Macs);
+});
+
 test('quantize --format qoperator writes QLinearConv that check runs against onnxruntime', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'edgecnn-qop-'));
   const model = join(dir, 'tiny.onnx');

@@ -25,7 +25,10 @@ import {
   fitCosineBudget,
   formatLayerTable,
   formatMixedPrecision,
+  formatMixedSearches,
   formatSensitivityTable,
+  MIXED_PRECISION_ORDERS,
+  type MixedPrecisionOrder,
   layerSensitivity,
   parseMethod,
   prepareFloatModel,
@@ -90,13 +93,17 @@ export const command: Command = {
     'sensitivity-samples': { type: 'number', description: 'samples for the sensitivity table (default 2)' },
     'accuracy-budget': {
       type: 'number',
-      description: 'max top-1 loss in points; keeps sensitive layers fp32 (needs --eval)',
+      description: 'max top-1 loss in points; keeps layers fp32 until met (needs --eval; see --mixed-order)',
     },
     eval: { type: 'string', description: `evaluation dataset for the budget: ${DATASETS.join(', ')}` },
     'eval-limit': { type: 'number', description: 'evaluation images for the budget (default 2000)' },
     'min-cosine': {
       type: 'number',
-      description: 'keep sensitive layers fp32 until the output cosine vs fp32 on calibration samples reaches this',
+      description: 'keep layers fp32 until the output cosine vs fp32 on calibration samples reaches this',
+    },
+    'mixed-order': {
+      type: 'string',
+      description: `which layers mixed precision keeps fp32 first: ${MIXED_PRECISION_ORDERS.join(', ')} (default cheapest: both orders, fewest fp32 MACs)`,
     },
     engine: { type: 'string', description: `engine for measurements: ${ENGINES.join(', ')} (default reference)` },
     layers: { type: 'boolean', description: 'print the per-layer table' },
@@ -206,7 +213,14 @@ export const command: Command = {
       throw new EdgecnnError(`--min-cosine must be in (0, 1], got ${minCosine}`, 'bad-argument');
     if (minCosine !== undefined && budget !== undefined)
       throw new EdgecnnError('--min-cosine and --accuracy-budget exclude each other', 'bad-argument');
-    const wantSensitivity = flagBool(flags, 'sensitivity') || budget !== undefined || minCosine !== undefined;
+    const order = (flagString(flags, 'mixed-order') ?? 'cheapest') as MixedPrecisionOrder;
+    if (!MIXED_PRECISION_ORDERS.includes(order))
+      throw new EdgecnnError(
+        `--mixed-order '${order}': expected one of ${MIXED_PRECISION_ORDERS.join(', ')}`,
+        'bad-argument',
+      );
+    const wantSensitivity =
+      flagBool(flags, 'sensitivity') || ((budget !== undefined || minCosine !== undefined) && order !== 'depth');
     let ranked: Awaited<ReturnType<typeof layerSensitivity>> = [];
     let mixed: Awaited<ReturnType<typeof fitAccuracyBudget>> | undefined;
     if (wantSensitivity) {
@@ -228,9 +242,11 @@ export const command: Command = {
         (await evaluateTop1(await factory(m), data, { limit: evalLimit, batch })).top1;
       const mp = await fitAccuracyBudget(cal, ranked, budget, evaluate, {
         ...options,
+        order,
         onStep: (s) => console.error(`  fp32 layers: ${s.fp32Layers.length}, top-1 ${s.accuracy.toFixed(2)}%`),
       });
       result = mp.result;
+      mixed = mp;
       console.log(
         `mixed precision on the first ${evalLimit} images of ${evalSet} (engine ${engine}):\n${formatMixedPrecision(mp, budget)}\n`,
       );
@@ -239,6 +255,7 @@ export const command: Command = {
       const n = flagNumber(flags, 'sensitivity-samples') ?? 2;
       const mp = await fitCosineBudget(cal, ranked, samples.slice(0, n), minCosine, {
         ...options,
+        order,
         runner: factory,
         onStep: (s) => console.error(`  fp32 layers: ${s.fp32Layers.length}, cosine ${(s.accuracy / 100).toFixed(5)}`),
       });
@@ -248,6 +265,8 @@ export const command: Command = {
         `mixed precision for output cosine >= ${minCosine} on ${Math.min(n, samples.length)} calibration sample(s): cosine ${(mp.accuracy / 100).toFixed(5)} ` +
           `(${mp.withinBudget ? 'met' : 'NOT met'}) with ${mp.kept.length} layer(s) fp32` +
           (mp.kept.length > 0 ? ':\n' + mp.kept.map((k) => `  ${k.layer}: ${k.reason}`).join('\n') : '') +
+          '\n' +
+          formatMixedSearches(mp, (c) => `cosine ${(c / 100).toFixed(5)}`) +
           '\n',
       );
     }
@@ -286,6 +305,9 @@ export const command: Command = {
           floatMetric: mixed.floatAccuracy,
           metric: mixed.accuracy,
           withinBudget: mixed.withinBudget,
+          order: mixed.order,
+          fp32Macs: mixed.fp32Macs,
+          searches: mixed.searches,
           steps: mixed.steps,
           keptFp32: mixed.kept,
         },

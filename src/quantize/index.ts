@@ -41,12 +41,16 @@ export {
 export {
   type SensitivityRow,
   type MixedPrecisionResult,
+  type MixedPrecisionOrder,
+  type MixedPrecisionOptions,
+  type MixedPrecisionSearch,
+  MIXED_PRECISION_ORDERS,
   fitAccuracyBudget,
   fitCosineBudget,
   layerSensitivity,
 } from './sensitivity.js';
 export { type BiasCorrectionOptions, empiricalBiasCorrection } from './bias-correction.js';
-export { formatLayerTable, formatSensitivityTable, formatMixedPrecision } from './report.js';
+export { formatLayerTable, formatSensitivityTable, formatMixedPrecision, formatMixedSearches } from './report.js';
 export { readQdqParams, type TensorQuantParams } from './qdq-import.js';
 export { QOPERATOR_REWRITTEN, type QOperatorRewrite, qoperatorToQdq } from './qoperator.js';
 export { type QOperatorExport, qdqToQOperator } from './qoperator-export.js';

@@ -54,5 +54,17 @@ export function formatMixedPrecision(m: MixedPrecisionResult, budget: number): s
   ];
   if (m.kept.length > 0) lines.push('kept fp32:', ...m.kept.map((k) => `  ${k.layer}: ${k.reason}`));
   else lines.push('every layer is int8');
+  lines.push(formatMixedSearches(m, (a) => `top-1 ${a.toFixed(2)}%`));
   return lines.join('\n');
+}
+
+/** One line per search order: what it kept fp32 (layers, MACs), its metric, and which one was chosen. */
+export function formatMixedSearches(m: MixedPrecisionResult, metric: (accuracy: number) => string): string {
+  return m.searches
+    .map(
+      (s, i) =>
+        `${i === 0 ? 'chosen' : 'also tried'}: ${s.order} order, ${s.fp32Layers.length} layer(s) fp32 ` +
+        `(${(s.fp32Macs / 1e6).toFixed(1)}M MACs), ${metric(s.accuracy)}${s.withinBudget ? '' : ' (budget NOT met)'}`,
+    )
+    .join('\n');
 }
