@@ -20,6 +20,7 @@ import { getOp } from '../../ops/registry.js';
 import { convGeometry } from '../../ops/conv.js';
 import { pickQs8Im2colVariant, qs8Conv, qs8ConvIm2col } from '../kernels/qs8-conv.js';
 import { qs8Dwconv } from '../kernels/qs8-dwconv.js';
+import { candidateQs8DwconvRdotVariants, qs8DwconvRdot } from '../kernels/qs8-dwconv-rdot.js';
 import { type Qs8FcSpec, qs8Fc } from '../kernels/qs8-fc.js';
 import { type Qs8MoveSpec, qs8Move } from '../kernels/qs8-move.js';
 import { type Qs8GlobalPoolSpec, qs8GlobalAvgPool, qs8MaxPool } from '../kernels/qs8-pool.js';
@@ -654,6 +655,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
     // may take any of them.
     type Fam =
       | typeof qs8Dwconv
+      | typeof qs8DwconvRdot
       | typeof qs8Winograd
       | typeof qs8Gemm
       | typeof qs8GemmRdot
@@ -661,7 +663,12 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
       | typeof qs8Conv
       | typeof qs8ConvIm2col;
     const options: { fam: Fam; v: unknown }[] = depthwise
-      ? qs8Dwconv.variants.filter((v) => qs8Dwconv.supports(spec, v)).map((v) => ({ fam: qs8Dwconv, v }))
+      ? [
+          // The relaxed int8 dot (4 kernel rows x 4 channels per instruction) where the probe proved it exact and
+          // the shape is one it was measured faster on; the i16 kernels otherwise (and for the tuner).
+          ...candidateQs8DwconvRdotVariants(spec, ctx.relaxedDotB).map((v) => ({ fam: qs8DwconvRdot, v })),
+          ...qs8Dwconv.variants.filter((v) => qs8Dwconv.supports(spec, v)).map((v) => ({ fam: qs8Dwconv, v })),
+        ]
       : [
           // The relaxed int8 dot (16 MACs per instruction) only where the probe proved it exact.
           ...candidateQs8GemmRdotVariants(spec, ctx.relaxedDotB).map((v) => ({
@@ -682,7 +689,7 @@ export function lowerInt8(node: Node, ctx: SelectContext): LoweredKernel | undef
           const packed = (fam.pack as (s: Qs8ConvSpec, v: unknown, w: typeof weights) => Uint8Array)(spec, v, weights);
           return {
             ...base,
-            usesRelaxedSimd: fam === qs8GemmRdot || fam === qs8ConvRdot,
+            usesRelaxedSimd: fam === qs8GemmRdot || fam === qs8ConvRdot || fam === qs8DwconvRdot,
             scratchBytes:
               (fam as { scratchBytes?: (s: Qs8ConvSpec, v: unknown) => number }).scratchBytes?.(spec, v) ?? 0,
             id,

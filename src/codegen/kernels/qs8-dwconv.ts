@@ -33,7 +33,7 @@ export interface Qs8DwconvVariant extends KernelVariant {
 }
 
 /** i16 lanes 0-3 (half 0) or 4-7 (half 1) of two vectors, interleaved: [a0 b0 a1 b1 ...] (punpck{l,h}wd). */
-const INTERLEAVE = [0, 1].map((h) =>
+export const INTERLEAVE = [0, 1].map((h) =>
   Array.from({ length: 16 }, (_, i) => {
     const lane = h * 4 + (i >> 2);
     return (i & 2 ? 16 : 0) + lane * 2 + (i & 1);
@@ -51,7 +51,7 @@ export const QS8_DWCONV_VARIANTS: readonly Qs8DwconvVariant[] = [
   { tile: '8c', isa: 'wasmsimd', px: 0 },
 ];
 
-const isDepthwise = (s: Qs8ConvSpec): boolean => s.group === s.inC && s.inC === s.outC;
+export const isDepthwise = (s: Qs8ConvSpec): boolean => s.group === s.inC && s.inC === s.outC;
 
 function check(s: Qs8ConvSpec): void {
   checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, 'qs8-dwconv');
@@ -269,7 +269,10 @@ const rowsBlockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + slotsOf(s,
  * validity patterns: each pattern gets its own packed weights, with the taps of rows in the padding zeroed and
  * their zIn * w moved into the bias, so that one row code serves every row (it reads a clamped row instead).
  */
-function rowPatterns(s: Qs8ConvSpec): { runs: { lo: number; hi: number; pattern: number }[]; patterns: boolean[][] } {
+export function rowPatterns(s: Qs8ConvSpec): {
+  runs: { lo: number; hi: number; pattern: number }[];
+  patterns: boolean[][];
+} {
   const patterns: boolean[][] = [];
   const runs: { lo: number; hi: number; pattern: number }[] = [];
   for (let y = 0; y < s.outH; y++) {

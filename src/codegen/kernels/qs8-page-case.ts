@@ -26,6 +26,8 @@ export interface PageStep {
 export interface Qs8PageCase {
   step: PageStep;
   verify(image: Uint8Array): ReturnType<typeof compareNhwc>;
+  /** The output buffer's bytes (NHWC, pixel stride as run) in an image the page returned. */
+  output(image: Uint8Array): Int8Array;
 }
 
 /** The subset of a playwright Page used here. */
@@ -100,6 +102,7 @@ export function qs8PageCase<V extends KernelVariant>(
       const clamped = want.map((q) => Math.min(s.outMax, Math.max(s.outMin, q)));
       return compareNhwc(y, Int8Array.from(clamped), s.batch, s.outC, s.outH * s.outW, outStride);
     },
+    output: (after) => Int8Array.from(new Int8Array(after.buffer, after.byteOffset + addr['y']!, pixOut * outStride)),
   };
 }
 
