@@ -74,8 +74,12 @@ test('Node: selection takes the relaxed-dot depthwise kernels only when told the
   assert.deepEqual(candidateQs8DwconvRdotVariants(s, undefined), []);
   assert.ok(candidateQs8DwconvRdotVariants(s, 'unsigned').every((v) => v.isa === 'wasmusdot'));
   assert.ok(candidateQs8DwconvRdotVariants(s, 'signed').every((v) => v.isa === 'wasmsdot'));
-  assert.equal(candidateQs8DwconvRdotVariants(s, 'unsigned')[0]!.tile, '4x8c4r');
-  assert.equal(candidateQs8DwconvRdotVariants(dw(32, 14, 14, 5, 2, 2), 'unsigned')[0]!.tile, '4x8c4');
+  assert.equal(candidateQs8DwconvRdotVariants(s, 'unsigned')[0]!.tile, '2x16x8c4');
+  assert.equal(candidateQs8DwconvRdotVariants(dw(32, 14, 14, 3, 2, 1), 'unsigned')[0]!.tile, '16x8c4r');
+  assert.equal(candidateQs8DwconvRdotVariants(dw(32, 14, 14, 5, 1, 2), 'unsigned')[0]!.tile, '2x8x8c4');
+  assert.equal(candidateQs8DwconvRdotVariants(dw(32, 14, 14, 5, 2, 2), 'unsigned')[0]!.tile, '16x8c4');
+  // One output row: the two-row tiles do not apply.
+  assert.ok(candidateQs8DwconvRdotVariants(dw(32, 1, 14, 3, 1, 1), 'unsigned').every((v) => v.rows === 1));
   // Shapes not measured stay on the i16 kernel: dilation, 7x7, not depthwise.
   assert.deepEqual(candidateQs8DwconvRdotVariants(dw(32, 14, 14, 3, 1, 2, 2), 'unsigned'), []);
   assert.deepEqual(candidateQs8DwconvRdotVariants(dw(32, 14, 14, 7, 1, 3), 'unsigned'), []);

@@ -1,29 +1,30 @@
 /**
  * qs8 depthwise convolution on the relaxed int8 dot `i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c)` (used only
  * where the start-up probe proved it exact: `wasmusdot` reads b as u8, `wasmsdot` as i8; see qs8-gemm-rdot.ts).
- * One i32 lane = 4 kernel rows of one channel at one kernel column: a = packed weights [w(r0) w(r1) w(r2) w(r3)]
- * per channel (4 channels per vector), b = the 4 input rows' bytes of those channels at one input column. The
- * kernel rows go in groups of 4 (3x3: rows 0-2 and a zero-weight row; 5x5: rows 0-3, then row 4 and three zero
- * rows); a group's zero-weight rows reuse its last real row's vector (no load). Per group and input column, 4
- * loads of 8 channels, 2 byte interleaves (rows 0/1, 2/3) and 2 16-bit interleaves give 2 vectors of
- * [tap0 tap1 tap2 tap3] for channels 0-3 and 4-7 (xor 0x80 for u8 feeding: q + 128); every output pixel of the
- * tile whose window covers that column takes them with its weights of that column (kw x 4 rows x 8 channels
- * in kw x 2 dots). Row tiles as qs8-dwconv's `<px>x8c[r]`: items = output rows x channel groups, px pixels per
- * step sharing a column's interleaves, columns in order and a pixel requantized right after its last column (at
- * most ceil(kw / stride) pixels' accumulators live). Padding as there: one packed weight set per row-validity
- * pattern (rows in the padding read a clamped row with zero weights, their zFed * w moved into the bias),
- * columns outside the image read input-zero-point lanes. The accumulator starts at bias - zFed * sum(live w)
- * (zFed = zIn + 128 for u8 feeding) and ends equal to qs8-dwconv's; the epilogue is the shared one
- * (requantize.ts): outputs are bit-identical to qs8-dwconv.
- * `r` tiles keep a block's weight vectors in registers along the row (3x3: 6 vectors); the others load them
- * at each use. Any kernel size, stride and dilation is supported; lowering offers these kernels for 3x3 and 5x5
- * (measured), other shapes stay on qs8-dwconv.
+ * One i32 lane = 4 input rows of one channel at one kernel column: a = packed weights, 4 channels x 4 rows per
+ * vector; b = the 4 rows' bytes of those channels at one input column. An item is 1 or 2 output rows; it reads
+ * `slots` input rows (kh, or kh + 1 for 2 rows at stride 1) in groups of 4, a group's slots past the last
+ * reusing its vector (zero weights, no load). Per group and input column: 4 loads of 8 channels, 2 byte
+ * interleaves (slots 0/1, 2/3) and 2 16-bit interleaves give [s0 s1 s2 s3] for channels 0-3 and 4-7 (xor 0x80 for
+ * u8 feeding: q + 128), which every output pixel of the tile covering that column takes, per output row with
+ * that row's weights (3x3, 2 rows: row y has [k0 k1 k2 0], row y + 1 [0 k0 k1 k2] on the same vectors).
+ * Row tiles as qs8-dwconv's: items = output rows (or pairs; an odd last row shares the pair before it, whose
+ * first row is then written twice with equal bytes) x channel groups; px pixels per step share each column's
+ * interleaves. 1 row: column by column, a pixel finished after its last column; 2 rows: pixel by pixel, a
+ * column's interleaves live until their last pixel (fewer live registers than 2 rows of accumulators).
+ * Padding as qs8-dwconv's: one packed weight set per slot-validity pattern (slots in the padding read a clamped
+ * row with zero weights and their zFed * w is moved into the bias), columns outside the image read
+ * input-zero-point lanes. The accumulator starts at bias - zFed * sum(live w) (zFed = zIn + 128 for u8 feeding)
+ * and ends equal to qs8-dwconv's; the epilogue is the shared one (requantize.ts): outputs are bit-identical.
+ * Tiles `[2x]<px>x8c4[r]`: `2x` two output rows, `r` a block's weights in registers along the row (1 row, 3
+ * columns). Any kernel size, stride and dilation works here; lowering offers these kernels for 3x3 and 5x5 at
+ * stride 1 or 2 without dilation (measured), other depthwise shapes stay on qs8-dwconv.
  */
 import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, checkFloatBias } from './qs8-gemm.js';
 import { type RdotIsa, rdotIsaOf } from './qs8-gemm-rdot.js';
-import { INTERLEAVE, isDepthwise, qs8DwconvChannelGroups, rowPatterns } from './qs8-dwconv.js';
+import { INTERLEAVE, isDepthwise, qs8DwconvChannelGroups } from './qs8-dwconv.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
 import { checkConvSpec } from './types.js';
@@ -34,28 +35,94 @@ export interface Qs8DwconvRdotVariant extends KernelVariant {
   readonly px: number;
   /** Channel blocks outside the row's pixels with the block's weights in registers (3x3 only); else inside. */
   readonly stream: boolean;
+  /**
+   * Output rows per item: 2 (stride 1, no dilation) feeds both rows from one set of interleaves (input rows
+   * y..y+kh: row y's weights at lanes 0..kh-1, row y+1's at 1..kh), pixel by pixel (a pixel's columns live).
+   */
+  readonly rows: 1 | 2;
 }
 
-const TILES: readonly { px: number; stream: boolean }[] = [
-  { px: 4, stream: true },
-  { px: 8, stream: true },
-  { px: 4, stream: false },
-  { px: 8, stream: false },
+const TILES: readonly { px: number; stream: boolean; rows: 1 | 2 }[] = [
+  { px: 4, stream: true, rows: 1 },
+  { px: 8, stream: true, rows: 1 },
+  { px: 16, stream: true, rows: 1 },
+  { px: 8, stream: false, rows: 1 },
+  { px: 16, stream: false, rows: 1 },
+  { px: 8, stream: false, rows: 2 },
+  { px: 16, stream: false, rows: 2 },
 ];
 
 /** Every tile for both readings of b. */
 export const QS8_DWCONV_RDOT_VARIANTS: readonly Qs8DwconvRdotVariant[] = (['wasmusdot', 'wasmsdot'] as const).flatMap(
-  (isa) => TILES.map(({ px, stream }) => ({ tile: `${px}x8c4${stream ? 'r' : ''}`, isa, px, stream })),
+  (isa) =>
+    TILES.map(({ px, stream, rows }) => ({
+      tile: `${rows > 1 ? `${rows}x` : ''}${px}x8c4${stream ? 'r' : ''}`,
+      isa,
+      px,
+      stream,
+      rows,
+    })),
 );
 
-/** Kernel-row groups of 4 (one i32 lane each). */
-const groupsOf = (s: Qs8ConvSpec): number => Math.ceil(s.kernelH / 4);
+/** Input-row slots an item reads: kernel rows (1 output row) or kh + 1 consecutive rows (2 output rows). */
+const slotsOf = (s: Qs8ConvSpec, rows: number): number => s.kernelH + rows - 1;
 
-/** Weight vectors per 8-channel block: groups x kernel columns x 2 (channels 0-3, 4-7). */
-const weightVectors = (s: Qs8ConvSpec): number => groupsOf(s) * s.kernelW * 2;
+/** Slot groups of 4 (one i32 lane each). */
+const groupsOf = (s: Qs8ConvSpec, rows: number): number => Math.ceil(slotsOf(s, rows) / 4);
+
+/** Weight vectors per output row of an 8-channel block: groups x kernel columns x 2 (channels 0-3, 4-7). */
+const weightVectors = (s: Qs8ConvSpec, rows: number): number => groupsOf(s, rows) * s.kernelW * 2;
 
 /** `stream` keeps the weights in registers: only where they fit beside the accumulators (V8 x64: 16 xmm). */
-const fitsRegisters = (s: Qs8ConvSpec): boolean => weightVectors(s) <= 6;
+const fitsRegisters = (s: Qs8ConvSpec): boolean => weightVectors(s, 1) <= 6;
+
+/** Two output rows per item need stride 1, no row dilation and at least 2 output rows. */
+const twoRowsFit = (s: Qs8ConvSpec): boolean => s.strideH === 1 && s.dilationH === 1 && s.outH >= 2;
+
+const usable = (s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): boolean =>
+  isDepthwise(s) && (!v.stream || (fitsRegisters(s) && v.rows === 1)) && (v.rows === 1 || twoRowsFit(s));
+
+/** Items per image (groups of `rows` output rows; an odd last row shares the item before it: y0 = outH - 2). */
+const itemsPerImage = (s: Qs8ConvSpec, rows: number): number => Math.ceil(s.outH / rows);
+
+/** Channel groups (for threads) over the items of `rows` output rows. */
+const channelGroupsOf = (s: Qs8ConvSpec, rows: number): { groups: number; groupBlocks: number } =>
+  qs8DwconvChannelGroups({ ...s, outH: itemsPerImage(s, rows) });
+
+/** The first output row of item k of an image. */
+const firstRow = (s: Qs8ConvSpec, rows: number, k: number): number => Math.min(k * rows, s.outH - rows);
+
+/** Input row (relative to the item's first output row's window top) of slot t. */
+const slotOffset = (s: Qs8ConvSpec, rows: number, t: number): number => (rows === 1 ? t * s.dilationH : t);
+
+/** The kernel row output row r of an item applies at slot t (-1: none). */
+const kernelRowAt = (s: Qs8ConvSpec, rows: number, r: number, t: number): number =>
+  rows === 1 ? (t < s.kernelH ? t : -1) : t - r >= 0 && t - r < s.kernelH ? t - r : -1;
+
+/**
+ * Items in runs of equal slot validity (top border, interior, bottom border) and the distinct patterns: each
+ * pattern gets its own packed weights (slots in the padding zeroed, their zFed * w moved into the bias).
+ */
+function itemPatterns(
+  s: Qs8ConvSpec,
+  rows: number,
+): { runs: { lo: number; hi: number; pattern: number }[]; patterns: boolean[][] } {
+  const patterns: boolean[][] = [];
+  const runs: { lo: number; hi: number; pattern: number }[] = [];
+  for (let k = 0; k < itemsPerImage(s, rows); k++) {
+    const iy0 = firstRow(s, rows, k) * s.strideH - s.padTop;
+    const pt = Array.from({ length: slotsOf(s, rows) }, (_, t) => {
+      const iy = iy0 + slotOffset(s, rows, t);
+      return iy >= 0 && iy < s.inH;
+    });
+    let i = patterns.findIndex((q) => q.join() === pt.join());
+    if (i < 0) i = patterns.push(pt) - 1;
+    const last = runs[runs.length - 1];
+    if (last && last.pattern === i) last.hi = k + 1;
+    else runs.push({ lo: k, hi: k + 1, pattern: i });
+  }
+  return { runs, patterns };
+}
 
 /**
  * The variants usable for a depthwise conv with the probed reading of b, the preferred first; none when the dot is
@@ -70,8 +137,12 @@ export function candidateQs8DwconvRdotVariants(
   const square = s.kernelH === s.kernelW && (s.kernelH === 3 || s.kernelH === 5);
   const strided = s.strideH === s.strideW && (s.strideH === 1 || s.strideH === 2);
   if (!isa || !isDepthwise(s) || !square || !strided || s.dilationH !== 1 || s.dilationW !== 1) return [];
-  const mine = QS8_DWCONV_RDOT_VARIANTS.filter((v) => v.isa === isa && (!v.stream || fitsRegisters(s)));
-  const want = fitsRegisters(s) ? '4x8c4r' : '4x8c4';
+  const mine = QS8_DWCONV_RDOT_VARIANTS.filter((v) => v.isa === isa && usable(s, v));
+  // Measured in Chromium (`node dist/bench/browser-qs8-kernels.js dw- --all`, x86 VNNI): at stride 1 two output rows
+  // per item win (MobileNetV2 3x3: 1.6-1.8x the best i16 tile; 1 row: 1.4-1.5x), 16-pixel tiles by 3-8% over 8
+  // for 3x3 (fewer columns interleaved twice), 8 for 5x5 (fewer live registers); at stride 2 one row, 3x3 with
+  // the weights in registers.
+  const want = twoRowsFit(s) ? (s.kernelH === 3 ? '2x16x8c4' : '2x8x8c4') : fitsRegisters(s) ? '16x8c4r' : '16x8c4';
   const pick = mine.find((v) => v.tile === want)!;
   return [pick, ...mine.filter((v) => v !== pick)];
 }
@@ -79,14 +150,17 @@ export function candidateQs8DwconvRdotVariants(
 function check(s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): void {
   checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, 'qs8-dwconv-rdot');
   if (!isDepthwise(s)) throw new EdgecnnError('qs8-dwconv: not a depthwise conv (group == C_in == C_out)', 'internal');
-  if (v.stream && !fitsRegisters(s))
-    throw new EdgecnnError(`qs8-dwconv: ${v.tile} needs a 3-column kernel`, 'internal');
+  if (!usable(s, v)) throw new EdgecnnError(`qs8-dwconv: ${v.tile} does not fit this shape`, 'internal');
 }
 
 /** Packed prefix: 16 input-zero-point bytes (the padding lanes), then per pattern and channel block its bytes. */
 const ZERO_LANES_BYTES = 16;
 
-const blockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + weightVectors(s) * 16;
+/** Bytes of one output row's part of a block: its header, then its weight vectors. */
+const rowBytes = (s: Qs8ConvSpec, rows: number): number => QS8_HEADER_BYTES + weightVectors(s, rows) * 16;
+
+/** Bytes of one packed 8-channel block: a part per output row of the item. */
+const blockBytes = (s: Qs8ConvSpec, rows: number): number => rows * rowBytes(s, rows);
 
 /** Pack weights [C, 1, kh, kw]: per row-validity pattern and 8-channel block a header, then the weight vectors. */
 function pack(s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, w: Qs8ConvWeights): Uint8Array {
@@ -98,36 +172,39 @@ function pack(s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, w: Qs8ConvWeights): Uint8
   if (w.weights.length !== s.outC * taps) {
     throw new EdgecnnError(`qs8-dwconv: ${w.weights.length} weights, expected ${s.outC * taps}`, 'bad-model');
   }
-  const bytes = blockBytes(s);
+  const { rows } = v;
+  const bytes = blockBytes(s, rows);
   const blocks = Math.ceil(s.outC / QS8_BLOCK);
-  const { patterns } = rowPatterns(s);
+  const { patterns } = itemPatterns(s, rows);
   const out = new Uint8Array(ZERO_LANES_BYTES + patterns.length * blocks * bytes);
   out.fill(w.quant.inZero & 0xff, 0, ZERO_LANES_BYTES);
   const view = new DataView(out.buffer);
   // u8 feeding reads q + 128, whose zero point is zIn + 128 (the padding lanes hold zIn and are flipped too).
   const fed = { ...w.quant, inZero: w.quant.inZero + (v.isa === 'wasmusdot' ? 128 : 0) };
   patterns.forEach((pattern, pi) => {
-    for (let b = 0; b < blocks; b++) {
-      const base = ZERO_LANES_BYTES + (pi * blocks + b) * bytes;
-      // Only the taps of rows inside the image count: the others meet zero weights.
-      const sum = (n: number): number => {
-        let t = 0;
-        for (let k = 0; k < taps; k++) if (pattern[Math.floor(k / kw)]) t += w.weights[n * taps + k]!;
-        return t;
-      };
-      packHeader(view, base, b * QS8_BLOCK, s.outC, fed, sum, biasOf(w), { lo: s.outMin, hi: s.outMax });
-      for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
-        const n = b * QS8_BLOCK + j;
-        for (let g = 0; g < groupsOf(s); g++)
-          for (let kx = 0; kx < kw; kx++)
-            for (let t = 0; t < 4; t++) {
-              const ky = 4 * g + t;
-              if (ky >= kh || !pattern[ky]) continue;
-              const at = base + QS8_HEADER_BYTES + ((g * kw + kx) * 2 + (j >> 2)) * 16 + (j & 3) * 4 + t;
-              view.setInt8(at, w.weights[n * taps + ky * kw + kx]!);
-            }
+    for (let b = 0; b < blocks; b++)
+      for (let r = 0; r < rows; r++) {
+        const base = ZERO_LANES_BYTES + (pi * blocks + b) * bytes + r * rowBytes(s, rows);
+        // Only the taps at slots inside the image count: the others meet zero weights.
+        const live = (ky: number): boolean => pattern[rows === 1 ? ky : ky + r]!;
+        const sum = (n: number): number => {
+          let t = 0;
+          for (let k = 0; k < taps; k++) if (live(Math.floor(k / kw))) t += w.weights[n * taps + k]!;
+          return t;
+        };
+        packHeader(view, base, b * QS8_BLOCK, s.outC, fed, sum, biasOf(w), { lo: s.outMin, hi: s.outMax });
+        for (let j = 0; j < QS8_BLOCK && b * QS8_BLOCK + j < s.outC; j++) {
+          const n = b * QS8_BLOCK + j;
+          for (let g = 0; g < groupsOf(s, rows); g++)
+            for (let kx = 0; kx < kw; kx++)
+              for (let u = 0; u < 4; u++) {
+                const ky = kernelRowAt(s, rows, r, 4 * g + u);
+                if (ky < 0 || !pattern[4 * g + u]) continue;
+                const at = base + QS8_HEADER_BYTES + ((g * kw + kx) * 2 + (j >> 2)) * 16 + (j & 3) * 4 + u;
+                view.setInt8(at, w.weights[n * taps + ky * kw + kx]!);
+              }
+        }
       }
-    }
   });
   return out;
 }
@@ -137,28 +214,32 @@ const BYTES_LO = Array.from({ length: 16 }, (_, i) => (i & 1 ? 16 : 0) + (i >> 1
 
 function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Qs8ConvAddresses): void {
   check(s, v);
-  const { px, stream } = v;
+  const { px, stream, rows: R } = v;
   const unsigned = v.isa === 'wasmusdot';
   const { kernelH: kh, kernelW: kw, strideH: sH, strideW: sW, dilationH: dH, dilationW: dW } = s;
   const { inH, inW, outH, outW } = s;
-  const G = groupsOf(s);
+  const G = groupsOf(s, R);
+  const nSlots = slotsOf(s, R);
+  const rb = rowBytes(s, R);
   const inStride = a.input.pixelStride;
   const outStride = a.output.pixelStride;
-  const bytes = blockBytes(s);
+  const bytes = blockBytes(s, R);
   const blocks = Math.ceil(s.outC / QS8_BLOCK);
-  const { groups, groupBlocks } = qs8DwconvChannelGroups(s);
+  const ipi = itemsPerImage(s, R);
+  const { groups, groupBlocks } = channelGroupsOf(s, R);
   const nFull = Math.floor(s.outC / QS8_BLOCK);
   const rest = s.outC - nFull * QS8_BLOCK;
   const floatBias = s.floatBias === true;
   const [start, end] = [fn.param(0), fn.param(1)];
   const [item, row, grp, cbLo, cbHi, oy, bb, wset, rowOut, ox, cb, pixIn, pixOut, ip, op, wp] = fn.locals('i32', 16);
-  // Per kernel row: the input row's address (clamped into the image), and that plus the pixels' column and channels.
-  const rowPtr = fn.locals('i32', kh);
-  const rp = fn.locals('i32', kh);
+  const y0 = fn.local('i32');
+  // Per slot: the input row's address (clamped into the image), and that plus the pixels' column and channels.
+  const rowPtr = fn.locals('i32', nSlots);
+  const rp = fn.locals('i32', nSlots);
   const [flip, res, ab, bv] = fn.locals('v128', 4) as [Local, Local, Local, Local];
   const q = fn.locals('v128', 2);
-  const acc = Array.from({ length: px }, () => fn.locals('v128', 2));
-  const wLocals = stream ? fn.locals('v128', weightVectors(s)) : [];
+  const acc = Array.from({ length: px }, () => Array.from({ length: R }, () => fn.locals('v128', 2)));
+  const wLocals = stream ? fn.locals('v128', weightVectors(s, 1)) : [];
   const pool: Local[] = [];
   const take = (): Local => pool.pop() ?? fn.local('v128');
   if (unsigned) fn.v128ConstI32(0x80808080 | 0).localSet(flip);
@@ -171,17 +252,18 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
   let oxR = oxL;
   while (oxR < outW && interior(oxR)) oxR++;
 
-  const weightOff = (g: number, kx: number, h: number): number => QS8_HEADER_BYTES + ((g * kw + kx) * 2 + h) * 16;
-  const pushWeight = (g: number, kx: number, h: number): void => {
+  const weightOff = (r: number, g: number, kx: number, h: number): number =>
+    r * rb + QS8_HEADER_BYTES + ((g * kw + kx) * 2 + h) * 16;
+  const pushWeight = (r: number, g: number, kx: number, h: number): void => {
     if (stream) fn.localGet(wLocals[(g * kw + kx) * 2 + h]!);
-    else fn.localGet(wp).v128Load(weightOff(g, kx, h));
+    else fn.localGet(wp).v128Load(weightOff(r, g, kx, h));
   };
   const loadBlockWeights = (): void => {
     for (let g = 0; g < G; g++)
       for (let kx = 0; kx < kw; kx++)
         for (let h = 0; h < 2; h++)
           fn.localGet(wp)
-            .v128Load(weightOff(g, kx, h))
+            .v128Load(weightOff(0, g, kx, h))
             .localSet(wLocals[(g * kw + kx) * 2 + h]!);
   };
 
@@ -190,62 +272,94 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
    * pixel (columns outside the image read zero-point lanes); undefined for a tile whose columns are all inside.
    */
   const blockBody = (n: number, lanes: number, constX?: number): void => {
-    // Input columns (relative to the first pixel's window) in order; each pixel's terms per column.
+    const started = acc.map((pa) => pa.map(() => [false, false]));
+    // The group's [channels 0-3, 4-7] interleaves at input column j (relative to the first pixel's window).
+    const interleave = (j: number, g: number): [Local, Local] => {
+      const ix = constX === undefined ? j : constX * sW - s.padLeft + j;
+      const inside = constX === undefined || colValid(ix);
+      // Slots past the item's last reuse its vector (their weights are zero).
+      const vecs: Local[] = [];
+      for (let u = 0; u < 4; u++) {
+        const slot = 4 * g + u;
+        if (slot >= nSlots) {
+          vecs.push(vecs[u - 1]!);
+          continue;
+        }
+        const l = take();
+        if (inside)
+          fn.localGet(rp[slot]!)
+            .v128Load64Zero(ix * inStride)
+            .localSet(l);
+        else fn.i32Const(a.packedWeights).v128Load64Zero().localSet(l);
+        vecs.push(l);
+      }
+      fn.localGet(vecs[0]!).localGet(vecs[1]!).i8x16Shuffle(BYTES_LO).localSet(ab);
+      fn.localGet(vecs[2]!).localGet(vecs[3]!).i8x16Shuffle(BYTES_LO).localSet(bv);
+      for (const l of new Set(vecs)) pool.push(l);
+      const out = [take(), take()] as [Local, Local];
+      for (let h = 0; h < 2; h++) {
+        fn.localGet(ab)
+          .localGet(bv)
+          .i8x16Shuffle(INTERLEAVE[h as 0 | 1]);
+        if (unsigned) fn.localGet(flip).v128Xor();
+        fn.localSet(out[h]!);
+      }
+      return out;
+    };
+    const dots = (p: number, g: number, kx: number, qv: [Local, Local]): void => {
+      for (let r = 0; r < R; r++)
+        for (let h = 0; h < 2; h++) {
+          pushWeight(r, g, kx, h);
+          fn.localGet(qv[h]!);
+          if (started[p]![r]![h]) fn.localGet(acc[p]![r]![h]!);
+          else fn.localGet(wp).v128Load(r * rb + 16 * h);
+          fn.i32x4RelaxedDotI8x16I7x16AddS().localSet(acc[p]![r]![h]!);
+          started[p]![r]![h] = true;
+        }
+    };
+    const finish = (p: number): void => {
+      for (let r = 0; r < R; r++) {
+        emitRequantize(fn, acc[p]![r]![0]!, acc[p]![r]![1]!, wp, r * rb, s.outMin, s.outMax, res, true, floatBias);
+        emitStoreBytes(fn, op, (r * outW + p) * outStride, res, lanes);
+      }
+    };
+    const colOf = (p: number, kx: number): number => p * sW + kx * dW;
+    if (R > 1) {
+      // Pixel by pixel: a column's interleaves stay live from their first pixel to their last.
+      const live = new Map<string, [Local, Local]>();
+      const lastUser = new Map<string, number>();
+      for (let p = 0; p < n; p++)
+        for (let kx = 0; kx < kw; kx++) for (let g = 0; g < G; g++) lastUser.set(`${colOf(p, kx)}:${g}`, p);
+      for (let p = 0; p < n; p++) {
+        for (let kx = 0; kx < kw; kx++)
+          for (let g = 0; g < G; g++) {
+            const key = `${colOf(p, kx)}:${g}`;
+            const qv = live.get(key) ?? live.set(key, interleave(colOf(p, kx), g)).get(key)!;
+            dots(p, g, kx, qv);
+          }
+        for (const [key, qv] of [...live]) {
+          if (lastUser.get(key) !== p) continue;
+          pool.push(...qv);
+          live.delete(key);
+        }
+        finish(p);
+      }
+      return;
+    }
+    // Column by column: a column's interleaves feed every pixel covering it; a pixel is finished at its last.
     const cols = new Map<number, { p: number; kx: number }[]>();
     for (let p = 0; p < n; p++)
       for (let kx = 0; kx < kw; kx++) {
-        const j = p * sW + kx * dW;
+        const j = colOf(p, kx);
         (cols.get(j) ?? cols.set(j, []).get(j)!).push({ p, kx });
       }
-    const order = [...cols.keys()].sort((x, y) => x - y);
-    const lastCol = Array.from({ length: n }, (_, p) => p * sW + (kw - 1) * dW);
-    const started = acc.map(() => [false, false]);
-    for (const j of order) {
-      const ix = constX === undefined ? j : constX * sW - s.padLeft + j;
-      const inside = constX === undefined || colValid(ix);
+    for (const j of [...cols.keys()].sort((x, y) => x - y)) {
       for (let g = 0; g < G; g++) {
-        // The group's 4 row vectors; rows past the kernel reuse its last row (their weights are zero).
-        const rows: Local[] = [];
-        for (let t = 0; t < 4; t++) {
-          const ky = Math.min(4 * g + t, kh - 1);
-          if (4 * g + t >= kh) {
-            rows.push(rows[t - 1]!);
-            continue;
-          }
-          const l = take();
-          if (inside)
-            fn.localGet(rp[ky]!)
-              .v128Load64Zero(ix * inStride)
-              .localSet(l);
-          else fn.i32Const(a.packedWeights).v128Load64Zero().localSet(l);
-          rows.push(l);
-        }
-        fn.localGet(rows[0]!).localGet(rows[1]!).i8x16Shuffle(BYTES_LO).localSet(ab);
-        fn.localGet(rows[2]!).localGet(rows[3]!).i8x16Shuffle(BYTES_LO).localSet(bv);
-        for (const l of new Set(rows)) pool.push(l);
-        for (let h = 0; h < 2; h++) {
-          fn.localGet(ab)
-            .localGet(bv)
-            .i8x16Shuffle(INTERLEAVE[h as 0 | 1]);
-          if (unsigned) fn.localGet(flip).v128Xor();
-          fn.localSet(q[h]!);
-        }
-        for (const { p, kx } of cols.get(j)!)
-          for (let h = 0; h < 2; h++) {
-            pushWeight(g, kx, h);
-            fn.localGet(q[h]!);
-            if (started[p]![h]) fn.localGet(acc[p]![h]!);
-            else fn.localGet(wp).v128Load(16 * h);
-            fn.i32x4RelaxedDotI8x16I7x16AddS().localSet(acc[p]![h]!);
-            started[p]![h] = true;
-          }
+        const qv = interleave(j, g);
+        for (const { p, kx } of cols.get(j)!) dots(p, g, kx, qv);
+        pool.push(...qv);
       }
-      // Pixels whose window ends at this column are done: requantize and store them now (fewer live registers).
-      for (let p = 0; p < n; p++) {
-        if (lastCol[p] !== j) continue;
-        emitRequantize(fn, acc[p]![0]!, acc[p]![1]!, wp, 0, s.outMin, s.outMax, res, true, floatBias);
-        emitStoreBytes(fn, op, p * outStride, res, lanes);
-      }
+      for (let p = 0; p < n; p++) if (colOf(p, kw - 1) === j) finish(p);
     }
   };
 
@@ -289,7 +403,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
   const pixels = (n: number, constX?: number): void => {
     const block = (lanes: number): void => {
       fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
-      for (let ky = 0; ky < kh; ky++) fn.localGet(rowPtr[ky]!).localGet(ip).i32Add().localSet(rp[ky]!);
+      for (let u = 0; u < nSlots; u++) fn.localGet(rowPtr[u]!).localGet(ip).i32Add().localSet(rp[u]!);
       fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
       blockBody(n, lanes, constX);
     };
@@ -339,7 +453,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
     for (let x = Math.max(oxR, oxL); x < outW; x++) constPixel(x);
   };
 
-  const { runs } = rowPatterns(s);
+  const { runs } = itemPatterns(s, R);
   // The weights of the row's validity pattern (the longest run, the interior, needs no compare).
   const main = runs.reduce((m, r, i) => (r.hi - r.lo > runs[m]!.hi - runs[m]!.lo ? i : m), 0);
   const weightSet = (pattern: number): void =>
@@ -371,9 +485,25 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
         fn.i32Const(0).localSet(cbLo);
         fn.i32Const(nFull * QS8_BLOCK).localSet(cbHi);
       }
-      fn.localGet(row).i32Const(outH).i32DivU().localSet(bb);
-      fn.localGet(row).localGet(bb).i32Const(outH).i32Mul().i32Sub().localSet(oy);
-      fn.localGet(row)
+      // oy: the item's index in its image; y0: its first output row (an odd last row shares the item before it).
+      fn.localGet(row).i32Const(ipi).i32DivU().localSet(bb);
+      fn.localGet(row).localGet(bb).i32Const(ipi).i32Mul().i32Sub().localSet(oy);
+      if (R === 1) fn.localGet(oy).localSet(y0);
+      else {
+        fn.localGet(oy).i32Const(R).i32Mul().localSet(y0);
+        fn.localGet(y0)
+          .i32Const(outH - R)
+          .localGet(y0)
+          .i32Const(outH - R)
+          .i32LtS()
+          .select()
+          .localSet(y0);
+      }
+      fn.localGet(bb)
+        .i32Const(outH)
+        .i32Mul()
+        .localGet(y0)
+        .i32Add()
         .i32Const(outW * outStride)
         .i32Mul()
         .i32Const(a.output.addrBytes)
@@ -386,12 +516,12 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
         weightSet(r.pattern);
         fn.end();
       }
-      // Kernel row ky reads input row clamp(oy * sH - padTop + ky * dH, 0, inH - 1) of image bb.
-      for (let ky = 0; ky < kh; ky++) {
-        fn.localGet(oy)
+      // Slot u reads input row clamp(y0 * sH - padTop + offset(u), 0, inH - 1) of image bb.
+      for (let u = 0; u < nSlots; u++) {
+        fn.localGet(y0)
           .i32Const(sH)
           .i32Mul()
-          .i32Const(ky * dH - s.padTop)
+          .i32Const(slotOffset(s, R, u) - s.padTop)
           .i32Add()
           .localSet(ip);
         fn.localGet(ip).i32Const(0).localGet(ip).i32Const(0).i32GtS().select().localSet(ip);
@@ -406,7 +536,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
           .i32Mul()
           .i32Const(a.input.addrBytes)
           .i32Add()
-          .localSet(rowPtr[ky]!);
+          .localSet(rowPtr[u]!);
       }
       if (!stream) return rowPixels();
       channelBlocks((lanes) => {
@@ -422,10 +552,11 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
 export const qs8DwconvRdot = {
   family: 'qs8-dwconv',
   variants: QS8_DWCONV_RDOT_VARIANTS,
-  supports: (s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): boolean => isDepthwise(s) && (!v.stream || fitsRegisters(s)),
+  supports: usable,
   id: (s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): string =>
     `qs8-dwconv${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${s.kernelH}x${s.kernelW}s${s.strideH}-${v.tile}-${v.isa}`,
-  parallelExtent: (s: Qs8ConvSpec): number => s.batch * s.outH * qs8DwconvChannelGroups(s).groups,
+  parallelExtent: (s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): number =>
+    s.batch * itemsPerImage(s, v.rows) * channelGroupsOf(s, v.rows).groups,
   pack,
   emit,
   macs: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW * s.outC * s.kernelH * s.kernelW,
