@@ -24,7 +24,9 @@ import { candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from '../codeg
 import { QS8_WINOGRAD_VARIANTS, qs8Winograd } from '../codegen/kernels/qs8-winograd.js';
 import type { Qs8ConvFamilyLike } from '../codegen/kernels/qs8-testing.js';
 import type { KernelVariant } from '../codegen/kernels/types.js';
-import { QS8_BENCH_LAYERS } from './qs8-kernels.js';
+import { QS8_BENCH_LAYERS, layer } from './qs8-kernels.js';
+import { QS8_DWCONV_VARIANTS, qs8Dwconv } from '../codegen/kernels/qs8-dwconv.js';
+import { candidateQs8DwconvRdotVariants, qs8DwconvRdot } from '../codegen/kernels/qs8-dwconv-rdot.js';
 import { type Qs8PageCase, qs8PageCase, runStepsInPage, timeStepsInPage } from '../codegen/kernels/qs8-page-case.js';
 import { median } from './stats.js';
 
@@ -53,10 +55,29 @@ const LAYERS: readonly [number, number, number][] = [
   [7, 320, 1280],
 ];
 
-/** Every benchmarked layer: MobileNetV2's 1x1s, then the dense (group 1) layers of qs8-kernels. */
+/** Depthwise layers: input size, channels, kernel, stride (MobileNetV2's 3x3s, then EfficientNet-B0's 5x5s). */
+const DW_LAYERS: readonly [number, number, number, number][] = [
+  [112, 32, 3, 1],
+  [112, 96, 3, 2],
+  [56, 144, 3, 1],
+  [56, 144, 3, 2],
+  [28, 192, 3, 1],
+  [28, 192, 3, 2],
+  [14, 384, 3, 1],
+  [14, 576, 3, 1],
+  [14, 576, 3, 2],
+  [7, 960, 3, 1],
+  [56, 144, 5, 2],
+  [28, 240, 5, 1],
+  [14, 672, 5, 1],
+  [7, 1152, 5, 1],
+];
+
+/** Every benchmarked layer: MobileNetV2's 1x1s, the dense (group 1) layers of qs8-kernels, the depthwise ones. */
 const BENCH_LAYERS: readonly { name: string; spec: Qs8ConvSpec }[] = [
   ...LAYERS.map(([hw, c, m]) => ({ name: `pw-${hw}x${c}x${m}`, spec: pointwiseQs8Spec(c, m, hw, hw, 1, [0, 127]) })),
   ...QS8_BENCH_LAYERS.filter((l) => l.spec.group === 1 && !isPointwise(l.spec)),
+  ...DW_LAYERS.map(([hw, c, k, s]) => layer(`dw-${k}x${k}${s > 1 ? `s${s}` : ''}-${hw}x${c}`, hw, c, c, k, s, c)),
 ];
 
 interface Candidate {
@@ -75,6 +96,11 @@ function candidates(s: Qs8ConvSpec, dotB: 'unsigned' | 'signed' | 'none'): Candi
     const first = !out.some((c) => c.rdot === rdot);
     out.push({ id: f.id(s, v), fam: f, v, pick: first, rdot });
   };
+  if (s.group > 1) {
+    for (const v of QS8_DWCONV_VARIANTS.filter((v) => qs8Dwconv.supports(s, v))) add(qs8Dwconv, v, false);
+    for (const v of candidateQs8DwconvRdotVariants(s, dotB)) add(qs8DwconvRdot, v, true);
+    return out;
+  }
   if (isPointwise(s)) {
     const pick = candidateQs8GemmVariants(s)[0]!;
     for (const v of [pick, ...QS8_GEMM_VARIANTS.filter((v) => v !== pick && qs8Gemm.supports(s, v))])
@@ -141,7 +167,7 @@ async function main(): Promise<void> {
       const bNew = best(true);
       if (values.all) console.log(`|   ${rows.map((r, i) => `${r.id} ${med[i]!.toFixed(3)}`).join(', ')} |`);
       const pickMs = (rd: boolean): number => med[rows.findIndex((r) => r.pick && r.rdot === rd)] ?? NaN;
-      const macs = s.outH * s.outW * s.outC * s.inC * s.kernelH * s.kernelW;
+      const macs = s.outH * s.outW * s.outC * (s.inC / s.group) * s.kernelH * s.kernelW;
       const g = (ms: number): string => (macs / ms / 1e6).toFixed(1);
       const tile = (id: string): string => id.replace(/^qs8-/, '');
       console.log(

@@ -59,7 +59,7 @@ export interface Qs8Layer {
   spec: Qs8ConvSpec;
 }
 
-function layer(name: string, hw: number, c: number, m: number, k: number, stride: number, group = 1): Qs8Layer {
+export function layer(name: string, hw: number, c: number, m: number, k: number, stride: number, group = 1): Qs8Layer {
   const p = (k - 1) >> 1;
   const o = convOutputSize(hw, k, stride, p, p, 1);
   return {
