@@ -75,7 +75,7 @@ test('Node: the probe finds no exact dot, and selection takes the kernel only wh
   const told = dot(compileModel(model, { relaxedSimd: true, relaxedDotB: 'unsigned' }).steps.map((st) => st.kernelId));
   assert.ok(
     told.length > 0 &&
-      told.every((id) => /^qs8-(gemm|conv)-/.test(id) && id.endsWith('-wasmusdot')) &&
+      told.every((id) => /^qs8-(gemm|conv|dwconv)-/.test(id) && id.endsWith('-wasmusdot')) &&
       told.some((id) => id.startsWith('qs8-gemm-')),
     told.join(),
   );
