@@ -1,8 +1,9 @@
 /**
  * The relaxed-dot qs8 kernels against the i16-dot ones in one headless Chromium page:
  * `node dist/bench/browser-qs8-kernels.js [filter] [--rounds 15] [--all]` (filter: part of the layer name).
- * Layers: MobileNetV2's 1x1 convolutions (`pw-HWxCxM`) and the dense layers of `qs8-kernels.ts` (ResNet-18's 3x3
- * and strided 1x1, the stems). Every candidate of both kinds (qs8-gemm tiles or qs8-conv, im2col and Winograd
+ * Layers: MobileNetV2's 1x1 convolutions (`pw-HWxCxM`), the dense layers of `qs8-kernels.ts` (ResNet-18's 3x3
+ * and strided 1x1, the stems), and depthwise ones (`dw-KxK[sS]-HWxC`: MobileNetV2's 3x3s, EfficientNet-B0's 5x5s).
+ * Every candidate of both kinds (qs8-gemm tiles or qs8-conv, im2col and Winograd tiles, or the qs8-dwconv row
  * tiles; the relaxed-dot tiles) is built in Node (same data, int32 bias, ReLU clamp), checked equal to QLinearConv
  * in the page first, warmed up (>= 3 calls and 250 ms: tier-up), then timed interleaved, `rounds` samples each.
  * Prints per layer the medians of the i16 cost model's pick, the best i16 candidate, the relaxed-dot pick and the
