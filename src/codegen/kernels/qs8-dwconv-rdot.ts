@@ -216,7 +216,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
   check(s, v);
   const { px, stream, rows: R } = v;
   const unsigned = v.isa === 'wasmusdot';
-  const { kernelH: kh, kernelW: kw, strideH: sH, strideW: sW, dilationH: dH, dilationW: dW } = s;
+  const { kernelW: kw, strideH: sH, strideW: sW, dilationW: dW } = s;
   const { inH, inW, outH, outW } = s;
   const G = groupsOf(s, R);
   const nSlots = slotsOf(s, R);
