@@ -269,7 +269,7 @@ const rowsBlockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + slotsOf(s,
  * validity patterns: each pattern gets its own packed weights, with the taps of rows in the padding zeroed and
  * their zIn * w moved into the bias, so that one row code serves every row (it reads a clamped row instead).
  */
-export function rowPatterns(s: Qs8ConvSpec): {
+function rowPatterns(s: Qs8ConvSpec): {
   runs: { lo: number; hi: number; pattern: number }[];
   patterns: boolean[][];
 } {
