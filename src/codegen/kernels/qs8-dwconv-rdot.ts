@@ -24,7 +24,8 @@ import { EdgecnnError } from '../../ir/errors.js';
 import type { FunctionBuilder, Local } from '../wasm/index.js';
 import { type Qs8ConvAddresses, type Qs8ConvSpec, type Qs8ConvWeights, biasOf, checkFloatBias } from './qs8-gemm.js';
 import { type RdotIsa, rdotIsaOf } from './qs8-gemm-rdot.js';
-import { INTERLEAVE, isDepthwise, qs8DwconvChannelGroups } from './qs8-dwconv.js';
+import { INTERLEAVE, isDepthwise } from './qs8-dwconv.js';
+import { dwChannelGroups, dwItemsPerImage, dwRowWalk, dwSlotPatterns } from './qs8-dwconv-rows.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
 import { checkConvSpec } from './types.js';
@@ -82,47 +83,14 @@ const twoRowsFit = (s: Qs8ConvSpec): boolean => s.strideH === 1 && s.dilationH =
 const usable = (s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): boolean =>
   isDepthwise(s) && (!v.stream || (fitsRegisters(s) && v.rows === 1)) && (v.rows === 1 || twoRowsFit(s));
 
-/** Items per image (groups of `rows` output rows; an odd last row shares the item before it: y0 = outH - 2). */
-const itemsPerImage = (s: Qs8ConvSpec, rows: number): number => Math.ceil(s.outH / rows);
-
-/** Channel groups (for threads) over the items of `rows` output rows. */
-const channelGroupsOf = (s: Qs8ConvSpec, rows: number): { groups: number; groupBlocks: number } =>
-  qs8DwconvChannelGroups({ ...s, outH: itemsPerImage(s, rows) });
-
-/** The first output row of item k of an image. */
-const firstRow = (s: Qs8ConvSpec, rows: number, k: number): number => Math.min(k * rows, s.outH - rows);
-
 /** Input row (relative to the item's first output row's window top) of slot t. */
 const slotOffset = (s: Qs8ConvSpec, rows: number, t: number): number => (rows === 1 ? t * s.dilationH : t);
+const slotOffsets = (s: Qs8ConvSpec, rows: number): number[] =>
+  Array.from({ length: slotsOf(s, rows) }, (_, t) => slotOffset(s, rows, t));
 
 /** The kernel row output row r of an item applies at slot t (-1: none). */
 const kernelRowAt = (s: Qs8ConvSpec, rows: number, r: number, t: number): number =>
   rows === 1 ? (t < s.kernelH ? t : -1) : t - r >= 0 && t - r < s.kernelH ? t - r : -1;
-
-/**
- * Items in runs of equal slot validity (top border, interior, bottom border) and the distinct patterns: each
- * pattern gets its own packed weights (slots in the padding zeroed, their zFed * w moved into the bias).
- */
-function itemPatterns(
-  s: Qs8ConvSpec,
-  rows: number,
-): { runs: { lo: number; hi: number; pattern: number }[]; patterns: boolean[][] } {
-  const patterns: boolean[][] = [];
-  const runs: { lo: number; hi: number; pattern: number }[] = [];
-  for (let k = 0; k < itemsPerImage(s, rows); k++) {
-    const iy0 = firstRow(s, rows, k) * s.strideH - s.padTop;
-    const pt = Array.from({ length: slotsOf(s, rows) }, (_, t) => {
-      const iy = iy0 + slotOffset(s, rows, t);
-      return iy >= 0 && iy < s.inH;
-    });
-    let i = patterns.findIndex((q) => q.join() === pt.join());
-    if (i < 0) i = patterns.push(pt) - 1;
-    const last = runs[runs.length - 1];
-    if (last && last.pattern === i) last.hi = k + 1;
-    else runs.push({ lo: k, hi: k + 1, pattern: i });
-  }
-  return { runs, patterns };
-}
 
 /**
  * The variants usable for a depthwise conv with the probed reading of b, the preferred first; none when the dot is
@@ -175,7 +143,7 @@ function pack(s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, w: Qs8ConvWeights): Uint8
   const { rows } = v;
   const bytes = blockBytes(s, rows);
   const blocks = Math.ceil(s.outC / QS8_BLOCK);
-  const { patterns } = itemPatterns(s, rows);
+  const { patterns } = dwSlotPatterns(s, rows, slotOffsets(s, rows));
   const out = new Uint8Array(ZERO_LANES_BYTES + patterns.length * blocks * bytes);
   out.fill(w.quant.inZero & 0xff, 0, ZERO_LANES_BYTES);
   const view = new DataView(out.buffer);
@@ -216,26 +184,24 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
   check(s, v);
   const { px, stream, rows: R } = v;
   const unsigned = v.isa === 'wasmusdot';
-  const { kernelW: kw, strideH: sH, strideW: sW, dilationW: dW } = s;
-  const { inH, inW, outH, outW } = s;
+  const { kernelW: kw, strideW: sW, dilationW: dW, inW, outW } = s;
   const G = groupsOf(s, R);
   const nSlots = slotsOf(s, R);
   const rb = rowBytes(s, R);
   const inStride = a.input.pixelStride;
   const outStride = a.output.pixelStride;
-  const bytes = blockBytes(s, R);
-  const blocks = Math.ceil(s.outC / QS8_BLOCK);
-  const ipi = itemsPerImage(s, R);
-  const { groups, groupBlocks } = channelGroupsOf(s, R);
-  const nFull = Math.floor(s.outC / QS8_BLOCK);
-  const rest = s.outC - nFull * QS8_BLOCK;
   const floatBias = s.floatBias === true;
-  const [start, end] = [fn.param(0), fn.param(1)];
-  const [item, row, grp, cbLo, cbHi, oy, bb, wset, rowOut, ox, cb, pixIn, pixOut, ip, op, wp] = fn.locals('i32', 16);
-  const y0 = fn.local('i32');
-  // Per slot: the input row's address (clamped into the image), and that plus the pixels' column and channels.
-  const rowPtr = fn.locals('i32', nSlots);
-  const rp = fn.locals('i32', nSlots);
+  const colValid = (ix: number): boolean => ix >= 0 && ix < inW;
+  const walk = dwRowWalk(fn, s, a, {
+    px,
+    stream,
+    rows: R,
+    slotOffsets: slotOffsets(s, R),
+    blockBytes: blockBytes(s, R),
+    weightsAt: a.packedWeights + ZERO_LANES_BYTES,
+    interior: (x) => Array.from({ length: kw }, (_, kx) => x * sW - s.padLeft + kx * dW).every(colValid),
+  });
+  const { rp, op, wp } = walk.locals;
   const [flip, res, ab, bv] = fn.locals('v128', 4) as [Local, Local, Local, Local];
   const q = fn.locals('v128', 2);
   const acc = Array.from({ length: px }, () => Array.from({ length: R }, () => fn.locals('v128', 2)));
@@ -243,14 +209,6 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
   const pool: Local[] = [];
   const take = (): Local => pool.pop() ?? fn.local('v128');
   if (unsigned) fn.v128ConstI32(0x80808080 | 0).localSet(flip);
-
-  const colValid = (ix: number): boolean => ix >= 0 && ix < inW;
-  const interior = (x: number): boolean =>
-    Array.from({ length: kw }, (_, kx) => x * sW - s.padLeft + kx * dW).every(colValid);
-  let oxL = 0;
-  while (oxL < outW && !interior(oxL)) oxL++;
-  let oxR = oxL;
-  while (oxR < outW && interior(oxR)) oxR++;
 
   const weightOff = (r: number, g: number, kx: number, h: number): number =>
     r * rb + QS8_HEADER_BYTES + ((g * kw + kx) * 2 + h) * 16;
@@ -363,189 +321,7 @@ function emit(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8DwconvRdotVariant, a: Q
     }
   };
 
-  // The channel blocks of this item's group: full blocks in a loop, then the partial one (in the last group).
-  const channelBlocks = (body: (lanes: number) => void): void => {
-    const setWeights = (): void => {
-      fn.localGet(cb)
-        .i32Const(bytes / QS8_BLOCK)
-        .i32Mul()
-        .localGet(wset)
-        .i32Add()
-        .localSet(wp);
-    };
-    if (nFull > 0) {
-      fn.forRange(
-        cb,
-        (b) => b.localGet(cbLo),
-        (b) => b.localGet(cbHi),
-        QS8_BLOCK,
-        () => {
-          setWeights();
-          body(QS8_BLOCK);
-        },
-      );
-    }
-    if (rest > 0) {
-      if (groups > 1)
-        fn.localGet(grp)
-          .i32Const(groups - 1)
-          .i32Eq()
-          .if();
-      fn.i32Const(nFull * QS8_BLOCK).localSet(cb);
-      setWeights();
-      body(rest);
-      if (groups > 1) fn.end();
-    }
-  };
-
-  let streamLanes = QS8_BLOCK;
-  // n pixels whose pixIn/pixOut are set (pixIn 0 for compile-time pixels, whose loads add their column).
-  const pixels = (n: number, constX?: number): void => {
-    const block = (lanes: number): void => {
-      fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
-      for (let u = 0; u < nSlots; u++) fn.localGet(rowPtr[u]!).localGet(ip).i32Add().localSet(rp[u]!);
-      fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
-      blockBody(n, lanes, constX);
-    };
-    if (stream) block(streamLanes);
-    else channelBlocks(block);
-  };
-
-  const rowPixels = (): void => {
-    const constPixel = (x: number): void => {
-      fn.i32Const(0).localSet(pixIn);
-      fn.localGet(rowOut)
-        .i32Const(x * outStride)
-        .i32Add()
-        .localSet(pixOut);
-      pixels(1, x);
-    };
-    for (let x = 0; x < Math.min(oxL, outW); x++) constPixel(x);
-    const tiled = Math.floor((oxR - oxL) / px) * px;
-    if (tiled > 0) {
-      fn.forRange(
-        ox,
-        (b) => b.i32Const(oxL),
-        (b) => b.i32Const(oxL + tiled),
-        px,
-        () => {
-          fn.localGet(ox)
-            .i32Const(sW * inStride)
-            .i32Mul()
-            .i32Const(s.padLeft * inStride)
-            .i32Sub()
-            .localSet(pixIn);
-          fn.localGet(ox).i32Const(outStride).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
-          pixels(px);
-        },
-      );
-    }
-    // The interior's last pixels (fewer than a tile) as one compile-time tile: all their columns are inside.
-    if (oxR - oxL > tiled) {
-      const x = oxL + tiled;
-      fn.i32Const((x * sW - s.padLeft) * inStride).localSet(pixIn);
-      fn.localGet(rowOut)
-        .i32Const(x * outStride)
-        .i32Add()
-        .localSet(pixOut);
-      pixels(oxR - oxL - tiled);
-    }
-    for (let x = Math.max(oxR, oxL); x < outW; x++) constPixel(x);
-  };
-
-  const { runs } = itemPatterns(s, R);
-  // The weights of the row's validity pattern (the longest run, the interior, needs no compare).
-  const main = runs.reduce((m, r, i) => (r.hi - r.lo > runs[m]!.hi - runs[m]!.lo ? i : m), 0);
-  const weightSet = (pattern: number): void =>
-    void fn.i32Const(a.packedWeights + ZERO_LANES_BYTES + pattern * blocks * bytes).localSet(wset);
-
-  fn.forRange(
-    item,
-    (b) => b.localGet(start),
-    (b) => b.localGet(end),
-    1,
-    () => {
-      if (groups > 1) {
-        fn.localGet(item).i32Const(groups).i32DivU().localSet(row);
-        fn.localGet(item).localGet(row).i32Const(groups).i32Mul().i32Sub().localSet(grp);
-        fn.localGet(grp)
-          .i32Const(groupBlocks * QS8_BLOCK)
-          .i32Mul()
-          .localTee(cbLo)
-          .i32Const(groupBlocks * QS8_BLOCK)
-          .i32Add();
-        fn.i32Const(nFull * QS8_BLOCK);
-        fn.localGet(grp)
-          .i32Const(groups - 1)
-          .i32LtU()
-          .select()
-          .localSet(cbHi);
-      } else {
-        fn.localGet(item).localSet(row);
-        fn.i32Const(0).localSet(cbLo);
-        fn.i32Const(nFull * QS8_BLOCK).localSet(cbHi);
-      }
-      // oy: the item's index in its image; y0: its first output row (an odd last row shares the item before it).
-      fn.localGet(row).i32Const(ipi).i32DivU().localSet(bb);
-      fn.localGet(row).localGet(bb).i32Const(ipi).i32Mul().i32Sub().localSet(oy);
-      if (R === 1) fn.localGet(oy).localSet(y0);
-      else {
-        fn.localGet(oy).i32Const(R).i32Mul().localSet(y0);
-        fn.localGet(y0)
-          .i32Const(outH - R)
-          .localGet(y0)
-          .i32Const(outH - R)
-          .i32LtS()
-          .select()
-          .localSet(y0);
-      }
-      fn.localGet(bb)
-        .i32Const(outH)
-        .i32Mul()
-        .localGet(y0)
-        .i32Add()
-        .i32Const(outW * outStride)
-        .i32Mul()
-        .i32Const(a.output.addrBytes)
-        .i32Add()
-        .localSet(rowOut);
-      weightSet(runs[main]!.pattern);
-      for (const r of runs) {
-        if (r === runs[main] || r.pattern === runs[main]!.pattern) continue;
-        fn.localGet(oy).i32Const(r.lo).i32GeU().localGet(oy).i32Const(r.hi).i32LtU().i32And().if();
-        weightSet(r.pattern);
-        fn.end();
-      }
-      // Slot u reads input row clamp(y0 * sH - padTop + offset(u), 0, inH - 1) of image bb.
-      for (let u = 0; u < nSlots; u++) {
-        fn.localGet(y0)
-          .i32Const(sH)
-          .i32Mul()
-          .i32Const(slotOffset(s, R, u) - s.padTop)
-          .i32Add()
-          .localSet(ip);
-        fn.localGet(ip).i32Const(0).localGet(ip).i32Const(0).i32GtS().select().localSet(ip);
-        fn.localGet(ip)
-          .i32Const(inH - 1)
-          .localGet(ip)
-          .i32Const(inH - 1)
-          .i32LtS()
-          .select();
-        fn.localGet(bb).i32Const(inH).i32Mul().i32Add();
-        fn.i32Const(inW * inStride)
-          .i32Mul()
-          .i32Const(a.input.addrBytes)
-          .i32Add()
-          .localSet(rowPtr[u]!);
-      }
-      if (!stream) return rowPixels();
-      channelBlocks((lanes) => {
-        streamLanes = lanes;
-        loadBlockWeights();
-        rowPixels();
-      });
-    },
-  );
+  walk.emit({ block: blockBody, loadBlockConstants: loadBlockWeights });
 }
 
 /** The relaxed-dot qs8 depthwise family; ids `qs8-dwconv[-minmax]-3x3s1-4x8c4r-wasmusdot`. */
@@ -556,7 +332,7 @@ export const qs8DwconvRdot = {
   id: (s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): string =>
     `qs8-dwconv${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${s.kernelH}x${s.kernelW}s${s.strideH}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec, v: Qs8DwconvRdotVariant): number =>
-    s.batch * itemsPerImage(s, v.rows) * channelGroupsOf(s, v.rows).groups,
+    s.batch * dwItemsPerImage(s, v.rows) * dwChannelGroups(s, v.rows).groups,
   pack,
   emit,
   macs: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW * s.outC * s.kernelH * s.kernelW,

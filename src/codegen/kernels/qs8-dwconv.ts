@@ -22,7 +22,7 @@ import {
 } from './qs8-gemm.js';
 import { QS8_BLOCK, QS8_HEADER_BYTES, checkQuant, emitRequantize, emitStoreBytes, packHeader } from './requantize.js';
 import type { KernelVariant } from './types.js';
-import { DWCONV_MIN_ITEMS } from './dwconv.js';
+import { dwChannelGroups, dwRowWalk, dwSlotPatterns } from './qs8-dwconv-rows.js';
 import { checkConvSpec } from './types.js';
 
 /** A depthwise variant: `px` output pixels per step along a row (0: the per-pixel `8c` kernel). */
@@ -264,43 +264,8 @@ const ZERO_LANES_BYTES = 16;
 
 const rowsBlockBytes = (s: Qs8ConvSpec): number => QS8_HEADER_BYTES + slotsOf(s, isForward(s)).length * 32;
 
-/**
- * Output rows in runs of equal kernel-row validity (top border, interior, bottom border) and the distinct
- * validity patterns: each pattern gets its own packed weights, with the taps of rows in the padding zeroed and
- * their zIn * w moved into the bias, so that one row code serves every row (it reads a clamped row instead).
- */
-function rowPatterns(s: Qs8ConvSpec): {
-  runs: { lo: number; hi: number; pattern: number }[];
-  patterns: boolean[][];
-} {
-  const patterns: boolean[][] = [];
-  const runs: { lo: number; hi: number; pattern: number }[] = [];
-  for (let y = 0; y < s.outH; y++) {
-    const pt = Array.from({ length: s.kernelH }, (_, ky) => {
-      const iy = y * s.strideH - s.padTop + ky * s.dilationH;
-      return iy >= 0 && iy < s.inH;
-    });
-    let i = patterns.findIndex((q) => q.join() === pt.join());
-    if (i < 0) i = patterns.push(pt) - 1;
-    const last = runs[runs.length - 1];
-    if (last && last.pattern === i) last.hi = y + 1;
-    else runs.push({ lo: y, hi: y + 1, pattern: i });
-  }
-  return { runs, patterns };
-}
-
-/**
- * Output rows x channel groups: groups of whole 8-channel blocks so that late layers (7 or 14 rows, hundreds of
- * channels) still offer DWCONV_MIN_ITEMS items to the threads (as the f32 depthwise kernel does).
- */
-export function qs8DwconvChannelGroups(s: Qs8ConvSpec): { groups: number; groupBlocks: number } {
-  const rows = s.batch * s.outH;
-  const blocks = Math.ceil(s.outC / QS8_BLOCK);
-  const want = Math.min(blocks, Math.ceil(DWCONV_MIN_ITEMS / rows));
-  if (want <= 1) return { groups: 1, groupBlocks: blocks };
-  const groupBlocks = Math.ceil(blocks / want);
-  return { groups: Math.ceil(blocks / groupBlocks), groupBlocks };
-}
+/** One slot per kernel row (its input row from the window top). */
+const kernelRowSlots = (s: Qs8ConvSpec): number[] => Array.from({ length: s.kernelH }, (_, ky) => ky * s.dilationH);
 
 function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
   const taps = s.kernelH * s.kernelW;
@@ -308,7 +273,8 @@ function packRows(s: Qs8ConvSpec, w: Qs8ConvWeights): Uint8Array {
   const pad = ZERO_LANES_BYTES;
   const bytes = rowsBlockBytes(s);
   const blocks = Math.ceil(s.outC / QS8_BLOCK);
-  const { patterns } = rowPatterns(s);
+  // Per row-validity pattern its own packed weights: taps of rows in the padding zeroed, their zIn * w in the bias.
+  const { patterns } = dwSlotPatterns(s, 1, kernelRowSlots(s));
   const out = new Uint8Array(pad + patterns.length * blocks * bytes);
   out.fill(w.quant.inZero & 0xff, 0, pad);
   const view = new DataView(out.buffer);
@@ -340,21 +306,22 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
   check(s);
   const forward = isForward(s);
   const slots = slotsOf(s, forward);
-  const { kernelH: kh, strideH: sH, strideW: sW, dilationH: dH, inH, inW, outH, outW } = s;
+  const { strideW: sW, inW } = s;
   const inStride = a.input.pixelStride;
   const outStride = a.output.pixelStride;
-  const pad = ZERO_LANES_BYTES;
-  const bytes = rowsBlockBytes(s);
-  const { groups, groupBlocks } = qs8DwconvChannelGroups(s);
-  const nFull = Math.floor(s.outC / QS8_BLOCK);
-  const rest = s.outC - nFull * QS8_BLOCK;
-  const [start, end] = [fn.param(0), fn.param(1)];
-  const [item, row, grp, cbLo, cbHi, oy, bb, wset, rowOut, ox, cb, pixIn, pixOut, ip, op, wp] = fn.locals('i32', 16);
-  // Per kernel row: the input row's address (clamped into the image: a row in the padding has zero weights),
-  // then per block and pixels that plus the column and channel offset.
-  const rowPtr = fn.locals('i32', kh);
-  const rp = fn.locals('i32', kh);
-  const blocks = Math.ceil(s.outC / QS8_BLOCK);
+  const colValid = (ix: number): boolean => ix >= 0 && ix < inW;
+  const positions = (p: number): number[] => slots.flatMap((sl) => [p * sW + sl.colA, p * sW + sl.colB]);
+  // One slot per kernel row; interior pixels: every position a slot reads (zero-weight partners too) is inside.
+  const walk = dwRowWalk(fn, s, a, {
+    px,
+    stream,
+    rows: 1,
+    slotOffsets: kernelRowSlots(s),
+    blockBytes: rowsBlockBytes(s),
+    weightsAt: a.packedWeights + ZERO_LANES_BYTES,
+    interior: (x) => positions(0).every((j) => colValid(x * sW - s.padLeft + j)),
+  });
+  const { rp, op, wp } = walk.locals;
   const [zs, bias0, bias1, lo, hi, res] = fn.locals('v128', 6);
   const acc = Array.from({ length: px }, () => fn.locals('v128', 2));
   const pool: Local[] = [];
@@ -363,15 +330,6 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
 
   // Input-zero-point lanes stand in for taps in the padding (their (zIn - zIn) * w is 0 as the bias assumes).
   fn.i32Const(a.packedWeights).v128Load8x8S().localSet(zs);
-
-  const colValid = (ix: number): boolean => ix >= 0 && ix < inW;
-  const positions = (p: number): number[] => slots.flatMap((sl) => [p * sW + sl.colA, p * sW + sl.colB]);
-  // Interior pixels: every position a slot reads (zero-weight partners too) is inside the row.
-  const interior = (x: number): boolean => positions(0).every((j) => colValid(x * sW - s.padLeft + j));
-  let oxL = 0;
-  while (oxL < outW && !interior(oxL)) oxL++;
-  let oxR = oxL;
-  while (oxR < outW && interior(oxR)) oxR++;
 
   // A block's bias and weight pairs (loaded once per block and shared by its pixels; with `stream`, by the row).
   const loadBlockConstants = (): void => {
@@ -458,177 +416,7 @@ function emitRows(fn: FunctionBuilder, s: Qs8ConvSpec, px: number, stream: boole
     }
   };
 
-  // The channel blocks of this item's group: full blocks in a loop, then the partial one (in the last group).
-  const channelBlocks = (body: (lanes: number) => void): void => {
-    const setWeights = (): void => {
-      fn.localGet(cb)
-        .i32Const(bytes / QS8_BLOCK)
-        .i32Mul()
-        .localGet(wset)
-        .i32Add()
-        .localSet(wp);
-    };
-    if (nFull > 0) {
-      fn.forRange(
-        cb,
-        (b) => b.localGet(cbLo),
-        (b) => b.localGet(cbHi),
-        QS8_BLOCK,
-        () => {
-          setWeights();
-          body(QS8_BLOCK);
-        },
-      );
-    }
-    if (rest > 0) {
-      if (groups > 1)
-        fn.localGet(grp)
-          .i32Const(groups - 1)
-          .i32Eq()
-          .if();
-      fn.i32Const(nFull * QS8_BLOCK).localSet(cb);
-      setWeights();
-      body(rest);
-      if (groups > 1) fn.end();
-    }
-  };
-
-  // n pixels whose pixIn/pixOut are set: every channel block, or (stream) the current one.
-  let streamLanes = QS8_BLOCK;
-  // pixIn: the pixels' input column offset in bytes (0 for compile-time pixels, whose loads add their column).
-  const pixels = (n: number, constX?: number): void => {
-    const block = (lanes: number): void => {
-      fn.localGet(pixIn).localGet(cb).i32Add().localSet(ip);
-      for (let ky = 0; ky < kh; ky++) fn.localGet(rowPtr[ky]!).localGet(ip).i32Add().localSet(rp[ky]!);
-      fn.localGet(pixOut).localGet(cb).i32Add().localSet(op);
-      blockBody(n, lanes, constX);
-    };
-    if (stream) block(streamLanes);
-    else channelBlocks(block);
-  };
-
-  const rowCode = (): void => {
-    const rowPixels = (): void => {
-      const constPixel = (x: number, n: number): void => {
-        fn.i32Const(0).localSet(pixIn);
-        fn.localGet(rowOut)
-          .i32Const(x * outStride)
-          .i32Add()
-          .localSet(pixOut);
-        pixels(n, x);
-      };
-      for (let x = 0; x < Math.min(oxL, outW); x++) constPixel(x, 1);
-      const tiled = Math.floor((oxR - oxL) / px) * px;
-      if (tiled > 0) {
-        fn.forRange(
-          ox,
-          (b) => b.i32Const(oxL),
-          (b) => b.i32Const(oxL + tiled),
-          px,
-          () => {
-            fn.localGet(ox)
-              .i32Const(sW * inStride)
-              .i32Mul()
-              .i32Const(s.padLeft * inStride)
-              .i32Sub()
-              .localSet(pixIn);
-            fn.localGet(ox).i32Const(outStride).i32Mul().localGet(rowOut).i32Add().localSet(pixOut);
-            pixels(px);
-          },
-        );
-      }
-      // The interior's last pixels (fewer than a tile) as one compile-time tile: all their positions are valid.
-      if (oxR - oxL > tiled) {
-        const x = oxL + tiled;
-        fn.i32Const((x * sW - s.padLeft) * inStride).localSet(pixIn);
-        fn.localGet(rowOut)
-          .i32Const(x * outStride)
-          .i32Add()
-          .localSet(pixOut);
-        pixels(oxR - oxL - tiled);
-      }
-      for (let x = Math.max(oxR, oxL); x < outW; x++) constPixel(x, 1);
-    };
-    if (!stream) return rowPixels();
-    channelBlocks((lanes) => {
-      streamLanes = lanes;
-      loadBlockConstants();
-      rowPixels();
-    });
-  };
-
-  const { runs } = rowPatterns(s);
-  // The weights of the row's validity pattern (runs in order; the longest, the interior, needs no compare).
-  const main = runs.reduce((m, r, i) => (r.hi - r.lo > runs[m]!.hi - runs[m]!.lo ? i : m), 0);
-  const weightSet = (pattern: number): void =>
-    void fn.i32Const(a.packedWeights + pad + pattern * blocks * bytes).localSet(wset);
-
-  fn.forRange(
-    item,
-    (b) => b.localGet(start),
-    (b) => b.localGet(end),
-    1,
-    () => {
-      if (groups > 1) {
-        fn.localGet(item).i32Const(groups).i32DivU().localSet(row);
-        fn.localGet(item).localGet(row).i32Const(groups).i32Mul().i32Sub().localSet(grp);
-        fn.localGet(grp)
-          .i32Const(groupBlocks * QS8_BLOCK)
-          .i32Mul()
-          .localTee(cbLo)
-          .i32Const(groupBlocks * QS8_BLOCK)
-          .i32Add();
-        fn.i32Const(nFull * QS8_BLOCK);
-        fn.localGet(grp)
-          .i32Const(groups - 1)
-          .i32LtU()
-          .select()
-          .localSet(cbHi);
-      } else {
-        fn.localGet(item).localSet(row);
-        fn.i32Const(0).localSet(cbLo);
-        fn.i32Const(nFull * QS8_BLOCK).localSet(cbHi);
-      }
-      fn.localGet(row).i32Const(outH).i32DivU().localSet(bb);
-      fn.localGet(row).localGet(bb).i32Const(outH).i32Mul().i32Sub().localSet(oy);
-      fn.localGet(row)
-        .i32Const(outW * outStride)
-        .i32Mul()
-        .i32Const(a.output.addrBytes)
-        .i32Add()
-        .localSet(rowOut);
-      weightSet(runs[main]!.pattern);
-      for (const r of runs) {
-        if (r === runs[main] || r.pattern === runs[main]!.pattern) continue;
-        fn.localGet(oy).i32Const(r.lo).i32GeU().localGet(oy).i32Const(r.hi).i32LtU().i32And().if();
-        weightSet(r.pattern);
-        fn.end();
-      }
-      // Kernel row ky reads input row clamp(oy * sH - padTop + ky * dH, 0, inH - 1) of image bb.
-      for (let ky = 0; ky < kh; ky++) {
-        fn.localGet(oy)
-          .i32Const(sH)
-          .i32Mul()
-          .i32Const(ky * dH - s.padTop)
-          .i32Add()
-          .localSet(ip);
-        fn.localGet(ip).i32Const(0).localGet(ip).i32Const(0).i32GtS().select().localSet(ip);
-        fn.localGet(ip)
-          .i32Const(inH - 1)
-          .localGet(ip)
-          .i32Const(inH - 1)
-          .i32LtS()
-          .select();
-        fn.localGet(bb).i32Const(inH).i32Mul().i32Add();
-        fn.i32Const(inW * inStride)
-          .i32Mul()
-          .i32Const(a.input.addrBytes)
-          .i32Add()
-          .localSet(rowPtr[ky]!);
-      }
-      rowCode();
-    },
-  );
+  walk.emit({ block: blockBody, loadBlockConstants });
 }
 
 /** The qs8 depthwise conv family; ids `qs8-dwconv[-minmax]-<kh>x<kw>s<s>-<tile>-wasmsimd`. */
@@ -639,7 +427,7 @@ export const qs8Dwconv = {
   id: (s: Qs8ConvSpec, v: Qs8DwconvVariant): string =>
     `qs8-dwconv${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${s.kernelH}x${s.kernelW}s${s.strideH}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec, v: Qs8DwconvVariant): number =>
-    v.px > 0 ? s.batch * s.outH * qs8DwconvChannelGroups(s).groups : s.batch * s.outH * s.outW,
+    v.px > 0 ? s.batch * s.outH * dwChannelGroups(s, 1).groups : s.batch * s.outH * s.outW,
   pack,
   emit,
   macs: (s: Qs8ConvSpec): number => s.batch * s.outH * s.outW * s.outC * s.kernelH * s.kernelW,
