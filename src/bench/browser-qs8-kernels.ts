@@ -9,8 +9,7 @@
  * Prints per layer the medians of the i16 cost model's pick, the best i16 candidate, the relaxed-dot pick and the
  * best relaxed-dot tile, GMAC/s and the best/best ratio (`--all`: every candidate's median too).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pickQs8Im2colVariant, qs8Conv, qs8ConvIm2col } from '../codegen/kernels/qs8-conv.js';
 import {
@@ -28,10 +27,15 @@ import type { KernelVariant } from '../codegen/kernels/types.js';
 import { QS8_BENCH_LAYERS, layer } from './qs8-kernels.js';
 import { QS8_DWCONV_VARIANTS, qs8Dwconv } from '../codegen/kernels/qs8-dwconv.js';
 import { candidateQs8DwconvRdotVariants, qs8DwconvRdot } from '../codegen/kernels/qs8-dwconv-rdot.js';
-import { type Qs8PageCase, qs8PageCase, runStepsInPage, timeStepsInPage } from '../codegen/kernels/qs8-page-case.js';
+import {
+  type Qs8PageCase,
+  CHROMIUM,
+  openProbedPage,
+  qs8PageCase,
+  runStepsInPage,
+  timeStepsInPage,
+} from '../codegen/kernels/qs8-page-case.js';
 import { median } from './stats.js';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /** MobileNetV2's distinct 1x1 convolutions: input size, input channels, output channels. */
 const LAYERS: readonly [number, number, number][] = [
@@ -124,18 +128,8 @@ async function main(): Promise<void> {
     console.log(`skipped: ${CHROMIUM} is absent`);
     return;
   }
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
+  const { browser, page, relaxedDotB: dotB } = await openProbedPage(CHROMIUM);
   try {
-    const page = await browser.newPage();
-    const src = readFileSync(fileURLToPath(new URL('../runtime/features.js', import.meta.url)), 'utf8');
-    await page.addScriptTag({ type: 'module', content: `${src}\nglobalThis.__features = detectFeatures();` });
-    await page.waitForFunction(() => (globalThis as { __features?: unknown }).__features !== undefined);
-    const dotB = await page.evaluate(
-      () =>
-        (globalThis as unknown as { __features: { relaxedDotB: 'unsigned' | 'signed' | 'none' } }).__features
-          .relaxedDotB,
-    );
     console.log(`Chromium relaxedDotB: ${dotB}; one thread, medians of ${values.rounds} interleaved samples`);
     console.log(
       '| layer | i16 pick ms | best i16 | rdot pick ms | best rdot | GMAC/s best/best | speed-up best/best |',

@@ -7,8 +7,6 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { syntheticSamples } from '../../datasets/calibration-source.js';
 import { quantizeModel } from '../../quantize/quantize-model.js';
 import { tinyQuantModel } from '../../quantize/testing.js';
@@ -18,53 +16,14 @@ import { compileModel } from '../compile/compile.js';
 import type { Qs8ConvSpec } from './qs8-gemm.js';
 import { QS8_DWCONV_VARIANTS, qs8Dwconv } from './qs8-dwconv.js';
 import { QS8_DWCONV_RDOT_VARIANTS, candidateQs8DwconvRdotVariants, qs8DwconvRdot } from './qs8-dwconv-rdot.js';
-import { qs8PageCase, runStepsInPage } from './qs8-page-case.js';
-import { convOutputSize } from './types.js';
+import { CHROMIUM_MISSING, agreeingInputs, probedPageHooks, qs8PageCase, runStepsInPage } from './qs8-page-case.js';
+import { qs8DwSpecOf } from './qs8-testing.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (apt-get install chromium)`;
+const skip = CHROMIUM_MISSING;
+// The page runs the very probe the runtime uses.
+const chromium = probedPageHooks({ before, after });
 
-type Browser = import('playwright-core').Browser;
-type Page = import('playwright-core').Page;
-let browser: Browser | undefined;
-let page: Page | undefined;
-let pageDotB: string | undefined;
-
-before(async () => {
-  if (skip) return;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-  page = await browser.newPage();
-  const src = readFileSync(fileURLToPath(new URL('../../runtime/features.js', import.meta.url)), 'utf8');
-  await page.addScriptTag({ type: 'module', content: `${src}\nglobalThis.__features = detectFeatures();` });
-  await page.waitForFunction(() => (globalThis as { __features?: unknown }).__features !== undefined);
-  pageDotB = await page.evaluate(
-    () => (globalThis as unknown as { __features: { relaxedDotB: string } }).__features.relaxedDotB,
-  );
-});
-after(async () => browser?.close());
-
-/** A depthwise spec: c channels, h x w input, k x k kernel, stride, pad (all sides), dilation, batch. */
-const dw = (c: number, h: number, w: number, k: number, s: number, p: number, d = 1, n = 1): Qs8ConvSpec => ({
-  batch: n,
-  inH: h,
-  inW: w,
-  inC: c,
-  outH: convOutputSize(h, k, s, p, p, d),
-  outW: convOutputSize(w, k, s, p, p, d),
-  outC: c,
-  kernelH: k,
-  kernelW: k,
-  strideH: s,
-  strideW: s,
-  padTop: p,
-  padLeft: p,
-  dilationH: d,
-  dilationW: d,
-  group: c,
-  outMin: -128,
-  outMax: 127,
-});
+const dw = qs8DwSpecOf;
 
 test('Node: selection takes the relaxed-dot depthwise kernels only when told the dot is exact', async () => {
   const f = detectFeatures();
@@ -105,7 +64,7 @@ test(
   'Chromium: relaxed-dot depthwise equals QLinearConv and the i16 depthwise kernel bit for bit on awkward shapes',
   { skip, timeout: 300_000 },
   async (t) => {
-    if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
+    if (chromium.current?.relaxedDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
     const cases: { s: Qs8ConvSpec; zIn: number; zOut: number; extra: number }[] = [
       { s: dw(5, 6, 7, 3, 1, 1), zIn: 3, zOut: -4, extra: 0 },
       { s: dw(8, 5, 9, 3, 2, 1), zIn: -128, zOut: 127, extra: 1 },
@@ -129,7 +88,7 @@ test(
       { s: { ...dw(6, 9, 9, 7, 1, 3) }, zIn: 11, zOut: 0, extra: 0 }, // 7x7: two row groups, the last partial
       { s: { ...dw(11, 10, 9, 3, 1, 0), padTop: 2, padLeft: 0, outH: 10, outW: 7 }, zIn: -9, zOut: 1, extra: 0 },
     ];
-    const own = pageDotB === 'unsigned' ? 'wasmusdot' : 'wasmsdot';
+    const own = chromium.current?.relaxedDotB === 'unsigned' ? 'wasmusdot' : 'wasmsdot';
     // The i16 kernel each relaxed-dot output must equal byte for byte (the measured default tile).
     const i16 = QS8_DWCONV_VARIANTS[0]!;
     type Run = { name: string; c: ReturnType<typeof qs8PageCase>; ref: number; bias: string };
@@ -137,12 +96,9 @@ test(
     const refs: ReturnType<typeof qs8PageCase>[] = [];
     cases.forEach(({ s, zIn, zOut, extra }, i) => {
       for (const isa of ['wasmusdot', 'wasmsdot'] as const) {
-        // The other mode where both readings agree: b = q + 128 below 128 (q < 0) for u8, b = q >= 0 for i8.
-        const range: [number, number] = isa === own ? [-128, 127] : isa === 'wasmusdot' ? [-128, -1] : [0, 127];
-        const z = isa === own ? zIn : isa === 'wasmusdot' ? -1 - (Math.abs(zIn) % 128) : Math.abs(zIn) % 128;
         for (const chunks of [1, 3]) {
           const bias = (['int', 'none', 'float'] as const)[(i + chunks) % 3]!;
-          const opts = { seed: 500 + i, chunks, zIn: z, zOut, extra, bias, inRange: range };
+          const opts = { seed: 500 + i, chunks, zOut, extra, bias, ...agreeingInputs(isa, own, zIn) };
           const ref = refs.push(qs8PageCase(qs8Dwconv, i16, s, opts)) - 1;
           for (const v of QS8_DWCONV_RDOT_VARIANTS.filter((x) => x.isa === isa && qs8DwconvRdot.supports(s, x))) {
             const shape = { c: s.inC, h: s.inH, w: s.inW, k: [s.kernelH, s.kernelW], n: s.batch };
@@ -157,11 +113,11 @@ test(
       }
     });
     const refImages = await runStepsInPage(
-      page!,
+      chromium.current!.page,
       refs.map((r) => r.step),
     );
     const images = await runStepsInPage(
-      page!,
+      chromium.current!.page,
       runs.map((r) => r.c.step),
     );
     let ones = 0;

@@ -2,29 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Qs8ConvSpec } from './qs8-gemm.js';
 import { QS8_DWCONV_VARIANTS, qs8Dwconv } from './qs8-dwconv.js';
-import { checkQs8Conv } from './qs8-testing.js';
-import { convOutputSize } from './types.js';
+import { checkQs8Conv, qs8DwSpecOf } from './qs8-testing.js';
 
-const dw = (c: number, h: number, w: number, k: number, s: number, p: number, d = 1, n = 1): Qs8ConvSpec => ({
-  batch: n,
-  inH: h,
-  inW: w,
-  inC: c,
-  outH: convOutputSize(h, k, s, p, p, d),
-  outW: convOutputSize(w, k, s, p, p, d),
-  outC: c,
-  kernelH: k,
-  kernelW: k,
-  strideH: s,
-  strideW: s,
-  padTop: p,
-  padLeft: p,
-  dilationH: d,
-  dilationW: d,
-  group: c,
-  outMin: -128,
-  outMax: 127,
-});
+const dw = qs8DwSpecOf;
 
 test('qs8 dwconv (3x3/5x5, s1/s2, pads, dilation) matches QLinearConv to 1 LSB, every variant', () => {
   const cases: [Qs8ConvSpec, number, number][] = [

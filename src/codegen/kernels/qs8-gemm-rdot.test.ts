@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { buildWebPage } from '../../web/build-page.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { syntheticSamples } from '../../datasets/calibration-source.js';
 import { makeTensor } from '../../ir/tensor.js';
 import { quantizeModel } from '../../quantize/quantize-model.js';
@@ -22,35 +21,15 @@ import { compileModel } from '../compile/compile.js';
 import { type Qs8ConvSpec, isPointwise, pointwiseQs8Spec } from './qs8-gemm.js';
 import { QS8_GEMM_RDOT_VARIANTS, candidateQs8GemmRdotVariants, qs8ConvRdot, qs8GemmRdot } from './qs8-gemm-rdot.js';
 import { qs8ConvSpecOf } from './qs8-testing.js';
-import { qs8PageCase, runStepsInPage } from './qs8-page-case.js';
+import { CHROMIUM_MISSING, agreeingInputs, probedPageHooks, qs8PageCase, runStepsInPage } from './qs8-page-case.js';
 import { decodeArtifact, encodeArtifact } from '../../web/artifact.js';
 import { loadArtifact } from '../../web/runtime-entry.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = process.cwd();
 const QDQ = resolve(ROOT, '../shared/models/mobilenet_v2.int8_qdq.onnx');
-const skip = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (apt-get install chromium)`;
-
-type Browser = import('playwright-core').Browser;
-type Page = import('playwright-core').Page;
-let browser: Browser | undefined;
-let page: Page | undefined;
-let pageDotB: string | undefined;
-
-before(async () => {
-  if (skip) return;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu'] });
-  page = await browser.newPage();
-  // features.js imports nothing: the page runs the very probe the runtime uses.
-  const src = readFileSync(fileURLToPath(new URL('../../runtime/features.js', import.meta.url)), 'utf8');
-  await page.addScriptTag({ type: 'module', content: `${src}\nglobalThis.__features = detectFeatures();` });
-  await page.waitForFunction(() => (globalThis as { __features?: unknown }).__features !== undefined);
-  pageDotB = await page.evaluate(
-    () => (globalThis as unknown as { __features: { relaxedDotB: string } }).__features.relaxedDotB,
-  );
-});
-after(async () => browser?.close());
+const skip = CHROMIUM_MISSING;
+// The page runs the very probe the runtime uses.
+const chromium = probedPageHooks({ before, after });
 
 test('Node: the probe finds no exact dot, and selection takes the kernel only when told the dot is exact', async () => {
   const f = detectFeatures();
@@ -100,15 +79,18 @@ test('an artifact records the dot reading its kernels need, and an engine withou
 });
 
 test('Chromium: the probe reads the dot-add exactly (x86 VNNI: unsigned b)', { skip }, (t) => {
-  t.diagnostic(`Chromium relaxedDotB: ${pageDotB}`);
-  assert.ok(['unsigned', 'signed', 'none'].includes(pageDotB!), String(pageDotB));
+  t.diagnostic(`Chromium relaxedDotB: ${chromium.current?.relaxedDotB}`);
+  assert.ok(
+    ['unsigned', 'signed', 'none'].includes(chromium.current!.relaxedDotB),
+    String(chromium.current?.relaxedDotB),
+  );
 });
 
 test(
   'Chromium: relaxed-dot qs8 GEMM and direct conv equal QLinearConv bit for bit on awkward shapes',
   { skip, timeout: 120_000 },
   async (t) => {
-    if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
+    if (chromium.current?.relaxedDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
     const cases: { s: Qs8ConvSpec; zIn: number; zOut: number; extra: number }[] = [
       { s: pointwiseQs8Spec(1, 1, 1, 1), zIn: 3, zOut: -5, extra: 0 },
       { s: pointwiseQs8Spec(3, 5, 3, 5), zIn: -128, zOut: 127, extra: 1 },
@@ -128,19 +110,16 @@ test(
       { s: qs8ConvSpecOf(13, 21, 6, 5, 1, 2, 0), zIn: 90, zOut: -3, extra: 2 },
       { s: qs8ConvSpecOf(72, 10, 5, 5, 3, 2, 1), zIn: -60, zOut: 5, extra: 0 },
     ];
-    // The engine's own mode on full-range inputs; the other mode where both readings agree: b = q + 128 below 128
-    // (q < 0) for unsigned feeding, b = q >= 0 for signed feeding.
-    const own = pageDotB === 'unsigned' ? 'wasmusdot' : 'wasmsdot';
+    // The engine's own mode on full-range inputs; the other where both readings agree (agreeingInputs).
+    const own = chromium.current?.relaxedDotB === 'unsigned' ? 'wasmusdot' : 'wasmsdot';
     const runs: { name: string; c: ReturnType<typeof qs8PageCase>; bias: string }[] = [];
     cases.forEach(({ s, zIn, zOut, extra }, i) => {
       for (const v of QS8_GEMM_RDOT_VARIANTS) {
-        const range: [number, number] = v.isa === own ? [-128, 127] : v.isa === 'wasmusdot' ? [-128, -1] : [0, 127];
         for (const chunks of [1, 2, 3]) {
           const bias = (['none', 'int', 'float'] as const)[(i + chunks) % 3]!;
           const fam = isPointwise(s) ? qs8GemmRdot : qs8ConvRdot;
-          // The pad row holds the input zero point: it too must be a byte both readings agree on.
-          const z = v.isa === own ? zIn : v.isa === 'wasmusdot' ? -1 - (Math.abs(zIn) % 128) : Math.abs(zIn) % 128;
-          const c = qs8PageCase(fam, v, s, { seed: 100 + i, chunks, zIn: z, zOut, extra, bias, inRange: range });
+          const inputs = agreeingInputs(v.isa, own, zIn);
+          const c = qs8PageCase(fam, v, s, { seed: 100 + i, chunks, zOut, extra, bias, ...inputs });
           runs.push({
             name: `${fam.id(s, v)} ${JSON.stringify({ c: s.inC, m: s.outC, h: s.inH, w: s.inW, n: s.batch })} chunks ${chunks}`,
             c,
@@ -150,7 +129,7 @@ test(
       }
     });
     const images = await runStepsInPage(
-      page!,
+      chromium.current!.page,
       runs.map((r) => r.c.step),
     );
     let ones = 0;
@@ -170,12 +149,12 @@ test(
 );
 
 test('Chromium: int8 MobileNetV2 on relaxed-dot kernels equals Node output', { skip, timeout: 180_000 }, async (t) => {
-  if (pageDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
+  if (chromium.current?.relaxedDotB === 'none') return t.skip('this Chromium has no exact int8 dot-add');
   if (!existsSync(QDQ)) return t.skip(`${QDQ} absent`);
   buildWebPage();
   const { startServer } = await import('../../web/server.js');
   const server = await startServer();
-  const p = await browser!.newPage();
+  const p = await chromium.current!.browser.newPage();
   try {
     await p.goto(server.url);
     const x = syntheticSamples([1, 3, 224, 224], 1, 7)[0]!;

@@ -6,6 +6,9 @@
  * reference. Used where Node cannot run the instruction (the relaxed int8 dot product).
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { RelaxedDotB } from '../../runtime/features.js';
 import { ModuleBuilder } from '../wasm/index.js';
 import type { Qs8ConvSpec } from './qs8-gemm.js';
 import { type Qs8ConvFamilyLike, compareNhwc, nchwToNhwc, qs8Case } from './qs8-testing.js';
@@ -28,6 +31,60 @@ export interface Qs8PageCase {
   verify(image: Uint8Array): ReturnType<typeof compareNhwc>;
   /** The output buffer's bytes (NHWC, pixel stride as run) in an image the page returned. */
   output(image: Uint8Array): Int8Array;
+}
+
+/** A headless Chromium page (playwright-core) and what the runtime's own start-up probe found in it. */
+export interface ProbedPage {
+  browser: import('playwright-core').Browser;
+  page: import('playwright-core').Page;
+  relaxedDotB: RelaxedDotB;
+}
+
+/** Launch Chromium at `executablePath` and run the runtime's feature probe (features.js imports nothing) in a page. */
+export async function openProbedPage(executablePath: string): Promise<ProbedPage> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
+  const page = await browser.newPage();
+  const src = readFileSync(fileURLToPath(new URL('../../runtime/features.js', import.meta.url)), 'utf8');
+  await page.addScriptTag({ type: 'module', content: `${src}\nglobalThis.__features = detectFeatures();` });
+  await page.waitForFunction(() => (globalThis as { __features?: unknown }).__features !== undefined);
+  const relaxedDotB = await page.evaluate(
+    () => (globalThis as unknown as { __features: { relaxedDotB: RelaxedDotB } }).__features.relaxedDotB,
+  );
+  return { browser, page, relaxedDotB };
+}
+
+/** Where the tests and benches look for Chromium, and why Chromium tests skip when it is not there. */
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_MISSING = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is absent (apt-get install chromium)`;
+
+/** A test file's probed page: opened by a `before` hook unless Chromium is missing, closed by an `after` hook. */
+export function probedPageHooks(hooks: {
+  before(fn: () => Promise<void>): void;
+  after(fn: () => Promise<void>): void;
+}): { current: ProbedPage | undefined } {
+  const holder: { current: ProbedPage | undefined } = { current: undefined };
+  hooks.before(async () => {
+    if (!CHROMIUM_MISSING) holder.current = await openProbedPage(CHROMIUM);
+  });
+  hooks.after(async () => holder.current?.browser.close());
+  return holder;
+}
+
+/**
+ * Inputs a relaxed-dot kernel of reading `isa` can be checked on in an engine whose own reading is `own`: the full
+ * int8 range and the given zero point in its own mode; in the other, only bytes both readings agree on (b = q + 128
+ * below 128, i.e. q < 0, for unsigned feeding; b = q >= 0 for signed feeding), the zero point (the pad lanes) too.
+ */
+export function agreeingInputs(
+  isa: 'wasmusdot' | 'wasmsdot',
+  own: 'wasmusdot' | 'wasmsdot',
+  zIn: number,
+): { inRange: [number, number]; zIn: number } {
+  if (isa === own) return { inRange: [-128, 127], zIn };
+  return isa === 'wasmusdot'
+    ? { inRange: [-128, -1], zIn: -1 - (Math.abs(zIn) % 128) }
+    : { inRange: [0, 127], zIn: Math.abs(zIn) % 128 };
 }
 
 /** The subset of a playwright Page used here. */

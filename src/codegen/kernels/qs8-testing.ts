@@ -91,6 +91,20 @@ export function qs8ConvSpecOf(
   };
 }
 
+/** A depthwise conv of c channels (group c): k x k, stride, symmetric pad, dilation, batch; full int8 clamp. */
+export function qs8DwSpecOf(
+  c: number,
+  h: number,
+  w: number,
+  k: number,
+  s: number,
+  p: number,
+  d = 1,
+  n = 1,
+): Qs8ConvSpec {
+  return { ...qs8ConvSpecOf(c, c, h, w, k, s, p, d, n), group: c };
+}
+
 /** Deterministic int8 values in [lo, hi]. */
 export function randomInt8(n: number, seed: number, lo = -128, hi = 127): Int8Array {
   const out = new Int8Array(n);
