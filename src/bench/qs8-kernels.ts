@@ -105,6 +105,8 @@ export const QS8_BENCH_LAYERS: readonly Qs8Layer[] = [
   layer('mbv2-dw-7x960', 7, 960, 960, 3, 1, 960),
   layer('mbv2-dw-56x144', 56, 144, 144, 3, 1, 144),
   layer('mbv3-dw-5x5s2-28x96', 28, 96, 96, 5, 2, 96),
+  layer('mbv2-pw-112x32x16', 112, 32, 16, 1, 1),
+  layer('mbv2-pw-112x16x96', 112, 16, 96, 1, 1),
   layer('mbv2-pw-28x32x192', 28, 32, 192, 1, 1),
   layer('mbv2-pw-14x384x64', 14, 384, 64, 1, 1),
   layer('mbv2-pw-56x24x144', 56, 24, 144, 1, 1),

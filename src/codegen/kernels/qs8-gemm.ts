@@ -119,8 +119,12 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec, allowWiden = true): Qs8GemmVa
   // taps they are left to the tuner: 3x16c2w beat 1x8c8ws on ResNet-18's 56x56x64 -> 128 s2 (1.91 -> 1.76 ms) but
   // lost on its 28x28 and 14x14 s2 layers (1.76 -> 1.99, 1.91 -> 2.27 ms: rows of 9 x Cp i16 leave few pixels
   // per L1 chunk, so the weights stream once per few pixels).
-  if (allowWiden && taps === 1 && widenSupports(s) && (!isPointwise(s) || k >= 64)) {
-    return QS8_GEMM_VARIANTS.find((v) => v.widen && (s.outC >= 16 ? v.tile === '3x16c2w' : v.nr === 8))!;
+  // Since the widened tiles fence each pair step (`emitScheduleFence`), 2x16c2w keeps its 8 accumulators and the
+  // step's 6 loaded vectors in registers and is the fastest 1x1 tile at every reduction length measured
+  // (MobileNetV2, Node 20, same run: K 16 -> 96 at 112x112 43.6 -> 52.3 GFLOP/s over 3x16c2, K 24 -> 144 at 56x56
+  // 51.0 -> 58.9, K 960 -> 320 at 7x7 66.3 -> 78.7 over 3x16c2w).
+  if (allowWiden && taps === 1 && widenSupports(s)) {
+    return QS8_GEMM_VARIANTS.find((v) => v.widen && (s.outC >= 16 ? v.tile === '2x16c2w' : v.nr === 8))!;
   }
   const ws = k * Math.ceil(s.outC / 8) * 8 * 2 > 128 * 1024;
   const want = k >= (taps === 1 ? 128 : 512) && (k <= 1536 || ws) ? 'c8' : 'c2';
@@ -427,6 +431,21 @@ function emitBlocksEpilogue(
 }
 
 /**
+ * A scheduling fence between two pair steps of a widened tile: `if (never) acc = 0` for every accumulator, with
+ * `never` false whenever the tile runs (start > end: the pixel loops are empty). V8's TurboFan places a block's pure
+ * arithmetic after its loads (the loads are ordered on the effect chain, the dots and adds float to their last use),
+ * so an unrolled 8-channel step loaded all 16 weight vectors and 12 broadcasts before its first dot and spilled
+ * 1.5 vectors per dot. The branch makes each accumulator a phi at the fence, so the previous step's dots are
+ * computed before the next step's loads: a step's live vectors are its accumulators and its own loads (2x16:
+ * 8 + 4 weights + 2 broadcasts, no spills). Costs a test and a never-taken branch per step.
+ */
+function emitScheduleFence(fn: FunctionBuilder, never: Local, acc: Local[][]): void {
+  fn.localGet(never).if();
+  for (const q of acc) for (const l of q) fn.v128ConstI32(0).localSet(l);
+  fn.end();
+}
+
+/**
  * Emit a dense qs8 conv (group 1; 1x1 when `isPointwise`) over output pixels [start, end) (the step's
  * parameters, or `range`'s locals). `what` is only for error messages.
  */
@@ -627,6 +646,8 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
   const acc = Array.from({ length: mr }, () => fn.locals('v128', v.nr / 4));
   const wv = fn.locals('v128', v.nr / 4);
   const [bc, res] = fn.locals('v128', 2);
+  const never = fn.local('i32');
+  fn.localGet(start).localGet(end).i32GtS().localSet(never);
 
   // (1) widen pixels [c0, c1) into their rows; a strided or padded pixel is gathered here once.
   const widen = (): void =>
@@ -706,6 +727,7 @@ function emitWidened(fn: FunctionBuilder, s: Qs8ConvSpec, v: Qs8GemmVariant, a: 
     // One 8-channel step: A at ap + aOff (constant or via ko), weights at wBase + wOff.
     const kStep = (aOff: number, wBase: Local, wOff: number): void => {
       for (let j = 0; j < 4; j++) {
+        emitScheduleFence(fn, never, acc);
         for (let i = 0; i < 2 * nb; i++)
           fn.localGet(wBase)
             .v128Load(wOff + (i >> 1) * g.blockBytes + j * 32 + 16 * (i & 1))
