@@ -101,8 +101,8 @@ export const QS8_GEMM_VARIANTS: readonly Qs8GemmVariant[] = [
 
 /**
  * c8 when each pixel's reduction (taps x padded channels) amortizes its final reduce and its panel fits L1;
- * weight-stationary (`ws`) when the packed weights exceed 128 KB; widened rows (`w`) for 1x1 convolutions that are
- * strided or reduce over 64+ channels (unless `allowWiden` is false: the im2col stem runs the tile on its own rows).
+ * weight-stationary (`ws`) when the packed weights exceed 128 KB; widened rows (`w`) for every 1x1 convolution whose
+ * rows fit the scratch cap (unless `allowWiden` is false: the im2col stem runs the tile on its own rows).
  */
 export function pickQs8GemmVariant(s: Qs8ConvSpec, allowWiden = true): Qs8GemmVariant {
   const k = s.kernelH * s.kernelW * Math.ceil(s.inC / 8) * 8;
@@ -115,10 +115,10 @@ export function pickQs8GemmVariant(s: Qs8ConvSpec, allowWiden = true): Qs8GemmVa
   const taps = s.kernelH * s.kernelW;
   // Widened rows (`node dist/bench/qs8-kernels.js`, same run): ResNet-18's 1x1 stride-2 downsamples 2x faster than
   // any tile that reads the strided pixels in place (14x14x256 -> 512: 0.42 -> 0.20 ms); 1x1 reductions from K 64 up
-  // 1.05-1.1x faster than 1x8c8 (7x7x320 -> 1280: 0.64 -> 0.60 ms); below K 64 the shuffle tiles win. With 3x3
-  // taps they are left to the tuner: 3x16c2w beat 1x8c8ws on ResNet-18's 56x56x64 -> 128 s2 (1.91 -> 1.76 ms) but
-  // lost on its 28x28 and 14x14 s2 layers (1.76 -> 1.99, 1.91 -> 2.27 ms: rows of 9 x Cp i16 leave few pixels
-  // per L1 chunk, so the weights stream once per few pixels).
+  // 1.05-1.1x faster than 1x8c8 (7x7x320 -> 1280: 0.64 -> 0.60 ms; before the fence below, the shuffle tiles won
+  // under K 64). With 3x3 taps they are left to the tuner: 3x16c2w beat 1x8c8ws on ResNet-18's 56x56x64 -> 128 s2
+  // (1.91 -> 1.76 ms) but lost on its 28x28 and 14x14 s2 layers (1.76 -> 1.99, 1.91 -> 2.27 ms: rows of 9 x Cp i16
+  // leave few pixels per L1 chunk, so the weights stream once per few pixels).
   // Since the widened tiles fence each pair step (`emitScheduleFence`), 2x16c2w keeps its 8 accumulators and the
   // step's 6 loaded vectors in registers and is the fastest 1x1 tile at every reduction length measured
   // (MobileNetV2, Node 20, same run: K 16 -> 96 at 112x112 43.6 -> 52.3 GFLOP/s over 3x16c2, K 24 -> 144 at 56x56
