@@ -6,8 +6,8 @@
  * i32 (`supports` bounds it for any int8 weights): Y' >> 2 + biasInt is the direct conv's accumulator and the
  * outputs equal qs8-conv's bit for bit. Per parallel item (a group of output tile rows, times an output-channel
  * chunk when there are too few groups for threads; a range transforms each group's input once): (1) input transform to
- * 16 i16 matrices V_e[tile][Cp] in scratch, (2) 16 GEMMs into i32 M_e[tile][Np] (tile `4x8c2`: 4 tiles x 8
- * channels, weights in qs8-gemm's pair layout), (3) output transform, requantize, store. Packed: the input-zero
+ * 16 i16 matrices V_e[tile][Cp] in scratch, (2) 16 GEMMs into i32 M_e[tile][Np] (e.g. tile `4x8c2`: 4 tiles x 8
+ * channels, weights in qs8-gemm's pair layout; the c8 and `w` tiles pad the rows to a multiple of theirs), (3) output transform, requantize, store. Packed: the input-zero
  * pad row, the requantize headers (per 8 channels), then U'_e per e in 8-channel blocks.
  */
 import { EdgecnnError } from '../../ir/errors.js';
@@ -40,6 +40,8 @@ export interface Qs8WinogradVariant extends KernelVariant {
    * straight from scratch by v128.load32_splat (V is already i16): no shuffles and no partial-sum reduction.
    */
   readonly splat?: boolean;
+  /** `w` only: 8-channel blocks per step (default 2). */
+  readonly nb?: number;
 }
 
 /**
@@ -48,7 +50,9 @@ export interface Qs8WinogradVariant extends KernelVariant {
  * spill) was slower than 2x4c8 everywhere and was dropped. 3x16c2w (no shuffles, no reduction) is within +-5% of
  * 2x4c8 at 56x56x64 and 14x14x256 but 1.2x slower at 28x28x128 and 7x7x512 (the GEMM phase is ~85% of the
  * layer's time, bound by V/M traffic more than by ALU ops); 2x16c2w was slower still and was dropped. The tuner
- * measures all of them (lower-int8 offers every variant).
+ * measures all of them (lower-int8 offers every variant). With padded rows and one V pointer (emitC8Gemm),
+ * 2x4c8 is 1.15-1.2x faster again at 56x56x64 and 14x14x256; 1x4c8 and 3x4c8 on that loop were no better, 4x8c2w /
+ * 5x8c2w / 6x8c2w / 2x16c2w (splats, 8 or 16 channels) 1.1-1.6x slower, unrolling the k loop by 2 slower in all.
  */
 export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [
   { tile: 'f2x2-2x4c8', isa: 'wasmsimd', mr: 2, layout: 'c8' },
@@ -89,8 +93,10 @@ interface Geometry {
   cp: number;
   np: number;
   blocks: number;
-  /** GEMM rows (tiles) per item. */
+  /** Tiles per item. */
   nTiles: number;
+  /** GEMM rows per item: nTiles rounded up to the tile's `mr` (V and M rows past nTiles are scratch only). */
+  nRows: number;
   vMatBytes: number;
   mMatBytes: number;
   itemScratchBytes: number;
@@ -99,7 +105,7 @@ interface Geometry {
   uMatBytes: number;
 }
 
-function geometry(s: Qs8ConvSpec): Geometry {
+function geometry(s: Qs8ConvSpec, mr = 1): Geometry {
   const tilesH = Math.ceil(s.outH / 2);
   const tilesW = Math.ceil(s.outW / 2);
   let rows = 1;
@@ -114,8 +120,9 @@ function geometry(s: Qs8ConvSpec): Geometry {
     splits *= 2;
   }
   const chunkC = splits === 1 ? np : s.outC / splits;
-  const vMatBytes = nTiles * cp * 2;
-  const mMatBytes = nTiles * chunkC * 4;
+  const nRows = Math.ceil(nTiles / mr) * mr;
+  const vMatBytes = nRows * cp * 2;
+  const mMatBytes = nRows * chunkC * 4;
   return {
     tilesH,
     tilesW,
@@ -128,12 +135,18 @@ function geometry(s: Qs8ConvSpec): Geometry {
     np,
     blocks: np / QS8_BLOCK,
     nTiles,
+    nRows,
     vMatBytes,
     mMatBytes,
     itemScratchBytes: Math.ceil((16 * (vMatBytes + mMatBytes)) / 16) * 16,
     padBytes: padRowBytes(s.inC),
     uMatBytes: (np / QS8_BLOCK) * cp * 16,
   };
+}
+
+/** Rows per GEMM step the item's V and M rows are padded to: the c8 and `w` tiles address mr rows from one pointer. */
+function paddedMr(v: Qs8WinogradVariant): number {
+  return v.layout === 'c8' || v.splat === true ? v.mr : 1;
 }
 
 function applicable(s: Qs8ConvSpec): boolean {
@@ -156,7 +169,7 @@ export function qs8WinogradExact(s: Qs8ConvSpec): boolean {
   return 4 * 255 * 127 * 9 * s.inC <= I32_MAX;
 }
 
-function check(s: Qs8ConvSpec, what: string): Geometry {
+function check(s: Qs8ConvSpec, what: string, mr = 1): Geometry {
   checkConvSpec({ ...s, epilogue: { activation: { kind: 'none' }, residual: false } }, what);
   if (!applicable(s)) throw new EdgecnnError(`${what}: needs a 3x3 stride-1 undilated ungrouped conv`, 'internal');
   if (!qs8WinogradExact(s)) {
@@ -165,7 +178,7 @@ function check(s: Qs8ConvSpec, what: string): Geometry {
   if (!(s.outMin >= -128 && s.outMax <= 127 && s.outMin <= s.outMax)) {
     throw new EdgecnnError(`${what}: clamp [${s.outMin}, ${s.outMax}] is not an int8 range`, 'internal');
   }
-  return geometry(s);
+  return geometry(s, mr);
 }
 
 /** 2G for F(2x2, 3x3): integer, so U' = (2G) g (2G)^T is exact. */
@@ -237,7 +250,7 @@ export function emitQs8Winograd(
   a: Qs8ConvAddresses,
 ): void {
   const what = 'qs8-winograd';
-  const g = check(s, what);
+  const g = check(s, what, paddedMr(vr));
   if (a.scratch === undefined) throw new EdgecnnError(`${what}: the scratch address is required`, 'internal');
   const { inH, inW, outH, outW } = s;
   const { tilesW, rows: R, cp, nTiles, vMatBytes, mMatBytes, splits, chunkC } = g;
@@ -312,32 +325,20 @@ export function emitQs8Winograd(
       if (splits > 1) fn.end();
 
       // (2) M_e = V_e U'_e: per channel block (its weights stay in L1), tiles in steps of mr.
-      if (vr.splat) {
+      if (vr.layout === 'c8') {
+        emitC8Gemm(fn, vr, g, uBase, { e, gA, gC, gW, ob, rt, ko, wk, tmp, ck, vBase, mBase });
+      } else if (vr.splat) {
         emitSplatGemm(fn, vr, g, uBase, { e, gA, gC, gW, ob, rt, ko, wk, tmp, ck, vBase, mBase });
       } else {
-        const c8 = vr.layout === 'c8';
-        const nr = c8 ? 4 : QS8_BLOCK;
+        const nr = QS8_BLOCK;
         const rowPtr = fn.locals('i32', mr);
         const rowIdx = fn.locals('i32', mr);
-        const acc = Array.from({ length: mr }, () => fn.locals('v128', c8 ? 4 : 2));
+        const acc = Array.from({ length: mr }, () => fn.locals('v128', 2));
         const av = fn.locals('v128', mr);
         const [w0, w1, bc] = fn.locals('v128', 3);
         const rowTiles = Math.ceil(nTiles / mr);
         const kStep = (): void => {
           for (let r = 0; r < mr; r++) fn.localGet(rowPtr[r]!).localGet(ko).i32Add().v128Load().localSet(av[r]!);
-          if (c8) {
-            // 8 channels of one tile against 8 channels of one output: 4 partial sums per (tile, output).
-            for (let n = 0; n < 4; n++) {
-              fn.localGet(wk)
-                .v128Load(n * 16)
-                .localSet(w0);
-              for (let r = 0; r < mr; r++) {
-                const l = acc[r]![n]!;
-                fn.localGet(l).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(l);
-              }
-            }
-            return;
-          }
           for (let j = 0; j < 4; j++) {
             fn.localGet(wk)
               .v128Load(j * 32)
@@ -411,19 +412,8 @@ export function emitQs8Winograd(
                         .localGet(gC)
                         .i32Add()
                         .localSet(tmp);
-                      if (c8) {
-                        // Transpose-and-add: 4 vectors of partial sums -> the 4 outputs' sums.
-                        const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
-                        fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
-                        fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x0);
-                        fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3);
-                        fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x2);
-                        fn.localGet(tmp).localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2);
-                        fn.i32x4Shuffle(2, 3, 6, 7).i32x4Add().v128Store(0);
-                      } else {
-                        fn.localGet(tmp).localGet(acc[r]![0]!).v128Store(0);
-                        fn.localGet(tmp).localGet(acc[r]![1]!).v128Store(16);
-                      }
+                      fn.localGet(tmp).localGet(acc[r]![0]!).v128Store(0);
+                      fn.localGet(tmp).localGet(acc[r]![1]!).v128Store(16);
                     }
                   },
                 );
@@ -580,9 +570,10 @@ function emitTileRow(
 }
 
 /**
- * Phase (2) with the `w` tile: M_e[tile][chunk channels] = V_e U'_e, mr tiles x 16 channels (the c2 pair layout of
- * two consecutive blocks, cp * 16 bytes apart) per step, pairs of V broadcast from memory; a last 8-channel block
- * runs alone.
+ * Phase (2) with the `w` tile: M_e[row][chunk channels] = V_e U'_e, mr consecutive rows x 8 * nb channels per step
+ * (the c2 pair layout; two blocks are cp * 16 bytes apart), pairs of V broadcast from memory. The item's rows are
+ * padded to a multiple of mr, so one pointer addresses all mr rows by constant offsets (no clamps, one scalar add
+ * per k step for V); padding rows compute garbage into M rows the output transform never reads.
  */
 function emitSplatGemm(
   fn: FunctionBuilder,
@@ -591,70 +582,68 @@ function emitSplatGemm(
   uBase: number,
   l: Record<'e' | 'gA' | 'gC' | 'gW' | 'ob' | 'rt' | 'ko' | 'wk' | 'tmp' | 'ck' | 'vBase' | 'mBase', Local>,
 ): void {
-  const { cp, nTiles, vMatBytes, mMatBytes, chunkC, splits } = g;
+  const { cp, nRows, vMatBytes, mMatBytes, chunkC, splits } = g;
   const mr = vr.mr;
-  const rowPtr = fn.locals('i32', mr);
-  const rowIdx = fn.locals('i32', mr);
-  const acc = Array.from({ length: mr }, () => fn.locals('v128', 4));
-  const wv = fn.locals('v128', 4);
+  const nbMax = vr.nb ?? 2;
+  const acc = Array.from({ length: mr }, () => fn.locals('v128', 2 * nbMax));
+  const wv = fn.locals('v128', 2 * nbMax);
   const bc = fn.local('v128');
+  const [rowBase, mRow, kEnd, rEnd] = fn.locals('i32', 4);
   const blockStride = cp * 16;
-  const rowTiles = Math.ceil(nTiles / mr);
-  const tiles = (nb: 1 | 2): void =>
-    void fn.forRange(
-      l.rt,
-      (b) => b.i32Const(0),
-      (b) => b.i32Const(rowTiles),
-      1,
-      () => {
-        // Rows past the item's tiles redo the last tile (same values stored twice).
+  const rowBytes = cp * 2;
+  const mRowBytes = chunkC * 4;
+  const tiles = (nb: number): void => {
+    fn.localGet(l.gA).localSet(rowBase);
+    fn.localGet(l.gC).localSet(mRow);
+    fn.localGet(l.gA)
+      .i32Const(nRows * rowBytes)
+      .i32Add()
+      .localSet(rEnd);
+    const rLoop = fn.loop();
+    for (let r = 0; r < mr; r++) for (let i = 0; i < 2 * nb; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
+    fn.localGet(rowBase).localTee(l.ko).i32Const(rowBytes).i32Add().localSet(kEnd);
+    fn.localGet(l.gW).localSet(l.wk);
+    const kLoop = fn.loop();
+    {
+      for (let j = 0; j < 4; j++) {
+        for (let i = 0; i < 2 * nb; i++)
+          fn.localGet(l.wk)
+            .v128Load((i >> 1) * blockStride + j * 32 + 16 * (i & 1))
+            .localSet(wv[i]!);
         for (let r = 0; r < mr; r++) {
-          emitTileRow(fn, r, mr, g, l, rowIdx[r]!, rowPtr[r]!);
-          for (let i = 0; i < 2 * nb; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
+          fn.localGet(l.ko)
+            .v128Load32Splat(r * rowBytes + j * 4, 0)
+            .localSet(bc);
+          for (let i = 0; i < 2 * nb; i++) {
+            const a0 = acc[r]![i]!;
+            fn.localGet(a0).localGet(bc).localGet(wv[i]!).i32x4DotI16x8S().i32x4Add().localSet(a0);
+          }
         }
-        fn.localGet(l.gW).localSet(l.wk);
-        fn.forRange(
-          l.ko,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(cp / 8),
-          1,
-          () => {
-            for (let j = 0; j < 4; j++) {
-              for (let i = 0; i < 2 * nb; i++)
-                fn.localGet(l.wk)
-                  .v128Load((i >> 1) * blockStride + j * 32 + 16 * (i & 1))
-                  .localSet(wv[i]!);
-              for (let r = 0; r < mr; r++) {
-                fn.localGet(rowPtr[r]!)
-                  .v128Load32Splat(j * 4, 0)
-                  .localSet(bc);
-                for (let i = 0; i < 2 * nb; i++) {
-                  const a0 = acc[r]![i]!;
-                  fn.localGet(a0).localGet(bc).localGet(wv[i]!).i32x4DotI16x8S().i32x4Add().localSet(a0);
-                }
-              }
-            }
-            fn.localGet(l.wk).i32Const(128).i32Add().localSet(l.wk);
-            for (let r = 0; r < mr; r++) fn.localGet(rowPtr[r]!).i32Const(16).i32Add().localSet(rowPtr[r]!);
-          },
-        );
-        for (let r = 0; r < mr; r++) {
-          // M row = the tile's row of V (same index), at this block's columns.
-          fn.localGet(rowIdx[r]!)
-            .i32Const(chunkC * 4)
-            .i32Mul()
-            .localGet(l.gC)
-            .i32Add()
-            .localSet(l.tmp);
-          for (let i = 0; i < 2 * nb; i++)
-            fn.localGet(l.tmp)
-              .localGet(acc[r]![i]!)
-              .v128Store(16 * i);
-        }
-      },
-    );
-  const full = Math.floor(chunkC / 16);
-  const rest = chunkC - full * 16;
+      }
+    }
+    fn.localGet(l.wk).i32Const(128).i32Add().localSet(l.wk);
+    fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
+    fn.end();
+    for (let r = 0; r < mr; r++)
+      for (let i = 0; i < 2 * nb; i++)
+        fn.localGet(mRow)
+          .localGet(acc[r]![i]!)
+          .v128Store(r * mRowBytes + 16 * i);
+    fn.localGet(mRow)
+      .i32Const(mr * mRowBytes)
+      .i32Add()
+      .localSet(mRow);
+    fn.localGet(rowBase)
+      .i32Const(mr * rowBytes)
+      .i32Add()
+      .localTee(rowBase)
+      .localGet(rEnd)
+      .i32LtU()
+      .brIf(rLoop);
+    fn.end();
+  };
+  const full = Math.floor(chunkC / (8 * nbMax));
+  const rest = (chunkC - full * 8 * nbMax) / 8;
   fn.forRange(
     l.e,
     (b) => b.i32Const(0),
@@ -679,16 +668,124 @@ function emitSplatGemm(
           (b) => b.i32Const(full),
           1,
           () => {
-            tiles(2);
+            tiles(nbMax);
             fn.localGet(l.gW)
-              .i32Const(2 * blockStride)
+              .i32Const(nbMax * blockStride)
               .i32Add()
               .localSet(l.gW);
-            fn.localGet(l.gC).i32Const(64).i32Add().localSet(l.gC);
+            fn.localGet(l.gC)
+              .i32Const(nbMax * 32)
+              .i32Add()
+              .localSet(l.gC);
           },
         );
       }
-      if (rest > 0) tiles(1);
+      if (rest > 0) tiles(rest);
+    },
+  );
+}
+
+/** Phase (2) with a padded c8 tile: mr consecutive rows x 4 outputs per step, one V pointer. */
+function emitC8Gemm(
+  fn: FunctionBuilder,
+  vr: Qs8WinogradVariant,
+  g: Geometry,
+  uBase: number,
+  l: Record<'e' | 'gA' | 'gC' | 'gW' | 'ob' | 'rt' | 'ko' | 'wk' | 'tmp' | 'ck' | 'vBase' | 'mBase', Local>,
+): void {
+  const { cp, nRows, vMatBytes, mMatBytes, chunkC, splits } = g;
+  const mr = vr.mr;
+  const acc = Array.from({ length: mr }, () => fn.locals('v128', 4));
+  const av = fn.locals('v128', mr);
+  const w0 = fn.local('v128');
+  const [rowBase, mRow, kEnd, rEnd] = fn.locals('i32', 4);
+  const rowBytes = cp * 2;
+  const mRowBytes = chunkC * 4;
+  const tiles = (): void => {
+    fn.localGet(l.gA).localSet(rowBase);
+    fn.localGet(l.gC).localSet(mRow);
+    fn.localGet(l.gA)
+      .i32Const(nRows * rowBytes)
+      .i32Add()
+      .localSet(rEnd);
+    const rLoop = fn.loop();
+    for (let r = 0; r < mr; r++) for (let i = 0; i < 4; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
+    fn.localGet(rowBase).localTee(l.ko).i32Const(rowBytes).i32Add().localSet(kEnd);
+    fn.localGet(l.gW).localSet(l.wk);
+    const kLoop = fn.loop();
+    {
+      for (let r = 0; r < mr; r++)
+        fn.localGet(l.ko)
+          .v128Load(r * rowBytes)
+          .localSet(av[r]!);
+      for (let n = 0; n < 4; n++) {
+        fn.localGet(l.wk)
+          .v128Load(n * 16)
+          .localSet(w0);
+        for (let r = 0; r < mr; r++) {
+          const a0 = acc[r]![n]!;
+          fn.localGet(a0).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+        }
+      }
+    }
+    fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
+    fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
+    fn.end();
+    for (let r = 0; r < mr; r++) {
+      const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
+      fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
+      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x0);
+      fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3);
+      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x2);
+      fn.localGet(mRow).localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2);
+      fn.i32x4Shuffle(2, 3, 6, 7)
+        .i32x4Add()
+        .v128Store(r * mRowBytes);
+    }
+    fn.localGet(mRow)
+      .i32Const(mr * mRowBytes)
+      .i32Add()
+      .localSet(mRow);
+    fn.localGet(rowBase)
+      .i32Const(mr * rowBytes)
+      .i32Add()
+      .localTee(rowBase)
+      .localGet(rEnd)
+      .i32LtU()
+      .brIf(rLoop);
+    fn.end();
+  };
+  fn.forRange(
+    l.e,
+    (b) => b.i32Const(0),
+    (b) => b.i32Const(16),
+    1,
+    () => {
+      fn.localGet(l.e).i32Const(vMatBytes).i32Mul().localGet(l.vBase).i32Add().localSet(l.gA);
+      fn.localGet(l.e).i32Const(mMatBytes).i32Mul().localGet(l.mBase).i32Add().localSet(l.gC);
+      fn.localGet(l.e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(l.gW);
+      if (splits > 1) {
+        fn.localGet(l.ck)
+          .i32Const(chunkC * cp * 2)
+          .i32Mul()
+          .localGet(l.gW)
+          .i32Add()
+          .localSet(l.gW);
+      }
+      fn.forRange(
+        l.ob,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(chunkC / 4),
+        1,
+        () => {
+          tiles();
+          fn.localGet(l.gW)
+            .i32Const(cp * 8)
+            .i32Add()
+            .localSet(l.gW);
+          fn.localGet(l.gC).i32Const(16).i32Add().localSet(l.gC);
+        },
+      );
     },
   );
 }
@@ -697,17 +794,17 @@ function emitSplatGemm(
 export const qs8Winograd = {
   family: 'qs8-winograd',
   variants: QS8_WINOGRAD_VARIANTS,
-  supports(s: Qs8ConvSpec, _v: Qs8WinogradVariant): boolean {
+  supports(s: Qs8ConvSpec, v: Qs8WinogradVariant): boolean {
     // As f32 Winograd: tiny channel counts are all transform, few tiles all weight traffic.
     if (!applicable(s) || s.inC < 8 || s.outC < 8 || !qs8WinogradExact(s)) return false;
-    const g = geometry(s);
+    const g = geometry(s, paddedMr(v));
     return g.tilesH * g.tilesW >= MIN_TILES && g.items * g.itemScratchBytes <= MAX_SCRATCH_BYTES;
   },
   id: (s: Qs8ConvSpec, v: Qs8WinogradVariant): string =>
     `qs8-winograd${s.outMin > -128 || s.outMax < 127 ? '-minmax' : ''}-${v.tile}-${v.isa}`,
   parallelExtent: (s: Qs8ConvSpec, _v: Qs8WinogradVariant): number => geometry(s).items,
-  scratchBytes: (s: Qs8ConvSpec, _v: Qs8WinogradVariant): number => {
-    const g = geometry(s);
+  scratchBytes: (s: Qs8ConvSpec, v: Qs8WinogradVariant): number => {
+    const g = geometry(s, paddedMr(v));
     return g.items * g.itemScratchBytes;
   },
   pack: (s: Qs8ConvSpec, v: Qs8WinogradVariant, w: Qs8ConvWeights): Uint8Array => packQs8Winograd(s, w, v.layout),
