@@ -51,7 +51,8 @@ export interface Qs8WinogradVariant extends KernelVariant {
  * 2x4c8 at 56x56x64 and 14x14x256 but 1.2x slower at 28x28x128 and 7x7x512 (the GEMM phase is ~85% of the
  * layer's time, bound by V/M traffic more than by ALU ops); 2x16c2w was slower still and was dropped. The tuner
  * measures all of them (lower-int8 offers every variant). With padded rows and one V pointer (emitC8Gemm),
- * 2x4c8 is 1.15-1.2x faster again at 56x56x64 and 14x14x256; 1x4c8 and 3x4c8 on that loop were no better, 4x8c2w /
+ * 2x4c8 is 1.15-1.2x faster again at 56x56x64 and 14x14x256, and touching the next weight block ahead 1.15x at
+ * 7x7x512 (1.05x at 14x14x256); 1x4c8 and 3x4c8 on that loop were no better, 4x8c2w /
  * 5x8c2w / 6x8c2w / 2x16c2w (splats, 8 or 16 channels) 1.1-1.6x slower, unrolling the k loop by 2 slower in all.
  */
 export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [
@@ -685,7 +686,12 @@ function emitSplatGemm(
   );
 }
 
-/** Phase (2) with a padded c8 tile: mr consecutive rows x 4 outputs per step, one V pointer. */
+/**
+ * Phase (2) with a c8 tile: mr consecutive (padded) rows x 4 outputs per step from one V pointer, k loop and row
+ * loop tested at the bottom. Each row step also touches a share of the next weight block's cache lines (one i32
+ * load per line, result unused): in the late layers U' (16/9 x 2 bytes per weight: 8 MiB at 7x7x512) streams from
+ * L3 and without this the first row step of every block waits on it.
+ */
 function emitC8Gemm(
   fn: FunctionBuilder,
   vr: Qs8WinogradVariant,
@@ -698,10 +704,31 @@ function emitC8Gemm(
   const acc = Array.from({ length: mr }, () => fn.locals('v128', 4));
   const av = fn.locals('v128', mr);
   const w0 = fn.local('v128');
-  const [rowBase, mRow, kEnd, rEnd] = fn.locals('i32', 4);
+  const [rowBase, mRow, kEnd, rEnd, pf, pfEnd, sink] = fn.locals('i32', 7);
   const rowBytes = cp * 2;
   const mRowBytes = chunkC * 4;
+  const blockBytes = cp * 8;
+  const nOb = chunkC / 4;
+  const rtCount = nRows / mr;
+  const lines = blockBytes / 64;
+  const pfLines = Math.max(1, Math.floor(lines / rtCount));
+  // With more row steps than lines, pf stops at the block's last line.
+  const pfClamp = rtCount * pfLines > lines;
   const tiles = (): void => {
+    // pf = the next block's weights: this e's next block, the next e's first block, or (last) this block.
+    fn.localGet(l.gW).i32Const(blockBytes).i32Add();
+    fn.localGet(l.gW)
+      .i32Const(g.uMatBytes - (nOb - 1) * blockBytes)
+      .i32Add();
+    fn.localGet(l.gW).localGet(l.e).i32Const(15).i32LtU().select();
+    fn.localGet(l.ob)
+      .i32Const(nOb - 1)
+      .i32LtU()
+      .select()
+      .localTee(pf)
+      .i32Const(blockBytes - 64)
+      .i32Add()
+      .localSet(pfEnd);
     fn.localGet(l.gA).localSet(rowBase);
     fn.localGet(l.gC).localSet(mRow);
     fn.localGet(l.gA)
@@ -709,23 +736,33 @@ function emitC8Gemm(
       .i32Add()
       .localSet(rEnd);
     const rLoop = fn.loop();
+    // Touch pfLines lines of the next block per row step: its weights arrive while this block computes.
+    for (let i = 0; i < pfLines; i++)
+      fn.localGet(pf)
+        .i32Load(i * 64)
+        .localGet(sink)
+        .i32Or()
+        .localSet(sink);
+    fn.localGet(pf)
+      .i32Const(pfLines * 64)
+      .i32Add();
+    if (pfClamp) fn.localTee(pf).localGet(pfEnd).localGet(pf).localGet(pfEnd).i32LtU().select();
+    fn.localSet(pf);
     for (let r = 0; r < mr; r++) for (let i = 0; i < 4; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
     fn.localGet(rowBase).localTee(l.ko).i32Const(rowBytes).i32Add().localSet(kEnd);
     fn.localGet(l.gW).localSet(l.wk);
     const kLoop = fn.loop();
-    {
-      for (let r = 0; r < mr; r++)
-        fn.localGet(l.ko)
-          .v128Load(r * rowBytes)
-          .localSet(av[r]!);
-      for (let n = 0; n < 4; n++) {
-        fn.localGet(l.wk)
-          .v128Load(n * 16)
-          .localSet(w0);
-        for (let r = 0; r < mr; r++) {
-          const a0 = acc[r]![n]!;
-          fn.localGet(a0).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
-        }
+    for (let r = 0; r < mr; r++)
+      fn.localGet(l.ko)
+        .v128Load(r * rowBytes)
+        .localSet(av[r]!);
+    for (let n = 0; n < 4; n++) {
+      fn.localGet(l.wk)
+        .v128Load(n * 16)
+        .localSet(w0);
+      for (let r = 0; r < mr; r++) {
+        const a0 = acc[r]![n]!;
+        fn.localGet(a0).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
       }
     }
     fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
