@@ -52,7 +52,8 @@ export interface Qs8WinogradVariant extends KernelVariant {
  * layer's time, bound by V/M traffic more than by ALU ops); 2x16c2w was slower still and was dropped. The tuner
  * measures all of them (lower-int8 offers every variant). With padded rows and one V pointer (emitC8Gemm),
  * 2x4c8 is 1.15-1.2x faster again at 56x56x64 and 14x14x256, and touching the next weight block ahead 1.15x at
- * 7x7x512 (1.05x at 14x14x256); 1x4c8 and 3x4c8 on that loop were no better, 4x8c2w /
+ * 7x7x512 (1.05x at 14x14x256), and setting the accumulators by the first k step instead of zeroing them 1.04-1.09x;
+ * unrolling the k loop fully (cp <= 128) made it 1.7-2x slower; 1x4c8 and 3x4c8 on that loop were no better, 4x8c2w /
  * 5x8c2w / 6x8c2w / 2x16c2w (splats, 8 or 16 channels) 1.1-1.6x slower, unrolling the k loop by 2 slower in all.
  */
 export const QS8_WINOGRAD_VARIANTS: readonly Qs8WinogradVariant[] = [
@@ -688,7 +689,7 @@ function emitSplatGemm(
 
 /**
  * Phase (2) with a c8 tile: mr consecutive (padded) rows x 4 outputs per step from one V pointer, k loop and row
- * loop tested at the bottom. Each row step also touches a share of the next weight block's cache lines (one i32
+ * loop tested at the bottom, the first k step peeled (it sets the accumulators). Each row step also touches a share of the next weight block's cache lines (one i32
  * load per line, result unused): in the late layers U' (16/9 x 2 bytes per weight: 8 MiB at 7x7x512) streams from
  * L3 and without this the first row step of every block waits on it.
  */
@@ -748,26 +749,35 @@ function emitC8Gemm(
       .i32Add();
     if (pfClamp) fn.localTee(pf).localGet(pfEnd).localGet(pf).localGet(pfEnd).i32LtU().select();
     fn.localSet(pf);
-    for (let r = 0; r < mr; r++) for (let i = 0; i < 4; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
-    fn.localGet(rowBase).localTee(l.ko).i32Const(rowBytes).i32Add().localSet(kEnd);
-    fn.localGet(l.gW).localSet(l.wk);
-    const kLoop = fn.loop();
-    for (let r = 0; r < mr; r++)
-      fn.localGet(l.ko)
-        .v128Load(r * rowBytes)
-        .localSet(av[r]!);
-    for (let n = 0; n < 4; n++) {
-      fn.localGet(l.wk)
-        .v128Load(n * 16)
-        .localSet(w0);
-      for (let r = 0; r < mr; r++) {
-        const a0 = acc[r]![n]!;
-        fn.localGet(a0).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+    const kStep = (base: Local, vOff: number, wOff: number, first: boolean): void => {
+      for (let r = 0; r < mr; r++)
+        fn.localGet(base)
+          .v128Load(r * rowBytes + vOff)
+          .localSet(av[r]!);
+      for (let n = 0; n < 4; n++) {
+        fn.localGet(l.wk)
+          .v128Load(wOff + n * 16)
+          .localSet(w0);
+        for (let r = 0; r < mr; r++) {
+          const a0 = acc[r]![n]!;
+          if (first) fn.localGet(av[r]!).localGet(w0).i32x4DotI16x8S().localSet(a0);
+          else fn.localGet(a0).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+        }
       }
+    };
+    // The first k step sets the accumulators (no zeroing, no adds).
+    fn.localGet(l.gW).localSet(l.wk);
+    kStep(rowBase, 0, 0, true);
+    if (cp > 8) {
+      fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
+      fn.localGet(rowBase).i32Const(rowBytes).i32Add().localSet(kEnd);
+      fn.localGet(rowBase).i32Const(16).i32Add().localSet(l.ko);
+      const kLoop = fn.loop();
+      kStep(l.ko, 0, 0, false);
+      fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
+      fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
+      fn.end();
     }
-    fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
-    fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
-    fn.end();
     for (let r = 0; r < mr; r++) {
       const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
       fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
