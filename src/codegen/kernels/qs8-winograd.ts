@@ -571,20 +571,70 @@ function emitTileRow(
     .localSet(rowPtr);
 }
 
+type GemmLocals = Record<
+  'e' | 'gA' | 'gC' | 'gW' | 'ob' | 'rt' | 'ko' | 'wk' | 'tmp' | 'ck' | 'vBase' | 'mBase',
+  Local
+>;
+
+/** Per transform element e (l.e): gA = this item's V_e, gC = its M_e, gW = U'_e (this channel chunk's part). */
+function emitMatrixBases(fn: FunctionBuilder, g: Geometry, uBase: number, l: GemmLocals): void {
+  fn.localGet(l.e).i32Const(g.vMatBytes).i32Mul().localGet(l.vBase).i32Add().localSet(l.gA);
+  fn.localGet(l.e).i32Const(g.mMatBytes).i32Mul().localGet(l.mBase).i32Add().localSet(l.gC);
+  fn.localGet(l.e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(l.gW);
+  if (g.splits > 1) {
+    fn.localGet(l.ck)
+      .i32Const(g.chunkC * g.cp * 2)
+      .i32Mul()
+      .localGet(l.gW)
+      .i32Add()
+      .localSet(l.gW);
+  }
+}
+
+/**
+ * A transform-domain GEMM's row loop (tested at the bottom): rowBase walks V_e's padded rows and mRow M_e's, mr
+ * rows per step, until all nRows are done; `body` is one step.
+ */
+function emitRowLoop(
+  fn: FunctionBuilder,
+  g: Geometry,
+  l: GemmLocals,
+  r: { rowBase: Local; mRow: Local; rEnd: Local },
+  mr: number,
+  body: () => void,
+): void {
+  const rowBytes = g.cp * 2;
+  const mRowBytes = g.chunkC * 4;
+  fn.localGet(l.gA).localSet(r.rowBase);
+  fn.localGet(l.gC).localSet(r.mRow);
+  fn.localGet(l.gA)
+    .i32Const(g.nRows * rowBytes)
+    .i32Add()
+    .localSet(r.rEnd);
+  const rLoop = fn.loop();
+  body();
+  fn.localGet(r.mRow)
+    .i32Const(mr * mRowBytes)
+    .i32Add()
+    .localSet(r.mRow);
+  fn.localGet(r.rowBase)
+    .i32Const(mr * rowBytes)
+    .i32Add()
+    .localTee(r.rowBase)
+    .localGet(r.rEnd)
+    .i32LtU()
+    .brIf(rLoop);
+  fn.end();
+}
+
 /**
  * Phase (2) with the `w` tile: M_e[row][chunk channels] = V_e U'_e, mr consecutive rows x 8 * nb channels per step
  * (the c2 pair layout; two blocks are cp * 16 bytes apart), pairs of V broadcast from memory. The item's rows are
  * padded to a multiple of mr, so one pointer addresses all mr rows by constant offsets (no clamps, one scalar add
  * per k step for V); padding rows compute garbage into M rows the output transform never reads.
  */
-function emitSplatGemm(
-  fn: FunctionBuilder,
-  vr: Qs8WinogradVariant,
-  g: Geometry,
-  uBase: number,
-  l: Record<'e' | 'gA' | 'gC' | 'gW' | 'ob' | 'rt' | 'ko' | 'wk' | 'tmp' | 'ck' | 'vBase' | 'mBase', Local>,
-): void {
-  const { cp, nRows, vMatBytes, mMatBytes, chunkC, splits } = g;
+function emitSplatGemm(fn: FunctionBuilder, vr: Qs8WinogradVariant, g: Geometry, uBase: number, l: GemmLocals): void {
+  const { cp, chunkC } = g;
   const mr = vr.mr;
   const nbMax = vr.nb ?? 2;
   const acc = Array.from({ length: mr }, () => fn.locals('v128', 2 * nbMax));
@@ -595,54 +645,37 @@ function emitSplatGemm(
   const rowBytes = cp * 2;
   const mRowBytes = chunkC * 4;
   const tiles = (nb: number): void => {
-    fn.localGet(l.gA).localSet(rowBase);
-    fn.localGet(l.gC).localSet(mRow);
-    fn.localGet(l.gA)
-      .i32Const(nRows * rowBytes)
-      .i32Add()
-      .localSet(rEnd);
-    const rLoop = fn.loop();
-    for (let r = 0; r < mr; r++) for (let i = 0; i < 2 * nb; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
-    fn.localGet(rowBase).localTee(l.ko).i32Const(rowBytes).i32Add().localSet(kEnd);
-    fn.localGet(l.gW).localSet(l.wk);
-    const kLoop = fn.loop();
-    {
-      for (let j = 0; j < 4; j++) {
-        for (let i = 0; i < 2 * nb; i++)
-          fn.localGet(l.wk)
-            .v128Load((i >> 1) * blockStride + j * 32 + 16 * (i & 1))
-            .localSet(wv[i]!);
-        for (let r = 0; r < mr; r++) {
-          fn.localGet(l.ko)
-            .v128Load32Splat(r * rowBytes + j * 4, 0)
-            .localSet(bc);
-          for (let i = 0; i < 2 * nb; i++) {
-            const a0 = acc[r]![i]!;
-            fn.localGet(a0).localGet(bc).localGet(wv[i]!).i32x4DotI16x8S().i32x4Add().localSet(a0);
+    emitRowLoop(fn, g, l, { rowBase, mRow, rEnd }, mr, () => {
+      for (let r = 0; r < mr; r++) for (let i = 0; i < 2 * nb; i++) fn.v128ConstI32(0).localSet(acc[r]![i]!);
+      fn.localGet(rowBase).localTee(l.ko).i32Const(rowBytes).i32Add().localSet(kEnd);
+      fn.localGet(l.gW).localSet(l.wk);
+      const kLoop = fn.loop();
+      {
+        for (let j = 0; j < 4; j++) {
+          for (let i = 0; i < 2 * nb; i++)
+            fn.localGet(l.wk)
+              .v128Load((i >> 1) * blockStride + j * 32 + 16 * (i & 1))
+              .localSet(wv[i]!);
+          for (let r = 0; r < mr; r++) {
+            fn.localGet(l.ko)
+              .v128Load32Splat(r * rowBytes + j * 4, 0)
+              .localSet(bc);
+            for (let i = 0; i < 2 * nb; i++) {
+              const a0 = acc[r]![i]!;
+              fn.localGet(a0).localGet(bc).localGet(wv[i]!).i32x4DotI16x8S().i32x4Add().localSet(a0);
+            }
           }
         }
       }
-    }
-    fn.localGet(l.wk).i32Const(128).i32Add().localSet(l.wk);
-    fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
-    fn.end();
-    for (let r = 0; r < mr; r++)
-      for (let i = 0; i < 2 * nb; i++)
-        fn.localGet(mRow)
-          .localGet(acc[r]![i]!)
-          .v128Store(r * mRowBytes + 16 * i);
-    fn.localGet(mRow)
-      .i32Const(mr * mRowBytes)
-      .i32Add()
-      .localSet(mRow);
-    fn.localGet(rowBase)
-      .i32Const(mr * rowBytes)
-      .i32Add()
-      .localTee(rowBase)
-      .localGet(rEnd)
-      .i32LtU()
-      .brIf(rLoop);
-    fn.end();
+      fn.localGet(l.wk).i32Const(128).i32Add().localSet(l.wk);
+      fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
+      fn.end();
+      for (let r = 0; r < mr; r++)
+        for (let i = 0; i < 2 * nb; i++)
+          fn.localGet(mRow)
+            .localGet(acc[r]![i]!)
+            .v128Store(r * mRowBytes + 16 * i);
+    });
   };
   const full = Math.floor(chunkC / (8 * nbMax));
   const rest = (chunkC - full * 8 * nbMax) / 8;
@@ -652,17 +685,7 @@ function emitSplatGemm(
     (b) => b.i32Const(16),
     1,
     () => {
-      fn.localGet(l.e).i32Const(vMatBytes).i32Mul().localGet(l.vBase).i32Add().localSet(l.gA);
-      fn.localGet(l.e).i32Const(mMatBytes).i32Mul().localGet(l.mBase).i32Add().localSet(l.gC);
-      fn.localGet(l.e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(l.gW);
-      if (splits > 1) {
-        fn.localGet(l.ck)
-          .i32Const(chunkC * cp * 2)
-          .i32Mul()
-          .localGet(l.gW)
-          .i32Add()
-          .localSet(l.gW);
-      }
+      emitMatrixBases(fn, g, uBase, l);
       if (full > 0) {
         fn.forRange(
           l.ob,
@@ -693,14 +716,8 @@ function emitSplatGemm(
  * load per line, result unused): in the late layers U' (16/9 x 2 bytes per weight: 8 MiB at 7x7x512) streams from
  * L3 and without this the first row step of every block waits on it.
  */
-function emitC8Gemm(
-  fn: FunctionBuilder,
-  vr: Qs8WinogradVariant,
-  g: Geometry,
-  uBase: number,
-  l: Record<'e' | 'gA' | 'gC' | 'gW' | 'ob' | 'rt' | 'ko' | 'wk' | 'tmp' | 'ck' | 'vBase' | 'mBase', Local>,
-): void {
-  const { cp, nRows, vMatBytes, mMatBytes, chunkC, splits } = g;
+function emitC8Gemm(fn: FunctionBuilder, vr: Qs8WinogradVariant, g: Geometry, uBase: number, l: GemmLocals): void {
+  const { cp, nRows, chunkC } = g;
   const mr = vr.mr;
   const acc = Array.from({ length: mr }, () => fn.locals('v128', 4));
   const av = fn.locals('v128', mr);
@@ -730,77 +747,60 @@ function emitC8Gemm(
       .i32Const(blockBytes - 64)
       .i32Add()
       .localSet(pfEnd);
-    fn.localGet(l.gA).localSet(rowBase);
-    fn.localGet(l.gC).localSet(mRow);
-    fn.localGet(l.gA)
-      .i32Const(nRows * rowBytes)
-      .i32Add()
-      .localSet(rEnd);
-    const rLoop = fn.loop();
-    // Touch pfLines lines of the next block per row step: its weights arrive while this block computes.
-    for (let i = 0; i < pfLines; i++)
+    emitRowLoop(fn, g, l, { rowBase, mRow, rEnd }, mr, () => {
+      // Touch pfLines lines of the next block per row step: its weights arrive while this block computes.
+      for (let i = 0; i < pfLines; i++)
+        fn.localGet(pf)
+          .i32Load(i * 64)
+          .localGet(sink)
+          .i32Or()
+          .localSet(sink);
       fn.localGet(pf)
-        .i32Load(i * 64)
-        .localGet(sink)
-        .i32Or()
-        .localSet(sink);
-    fn.localGet(pf)
-      .i32Const(pfLines * 64)
-      .i32Add();
-    if (pfClamp) fn.localTee(pf).localGet(pfEnd).localGet(pf).localGet(pfEnd).i32LtU().select();
-    fn.localSet(pf);
-    const kStep = (base: Local, vOff: number, wOff: number, first: boolean): void => {
-      for (let r = 0; r < mr; r++)
-        fn.localGet(base)
-          .v128Load(r * rowBytes + vOff)
-          .localSet(av[r]!);
-      for (let n = 0; n < 4; n++) {
-        fn.localGet(l.wk)
-          .v128Load(wOff + n * 16)
-          .localSet(w0);
-        for (let r = 0; r < mr; r++) {
-          const a0 = acc[r]![n]!;
-          if (first) fn.localGet(av[r]!).localGet(w0).i32x4DotI16x8S().localSet(a0);
-          else fn.localGet(a0).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+        .i32Const(pfLines * 64)
+        .i32Add();
+      if (pfClamp) fn.localTee(pf).localGet(pfEnd).localGet(pf).localGet(pfEnd).i32LtU().select();
+      fn.localSet(pf);
+      const kStep = (base: Local, vOff: number, wOff: number, first: boolean): void => {
+        for (let r = 0; r < mr; r++)
+          fn.localGet(base)
+            .v128Load(r * rowBytes + vOff)
+            .localSet(av[r]!);
+        for (let n = 0; n < 4; n++) {
+          fn.localGet(l.wk)
+            .v128Load(wOff + n * 16)
+            .localSet(w0);
+          for (let r = 0; r < mr; r++) {
+            const a0 = acc[r]![n]!;
+            if (first) fn.localGet(av[r]!).localGet(w0).i32x4DotI16x8S().localSet(a0);
+            else fn.localGet(a0).localGet(av[r]!).localGet(w0).i32x4DotI16x8S().i32x4Add().localSet(a0);
+          }
         }
+      };
+      // The first k step sets the accumulators (no zeroing, no adds).
+      fn.localGet(l.gW).localSet(l.wk);
+      kStep(rowBase, 0, 0, true);
+      if (cp > 8) {
+        fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
+        fn.localGet(rowBase).i32Const(rowBytes).i32Add().localSet(kEnd);
+        fn.localGet(rowBase).i32Const(16).i32Add().localSet(l.ko);
+        const kLoop = fn.loop();
+        kStep(l.ko, 0, 0, false);
+        fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
+        fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
+        fn.end();
       }
-    };
-    // The first k step sets the accumulators (no zeroing, no adds).
-    fn.localGet(l.gW).localSet(l.wk);
-    kStep(rowBase, 0, 0, true);
-    if (cp > 8) {
-      fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
-      fn.localGet(rowBase).i32Const(rowBytes).i32Add().localSet(kEnd);
-      fn.localGet(rowBase).i32Const(16).i32Add().localSet(l.ko);
-      const kLoop = fn.loop();
-      kStep(l.ko, 0, 0, false);
-      fn.localGet(l.wk).i32Const(64).i32Add().localSet(l.wk);
-      fn.localGet(l.ko).i32Const(16).i32Add().localTee(l.ko).localGet(kEnd).i32LtU().brIf(kLoop);
-      fn.end();
-    }
-    for (let r = 0; r < mr; r++) {
-      const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
-      fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
-      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x0);
-      fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3);
-      fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x2);
-      fn.localGet(mRow).localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2);
-      fn.i32x4Shuffle(2, 3, 6, 7)
-        .i32x4Add()
-        .v128Store(r * mRowBytes);
-    }
-    fn.localGet(mRow)
-      .i32Const(mr * mRowBytes)
-      .i32Add()
-      .localSet(mRow);
-    fn.localGet(rowBase)
-      .i32Const(mr * rowBytes)
-      .i32Add()
-      .localTee(rowBase)
-      .localGet(rEnd)
-      .i32LtU()
-      .brIf(rLoop);
-    fn.end();
+      for (let r = 0; r < mr; r++) {
+        const [x0, x1, x2, x3] = acc[r]! as [Local, Local, Local, Local];
+        fn.localGet(x0).localGet(x1).i32x4Shuffle(0, 4, 1, 5).localGet(x0).localGet(x1);
+        fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x0);
+        fn.localGet(x2).localGet(x3).i32x4Shuffle(0, 4, 1, 5).localGet(x2).localGet(x3);
+        fn.i32x4Shuffle(2, 6, 3, 7).i32x4Add().localSet(x2);
+        fn.localGet(mRow).localGet(x0).localGet(x2).i32x4Shuffle(0, 1, 4, 5).localGet(x0).localGet(x2);
+        fn.i32x4Shuffle(2, 3, 6, 7)
+          .i32x4Add()
+          .v128Store(r * mRowBytes);
+      }
+    });
   };
   fn.forRange(
     l.e,
@@ -808,17 +808,7 @@ function emitC8Gemm(
     (b) => b.i32Const(16),
     1,
     () => {
-      fn.localGet(l.e).i32Const(vMatBytes).i32Mul().localGet(l.vBase).i32Add().localSet(l.gA);
-      fn.localGet(l.e).i32Const(mMatBytes).i32Mul().localGet(l.mBase).i32Add().localSet(l.gC);
-      fn.localGet(l.e).i32Const(g.uMatBytes).i32Mul().i32Const(uBase).i32Add().localSet(l.gW);
-      if (splits > 1) {
-        fn.localGet(l.ck)
-          .i32Const(chunkC * cp * 2)
-          .i32Mul()
-          .localGet(l.gW)
-          .i32Add()
-          .localSet(l.gW);
-      }
+      emitMatrixBases(fn, g, uBase, l);
       fn.forRange(
         l.ob,
         (b) => b.i32Const(0),
