@@ -576,7 +576,23 @@ type GemmLocals = Record<
   Local
 >;
 
-/** Per transform element e (l.e): gA = this item's V_e, gC = its M_e, gW = U'_e (this channel chunk's part). */
+/**
+ * The 16 transform elements e (l.e), each with gA = this item's V_e, gC = its M_e, gW = U'_e (this channel
+ * chunk's part) set before `body` (that element's GEMM).
+ */
+function emitElementLoop(fn: FunctionBuilder, g: Geometry, uBase: number, l: GemmLocals, body: () => void): void {
+  fn.forRange(
+    l.e,
+    (b) => b.i32Const(0),
+    (b) => b.i32Const(16),
+    1,
+    () => {
+      emitMatrixBases(fn, g, uBase, l);
+      body();
+    },
+  );
+}
+
 function emitMatrixBases(fn: FunctionBuilder, g: Geometry, uBase: number, l: GemmLocals): void {
   fn.localGet(l.e).i32Const(g.vMatBytes).i32Mul().localGet(l.vBase).i32Add().localSet(l.gA);
   fn.localGet(l.e).i32Const(g.mMatBytes).i32Mul().localGet(l.mBase).i32Add().localSet(l.gC);
@@ -679,35 +695,28 @@ function emitSplatGemm(fn: FunctionBuilder, vr: Qs8WinogradVariant, g: Geometry,
   };
   const full = Math.floor(chunkC / (8 * nbMax));
   const rest = (chunkC - full * 8 * nbMax) / 8;
-  fn.forRange(
-    l.e,
-    (b) => b.i32Const(0),
-    (b) => b.i32Const(16),
-    1,
-    () => {
-      emitMatrixBases(fn, g, uBase, l);
-      if (full > 0) {
-        fn.forRange(
-          l.ob,
-          (b) => b.i32Const(0),
-          (b) => b.i32Const(full),
-          1,
-          () => {
-            tiles(nbMax);
-            fn.localGet(l.gW)
-              .i32Const(nbMax * blockStride)
-              .i32Add()
-              .localSet(l.gW);
-            fn.localGet(l.gC)
-              .i32Const(nbMax * 32)
-              .i32Add()
-              .localSet(l.gC);
-          },
-        );
-      }
-      if (rest > 0) tiles(rest);
-    },
-  );
+  emitElementLoop(fn, g, uBase, l, () => {
+    if (full > 0) {
+      fn.forRange(
+        l.ob,
+        (b) => b.i32Const(0),
+        (b) => b.i32Const(full),
+        1,
+        () => {
+          tiles(nbMax);
+          fn.localGet(l.gW)
+            .i32Const(nbMax * blockStride)
+            .i32Add()
+            .localSet(l.gW);
+          fn.localGet(l.gC)
+            .i32Const(nbMax * 32)
+            .i32Add()
+            .localSet(l.gC);
+        },
+      );
+    }
+    if (rest > 0) tiles(rest);
+  });
 }
 
 /**
@@ -802,29 +811,22 @@ function emitC8Gemm(fn: FunctionBuilder, vr: Qs8WinogradVariant, g: Geometry, uB
       }
     });
   };
-  fn.forRange(
-    l.e,
-    (b) => b.i32Const(0),
-    (b) => b.i32Const(16),
-    1,
-    () => {
-      emitMatrixBases(fn, g, uBase, l);
-      fn.forRange(
-        l.ob,
-        (b) => b.i32Const(0),
-        (b) => b.i32Const(chunkC / 4),
-        1,
-        () => {
-          tiles();
-          fn.localGet(l.gW)
-            .i32Const(cp * 8)
-            .i32Add()
-            .localSet(l.gW);
-          fn.localGet(l.gC).i32Const(16).i32Add().localSet(l.gC);
-        },
-      );
-    },
-  );
+  emitElementLoop(fn, g, uBase, l, () => {
+    fn.forRange(
+      l.ob,
+      (b) => b.i32Const(0),
+      (b) => b.i32Const(chunkC / 4),
+      1,
+      () => {
+        tiles();
+        fn.localGet(l.gW)
+          .i32Const(cp * 8)
+          .i32Add()
+          .localSet(l.gW);
+        fn.localGet(l.gC).i32Const(16).i32Add().localSet(l.gC);
+      },
+    );
+  });
 }
 
 /** The qs8 Winograd family; ids `qs8-winograd[-minmax]-f2x2-4x8c2-wasmsimd`. */
