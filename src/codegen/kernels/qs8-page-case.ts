@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { RelaxedDotB } from '../../runtime/features.js';
 import { ModuleBuilder } from '../wasm/index.js';
 import type { Qs8ConvSpec } from './qs8-gemm.js';
-import { type Qs8ConvFamilyLike, compareNhwc, nchwToNhwc, qs8Case } from './qs8-testing.js';
+import { type Qs8CaseOptions, type Qs8ConvFamilyLike, compareNhwc, nchwToNhwc, qs8Case } from './qs8-testing.js';
 import type { KernelVariant } from './types.js';
 
 const GUARD = 64;
@@ -87,6 +87,27 @@ export function agreeingInputs(
     : { inRange: [0, 127], zIn: Math.abs(zIn) % 128 };
 }
 
+/**
+ * Check every run's returned image (`check` asserts what the run must meet, given its comparison with QLinearConv
+ * and its image index) and that at most 1% of all outputs are 1 LSB off; returns the counts.
+ */
+export function tallyPageRuns<R extends { c: Qs8PageCase }>(
+  runs: readonly R[],
+  images: readonly Uint8Array[],
+  check: (r: R, cmp: ReturnType<typeof compareNhwc>, i: number) => void,
+): { ones: number; total: number } {
+  let ones = 0;
+  let total = 0;
+  runs.forEach((r, i) => {
+    const cmp = r.c.verify(images[i]!);
+    check(r, cmp, i);
+    ones += cmp.offByOne;
+    total += cmp.total;
+  });
+  assert.ok(ones <= total * 0.01, `${ones} of ${total} outputs off by one`);
+  return { ones, total };
+}
+
 /** The subset of a playwright Page used here. */
 export interface PageLike {
   evaluate<R, A>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>;
@@ -100,16 +121,7 @@ export function qs8PageCase<V extends KernelVariant>(
   fam: Qs8ConvFamilyLike<V>,
   v: V,
   s: Qs8ConvSpec,
-  opts: {
-    seed: number;
-    chunks: number;
-    zIn: number;
-    zOut: number;
-    extra: number;
-    bias: 'int' | 'float' | 'none';
-    /** Input values [lo, hi] (default the full int8 range). */
-    inRange?: [number, number];
-  },
+  opts: Qs8CaseOptions & { chunks: number },
 ): Qs8PageCase {
   const c = qs8Case(fam, v, s, { ...opts, weightLo: -128 });
   s = c.s;

@@ -224,6 +224,17 @@ export interface Qs8Case {
   scratchBytes: number;
 }
 
+/** A case's data: seed, zero points, pixel-stride padding, bias kind, and (default full int8) input range. */
+export interface Qs8CaseOptions {
+  seed: number;
+  zIn: number;
+  zOut: number;
+  extra: number;
+  bias: 'int' | 'float' | 'none';
+  /** Input values [lo, hi] (default the full int8 range). */
+  inRange?: [number, number];
+}
+
 /**
  * Random data for `s` from `seed` (input in `inRange`, default the full int8 range; weights in [weightLo, 127]),
  * per-channel weight scales, the bias as asked, and pixel strides `extra` wider than the channels.
@@ -232,15 +243,7 @@ export function qs8Case<V extends KernelVariant>(
   fam: Qs8ConvFamilyLike<V>,
   v: V,
   s: Qs8ConvSpec,
-  opts: {
-    seed: number;
-    zIn: number;
-    zOut: number;
-    extra: number;
-    bias: 'int' | 'float' | 'none';
-    inRange?: [number, number];
-    weightLo: number;
-  },
+  opts: Qs8CaseOptions & { weightLo: number },
 ): Qs8Case {
   const kk = (s.inC / s.group) * s.kernelH * s.kernelW;
   const [lo, hi] = opts.inRange ?? [-128, 127];
@@ -276,7 +279,7 @@ export function checkQs8Conv<V extends KernelVariant>(
   fam: Qs8ConvFamilyLike<V>,
   v: V,
   s: Qs8ConvSpec,
-  opts: { seed: number; chunks: number; zIn: number; zOut: number; extra: number; bias: 'int' | 'float' | 'none' },
+  opts: Qs8CaseOptions & { chunks: number },
 ): ReturnType<typeof compareNhwc> & { output: Int8Array } {
   const c = qs8Case(fam, v, s, { ...opts, weightLo: -127 });
   s = c.s;
